@@ -1,0 +1,6 @@
+namespace Sprout.Cli;
+
+internal static class Program
+{
+    private static int Main(string[] args) => Cli.Run(args);
+}

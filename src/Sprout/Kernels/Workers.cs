@@ -1,0 +1,115 @@
+using System.Runtime.ExceptionServices;
+
+namespace Sprout.Kernels;
+
+/// <summary>
+/// A fixed set of persistent worker threads for data-parallel kernels. Work is split into as many parts as there
+/// are threads by a deterministic rule chosen by the caller (never by timing), so the same thread count always
+/// produces bit-identical results.
+/// </summary>
+public static class Workers
+{
+    private static int _threads = 1;
+    private static Worker[] _pool = System.Array.Empty<Worker>();
+    private static readonly Lock Gate = new();
+    [ThreadStatic] private static bool _inside;
+
+    /// <summary>Threads used by kernels (1 = everything on the calling thread). Default 1.</summary>
+    public static int Threads
+    {
+        get => _threads;
+        set
+        {
+            if (value < 1 || value > 256) throw new ArgumentOutOfRangeException(nameof(value), "threads must be 1..256");
+            lock (Gate)
+            {
+                _threads = value;
+                if (_pool.Length < value - 1)
+                {
+                    var p = new Worker[value - 1];
+                    System.Array.Copy(_pool, p, _pool.Length);
+                    for (int i = _pool.Length; i < p.Length; i++) p[i] = new Worker(i + 1);
+                    _pool = p;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/>(0..parts-1), part 0 on the calling thread and the rest on workers, and waits.
+    /// Nested calls run serially. Exceptions reach the caller.
+    /// </summary>
+    public static void Run(int parts, Action<int> body)
+    {
+        if (parts <= 1 || _inside || _threads == 1)
+        {
+            for (int i = 0; i < parts; i++) body(i);
+            return;
+        }
+        var pool = _pool;
+        int extra = Math.Min(parts - 1, pool.Length);
+        for (int w = 0; w < extra; w++) pool[w].Post(body, w + 1);
+        _inside = true;
+        Exception? first = null;
+        try
+        {
+            body(0);
+            for (int i = extra + 1; i < parts; i++) body(i); // more parts than threads: the caller takes the rest
+        }
+        catch (Exception e) { first = e; }
+        finally { _inside = false; }
+        for (int w = 0; w < extra; w++)
+        {
+            var err = pool[w].Wait();
+            first ??= err;
+        }
+        if (first is not null) ExceptionDispatchInfo.Capture(first).Throw();
+    }
+
+    private sealed class Worker
+    {
+        private readonly ManualResetEventSlim _start = new(false, 2000);
+        private volatile int _state; // 0 idle, 1 posted, 2 done
+        private Action<int>? _body;
+        private int _part;
+        private Exception? _error;
+
+        public Worker(int index)
+        {
+            var t = new Thread(Loop) { IsBackground = true, Name = $"sprout-worker-{index}" };
+            t.Start();
+        }
+
+        public void Post(Action<int> body, int part)
+        {
+            _body = body;
+            _part = part;
+            _error = null;
+            _state = 1;
+            _start.Set();
+        }
+
+        public Exception? Wait()
+        {
+            var sw = new SpinWait();
+            while (_state != 2) sw.SpinOnce(-1);
+            _state = 0;
+            _body = null;
+            return _error;
+        }
+
+        private void Loop()
+        {
+            _inside = true;
+            while (true)
+            {
+                _start.Wait();
+                _start.Reset();
+                if (_state != 1) continue;
+                try { _body!(_part); }
+                catch (Exception e) { _error = e; }
+                _state = 2;
+            }
+        }
+    }
+}
