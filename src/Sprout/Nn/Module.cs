@@ -1,0 +1,95 @@
+namespace Sprout.Nn;
+
+/// <summary>
+/// A network component: a forward function, named parameters (trainable leaves), named buffers (state such as
+/// running statistics) and child modules. Built from a config (see <see cref="ModuleConfig"/>), never from one.
+/// </summary>
+public abstract class Module
+{
+    private readonly List<(string Name, Tensor Tensor)> _parameters = new();
+    private readonly List<(string Name, Tensor Tensor)> _buffers = new();
+    private readonly List<(string Name, Module Module)> _children = new();
+
+    /// <summary>Whether the module is in training mode (dropout active, batch statistics used).</summary>
+    public bool IsTraining { get; private set; } = true;
+
+    /// <summary>Computes the output for a batch.</summary>
+    public abstract Tensor Forward(Tensor x);
+
+    /// <summary>Registers a trainable parameter (marks it as requiring grad).</summary>
+    protected Tensor RegisterParameter(string name, Tensor p)
+    {
+        p.RequiresGrad = true;
+        p.Name ??= name;
+        _parameters.Add((name, p));
+        return p;
+    }
+
+    /// <summary>Registers a non-trainable state tensor.</summary>
+    protected Tensor RegisterBuffer(string name, Tensor b)
+    {
+        b.Name ??= name;
+        _buffers.Add((name, b));
+        return b;
+    }
+
+    /// <summary>Registers a child module.</summary>
+    protected T RegisterModule<T>(string name, T module) where T : Module
+    {
+        _children.Add((name, module));
+        return module;
+    }
+
+    /// <summary>Direct children with their names.</summary>
+    public IReadOnlyList<(string Name, Module Module)> Children => _children;
+
+    /// <summary>Every parameter of this module and its descendants, with dotted path names.</summary>
+    public IEnumerable<(string Name, Tensor Parameter)> NamedParameters(string prefix = "")
+    {
+        foreach (var (n, p) in _parameters) yield return (prefix + n, p);
+        foreach (var (n, c) in _children)
+            foreach (var x in c.NamedParameters(prefix + n + ".")) yield return x;
+    }
+
+    /// <summary>Every buffer of this module and its descendants, with dotted path names.</summary>
+    public IEnumerable<(string Name, Tensor Buffer)> NamedBuffers(string prefix = "")
+    {
+        foreach (var (n, b) in _buffers) yield return (prefix + n, b);
+        foreach (var (n, c) in _children)
+            foreach (var x in c.NamedBuffers(prefix + n + ".")) yield return x;
+    }
+
+    /// <summary>This module and all descendants, depth first, with dotted path names ("" for this one).</summary>
+    public IEnumerable<(string Name, Module Module)> NamedModules(string prefix = "")
+    {
+        yield return (prefix.TrimEnd('.'), this);
+        foreach (var (n, c) in _children)
+            foreach (var x in c.NamedModules(prefix + n + ".")) yield return x;
+    }
+
+    /// <summary>Every trainable parameter.</summary>
+    public IEnumerable<Tensor> Parameters() => NamedParameters().Select(p => p.Parameter);
+
+    /// <summary>Number of trainable scalars.</summary>
+    public long ParameterCount() => Parameters().Sum(p => (long)p.Length);
+
+    /// <summary>Sets training (true) or evaluation (false) mode on this module and its descendants.</summary>
+    public Module Train(bool training = true)
+    {
+        IsTraining = training;
+        foreach (var (_, c) in _children) c.Train(training);
+        return this;
+    }
+
+    /// <summary>Evaluation mode (composite of Train(false)).</summary>
+    public Module Eval() => Train(false);
+
+    /// <summary>Clears every parameter's gradient.</summary>
+    public void ZeroGrad()
+    {
+        foreach (var p in Parameters()) p.ZeroGrad();
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => GetType().Name;
+}

@@ -1,0 +1,147 @@
+using Sprout.Kernels;
+using Sprout.Tensors;
+
+namespace Sprout.Optim;
+
+/// <summary>What an optimizer does with a parameter's state when the parameter has grown.</summary>
+public enum GrowthStatePolicy
+{
+    /// <summary>Old entries keep their moments; new entries start at zero; the step count carries on.</summary>
+    Keep,
+    /// <summary>The grown parameter's state starts over (zeros, step 0).</summary>
+    Reset,
+}
+
+/// <summary>Per-parameter optimizer state: named slots shaped like the parameter, and a step count.</summary>
+public sealed class ParamState
+{
+    internal ParamState(int slots, int[] shape)
+    {
+        Shape = shape;
+        int n = Tensor.Product(shape);
+        Slots = new float[slots][];
+        for (int i = 0; i < slots; i++) Slots[i] = new float[n];
+    }
+
+    /// <summary>Shape the slots were made for.</summary>
+    public int[] Shape { get; internal set; }
+
+    /// <summary>The slots (e.g. Adam: [m, v]).</summary>
+    public float[][] Slots { get; }
+
+    /// <summary>Updates applied to this parameter.</summary>
+    public long Step { get; internal set; }
+}
+
+/// <summary>
+/// Base of all optimizers. State is created lazily and follows parameter growth: when a parameter's shape grew
+/// since the last step (see <see cref="Tensor.Replace"/>), its state is embedded (old entries keep their multi-index,
+/// new ones are zero) or reset, per <see cref="OnGrowth"/>. Parameters without a gradient are skipped.
+/// </summary>
+public abstract class Optimizer
+{
+    private readonly List<Tensor> _params = new();
+    private readonly Dictionary<Tensor, ParamState> _state = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>Creates an optimizer over <paramref name="parameters"/>.</summary>
+    protected Optimizer(IEnumerable<Tensor> parameters, double learningRate)
+    {
+        if (!(learningRate >= 0)) throw new ArgumentException($"learning rate must be ≥ 0, got {learningRate}");
+        LearningRate = learningRate;
+        AddParameters(parameters);
+    }
+
+    /// <summary>Current learning rate (schedules set it).</summary>
+    public double LearningRate { get; set; }
+
+    /// <summary>What happens to the state of a grown parameter.</summary>
+    public GrowthStatePolicy OnGrowth { get; set; } = GrowthStatePolicy.Keep;
+
+    /// <summary>Number of state slots per parameter.</summary>
+    protected abstract int SlotCount { get; }
+
+    /// <summary>The parameters being optimized.</summary>
+    public IReadOnlyList<Tensor> Parameters => _params;
+
+    /// <summary>Adds parameters (e.g. a layer created during growth). Duplicates are ignored.</summary>
+    public void AddParameters(IEnumerable<Tensor> parameters)
+    {
+        foreach (var p in parameters)
+        {
+            if (!p.RequiresGrad) throw new ArgumentException($"parameter {p.Name} does not require grad");
+            if (!_params.Contains(p)) _params.Add(p);
+        }
+    }
+
+    /// <summary>The state of a parameter, or null before its first step.</summary>
+    public ParamState? StateOf(Tensor p) => _state.GetValueOrDefault(p);
+
+    /// <summary>Forgets all state (a fresh optimizer with the same parameters and settings).</summary>
+    public void ResetState() => _state.Clear();
+
+    /// <summary>Forgets one parameter's state.</summary>
+    public void ResetState(Tensor p) => _state.Remove(p);
+
+    /// <summary>Clears every parameter's gradient.</summary>
+    public void ZeroGrad()
+    {
+        foreach (var p in _params) p.ZeroGrad();
+    }
+
+    /// <summary>Applies one update to every parameter that has a gradient.</summary>
+    public void Step()
+    {
+        foreach (var p in _params)
+        {
+            var g = p.Grad;
+            if (g is null) continue;
+            var st = StateFor(p);
+            st.Step++;
+            Update(p, g, st);
+        }
+    }
+
+    /// <summary>Updates one parameter in place from its gradient and state (st.Step already counts this step).</summary>
+    protected abstract void Update(Tensor p, Tensor grad, ParamState st);
+
+    private ParamState StateFor(Tensor p)
+    {
+        if (!_state.TryGetValue(p, out var st))
+        {
+            st = new ParamState(SlotCount, p.ShapeArray());
+            _state[p] = st;
+            return st;
+        }
+        if (Tensor.SameShape(st.Shape, p.Shape)) return st;
+        // the parameter grew (or changed) since the last step
+        var fresh = new ParamState(SlotCount, p.ShapeArray());
+        if (OnGrowth == GrowthStatePolicy.Keep && Embed.IsGrowth(st.Shape, p.Shape))
+        {
+            for (int i = 0; i < SlotCount; i++) Embed.Corner(st.Slots[i], st.Shape, fresh.Slots[i], p.Shape);
+            fresh.Step = st.Step;
+        }
+        _state[p] = fresh;
+        return fresh;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/>(start, count) over [0, length) in fixed chunks, in parallel on
+    /// <see cref="Workers"/> when the span is large (elementwise updates, so results do not depend on threads).
+    /// </summary>
+    protected static void Chunked(int length, Action<int, int> body)
+    {
+        int parts = length >= 1 << 16 ? Workers.Threads : 1;
+        if (parts <= 1)
+        {
+            body(0, length);
+            return;
+        }
+        Workers.Run(parts, part =>
+        {
+            // split on 16-float boundaries so every chunk but the last is whole SIMD vectors
+            int units = (length + 15) / 16;
+            int s = (int)((long)units * part / parts) * 16, e = Math.Min(length, (int)((long)units * (part + 1) / parts) * 16);
+            if (e > s) body(s, e - s);
+        });
+    }
+}
