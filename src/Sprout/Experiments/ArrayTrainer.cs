@@ -1,0 +1,150 @@
+using Sprout.Autograd;
+using Sprout.Nn;
+using Sprout.Optim;
+using Sprout.Tensors;
+
+namespace Sprout.Experiments;
+
+/// <summary>Loss and accuracy over an epoch or an evaluation pass.</summary>
+/// <param name="Loss">Mean loss per sample.</param>
+/// <param name="Accuracy">Fraction correct (0..1).</param>
+/// <param name="Samples">Samples seen.</param>
+public readonly record struct EpochStats(double Loss, double Accuracy, int Samples);
+
+/// <summary>Raised when the loss stops being a finite number; training stops with the last good state untouched on disk.</summary>
+public sealed class TrainingDivergedException(string message) : Exception(message);
+
+/// <summary>
+/// Trains a classifier on features held in one flat array ([count, features] row-major) and integer labels.
+/// Batches are gathered into reusable tensors; each step runs inside a <see cref="TensorScope"/>, so after the
+/// first step a training step allocates no new buffers.
+/// </summary>
+public sealed class ArrayTrainer
+{
+    private readonly float[] _x;
+    private readonly int[] _y;
+    private readonly int _features;
+    private readonly Dictionary<int, (Tensor X, int[] Y)> _batches = new();
+
+    /// <summary>Wraps data (not copied).</summary>
+    public ArrayTrainer(float[] x, int[] y, int features)
+    {
+        if (features <= 0 || x.Length % features != 0)
+            throw new ArgumentException($"{x.Length} values are not whole rows of {features} features");
+        if (x.Length / features != y.Length)
+            throw new ArgumentException($"{x.Length / features} samples but {y.Length} labels");
+        _x = x;
+        _y = y;
+        _features = features;
+    }
+
+    /// <summary>Number of samples.</summary>
+    public int Count => _y.Length;
+
+    private (Tensor X, int[] Y) Buffer(int rows)
+    {
+        if (!_batches.TryGetValue(rows, out var b))
+        {
+            b = (new Tensor(new float[rows * _features], rows, _features), new int[rows]);
+            _batches[rows] = b;
+        }
+        return b;
+    }
+
+    // Copies samples order[start..start+rows) into the batch buffer for that size.
+    private (Tensor X, int[] Y) Gather(ReadOnlySpan<int> order, int start, int rows)
+    {
+        var (bx, by) = Buffer(rows);
+        var dst = bx.Span;
+        for (int r = 0; r < rows; r++)
+        {
+            int i = order[start + r];
+            _x.AsSpan(i * _features, _features).CopyTo(dst.Slice(r * _features, _features));
+            by[r] = _y[i];
+        }
+        return (bx, by);
+    }
+
+    /// <summary>
+    /// One pass over the samples in <paramref name="order"/> (e.g. a seeded permutation), one optimizer step per
+    /// batch. Throws <see cref="TrainingDivergedException"/> on a non-finite loss.
+    /// </summary>
+    public EpochStats TrainEpoch(Module model, Optimizer optimizer, ReadOnlySpan<int> order, int batchSize, bool dropLast = false)
+    {
+        if (batchSize <= 0) throw new ArgumentException("batch size must be positive");
+        model.Train();
+        double lossSum = 0;
+        long correct = 0;
+        int seen = 0;
+        for (int start = 0; start < order.Length; start += batchSize)
+        {
+            int rows = Math.Min(batchSize, order.Length - start);
+            if (rows < batchSize && dropLast) break;
+            var (bx, by) = Gather(order, start, rows);
+            using (TensorScope.Begin())
+            {
+                optimizer.ZeroGrad();
+                var logits = model.Forward(bx);
+                var loss = Ops.CrossEntropy(logits, by);
+                float l = loss.Item();
+                if (!float.IsFinite(l))
+                    throw new TrainingDivergedException($"loss became {l} at sample {start} of the epoch (try a lower learning rate)");
+                loss.Backward();
+                optimizer.Step();
+                lossSum += (double)l * rows;
+                correct += CountCorrect(logits, by);
+            }
+            seen += rows;
+        }
+        return new EpochStats(lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), seen);
+    }
+
+    /// <summary>Loss and accuracy over all samples in evaluation mode without recording gradients.</summary>
+    public EpochStats Evaluate(Module model, int batchSize = 1000)
+    {
+        bool wasTraining = model.IsTraining;
+        model.Eval();
+        double lossSum = 0;
+        long correct = 0;
+        var order = Identity(Count);
+        using (Graph.NoGrad())
+        {
+            for (int start = 0; start < Count; start += batchSize)
+            {
+                int rows = Math.Min(batchSize, Count - start);
+                var (bx, by) = Gather(order, start, rows);
+                using (TensorScope.Begin())
+                {
+                    var logits = model.Forward(bx);
+                    lossSum += (double)Ops.CrossEntropy(logits, by).Item() * rows;
+                    correct += CountCorrect(logits, by);
+                }
+            }
+        }
+        model.Train(wasTraining);
+        return new EpochStats(lossSum / Math.Max(1, Count), (double)correct / Math.Max(1, Count), Count);
+    }
+
+    private int[]? _identity;
+
+    private int[] Identity(int n)
+    {
+        if (_identity is null || _identity.Length != n)
+        {
+            _identity = new int[n];
+            for (int i = 0; i < n; i++) _identity[i] = i;
+        }
+        return _identity;
+    }
+
+    /// <summary>Number of rows whose arg-max equals the label.</summary>
+    public static int CountCorrect(Tensor logits, ReadOnlySpan<int> labels)
+    {
+        int n = logits.Dim(0), c = logits.Dim(1);
+        var s = logits.Span;
+        int correct = 0;
+        for (int i = 0; i < n; i++)
+            if (System.Numerics.Tensors.TensorPrimitives.IndexOfMax(s.Slice(i * c, c)) == labels[i]) correct++;
+        return correct;
+    }
+}
