@@ -1,11 +1,59 @@
+using System.Text.Json;
+using Sprout.Experiments;
+using Sprout.Kernels;
+
 namespace Sprout.Cli;
 
 internal static class Cli
 {
+    public const string Usage = """
+        sprout — grow neural networks while they train
+
+        usage:
+          sprout run [--epochs N] [--seed S] [--threads T]     train and report (the main job)
+          sprout bench gemm [--json] [--threads T]            GEMM GFLOP/s
+          sprout bench mlp [--json] [--quick] [--no-torch]    s/epoch vs PyTorch, same run
+          sprout --help
+
+        Every run is reproducible: the same --seed and --threads give bit-identical results.
+        """;
+
     public static int Run(string[] args)
     {
-        if (args.Length > 0 && args[0] == "bench" && args.Length > 1 && args[1] == "gemm") return Bench.Gemm(args[2..]);
-        Console.WriteLine("usage: sprout bench gemm");
-        return 2;
+        try
+        {
+            if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
+            {
+                Console.WriteLine(Usage);
+                return args.Length == 0 ? 2 : 0;
+            }
+            return args[0] switch
+            {
+                "run" => RunCommand.Execute(args[1..]),
+                "bench" => BenchCommands.Execute(args[1..]),
+                _ => throw new UsageException($"unknown command '{args[0]}' (see sprout --help)"),
+            };
+        }
+        catch (Exception e) when (e is UsageException or ArgumentException or InvalidOperationException or IOException
+                                      or UnauthorizedAccessException or JsonException or TrainingDivergedException or FormatException)
+        {
+            Console.Error.WriteLine($"sprout: error: {OneLine(e.Message)}");
+            return e is UsageException ? 2 : 1;
+        }
+        catch (Exception e) when (Environment.GetEnvironmentVariable("SPROUT_DEBUG") is null)
+        {
+            Console.Error.WriteLine($"sprout: internal error: {e.GetType().Name}: {OneLine(e.Message)} (set SPROUT_DEBUG=1 for a stack trace)");
+            return 70;
+        }
+    }
+
+    private static string OneLine(string s) => s.Replace('\r', ' ').Replace('\n', ' ');
+
+    /// <summary>Applies --threads (default: all cores) and returns it.</summary>
+    public static int ApplyThreads(Args a)
+    {
+        int t = a.Int("threads", Environment.ProcessorCount, 1, 256);
+        Workers.Threads = t;
+        return t;
     }
 }

@@ -70,26 +70,37 @@ public static partial class Ops
         if (labels.Length < n) throw new ArgumentException($"CrossEntropy: {labels.Length} labels for {n} samples");
         var xs = logits.Span;
         bool needs = Graph.Needs(logits);
-        // probs - onehot, kept for backward (computed here so labels need not outlive the call)
-        Tensor? delta = needs ? NewOut([n, c]) : null;
+        // probs − onehot, kept for backward (computed here so labels need not outlive the call).
+        // Whole-block passes: one vectorized Exp over [n, c] instead of small calls per row.
+        var probs = NewOut([n, c]);
+        var e = probs.Span;
         double total = 0;
         for (int i = 0; i < n; i++)
         {
             int label = labels[i];
             if ((uint)label >= (uint)c) throw new ArgumentException($"CrossEntropy: label {label} outside 0..{c - 1}");
             var row = xs.Slice(i * c, c);
-            float max = TensorPrimitives.Max(row);
-            double s = 0;
-            for (int j = 0; j < c; j++) s += Math.Exp(row[j] - max);
-            double lse = max + Math.Log(s);
-            total += lse - row[label];
-            if (delta is not null)
+            var er = e.Slice(i * c, c);
+            float max = row[0];
+            for (int j = 1; j < c; j++) if (row[j] > max) max = row[j];
+            for (int j = 0; j < c; j++) er[j] = row[j] - max;
+            total += max - row[label];
+        }
+        TensorPrimitives.Exp(e, e);
+        for (int i = 0; i < n; i++)
+        {
+            var er = e.Slice(i * c, c);
+            float s = 0f;
+            for (int j = 0; j < c; j++) s += er[j];
+            total += Math.Log(s);
+            if (needs)
             {
-                var dr = delta.Span.Slice(i * c, c);
-                for (int j = 0; j < c; j++) dr[j] = (float)Math.Exp(row[j] - lse);
-                dr[label] -= 1f;
+                float inv = 1f / s;
+                for (int j = 0; j < c; j++) er[j] *= inv;
+                er[labels[i]] -= 1f;
             }
         }
+        Tensor? delta = needs ? probs : null;
         float scale = reduction == Reduction.Mean ? 1f / Math.Max(1, n) : 1f;
         var y = NewOut([1]);
         y.Span[0] = (float)(total * scale);

@@ -9,7 +9,7 @@ public static class Synthetic
     /// Two interleaved spirals in 2-D (a task a linear model cannot solve): x [n, 2], labels 0/1 alternating by
     /// sample. <paramref name="noise"/> is the standard deviation of added Gaussian noise.
     /// </summary>
-    public static (float[] X, int[] Y) TwoSpirals(int n, Rng rng, double noise = 0.1, double turns = 1.5)
+    public static (float[] X, int[] Y) TwoSpirals(int n, Rng rng, double noise = 0.03, double turns = 2.0)
     {
         if (n <= 0) throw new ArgumentException("n must be positive");
         var x = new float[n * 2];
@@ -20,8 +20,8 @@ public static class Synthetic
             double t = rng.NextDouble();
             double r = 0.1 + 0.9 * t;                       // radius grows along the arm
             double angle = t * turns * 2 * Math.PI + c * Math.PI;
-            x[2 * i] = (float)(r * Math.Cos(angle) + noise * rng.Normal() * 0.1);
-            x[2 * i + 1] = (float)(r * Math.Sin(angle) + noise * rng.Normal() * 0.1);
+            x[2 * i] = (float)(r * Math.Cos(angle) + noise * rng.Normal());
+            x[2 * i + 1] = (float)(r * Math.Sin(angle) + noise * rng.Normal());
             y[i] = c;
         }
         return (x, y);

@@ -95,6 +95,11 @@ public static unsafe class Gemm
             return;
         }
         var kind = Kernel;
+        if (kind == KernelKind.Vector512 && csA == 1 && rsB == 1 && csC == 1 && GemmDot.Prefer(m, n, k))
+        {
+            DispatchDot(m, n, k, a, rsA, b, csB, c, rsC, acc);
+            return;
+        }
         int nr = NrOf(kind);
         // Choose the orientation that wastes less of the micro-tile: C^T = op(B)^T op(A)^T.
         long waste = Pad(m, MR) * Pad(n, nr);
@@ -132,6 +137,31 @@ public static unsafe class Gemm
             }
         }
         Blocked(m, n, k, a, rsA, csA, b, rsB, csB, c, rsC, csC, acc, kind);
+    }
+
+    // Both operands contiguous along k: dot-product tiles, no packing. Threads take fixed tile-aligned ranges of the
+    // larger output side; each output's summation order is the same for any thread count.
+    private static void DispatchDot(int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool acc)
+    {
+        int threads = Workers.Threads;
+        bool splitM = m >= n;
+        int unit = splitM ? GemmDot.TileM : GemmDot.TileN;
+        int total = splitM ? m : n;
+        int units = (total + unit - 1) / unit;
+        int parts = threads > 1 && (long)m * n * k >= ParallelThreshold ? Math.Min(threads, units) : 1;
+        if (parts <= 1)
+        {
+            GemmDot.Run(0, m, 0, n, k, a, lda, b, ldb, c, ldc, acc);
+            return;
+        }
+        nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
+        Workers.Run(parts, part =>
+        {
+            int s = (int)((long)units * part / parts) * unit, e = Math.Min(total, (int)((long)units * (part + 1) / parts) * unit);
+            if (e <= s) return;
+            if (splitM) GemmDot.Run(s, e, 0, n, k, (float*)pa, lda, (float*)pb, ldb, (float*)pc, ldc, acc);
+            else GemmDot.Run(0, m, s, e, k, (float*)pa, lda, (float*)pb, ldb, (float*)pc, ldc, acc);
+        });
     }
 
     private static long Pad(int x, int unit) => (x + unit - 1) / unit * (long)unit;

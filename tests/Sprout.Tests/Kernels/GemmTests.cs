@@ -114,6 +114,30 @@ public class GemmTests
     }
 
     [Theory]
+    [InlineData(1, 1, 16)]
+    [InlineData(4, 6, 17)]
+    [InlineData(3, 5, 100)]
+    [InlineData(2, 1, 1024)]
+    public unsafe void DotTileMatchesScalarTwin(int mm, int nn, int kd)
+    {
+        if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) Assert.Skip("no AVX-512");
+        var rng = new Rng((ulong)(mm * 31 + nn * 7 + kd));
+        var a = Rand(4 * kd, rng);
+        var b = Rand(6 * kd, rng);
+        var c1 = Rand(4 * 6, rng);
+        var c2 = (float[])c1.Clone();
+        fixed (float* pa = a) fixed (float* pb = b) fixed (float* p1 = c1) fixed (float* p2 = c2)
+        {
+            GemmDot.Tile4x6(kd, pa, kd, mm, pb, kd, nn, p1, 6, true);
+            GemmDot.Tile4x6Scalar(kd, pa, kd, mm, pb, kd, nn, p2, 6, true);
+        }
+        AssertClose(c2, c1, kd);
+        for (int r = 0; r < 4; r++)
+            for (int j = 0; j < 6; j++)
+                if (r >= mm || j >= nn) Assert.Equal(c2[r * 6 + j], c1[r * 6 + j]); // untouched outside the valid part
+    }
+
+    [Theory]
     [InlineData(64, 120, 784)]
     [InlineData(300, 500, 200)]
     [InlineData(1000, 256, 784)]

@@ -14,8 +14,8 @@ public class MlpTrainingTests
     private static (Module Model, ArrayTrainer Train, ArrayTrainer Test, Rng Rng) Spirals(ulong seed)
     {
         var rng = new Rng(seed);
-        var (x, y) = Synthetic.TwoSpirals(2000, rng.Fork("train"), noise: 0.2);
-        var (xt, yt) = Synthetic.TwoSpirals(1000, rng.Fork("test"), noise: 0.2);
+        var (x, y) = Synthetic.TwoSpirals(2000, rng.Fork("train"));
+        var (xt, yt) = Synthetic.TwoSpirals(1000, rng.Fork("test"));
         var model = SequentialConfig.Mlp([2, 64, 64, 2], ActivationConfig.Relu).Build(rng.Fork("init"));
         return (model, new ArrayTrainer(x, y, 2), new ArrayTrainer(xt, yt, 2), rng);
     }

@@ -1,0 +1,226 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Sprout.Experiments;
+using Sprout.Kernels;
+using Sprout.Nn;
+using Sprout.Optim;
+using Sprout.Tensors;
+
+namespace Sprout.Cli;
+
+/// <summary>`sprout bench ...`: timings, never pass/fail. Each prints a table, or JSON with --json.</summary>
+internal static class BenchCommands
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+
+    public static int Execute(string[] argv)
+    {
+        if (argv.Length == 0) throw new UsageException("bench needs a target: gemm or mlp");
+        return argv[0] switch
+        {
+            "gemm" => Gemm(argv[1..]),
+            "mlp" => Mlp(argv[1..]),
+            "step" => Step(argv[1..]),
+            _ => throw new UsageException($"unknown bench target '{argv[0]}' (gemm, mlp, step)"),
+        };
+    }
+
+    // ------------------------------------------------------------------ GEMM
+
+    private sealed record GemmResult(string Case, int M, int N, int K, bool TransA, bool TransB, int Threads, double Gflops);
+
+    private static int Gemm(string[] argv)
+    {
+        var a = new Args(argv, new HashSet<string> { "json", "quick" });
+        bool json = a.Flag("json");
+        bool quick = a.Flag("quick");
+        var threadList = ThreadList(a);
+        a.RejectUnknown();
+
+        var cases = new List<(string Name, int M, int N, int K, bool TA, bool TB)>();
+        foreach (int s in quick ? new[] { 64, 256, 512, 1024 } : new[] { 64, 128, 256, 512, 1024, 2048 })
+            cases.Add(($"{s}³", s, s, s, false, false));
+        // MLP layer shapes at batch 128: forward x·Wᵀ (NT), input gradient G·W (NN), weight gradient Gᵀ·X (TN)
+        foreach (var (inF, outF) in new[] { (784, 120), (120, 10) })
+        {
+            cases.Add(($"fwd 128×{inF}→{outF}", 128, outF, inF, false, true));
+            cases.Add(($"dX 128×{outF}→{inF}", 128, inF, outF, false, false));
+            cases.Add(($"dW {outF}×{inF} (k=128)", outF, inF, 128, true, false));
+        }
+        var results = new List<GemmResult>();
+        var rng = new Rng(1);
+        if (!json) Console.WriteLine($"{"case",-26} {"m×n×k",-16} {"threads",7} {"GFLOP/s",9}");
+        foreach (var c in cases)
+        {
+            var A = new float[c.M * c.K];
+            var B = new float[c.K * c.N];
+            var C = new float[c.M * c.N];
+            rng.FillUniform(A, -1, 1);
+            rng.FillUniform(B, -1, 1);
+            int lda = c.TA ? c.M : c.K, ldb = c.TB ? c.K : c.N;
+            foreach (int t in threadList)
+            {
+                Workers.Threads = t;
+                double flops = 2.0 * c.M * c.N * c.K;
+                void Once() => Sprout.Kernels.Gemm.Multiply(c.M, c.N, c.K, A, lda, c.TA, B, ldb, c.TB, C, c.N, false);
+                double sec = BestOf(Once, targetSeconds: quick ? 0.15 : 0.4);
+                var r = new GemmResult(c.Name, c.M, c.N, c.K, c.TA, c.TB, t, flops / sec / 1e9);
+                results.Add(r);
+                if (!json) Console.WriteLine($"{c.Name,-26} {$"{c.M}×{c.N}×{c.K}",-16} {t,7} {r.Gflops,9:F1}");
+            }
+        }
+        if (json) Console.WriteLine(JsonSerializer.Serialize(new { kernel = Sprout.Kernels.Gemm.Kernel.ToString(), results }, Json));
+        return 0;
+    }
+
+    // Runs `body` repeatedly for about targetSeconds after a warm-up and returns the best time of a run of reps.
+    private static double BestOf(Action body, double targetSeconds)
+    {
+        body();
+        var sw = Stopwatch.StartNew();
+        body();
+        double one = Math.Max(sw.Elapsed.TotalSeconds, 1e-7);
+        int reps = (int)Math.Clamp(targetSeconds / 5 / one, 1, 100000);
+        double best = double.MaxValue;
+        for (int round = 0; round < 5; round++)
+        {
+            sw.Restart();
+            for (int i = 0; i < reps; i++) body();
+            best = Math.Min(best, sw.Elapsed.TotalSeconds / reps);
+        }
+        return best;
+    }
+
+    private static int[] ThreadList(Args a)
+    {
+        var s = a.String("threads");
+        if (s is null) return Environment.ProcessorCount >= 2 ? [1, 2] : [1];
+        try
+        {
+            var list = s.Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+            if (list.Length == 0 || list.Any(t => t < 1 || t > 256)) throw new FormatException();
+            return list;
+        }
+        catch (FormatException) { throw new UsageException($"--threads takes a list like 1,2; got '{s}'"); }
+    }
+
+    // ------------------------------------------------------------------ MLP
+
+    private sealed record MlpResult(string Model, int Batch, int Threads, double Seconds, double? TorchSeconds, double? Speedup,
+        long? BytesPerStep);
+
+    private static int Mlp(string[] argv)
+    {
+        var a = new Args(argv, new HashSet<string> { "json", "quick", "no-torch" });
+        bool json = a.Flag("json");
+        bool quick = a.Flag("quick");
+        bool noTorch = a.Flag("no-torch");
+        int samples = a.Int("samples", 60000, 1000, 10_000_000);
+        int reps = a.Int("reps", quick ? 1 : 2, 1, 100);
+        var threadList = ThreadList(a);
+        a.RejectUnknown();
+
+        int[][] archs = quick ? [[784, 20, 10], [784, 120, 10]] : [[784, 20, 10], [784, 120, 10], [784, 1000, 10], [784, 30, 30, 30, 10]];
+        int[] batches = [64, 256];
+        var rng = new Rng(0);
+        var x = new float[samples * 784];
+        rng.FillUniform(x, 0, 1);
+        var y = new int[samples];
+        for (int i = 0; i < samples; i++) y[i] = rng.NextInt(10);
+        var trainer = new ArrayTrainer(x, y, 784);
+        int warm = samples / 10;
+        var warmTrainer = new ArrayTrainer(x[..(warm * 784)], y[..warm], 784);
+
+        var torch = new Dictionary<(string, int, int), double>();
+        string? torchNote = null;
+        if (!noTorch)
+        {
+            if (!json) Console.WriteLine("running the PyTorch baseline (same cases, same machine, same run)…");
+            foreach (int t in threadList)
+            {
+                var (res, note) = TorchBaseline.Run(archs, batches, t, samples, reps);
+                torchNote ??= note;
+                foreach (var kv in res) torch[kv.Key] = kv.Value;
+            }
+        }
+
+        var results = new List<MlpResult>();
+        if (!json)
+        {
+            if (torchNote is not null) Console.WriteLine($"PyTorch baseline: {torchNote}");
+            Console.WriteLine($"{"model",-18} {"batch",5} {"thr",3} {"sprout s/ep",11} {"torch s/ep",10} {"speed-up",8} {"B/step",8}");
+        }
+        foreach (var arch in archs)
+            foreach (int batch in batches)
+                foreach (int t in threadList)
+                {
+                    Workers.Threads = t;
+                    string name = string.Join("-", arch);
+                    var model = SequentialConfig.Mlp(arch, ActivationConfig.Relu).Build(new Rng(1));
+                    var opt = new Adam(model.Parameters(), 1e-3);
+                    var order = rng.Permutation(samples);
+                    warmTrainer.TrainEpoch(model, opt, rng.Permutation(warm), batch);
+                    double best = double.MaxValue;
+                    long before = GC.GetTotalAllocatedBytes(precise: true);
+                    int steps = 0;
+                    for (int r = 0; r < reps; r++)
+                    {
+                        var sw = Stopwatch.StartNew();
+                        trainer.TrainEpoch(model, opt, order, batch);
+                        best = Math.Min(best, sw.Elapsed.TotalSeconds);
+                        steps += (samples + batch - 1) / batch;
+                    }
+                    long perStep = (GC.GetTotalAllocatedBytes(precise: true) - before) / Math.Max(1, steps);
+                    double? ts = torch.TryGetValue((name, batch, t), out var v) ? v : null;
+                    var res = new MlpResult(name, batch, t, best, ts, ts / best, perStep);
+                    results.Add(res);
+                    if (!json)
+                        Console.WriteLine($"{name,-18} {batch,5} {t,3} {best,11:F3} {(ts is null ? "-" : ts.Value.ToString("F3", CultureInfo.InvariantCulture)),10} " +
+                                          $"{(res.Speedup is null ? "-" : res.Speedup.Value.ToString("F2", CultureInfo.InvariantCulture) + "×"),8} {perStep,8}");
+                }
+        if (json) Console.WriteLine(JsonSerializer.Serialize(new { samples, reps, torch = torchNote, results }, Json));
+        return 0;
+    }
+
+    // ------------------------------------------------------------------ step profile
+
+    private static int Step(string[] argv)
+    {
+        var a = new Args(argv, new HashSet<string>());
+        var widths = (a.String("model") ?? "784-120-10").Split('-').Select(w => int.Parse(w, CultureInfo.InvariantCulture)).ToArray();
+        int batch = a.Int("batch", 64, 1, 100000);
+        int steps = a.Int("steps", 2000, 10, 10_000_000);
+        Cli.ApplyThreads(a);
+        a.RejectUnknown();
+        var rng = new Rng(0);
+        var model = SequentialConfig.Mlp(widths, ActivationConfig.Relu).Build(rng);
+        var opt = new Adam(model.Parameters(), 1e-3);
+        var x = Tensor.Uniform(rng, 0, 1, batch, widths[0]);
+        var y = Enumerable.Range(0, batch).Select(i => i % widths[^1]).ToArray();
+        var phase = new double[4];
+        var sw = new Stopwatch();
+        for (int s = 0; s < steps + 50; s++)
+        {
+            if (s == 50) Array.Clear(phase);
+            using (TensorScope.Begin())
+            {
+                sw.Restart();
+                opt.ZeroGrad();
+                var logits = model.Forward(x);
+                phase[0] += sw.Elapsed.TotalSeconds; sw.Restart();
+                var loss = Sprout.Autograd.Ops.CrossEntropy(logits, y);
+                phase[1] += sw.Elapsed.TotalSeconds; sw.Restart();
+                loss.Backward();
+                phase[2] += sw.Elapsed.TotalSeconds; sw.Restart();
+                opt.Step();
+                phase[3] += sw.Elapsed.TotalSeconds;
+            }
+        }
+        string[] names = ["forward", "loss", "backward", "optimizer"];
+        double total = phase.Sum();
+        for (int i = 0; i < 4; i++) Console.WriteLine($"{names[i],-10} {phase[i] / steps * 1e6,9:F1} µs/step {phase[i] / total * 100,5:F1}%");
+        Console.WriteLine($"{"total",-10} {total / steps * 1e6,9:F1} µs/step  ({total / steps * Math.Ceiling(60000.0 / batch):F3} s per 60000-sample epoch, data gathering excluded)");
+        return 0;
+    }
+}

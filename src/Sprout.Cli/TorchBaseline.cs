@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+
+namespace Sprout.Cli;
+
+/// <summary>Runs benchmarks/torch_mlp.py (PyTorch on CPU in its best setting here) and reads its results.</summary>
+internal static class TorchBaseline
+{
+    public static (Dictionary<(string, int, int), double> Results, string? Note) Run(int[][] archs, int[] batches, int threads, int samples, int reps)
+    {
+        var results = new Dictionary<(string, int, int), double>();
+        var script = FindScript();
+        if (script is null) return (results, "not run: benchmarks/torch_mlp.py not found (run from the repository)");
+        var cases = JsonSerializer.Serialize(archs.SelectMany(a => batches.Select(b => new object[] { a, b })));
+        var psi = new ProcessStartInfo(Python())
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[] { script, "--cases", cases, "--threads", threads.ToString(CultureInfo.InvariantCulture),
+                     "--samples", samples.ToString(CultureInfo.InvariantCulture), "--reps", reps.ToString(CultureInfo.InvariantCulture) })
+            psi.ArgumentList.Add(arg);
+        // PyTorch's best setting on this machine (see docs/performance.md)
+        psi.Environment.Remove("OPENBLAS_CORETYPE");
+        psi.Environment["MALLOC_MMAP_THRESHOLD_"] = "33554432";
+        psi.Environment["MALLOC_TRIM_THRESHOLD_"] = "4294967296";
+        psi.Environment["MALLOC_TOP_PAD_"] = "268435456";
+        psi.Environment["OMP_NUM_THREADS"] = threads.ToString(CultureInfo.InvariantCulture);
+        psi.Environment["MKL_NUM_THREADS"] = threads.ToString(CultureInfo.InvariantCulture);
+        Process? p;
+        try { p = Process.Start(psi); }
+        catch (System.ComponentModel.Win32Exception) { return (results, "not run: python3 not found"); }
+        if (p is null) return (results, "not run: python3 did not start");
+        var stderr = p.StandardError.ReadToEndAsync();
+        string? line;
+        while ((line = p.StandardOutput.ReadLine()) is not null)
+        {
+            if (!line.StartsWith('{')) continue;
+            using var doc = JsonDocument.Parse(line);
+            var r = doc.RootElement;
+            string name = string.Join("-", r.GetProperty("widths").EnumerateArray().Select(e => e.GetInt32()));
+            results[(name, r.GetProperty("batch").GetInt32(), r.GetProperty("threads").GetInt32())] = r.GetProperty("seconds").GetDouble();
+        }
+        p.WaitForExit();
+        if (p.ExitCode != 0)
+        {
+            var err = stderr.Result.Trim().Split('\n').LastOrDefault() ?? "";
+            return (results, err.Contains("No module named 'torch'", StringComparison.Ordinal)
+                ? "not run: PyTorch not installed (apt-get install python3-torch)"
+                : $"failed: {err}");
+        }
+        return (results, $"torch {TorchVersion()} via {script}");
+    }
+
+    private static string TorchVersion()
+    {
+        try
+        {
+            var psi = new ProcessStartInfo(Python(), ["-c", "import torch; print(torch.__version__)"]) { RedirectStandardOutput = true, RedirectStandardError = true };
+            using var p = Process.Start(psi)!;
+            string v = p.StandardOutput.ReadToEnd().Trim();
+            p.WaitForExit();
+            return v;
+        }
+        catch (System.ComponentModel.Win32Exception) { return "?"; }
+    }
+
+    // The interpreter with Debian's python3-torch: SPROUT_PYTHON, else the system python3 (a pyenv/venv python3
+    // earlier on PATH usually lacks torch), else whatever python3 is on PATH.
+    private static string Python()
+    {
+        var env = Environment.GetEnvironmentVariable("SPROUT_PYTHON");
+        if (!string.IsNullOrEmpty(env)) return env;
+        return File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+    }
+
+    private static string? FindScript()
+    {
+        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+        {
+            var dir = new DirectoryInfo(start);
+            while (dir is not null)
+            {
+                var f = Path.Combine(dir.FullName, "benchmarks", "torch_mlp.py");
+                if (File.Exists(f)) return f;
+                dir = dir.Parent;
+            }
+        }
+        return null;
+    }
+}
