@@ -36,13 +36,23 @@ internal static class BenchCommands
         bool json = a.Flag("json");
         bool quick = a.Flag("quick");
         var threadList = ThreadList(a);
+        var shape = a.String("shape"); // m,n,k,ta,tb — one custom case (for tuning)
+        Sprout.Kernels.GemmDot.DotMaxSide = a.Int("dot-max", Sprout.Kernels.GemmDot.DotMaxSide, 0, int.MaxValue);
+        Sprout.Kernels.Gemm.DirectBMaxRows = a.Int("direct-b", Sprout.Kernels.Gemm.DirectBMaxRows, 0, int.MaxValue);
         a.RejectUnknown();
 
         var cases = new List<(string Name, int M, int N, int K, bool TA, bool TB)>();
-        foreach (int s in quick ? new[] { 64, 256, 512, 1024 } : new[] { 64, 128, 256, 512, 1024, 2048 })
+        if (shape is not null)
+        {
+            var f = shape.Split(',');
+            if (f.Length != 5) throw new UsageException("--shape takes m,n,k,ta,tb (ta/tb 0 or 1)");
+            cases.Add((shape, int.Parse(f[0], CultureInfo.InvariantCulture), int.Parse(f[1], CultureInfo.InvariantCulture),
+                int.Parse(f[2], CultureInfo.InvariantCulture), f[3] == "1", f[4] == "1"));
+        }
+        else foreach (int s in quick ? new[] { 64, 256, 512, 1024 } : new[] { 64, 128, 256, 512, 1024, 2048 })
             cases.Add(($"{s}³", s, s, s, false, false));
         // MLP layer shapes at batch 128: forward x·Wᵀ (NT), input gradient G·W (NN), weight gradient Gᵀ·X (TN)
-        foreach (var (inF, outF) in new[] { (784, 120), (120, 10) })
+        if (shape is null) foreach (var (inF, outF) in new[] { (784, 120), (120, 10) })
         {
             cases.Add(($"fwd 128×{inF}→{outF}", 128, outF, inF, false, true));
             cases.Add(($"dX 128×{outF}→{inF}", 128, inF, outF, false, false));
@@ -198,29 +208,38 @@ internal static class BenchCommands
         var opt = new Adam(model.Parameters(), 1e-3);
         var x = Tensor.Uniform(rng, 0, 1, batch, widths[0]);
         var y = Enumerable.Range(0, batch).Select(i => i % widths[^1]).ToArray();
-        var phase = new double[4];
-        var sw = new Stopwatch();
+        var profile = new Sprout.Diagnostics.OpProfile();
+        var layers = ((Sequential)model).Layers;
         for (int s = 0; s < steps + 50; s++)
         {
-            if (s == 50) Array.Clear(phase);
+            if (s == 50) profile.Clear();
+            Sprout.Autograd.Graph.Profile = s >= 50 ? profile : null;
             using (TensorScope.Begin())
             {
-                sw.Restart();
+                long t0 = Stopwatch.GetTimestamp();
                 opt.ZeroGrad();
-                var logits = model.Forward(x);
-                phase[0] += sw.Elapsed.TotalSeconds; sw.Restart();
-                var loss = Sprout.Autograd.Ops.CrossEntropy(logits, y);
-                phase[1] += sw.Elapsed.TotalSeconds; sw.Restart();
+                profile.Add("zero grad", Stopwatch.GetTimestamp() - t0);
+                var h = x;
+                for (int l = 0; l < layers.Count; l++)
+                {
+                    t0 = Stopwatch.GetTimestamp();
+                    h = layers[l].Forward(h);
+                    profile.Add($"forward {l}:{layers[l]}", Stopwatch.GetTimestamp() - t0);
+                }
+                t0 = Stopwatch.GetTimestamp();
+                var loss = Sprout.Autograd.Ops.CrossEntropy(h, y);
+                profile.Add("forward loss", Stopwatch.GetTimestamp() - t0);
+                t0 = Stopwatch.GetTimestamp();
                 loss.Backward();
-                phase[2] += sw.Elapsed.TotalSeconds; sw.Restart();
+                profile.Add("backward (graph walk)", Stopwatch.GetTimestamp() - t0);
+                t0 = Stopwatch.GetTimestamp();
                 opt.Step();
-                phase[3] += sw.Elapsed.TotalSeconds;
+                profile.Add("optimizer", Stopwatch.GetTimestamp() - t0);
             }
         }
-        string[] names = ["forward", "loss", "backward", "optimizer"];
-        double total = phase.Sum();
-        for (int i = 0; i < 4; i++) Console.WriteLine($"{names[i],-10} {phase[i] / steps * 1e6,9:F1} µs/step {phase[i] / total * 100,5:F1}%");
-        Console.WriteLine($"{"total",-10} {total / steps * 1e6,9:F1} µs/step  ({total / steps * Math.Ceiling(60000.0 / batch):F3} s per 60000-sample epoch, data gathering excluded)");
+        Sprout.Autograd.Graph.Profile = null;
+        Console.Write(profile.Format(steps));
+        Console.WriteLine("(\"backward (graph walk)\" includes the backward rules listed separately)");
         return 0;
     }
 }

@@ -11,6 +11,8 @@ internal static class Cli
 
         usage:
           sprout run [--epochs N] [--seed S] [--threads T]     train and report (the main job)
+          sprout data fetch <mnist|fashion-mnist|cifar10|cifar100> [--data-dir D]
+          sprout data info <name> [--data-dir D]              sizes, class histogram, pixel mean/std
           sprout bench gemm [--json] [--threads T]            GEMM GFLOP/s
           sprout bench mlp [--json] [--quick] [--no-torch]    s/epoch vs PyTorch, same run
           sprout --help
@@ -31,8 +33,14 @@ internal static class Cli
             {
                 "run" => RunCommand.Execute(args[1..]),
                 "bench" => BenchCommands.Execute(args[1..]),
+                "data" => DataCommands.Run(args[1..]),
                 _ => throw new UsageException($"unknown command '{args[0]}' (see sprout --help)"),
             };
+        }
+        catch (Sprout.Data.DataFormatException e)
+        {
+            Console.Error.WriteLine($"sprout: error: {OneLine(e.Message)}");
+            return 1;
         }
         catch (Exception e) when (e is UsageException or ArgumentException or InvalidOperationException or IOException
                                       or UnauthorizedAccessException or JsonException or TrainingDivergedException or FormatException)

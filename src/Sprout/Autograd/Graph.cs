@@ -47,6 +47,9 @@ public static class Graph
         }
     }
 
+    /// <summary>When set, every backward rule's time is added to it under "backward &lt;op&gt;" (diagnostics).</summary>
+    public static Diagnostics.OpProfile? Profile { get; set; }
+
     /// <summary>True when an op with these inputs must record a backward rule.</summary>
     internal static bool Needs(Tensor a) => _noGradDepth == 0 && a.RequiresGrad;
 
@@ -113,10 +116,18 @@ public static class Graph
         else if (fresh) gradient.Span.CopyTo(g.Span);
         else System.Numerics.Tensors.TensorPrimitives.Add(g.Span, gradient.Span, g.Span);
 
+        var profile = Profile;
         for (int k = order.Count - 1; k >= 0; k--)
         {
             var t = order[k];
-            if (t.HasGrad) t.Node!.Backward();
+            if (!t.HasGrad) continue;
+            if (profile is null) t.Node!.Backward();
+            else
+            {
+                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                t.Node!.Backward();
+                profile.Add("backward " + t.Node.Op, System.Diagnostics.Stopwatch.GetTimestamp() - t0);
+            }
         }
         for (int k = 0; k < order.Count; k++) order[k].Node = null;
         order.Clear();

@@ -65,6 +65,22 @@ public sealed class ArrayTrainer
         return (bx, by);
     }
 
+    // Software prefetch of the cache lines of samples order[start..start+rows) (random rows of a large array miss
+    // every cache level; this overlaps those misses with the current step's compute).
+    private unsafe void Prefetch(ReadOnlySpan<int> order, int start, int rows)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
+        int bytes = _features * sizeof(float);
+        fixed (float* px = _x)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                byte* row = (byte*)(px + (long)order[start + r] * _features);
+                for (int off = 0; off < bytes; off += 64) System.Runtime.Intrinsics.X86.Sse.Prefetch0(row + off);
+            }
+        }
+    }
+
     /// <summary>
     /// One pass over the samples in <paramref name="order"/> (e.g. a seeded permutation), one optimizer step per
     /// batch. Throws <see cref="TrainingDivergedException"/> on a non-finite loss.
@@ -81,6 +97,9 @@ public sealed class ArrayTrainer
             int rows = Math.Min(batchSize, order.Length - start);
             if (rows < batchSize && dropLast) break;
             var (bx, by) = Gather(order, start, rows);
+            // Ask the memory system for the next batch's rows now; they arrive while this step computes.
+            int next = start + batchSize;
+            if (next < order.Length) Prefetch(order, next, Math.Min(batchSize, order.Length - next));
             using (TensorScope.Begin())
             {
                 optimizer.ZeroGrad();

@@ -19,6 +19,9 @@ public static unsafe class Gemm
     /// <summary>Depth of a packed block.</summary>
     internal const int KC = 256;
 
+    /// <summary>Depth of a block when C is written transposed (strided).</summary>
+    internal const int KCDeep = 1024;
+
     /// <summary>Rows of A packed at once.</summary>
     internal const int MC = 240;
 
@@ -170,23 +173,27 @@ public static unsafe class Gemm
         float* c, int rsC, int csC, bool acc, KernelKind kind)
     {
         int nr = NrOf(kind);
-        int ncMax = (int)Math.Min(Pad(n, nr), NC);
-        int kcMax = Math.Min(k, KC);
+        // A strided C is written through the tile buffer with scalar stores once per K block: use one deep block
+        // (the B panel then streams from L2, which the kernel sustains) so that happens once.
+        int kcBlock = csC == 1 ? KC : KCDeep;
+        int kcMax = Math.Min(k, kcBlock);
+        int ncBlock = csC == 1 ? NC : NC / 4; // keeps the packed block near 3 MiB either way
+        int ncMax = (int)Math.Min(Pad(n, nr), ncBlock);
         // op(B) already row-major and reused by few row tiles: read it in place instead of packing it.
         bool directB = csB == 1 && m <= DirectBMaxRows;
         var packB = _packB;
         int need = directB ? nr * kcMax : ncMax * kcMax;
-        if (packB is null || packB.Length < need) _packB = packB = GC.AllocateUninitializedArray<float>(Math.Max(need, 64 * KC), pinned: true);
+        if (packB is null || packB.Length < need) _packB = packB = GC.AllocateUninitializedArray<float>(Math.Max(need, 64 * KCDeep), pinned: true);
 
         fixed (float* pB = packB)
         {
             float* tile = stackalloc float[MR * 64];
-            for (int jc = 0; jc < n; jc += NC)
+            for (int jc = 0; jc < n; jc += ncBlock)
             {
-                int nc = Math.Min(NC, n - jc);
-                for (int pc = 0; pc < k; pc += KC)
+                int nc = Math.Min(ncBlock, n - jc);
+                for (int pc = 0; pc < k; pc += kcBlock)
                 {
-                    int kc = Math.Min(KC, k - pc);
+                    int kc = Math.Min(kcBlock, k - pc);
                     bool accBlock = acc || pc > 0;
                     float* bBlock = b + (long)pc * rsB + (long)jc * csB;
                     if (!directB) PackB(kc, nc, bBlock, rsB, csB, pB, nr);
@@ -233,14 +240,14 @@ public static unsafe class Gemm
         }
     }
 
-    /// <summary>Row count up to which a row-major op(B) is read in place rather than packed.</summary>
-    internal static int DirectBMaxRows { get; set; } = 96;
+    /// <summary>Row count up to which a row-major op(B) is read in place rather than packed (a tuning knob).</summary>
+    public static int DirectBMaxRows { get; set; } = 128;
 
     // A tile with fewer than MR valid rows: gather them into a small packed panel (zero rows below) so no row
     // outside A is read.
     private static void EdgeRows(KernelKind kind, int kc, float* a, long rsA, long csA, int rows, float* b, long ldb, float* tile, int nr)
     {
-        float* panel = stackalloc float[MR * KC];
+        float* panel = stackalloc float[MR * KCDeep];
         for (int p = 0; p < kc; p++)
             for (int r = 0; r < MR; r++) panel[p * MR + r] = r < rows ? a[r * rsA + p * csA] : 0f;
         MicroKernel(kind, kc, panel, 1, MR, b, ldb, tile, nr, false);

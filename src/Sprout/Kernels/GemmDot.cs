@@ -8,9 +8,11 @@ namespace Sprout.Kernels;
 /// output is a dot product of two rows, so nothing is packed or transposed. A 4×6 tile keeps 24 Vector512
 /// accumulators over k (16 floats per step) and reduces them once at the end.
 /// </summary>
-internal static unsafe class GemmDot
+public static unsafe class GemmDot
 {
+    /// <summary>Rows of a dot tile.</summary>
     public const int TileM = 4;
+    /// <summary>Columns of a dot tile.</summary>
     public const int TileN = 6;
 
     /// <summary>k-chunk: a tile's rows (10 × KD floats) stay in L1 across the chunk.</summary>
@@ -21,10 +23,10 @@ internal static unsafe class GemmDot
         Vector512.IsHardwareAccelerated && k >= 64 && Math.Min(m, n) <= DotMaxSide;
 
     /// <summary>Up to which smaller output side the dot path is used (beyond it the packed path wins).</summary>
-    public static int DotMaxSide { get; set; } = 256;
+    public static int DotMaxSide { get; set; } = 48;
 
     /// <summary>The block [i0,i1)×[j0,j1) of C = A·Bᵀ (+ C). a: rows of A with stride lda; b: rows of B with stride ldb.</summary>
-    public static void Run(int i0, int i1, int j0, int j1, int k, float* a, long lda, float* b, long ldb, float* c, long ldc, bool acc)
+    internal static void Run(int i0, int i1, int j0, int j1, int k, float* a, long lda, float* b, long ldb, float* c, long ldc, bool acc)
     {
         for (int p0 = 0; p0 < k; p0 += KD)
         {
@@ -78,11 +80,43 @@ internal static unsafe class GemmDot
             c25 = Vector512.FusedMultiplyAdd(x2, y, c25); c35 = Vector512.FusedMultiplyAdd(x3, y, c35);
         }
         float* t = stackalloc float[TileM * TileN];
-        t[0] = Vector512.Sum(c00); t[1] = Vector512.Sum(c01); t[2] = Vector512.Sum(c02); t[3] = Vector512.Sum(c03); t[4] = Vector512.Sum(c04); t[5] = Vector512.Sum(c05);
-        t[6] = Vector512.Sum(c10); t[7] = Vector512.Sum(c11); t[8] = Vector512.Sum(c12); t[9] = Vector512.Sum(c13); t[10] = Vector512.Sum(c14); t[11] = Vector512.Sum(c15);
-        t[12] = Vector512.Sum(c20); t[13] = Vector512.Sum(c21); t[14] = Vector512.Sum(c22); t[15] = Vector512.Sum(c23); t[16] = Vector512.Sum(c24); t[17] = Vector512.Sum(c25);
-        t[18] = Vector512.Sum(c30); t[19] = Vector512.Sum(c31); t[20] = Vector512.Sum(c32); t[21] = Vector512.Sum(c33); t[22] = Vector512.Sum(c34); t[23] = Vector512.Sum(c35);
+        t[0] = HSum(c00); t[1] = HSum(c01); t[2] = HSum(c02); t[3] = HSum(c03); t[4] = HSum(c04); t[5] = HSum(c05);
+        t[6] = HSum(c10); t[7] = HSum(c11); t[8] = HSum(c12); t[9] = HSum(c13); t[10] = HSum(c14); t[11] = HSum(c15);
+        t[12] = HSum(c20); t[13] = HSum(c21); t[14] = HSum(c22); t[15] = HSum(c23); t[16] = HSum(c24); t[17] = HSum(c25);
+        t[18] = HSum(c30); t[19] = HSum(c31); t[20] = HSum(c32); t[21] = HSum(c33); t[22] = HSum(c34); t[23] = HSum(c35);
+        if (p + 8 <= kd)
+        {
+            // one 8-wide step for a tail of 8..15 (e.g. k = 120 = 7·16 + 8)
+            var y0 = Vector256.Load(a0 + p); var y1 = Vector256.Load(a1 + p); var y2 = Vector256.Load(a2 + p); var y3 = Vector256.Load(a3 + p);
+            float* bs0 = b0 + p, bs1 = b1 + p, bs2 = b2 + p, bs3 = b3 + p, bs4 = b4 + p, bs5 = b5 + p;
+            Tail8(t, 0, y0, y1, y2, y3, Vector256.Load(bs0));
+            Tail8(t, 1, y0, y1, y2, y3, Vector256.Load(bs1));
+            Tail8(t, 2, y0, y1, y2, y3, Vector256.Load(bs2));
+            Tail8(t, 3, y0, y1, y2, y3, Vector256.Load(bs3));
+            Tail8(t, 4, y0, y1, y2, y3, Vector256.Load(bs4));
+            Tail8(t, 5, y0, y1, y2, y3, Vector256.Load(bs5));
+            p += 8;
+        }
         Finish(kd, p, a, lda, mm, b, ldb, nn, c, ldc, acc, t);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Tail8(float* t, int j, Vector256<float> y0, Vector256<float> y1, Vector256<float> y2, Vector256<float> y3, Vector256<float> b)
+    {
+        t[j] += Vector256.Sum(y0 * b);
+        t[TileN + j] += Vector256.Sum(y1 * b);
+        t[2 * TileN + j] += Vector256.Sum(y2 * b);
+        t[3 * TileN + j] += Vector256.Sum(y3 * b);
+    }
+
+    // 16 lanes → 1 by halving (lane order fixed, so results are reproducible).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float HSum(Vector512<float> v)
+    {
+        var h = v.GetLower() + v.GetUpper();
+        var q = h.GetLower() + h.GetUpper();
+        var e = q + System.Runtime.Intrinsics.X86.Sse.MoveHighToLow(q, q);
+        return e.ToScalar() + e.GetElement(1);
     }
 
     // Adds the k tail (kd not a multiple of 16) and writes the valid part of the tile.
@@ -102,21 +136,32 @@ internal static unsafe class GemmDot
         }
     }
 
-    /// <summary>Scalar twin of <see cref="Tile4x6"/>: the same products, in 16 interleaved partial sums per output.</summary>
+    /// <summary>
+    /// Scalar twin of <see cref="Tile4x6"/>: the same products summed in the same structure (16 lanes reduced by
+    /// halving, an 8-wide step for a tail of 8..15, then one element at a time).
+    /// </summary>
     internal static void Tile4x6Scalar(int kd, float* a, long lda, int mm, float* b, long ldb, int nn, float* c, long ldc, bool acc)
     {
         float* t = stackalloc float[TileM * TileN];
         float* lanes = stackalloc float[16];
         int k16 = kd / 16 * 16;
+        int p = k16 + 8 <= kd ? k16 + 8 : k16;
         for (int r = 0; r < mm; r++)
             for (int j = 0; j < nn; j++)
             {
                 for (int l = 0; l < 16; l++) lanes[l] = 0f;
                 for (int q = 0; q < k16; q++) lanes[q % 16] = MathF.FusedMultiplyAdd(a[r * lda + q], b[j * ldb + q], lanes[q % 16]);
-                float s = 0f;
-                for (int l = 0; l < 16; l++) s += lanes[l];
+                for (int l = 0; l < 8; l++) lanes[l] += lanes[l + 8];
+                for (int l = 0; l < 4; l++) lanes[l] += lanes[l + 4];
+                float s = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]);
+                if (p > k16)
+                {
+                    float s8 = 0f;
+                    for (int q = k16; q < p; q++) s8 += a[r * lda + q] * b[j * ldb + q];
+                    s += s8;
+                }
                 t[r * TileN + j] = s;
             }
-        Finish(kd, k16, a, lda, mm, b, ldb, nn, c, ldc, acc, t);
+        Finish(kd, p, a, lda, mm, b, ldb, nn, c, ldc, acc, t);
     }
 }
