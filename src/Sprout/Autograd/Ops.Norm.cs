@@ -1,0 +1,137 @@
+using System.Numerics.Tensors;
+using Sprout.Tensors;
+
+namespace Sprout.Autograd;
+
+public static partial class Ops
+{
+    /// <summary>
+    /// Batch normalisation over channel axis 1 of x [N, C] or [N, C, H, W]. Training: batch statistics (biased
+    /// variance to normalise) and, when given, running statistics updated in place as PyTorch does
+    /// (r = (1−momentum)·r + momentum·batch, unbiased variance). Evaluation: running statistics.
+    /// γ and β may be null (no affine part).
+    /// </summary>
+    public static Tensor BatchNorm(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
+        bool training, float momentum = 0.1f, float eps = 1e-5f)
+    {
+        if (x.Rank != 2 && x.Rank != 4) throw new ArgumentException($"BatchNorm needs [N,C] or [N,C,H,W], got {Tensor.FormatShape(x.Shape)}");
+        int n = x.Dim(0), c = x.Dim(1), hw = x.Rank == 4 ? x.Dim(2) * x.Dim(3) : 1;
+        foreach (var p in new[] { gamma, beta, runningMean, runningVar })
+            if (p is not null && (p.Rank != 1 || p.Dim(0) != c))
+                throw new ArgumentException($"BatchNorm: parameter {Tensor.FormatShape(p.Shape)} does not match {c} channels");
+        if (!training && (runningMean is null || runningVar is null))
+            throw new InvalidOperationException("BatchNorm in evaluation mode needs running statistics");
+        long m = (long)n * hw;
+        if (training && m < 2) throw new ArgumentException("BatchNorm in training mode needs more than one value per channel");
+        var y = NewOut(x.ShapeArray());
+        var mean = new float[c];
+        var invStd = new float[c];
+        var xs = x.Span;
+        var ys = y.Span;
+        for (int ch = 0; ch < c; ch++)
+        {
+            float mu, istd;
+            if (training)
+            {
+                double s = 0;
+                for (int i = 0; i < n; i++) s += TensorPrimitives.Sum(xs.Slice((i * c + ch) * hw, hw));
+                double md = s / m;
+                double v = 0;
+                for (int i = 0; i < n; i++)
+                {
+                    var seg = xs.Slice((i * c + ch) * hw, hw);
+                    for (int j = 0; j < seg.Length; j++) { double d = seg[j] - md; v += d * d; }
+                }
+                double var = v / m;
+                mu = (float)md;
+                istd = (float)(1.0 / Math.Sqrt(var + eps));
+                if (runningMean is not null) runningMean.Span[ch] = (1 - momentum) * runningMean.Span[ch] + momentum * mu;
+                if (runningVar is not null) runningVar.Span[ch] = (1 - momentum) * runningVar.Span[ch] + momentum * (float)(v / (m - 1));
+            }
+            else
+            {
+                mu = runningMean!.Span[ch];
+                istd = 1f / MathF.Sqrt(runningVar!.Span[ch] + eps);
+            }
+            mean[ch] = mu;
+            invStd[ch] = istd;
+            // y = (x − μ)·(γ·istd) + β
+            float scale = (gamma is null ? 1f : gamma.Span[ch]) * istd;
+            float shift = (beta is null ? 0f : beta.Span[ch]) - mu * scale;
+            for (int i = 0; i < n; i++)
+            {
+                int o = (i * c + ch) * hw;
+                var yo = ys.Slice(o, hw);
+                TensorPrimitives.Multiply(xs.Slice(o, hw), scale, yo);
+                TensorPrimitives.Add(yo, shift, yo);
+            }
+        }
+        if (!Graph.Needs(x, gamma ?? x, beta)) return y;
+        var inputs = new List<Tensor> { x };
+        if (gamma is not null) inputs.Add(gamma);
+        if (beta is not null) inputs.Add(beta);
+        Graph.Record(y, "BatchNorm", inputs.ToArray(), () =>
+        {
+            var gy = y.Grad!.Span;
+            var xs2 = x.Span;
+            Tensor? gx = null;
+            bool gxFresh = false;
+            if (x.RequiresGrad) gx = x.GradBuffer(out gxFresh);
+            for (int ch = 0; ch < c; ch++)
+            {
+                float mu = mean[ch], istd = invStd[ch];
+                double sumDy = 0, sumDyXhat = 0;
+                for (int i = 0; i < n; i++)
+                {
+                    int o = (i * c + ch) * hw;
+                    var gseg = gy.Slice(o, hw);
+                    var xseg = xs2.Slice(o, hw);
+                    for (int j = 0; j < hw; j++)
+                    {
+                        sumDy += gseg[j];
+                        sumDyXhat += gseg[j] * ((xseg[j] - mu) * istd);
+                    }
+                }
+                if (gamma is not null && gamma.RequiresGrad)
+                {
+                    var gg = gamma.GradBuffer(out bool f);
+                    gg.Span[ch] = f ? (float)sumDyXhat : gg.Span[ch] + (float)sumDyXhat;
+                }
+                if (beta is not null && beta.RequiresGrad)
+                {
+                    var gb = beta.GradBuffer(out bool f);
+                    gb.Span[ch] = f ? (float)sumDy : gb.Span[ch] + (float)sumDy;
+                }
+                if (gx is null) continue;
+                float gam = gamma is null ? 1f : gamma.Span[ch];
+                var d = gx.Span;
+                if (training)
+                {
+                    // dx = γ·istd · (dy − mean(dy) − x̂·mean(dy·x̂))
+                    float k1 = gam * istd;
+                    float mdy = (float)(sumDy / m), mdyx = (float)(sumDyXhat / m);
+                    for (int i = 0; i < n; i++)
+                    {
+                        int o = (i * c + ch) * hw;
+                        for (int j = 0; j < hw; j++)
+                        {
+                            float xhat = (xs2[o + j] - mu) * istd;
+                            float v = k1 * (gy[o + j] - mdy - xhat * mdyx);
+                            d[o + j] = gxFresh ? v : d[o + j] + v;
+                        }
+                    }
+                }
+                else
+                {
+                    float k1 = gam * istd;
+                    for (int i = 0; i < n; i++)
+                    {
+                        int o = (i * c + ch) * hw;
+                        for (int j = 0; j < hw; j++) d[o + j] = gxFresh ? k1 * gy[o + j] : d[o + j] + k1 * gy[o + j];
+                    }
+                }
+            }
+        });
+        return y;
+    }
+}

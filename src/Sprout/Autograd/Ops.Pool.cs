@@ -1,0 +1,156 @@
+using Sprout.Tensors;
+
+namespace Sprout.Autograd;
+
+public static partial class Ops
+{
+    private static (int OH, int OW) PoolOut(int h, int w, int kh, int kw, int sh, int sw, int ph, int pw, string op)
+    {
+        if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0 || ph * 2 > kh || pw * 2 > kw)
+            throw new ArgumentException($"{op}: invalid kernel/stride/padding (padding must be at most half the kernel)");
+        int oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1;
+        if (oh <= 0 || ow <= 0) throw new ArgumentException($"{op}: a {kh}x{kw} window does not fit a {h}x{w} input");
+        return (oh, ow);
+    }
+
+    /// <summary>Max pooling over x [N, C, H, W] (padding counts as −∞); the gradient goes to the first maximum.</summary>
+    public static Tensor MaxPool2d(Tensor x, int kernel, int stride = -1, int padding = 0)
+    {
+        if (x.Rank != 4) throw new ArgumentException("MaxPool2d needs [N,C,H,W]");
+        if (stride < 0) stride = kernel;
+        int n = x.Dim(0), c = x.Dim(1), h = x.Dim(2), w = x.Dim(3);
+        var (oh, ow) = PoolOut(h, w, kernel, kernel, stride, stride, padding, padding, "MaxPool2d");
+        var y = NewOut([n, c, oh, ow]);
+        bool needs = Graph.Needs(x);
+        var arg = needs ? NewOut([n * c * oh * ow]) : null; // index of the maximum within its plane (exact in float: h·w < 2²⁴)
+        var xs = x.Span;
+        var ys = y.Span;
+        var args = needs ? arg!.Span : default;
+        for (int pl = 0; pl < n * c; pl++)
+        {
+            var xp = xs.Slice(pl * h * w, h * w);
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++)
+                {
+                    int y0 = oy * stride - padding, x0 = ox * stride - padding;
+                    float best = float.NegativeInfinity;
+                    int bi = -1;
+                    for (int ky = Math.Max(0, -y0); ky < kernel && y0 + ky < h; ky++)
+                        for (int kx = Math.Max(0, -x0); kx < kernel && x0 + kx < w; kx++)
+                        {
+                            int idx = (y0 + ky) * w + x0 + kx;
+                            float v = xp[idx];
+                            if (v > best || bi < 0 || float.IsNaN(v)) { best = v; bi = idx; }
+                        }
+                    int o = (pl * oh + oy) * ow + ox;
+                    ys[o] = best;
+                    if (needs) args[o] = bi;
+                }
+        }
+        if (needs)
+            Graph.Record(y, "MaxPool2d", [x], () =>
+            {
+                var gb = x.GradBuffer(out bool fresh);
+                var d = gb.Span;
+                if (fresh) d.Clear();
+                var g = y.Grad!.Span;
+                var a = arg!.Span;
+                int per = oh * ow;
+                for (int pl = 0; pl < n * c; pl++)
+                    for (int j = 0; j < per; j++)
+                        d[pl * h * w + (int)a[pl * per + j]] += g[pl * per + j];
+            });
+        return y;
+    }
+
+    /// <summary>Average pooling over x [N, C, H, W]; padded zeros count in the average (PyTorch's default).</summary>
+    public static Tensor AvgPool2d(Tensor x, int kernel, int stride = -1, int padding = 0)
+    {
+        if (x.Rank != 4) throw new ArgumentException("AvgPool2d needs [N,C,H,W]");
+        if (stride < 0) stride = kernel;
+        int n = x.Dim(0), c = x.Dim(1), h = x.Dim(2), w = x.Dim(3);
+        var (oh, ow) = PoolOut(h, w, kernel, kernel, stride, stride, padding, padding, "AvgPool2d");
+        return WindowMean(x, oh, ow, (o, i) => (o * stride - padding, o * stride - padding + kernel), 1f / (kernel * kernel), "AvgPool2d");
+    }
+
+    /// <summary>
+    /// Adaptive average pooling to [N, C, outH, outW] (PyTorch's windows: start ⌊i·H/out⌋, end ⌈(i+1)·H/out⌉);
+    /// (1, 1) is global average pooling.
+    /// </summary>
+    public static Tensor AdaptiveAvgPool2d(Tensor x, int outH = 1, int outW = 1)
+    {
+        if (x.Rank != 4) throw new ArgumentException("AdaptiveAvgPool2d needs [N,C,H,W]");
+        if (outH < 1 || outW < 1) throw new ArgumentException("AdaptiveAvgPool2d: output size must be positive");
+        int h = x.Dim(2), w = x.Dim(3);
+        return WindowMean(x, outH, outW, null, 0f, "AdaptiveAvgPool2d");
+    }
+
+    // Mean over windows. With `window` (start/end per output index, same rule for both axes) and a fixed divisor;
+    // without it, adaptive windows whose divisor is their own size.
+    private static Tensor WindowMean(Tensor x, int oh, int ow, Func<int, int, (int, int)>? window, float fixedScale, string op)
+    {
+        int n = x.Dim(0), c = x.Dim(1), h = x.Dim(2), w = x.Dim(3);
+        var ys0 = new int[oh]; var ye0 = new int[oh]; var xs0 = new int[ow]; var xe0 = new int[ow];
+        for (int i = 0; i < oh; i++)
+        {
+            var (s, e) = window?.Invoke(i, h) ?? (i * h / oh, ((i + 1) * h + oh - 1) / oh);
+            ys0[i] = s; ye0[i] = e;
+        }
+        for (int j = 0; j < ow; j++)
+        {
+            var (s, e) = window?.Invoke(j, w) ?? (j * w / ow, ((j + 1) * w + ow - 1) / ow);
+            xs0[j] = s; xe0[j] = e;
+        }
+        var y = NewOut([n, c, oh, ow]);
+        var xsp = x.Span;
+        var ysp = y.Span;
+        for (int pl = 0; pl < n * c; pl++)
+        {
+            var xp = xsp.Slice(pl * h * w, h * w);
+            for (int i = 0; i < oh; i++)
+                for (int j = 0; j < ow; j++)
+                {
+                    int y0 = Math.Max(0, ys0[i]), y1 = Math.Min(h, ye0[i]), x0 = Math.Max(0, xs0[j]), x1 = Math.Min(w, xe0[j]);
+                    double s = 0;
+                    for (int yy = y0; yy < y1; yy++)
+                        for (int xx = x0; xx < x1; xx++) s += xp[yy * w + xx];
+                    float scale = window is null ? 1f / ((ye0[i] - ys0[i]) * (xe0[j] - xs0[j])) : fixedScale;
+                    ysp[(pl * oh + i) * ow + j] = (float)(s * scale);
+                }
+        }
+        if (Graph.Needs(x))
+            Graph.Record(y, op, [x], () =>
+            {
+                var gb = x.GradBuffer(out bool fresh);
+                var d = gb.Span;
+                if (fresh) d.Clear();
+                var g = y.Grad!.Span;
+                for (int pl = 0; pl < n * c; pl++)
+                    for (int i = 0; i < oh; i++)
+                        for (int j = 0; j < ow; j++)
+                        {
+                            int y0 = Math.Max(0, ys0[i]), y1 = Math.Min(h, ye0[i]), x0 = Math.Max(0, xs0[j]), x1 = Math.Min(w, xe0[j]);
+                            float scale = window is null ? 1f / ((ye0[i] - ys0[i]) * (xe0[j] - xs0[j])) : fixedScale;
+                            float v = g[(pl * oh + i) * ow + j] * scale;
+                            for (int yy = y0; yy < y1; yy++)
+                                for (int xx = x0; xx < x1; xx++) d[pl * h * w + yy * w + xx] += v;
+                        }
+            });
+        return y;
+    }
+
+    /// <summary>
+    /// Inverted dropout: in training, zeroes each element with probability p (drawn from <paramref name="rng"/>) and
+    /// scales survivors by 1/(1−p); otherwise the identity.
+    /// </summary>
+    public static Tensor Dropout(Tensor x, float p, Rng rng, bool training)
+    {
+        if (!(p >= 0f && p < 1f)) throw new ArgumentException($"Dropout probability must be in [0, 1), got {p}");
+        if (!training || p == 0f) return x;
+        var mask = NewOut(x.ShapeArray());
+        var ms = mask.Span;
+        float keep = 1f / (1f - p);
+        for (int i = 0; i < ms.Length; i++) ms[i] = rng.NextDouble() < p ? 0f : keep;
+        return Mul(x, mask);
+    }
+}
