@@ -24,6 +24,8 @@ public enum ActivationKind
     WibRelu,
     /// <summary>Identity.</summary>
     Identity,
+    /// <summary>Swish / SiLU: x·sigmoid(x) (Firefly's MobileNet).</summary>
+    Swish,
 }
 
 /// <summary>How a WIB-ReLU layer picks μ (methods §7).</summary>
@@ -93,6 +95,7 @@ public sealed class Activation : Module
         ActivationKind.Sigmoid => Ops.Sigmoid(x),
         ActivationKind.Tanh => Ops.Tanh(x),
         ActivationKind.WibRelu => Wib(x),
+        ActivationKind.Swish => Ops.Mul(x, Ops.Sigmoid(x)),
         _ => x,
     };
 

@@ -13,6 +13,11 @@ namespace Sprout.Nn;
 [JsonDerivedType(typeof(ActivationConfig), "activation")]
 [JsonDerivedType(typeof(FlattenConfig), "flatten")]
 [JsonDerivedType(typeof(SequentialConfig), "sequential")]
+[JsonDerivedType(typeof(Conv2dConfig), "conv2d")]
+[JsonDerivedType(typeof(BatchNormConfig), "batchnorm")]
+[JsonDerivedType(typeof(PoolConfig), "pool")]
+[JsonDerivedType(typeof(DropoutConfig), "dropout")]
+[JsonDerivedType(typeof(LocallyConnected2dConfig), "locally-connected2d")]
 public abstract record ModuleConfig
 {
     /// <summary>Builds a fresh module, drawing initial weights from <paramref name="rng"/>.</summary>

@@ -1,0 +1,70 @@
+using Sprout.Autograd;
+using Sprout.Tensors;
+
+namespace Sprout.Nn;
+
+/// <summary>Config of a 2-D convolution (square kernel, NCHW).</summary>
+/// <param name="InChannels">Input channels.</param>
+/// <param name="OutChannels">Output channels (filters).</param>
+/// <param name="Kernel">Kernel size.</param>
+/// <param name="Stride">Stride.</param>
+/// <param name="Padding">Zero padding on each side.</param>
+/// <param name="Groups">Channel groups (InChannels for depthwise).</param>
+/// <param name="Bias">Whether the layer has a bias.</param>
+/// <param name="Init">Weight initialisation.</param>
+/// <param name="Gain">Gain for Kaiming/Xavier.</param>
+public sealed record Conv2dConfig(int InChannels, int OutChannels, int Kernel, int Stride = 1, int Padding = 0, int Groups = 1,
+    bool Bias = true, InitScheme Init = InitScheme.PyTorchDefault, double Gain = 1.4142135623730951) : ModuleConfig
+{
+    /// <inheritdoc/>
+    public override Module Build(Rng rng)
+    {
+        if (InChannels <= 0 || OutChannels <= 0 || Kernel <= 0 || Stride <= 0 || Padding < 0 || Groups <= 0)
+            throw new ArgumentException($"invalid conv config {this}");
+        if (InChannels % Groups != 0 || OutChannels % Groups != 0)
+            throw new ArgumentException($"conv channels {InChannels}→{OutChannels} not divisible by {Groups} groups");
+        return new Conv2d(this, rng);
+    }
+}
+
+/// <summary>2-D convolution: Weight [out, in/groups, k, k], Bias [out].</summary>
+public sealed class Conv2d : Module
+{
+    /// <summary>Weight [out, in/groups, k, k].</summary>
+    public Tensor Weight { get; }
+
+    /// <summary>Bias [out], or null.</summary>
+    public Tensor? Bias { get; }
+
+    /// <summary>Build-time config (channel counts follow growth: read them from <see cref="Weight"/>).</summary>
+    public Conv2dConfig Config { get; }
+
+    /// <summary>Output channels now.</summary>
+    public int OutChannels => Weight.Dim(0);
+
+    /// <summary>Input channels now.</summary>
+    public int InChannels => Weight.Dim(1) * Config.Groups;
+
+    /// <summary>Builds and initialises the layer.</summary>
+    public Conv2d(Conv2dConfig config, Rng rng)
+    {
+        Config = config;
+        int k = config.Kernel, cg = config.InChannels / config.Groups;
+        Weight = RegisterParameter("weight", new Tensor(new float[config.OutChannels * cg * k * k], config.OutChannels, cg, k, k));
+        var (fanIn, fanOut) = Nn.Init.Fans(Weight.Shape);
+        Nn.Init.Fill(Weight.Span, config.Init, fanIn, fanOut, rng, config.Gain);
+        if (config.Bias)
+        {
+            Bias = RegisterParameter("bias", new Tensor(new float[config.OutChannels], config.OutChannels));
+            if (config.Init == InitScheme.PyTorchDefault) Nn.Init.FillBias(Bias.Span, fanIn, rng);
+        }
+    }
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor x) =>
+        Ops.Conv2d(x, Weight, Bias, Config.Stride, Config.Stride, Config.Padding, Config.Padding, Config.Groups);
+
+    /// <inheritdoc/>
+    public override string ToString() =>
+        $"Conv2d({InChannels}→{OutChannels}, k{Config.Kernel}, s{Config.Stride}, p{Config.Padding}{(Config.Groups > 1 ? $", g{Config.Groups}" : "")})";
+}
