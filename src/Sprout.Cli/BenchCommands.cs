@@ -22,7 +22,8 @@ internal static class BenchCommands
             "gemm" => Gemm(argv[1..]),
             "mlp" => Mlp(argv[1..]),
             "step" => Step(argv[1..]),
-            _ => throw new UsageException($"unknown bench target '{argv[0]}' (gemm, mlp, step)"),
+            "cnn" => CnnBench.Run(argv[1..]),
+            _ => throw new UsageException($"unknown bench target '{argv[0]}' (gemm, mlp, step, cnn)"),
         };
     }
 
@@ -85,7 +86,7 @@ internal static class BenchCommands
     }
 
     // Runs `body` repeatedly for about targetSeconds after a warm-up and returns the best time of a run of reps.
-    private static double BestOf(Action body, double targetSeconds)
+    internal static double BestOf(Action body, double targetSeconds)
     {
         body();
         var sw = Stopwatch.StartNew();
@@ -102,7 +103,7 @@ internal static class BenchCommands
         return best;
     }
 
-    private static int[] ThreadList(Args a)
+    internal static int[] ThreadList(Args a)
     {
         var s = a.String("threads");
         if (s is null) return Environment.ProcessorCount >= 2 ? [1, 2] : [1];
@@ -149,7 +150,7 @@ internal static class BenchCommands
             if (!json) Console.WriteLine("running the PyTorch baseline (same cases, same machine, same run)…");
             foreach (int t in threadList)
             {
-                var (res, note) = TorchBaseline.Run(archs, batches, t, samples, reps);
+                var (res, note) = TorchBaseline.Mlp(archs, batches, t, samples, reps);
                 torchNote ??= note;
                 foreach (var kv in res) torch[kv.Key] = kv.Value;
             }
@@ -208,12 +209,20 @@ internal static class BenchCommands
         var opt = new Adam(model.Parameters(), 1e-3);
         var x = Tensor.Uniform(rng, 0, 1, batch, widths[0]);
         var y = Enumerable.Range(0, batch).Select(i => i % widths[^1]).ToArray();
+        Console.Write(ProfileSteps((Sequential)model, x, y, opt, steps).Format(steps));
+        Console.WriteLine("(\"backward (graph walk)\" includes the backward rules listed separately)");
+        return 0;
+    }
+
+    /// <summary>Runs training steps layer by layer and returns time per forward layer, backward rule and phase.</summary>
+    internal static Sprout.Diagnostics.OpProfile ProfileSteps(Sequential model, Tensor x, int[] y, Optimizer opt, int steps, int warmup = 50)
+    {
         var profile = new Sprout.Diagnostics.OpProfile();
-        var layers = ((Sequential)model).Layers;
-        for (int s = 0; s < steps + 50; s++)
+        var layers = model.Layers;
+        for (int s = 0; s < steps + warmup; s++)
         {
-            if (s == 50) profile.Clear();
-            Sprout.Autograd.Graph.Profile = s >= 50 ? profile : null;
+            if (s == warmup) profile.Clear();
+            Sprout.Autograd.Graph.Profile = s >= warmup ? profile : null;
             using (TensorScope.Begin())
             {
                 long t0 = Stopwatch.GetTimestamp();
@@ -238,8 +247,6 @@ internal static class BenchCommands
             }
         }
         Sprout.Autograd.Graph.Profile = null;
-        Console.Write(profile.Format(steps));
-        Console.WriteLine("(\"backward (graph walk)\" includes the backward rules listed separately)");
-        return 0;
+        return profile;
     }
 }

@@ -9,7 +9,9 @@ public static partial class Ops
     /// <summary>
     /// 2-D convolution (cross-correlation, as PyTorch): x [N, C, H, W], w [F, C/groups, KH, KW], b [F] or null →
     /// [N, F, OH, OW]. im2col + GEMM per image and group; the batch is split over worker threads by a fixed
-    /// partition (each part accumulates its own weight gradient, summed in part order).
+    /// partition (each part accumulates its own weight gradient, summed in part order). For stride 1 and one group
+    /// the input gradient is itself a convolution of dY with the flipped, transposed kernel (same GEMM shape as the
+    /// forward pass); otherwise it is Wᵀ·dY followed by col2im.
     /// </summary>
     public static Tensor Conv2d(Tensor x, Tensor w, Tensor? b, int strideH = 1, int strideW = 1, int padH = 0, int padW = 0, int groups = 1)
     {
@@ -27,113 +29,175 @@ public static partial class Ops
         var g = new ConvGeometry(cg, h, wd, kh, kw, strideH, strideW, padH, padW);
         int oh = g.OH, ow = g.OW;
         if (oh <= 0 || ow <= 0) throw new ArgumentException($"Conv2d: a {kh}x{kw} kernel does not fit a {h}x{wd} input with padding {padH},{padW}");
-        int ohw = oh * ow, k = g.K;
         var y = NewOut([n, f, oh, ow]);
-
-        int parts = ConvParts(n, (long)f * ohw * k);
-        var cols = ColumnBuffers(parts, g.IsIdentity ? 0 : k * ohw);
-        Workers.Run(parts, part =>
-        {
-            var (s, e) = Range(n, part, parts);
-            var col = cols[part];
-            var xs = x.Span;
-            var ws = w.Span;
-            var ys = y.Span;
-            for (int i = s; i < e; i++)
-                for (int gi = 0; gi < groups; gi++)
-                {
-                    var xin = xs.Slice((i * c + gi * cg) * h * wd, cg * h * wd);
-                    ReadOnlySpan<float> colSpan = xin;
-                    if (!g.IsIdentity)
-                    {
-                        Im2Col.Forward(xin, g, col.Span);
-                        colSpan = col.Span;
-                    }
-                    var yout = ys.Slice((i * f + gi * fg) * ohw, fg * ohw);
-                    if (b is not null)
-                    {
-                        var bs = b.Span;
-                        for (int o = 0; o < fg; o++) yout.Slice(o * ohw, ohw).Fill(bs[gi * fg + o]);
-                    }
-                    // y_g [fg, ohw] (+)= W_g [fg, k] · col [k, ohw]
-                    Gemm.Multiply(fg, ohw, k, ws.Slice(gi * fg * k, fg * k), k, false, colSpan, ohw, false, yout, ohw, b is not null);
-                }
-        });
+        ConvForward(x.Span, w.Span, b is null ? default : b.Span, b is not null, y.Span, n, c, f, groups, g);
         if (!Graph.Needs(x, w, b)) return y;
-        Graph.Record(y, "Conv2d", b is null ? [x, w] : [x, w, b], () =>
+        Graph.Record(y, "Conv2d", b is null ? [x, w] : [x, w, b], () => ConvBackward(x, w, b, y, groups, g));
+        return y;
+    }
+
+    // y [n, f, oh, ow] = conv(x [n, c, h, w], w [f, c/groups, kh, kw]) (+ bias)
+    private static void ConvForward(ReadOnlySpan<float> xSpan, ReadOnlySpan<float> wSpan, ReadOnlySpan<float> bSpan, bool hasBias,
+        Span<float> ySpan, int n, int c, int f, int groups, ConvGeometry g)
+    {
+        int cg = c / groups, fg = f / groups, hw = g.H * g.W, ohw = g.OH * g.OW, k = g.K;
+        int ld = Im2Col.LeadingDimension(g);
+        int parts = ConvParts(n, (long)f * ohw * k);
+        // implicit GEMM (panels packed straight from the image) unless the image is its own column matrix
+        bool implicitGemm = !g.IsIdentity && Gemm.Kernel == Gemm.KernelKind.Vector512 && UseImplicitGemm;
+        var cols = ColumnBuffers(parts, g.IsIdentity || implicitGemm ? 0 : k * ld);
+        var bias = hasBias ? bSpan.ToArray() : null;
+        unsafe
         {
-            int bparts = ConvParts(n, (long)f * ohw * k);
-            var bcols = ColumnBuffers(bparts, g.IsIdentity ? 0 : k * ohw);
-            // per-part weight-gradient accumulators (part 0 writes into a temporary too, so every count of parts sums
-            // the same way: Σ over parts in order)
-            var dws = w.RequiresGrad ? new Tensor[bparts] : null;
-            if (dws is not null) for (int p = 0; p < bparts; p++) dws[p] = Tensor.Zeros(f, cg, kh, kw);
-            Tensor? gx = null;
-            if (x.RequiresGrad)
+            fixed (float* px = xSpan) fixed (float* pw = wSpan) fixed (float* py = ySpan)
             {
-                gx = x.GradBuffer(out bool fresh);
-                if (fresh) gx.Span.Clear();
-            }
-            var dcolBufs = x.RequiresGrad && !g.IsIdentity ? ColumnBuffers(bparts, k * ohw) : null;
-            Workers.Run(bparts, part =>
-            {
-                var (s, e) = Range(n, part, bparts);
-                var gy = y.Grad!.Span;
-                var xs = x.Span;
-                var ws = w.Span;
-                for (int i = s; i < e; i++)
-                    for (int gi = 0; gi < groups; gi++)
-                    {
-                        var go = gy.Slice((i * f + gi * fg) * ohw, fg * ohw);
-                        var xin = xs.Slice((i * c + gi * cg) * h * wd, cg * h * wd);
-                        if (dws is not null)
+                nint xa = (nint)px, wa = (nint)pw, ya = (nint)py;
+                int xLen = xSpan.Length, wLen = wSpan.Length, yLen = ySpan.Length;
+                Workers.Run(parts, part =>
+                {
+                    var (s, e) = Range(n, part, parts);
+                    var xs = new ReadOnlySpan<float>((float*)xa, xLen);
+                    var ws = new ReadOnlySpan<float>((float*)wa, wLen);
+                    var ys = new Span<float>((float*)ya, yLen);
+                    var col = cols[part].Span;
+                    for (int i = s; i < e; i++)
+                        for (int gi = 0; gi < groups; gi++)
                         {
+                            var xin = xs.Slice((i * c + gi * cg) * hw, cg * hw);
                             ReadOnlySpan<float> colSpan = xin;
-                            if (!g.IsIdentity)
+                            int ldc = ohw;
+                            if (!g.IsIdentity && !implicitGemm)
                             {
-                                Im2Col.Forward(xin, g, bcols[part].Span);
-                                colSpan = bcols[part].Span;
+                                Im2Col.Forward(xin, g, col, ld);
+                                colSpan = col[..(k * ld)];
+                                ldc = ld;
                             }
-                            // dW_g [fg, k] += dY_g [fg, ohw] · colᵀ [ohw, k]
-                            Gemm.Multiply(fg, k, ohw, go, ohw, false, colSpan, ohw, true, dws[part].Span.Slice(gi * fg * k, fg * k), k, true);
+                            var yout = ys.Slice((i * f + gi * fg) * ohw, fg * ohw);
+                            if (bias is not null)
+                                for (int o = 0; o < fg; o++) yout.Slice(o * ohw, ohw).Fill(bias[gi * fg + o]);
+                            // y_g [fg, ohw] (+)= W_g [fg, k] · col [k, ohw]
+                            if (implicitGemm) ConvGemm.Forward(fg, ws.Slice(gi * fg * k, fg * k), xin, g, yout, bias is not null);
+                            else Gemm.Multiply(fg, ohw, k, ws.Slice(gi * fg * k, fg * k), k, false, colSpan, ldc, false, yout, ohw, bias is not null);
                         }
-                        if (gx is not null)
+                });
+            }
+        }
+    }
+
+    private static void ConvBackward(Tensor x, Tensor w, Tensor? b, Tensor y, int groups, ConvGeometry g)
+    {
+        int n = x.Dim(0), c = x.Dim(1), f = w.Dim(0);
+        int cg = c / groups, fg = f / groups, hw = g.H * g.W, ohw = g.OH * g.OW, k = g.K;
+        int ld = Im2Col.LeadingDimension(g);
+        var gy = y.Grad!;
+
+        // input gradient
+        if (x.RequiresGrad)
+        {
+            var gx = x.GradBuffer(out bool fresh);
+            bool asConv = groups == 1 && g.SH == 1 && g.SW == 1 && g.PH <= g.KH - 1 && g.PW <= g.KW - 1 && !g.IsIdentity;
+            if (asConv)
+            {
+                // dX = conv(dY, W') with W'[ci, fo, i, j] = W[fo, ci, kh−1−i, kw−1−j], padding k−1−p, stride 1
+                var wt = Tensor.Empty(c, f, g.KH, g.KW);
+                var ws = w.Span;
+                var wts = wt.Span;
+                int kk = g.KH * g.KW;
+                for (int fo = 0; fo < f; fo++)
+                    for (int ci = 0; ci < c; ci++)
+                        for (int t = 0; t < kk; t++) wts[(ci * f + fo) * kk + (kk - 1 - t)] = ws[(fo * c + ci) * kk + t];
+                var gt = new ConvGeometry(f, g.OH, g.OW, g.KH, g.KW, 1, 1, g.KH - 1 - g.PH, g.KW - 1 - g.PW);
+                if (fresh) ConvForward(gy.Span, wts, default, false, gx.Span, n, f, c, 1, gt);
+                else
+                {
+                    var tmp = Tensor.Empty(x.ShapeArray());
+                    ConvForward(gy.Span, wts, default, false, tmp.Span, n, f, c, 1, gt);
+                    TensorPrimitives.Add(gx.Span, tmp.Span, gx.Span);
+                }
+            }
+            else
+            {
+                if (fresh) gx.Span.Clear();
+                int parts = ConvParts(n, (long)f * ohw * k);
+                var dcols = g.IsIdentity ? null : ColumnBuffers(parts, k * ld);
+                Workers.Run(parts, part =>
+                {
+                    var (s, e) = Range(n, part, parts);
+                    var gys = gy.Span;
+                    var ws = w.Span;
+                    var dxs = gx.Span;
+                    for (int i = s; i < e; i++)
+                        for (int gi = 0; gi < groups; gi++)
                         {
-                            var dxin = gx.Span.Slice((i * c + gi * cg) * h * wd, cg * h * wd);
-                            if (g.IsIdentity)
+                            var go = gys.Slice((i * f + gi * fg) * ohw, fg * ohw);
+                            var dxin = dxs.Slice((i * c + gi * cg) * hw, cg * hw);
+                            if (dcols is null)
                             {
                                 // dX_g [cg, ohw] += W_gᵀ [cg, fg] · dY_g [fg, ohw]
                                 Gemm.Multiply(k, ohw, fg, ws.Slice(gi * fg * k, fg * k), k, true, go, ohw, false, dxin, ohw, true);
                             }
                             else
                             {
-                                var dcol = dcolBufs![part].Span;
-                                Gemm.Multiply(k, ohw, fg, ws.Slice(gi * fg * k, fg * k), k, true, go, ohw, false, dcol, ohw, false);
-                                Im2Col.Backward(dcol, g, dxin);
+                                var dcol = dcols[part].Span;
+                                Gemm.Multiply(k, ohw, fg, ws.Slice(gi * fg * k, fg * k), k, true, go, ohw, false, dcol, ld, false);
+                                Im2Col.Backward(dcol, g, dxin, ld);
                             }
                         }
+                });
+            }
+        }
+
+        // weight gradient: per-part accumulators summed in part order
+        if (w.RequiresGrad)
+        {
+            int parts = ConvParts(n, (long)f * ohw * k);
+            var cols = ColumnBuffers(parts, g.IsIdentity ? 0 : k * ld);
+            var dws = new Tensor[parts];
+            for (int p = 0; p < parts; p++) dws[p] = Tensor.Zeros(w.ShapeArray());
+            Workers.Run(parts, part =>
+            {
+                var (s, e) = Range(n, part, parts);
+                var gys = gy.Span;
+                var xs = x.Span;
+                var col = cols[part].Span;
+                var dw = dws[part].Span;
+                for (int i = s; i < e; i++)
+                    for (int gi = 0; gi < groups; gi++)
+                    {
+                        var go = gys.Slice((i * f + gi * fg) * ohw, fg * ohw);
+                        var xin = xs.Slice((i * c + gi * cg) * hw, cg * hw);
+                        ReadOnlySpan<float> colSpan = xin;
+                        int ldc = ohw;
+                        if (!g.IsIdentity)
+                        {
+                            Im2Col.Forward(xin, g, col, ld);
+                            colSpan = col[..(k * ld)];
+                            ldc = ld;
+                        }
+                        // dW_g [fg, k] += dY_g [fg, ohw] · colᵀ [ohw, k]
+                        Gemm.Multiply(fg, k, ohw, go, ohw, false, colSpan, ldc, true, dw.Slice(gi * fg * k, fg * k), k, true);
                     }
             });
-            if (dws is not null)
+            for (int p = 1; p < parts; p++) TensorPrimitives.Add(dws[0].Span, dws[p].Span, dws[0].Span);
+            AccumulateGrad(w, dws[0].Span);
+        }
+
+        if (b is not null && b.RequiresGrad)
+        {
+            var gb = b.GradBuffer(out bool fresh);
+            var d = gb.Span;
+            var gys = gy.Span;
+            for (int o = 0; o < f; o++)
             {
-                for (int p = 1; p < bparts; p++) TensorPrimitives.Add(dws[0].Span, dws[p].Span, dws[0].Span);
-                AccumulateGrad(w, dws[0].Span);
+                double sum = 0;
+                for (int i = 0; i < n; i++) sum += TensorPrimitives.Sum(gys.Slice((i * f + o) * ohw, ohw));
+                d[o] = fresh ? (float)sum : d[o] + (float)sum;
             }
-            if (b is not null && b.RequiresGrad)
-            {
-                var gb = b.GradBuffer(out bool fresh);
-                var d = gb.Span;
-                var gy = y.Grad!.Span;
-                for (int o = 0; o < f; o++)
-                {
-                    double sum = 0;
-                    for (int i = 0; i < n; i++) sum += TensorPrimitives.Sum(gy.Slice((i * f + o) * ohw, ohw));
-                    d[o] = fresh ? (float)sum : d[o] + (float)sum;
-                }
-            }
-        });
-        return y;
+        }
     }
+
+    /// <summary>Whether convolutions use the implicit GEMM (switch it off to compare with explicit im2col + GEMM).</summary>
+    public static bool UseImplicitGemm { get; set; } = true;
 
     // How many batch parts to run in parallel: one per thread when the per-image work is worth a hand-off.
     private static int ConvParts(int n, long macsPerImage) =>

@@ -37,7 +37,7 @@ public static partial class Ops
             var ps = patches.Span;
             for (int i = s; i < e; i++)
             {
-                Im2Col.Forward(x.Span.Slice(i * c * h * wd, c * h * wd), g, col);
+                Im2Col.Forward(x.Span.Slice(i * c * h * wd, c * h * wd), g, col, p);
                 for (int kk = 0; kk < k; kk++)
                     for (int pos = 0; pos < p; pos++) ps[(pos * n + i) * k + kk] = col[kk * p + pos];
             }
@@ -129,7 +129,7 @@ public static partial class Ops
                     {
                         for (int kk = 0; kk < k; kk++)
                             for (int pos = 0; pos < p; pos++) dcol[kk * p + pos] = dps[(pos * n + i) * k + kk];
-                        Im2Col.Backward(dcol, g, gx.Span.Slice(i * c * h * wd, c * h * wd));
+                        Im2Col.Backward(dcol, g, gx.Span.Slice(i * c * h * wd, c * h * wd), p);
                     }
                 });
             }

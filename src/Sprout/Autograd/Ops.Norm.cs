@@ -28,19 +28,21 @@ public static partial class Ops
         var invStd = new float[c];
         var xs = x.Span;
         var ys = y.Span;
+        Span<float> tmp = hw <= 4096 ? stackalloc float[hw] : new float[hw];
         for (int ch = 0; ch < c; ch++)
         {
             float mu, istd;
             if (training)
             {
+                // two vectorized passes per channel: Σx, then Σ(x−μ)² (per plane, accumulated in double)
                 double s = 0;
                 for (int i = 0; i < n; i++) s += TensorPrimitives.Sum(xs.Slice((i * c + ch) * hw, hw));
                 double md = s / m;
                 double v = 0;
                 for (int i = 0; i < n; i++)
                 {
-                    var seg = xs.Slice((i * c + ch) * hw, hw);
-                    for (int j = 0; j < seg.Length; j++) { double d = seg[j] - md; v += d * d; }
+                    TensorPrimitives.Subtract(xs.Slice((i * c + ch) * hw, hw), (float)md, tmp);
+                    v += TensorPrimitives.SumOfSquares(tmp);
                 }
                 double var = v / m;
                 mu = (float)md;
@@ -80,18 +82,16 @@ public static partial class Ops
             for (int ch = 0; ch < c; ch++)
             {
                 float mu = mean[ch], istd = invStd[ch];
-                double sumDy = 0, sumDyXhat = 0;
+                // Σdy and Σdy·x̂ = istd·(Σdy·x − μ·Σdy), both as vector reductions
+                double sumDy = 0, sumDyX = 0;
                 for (int i = 0; i < n; i++)
                 {
                     int o = (i * c + ch) * hw;
                     var gseg = gy.Slice(o, hw);
-                    var xseg = xs2.Slice(o, hw);
-                    for (int j = 0; j < hw; j++)
-                    {
-                        sumDy += gseg[j];
-                        sumDyXhat += gseg[j] * ((xseg[j] - mu) * istd);
-                    }
+                    sumDy += TensorPrimitives.Sum(gseg);
+                    sumDyX += TensorPrimitives.Dot(gseg, xs2.Slice(o, hw));
                 }
+                double sumDyXhat = istd * (sumDyX - mu * sumDy);
                 if (gamma is not null && gamma.RequiresGrad)
                 {
                     var gg = gamma.GradBuffer(out bool f);
@@ -105,29 +105,37 @@ public static partial class Ops
                 if (gx is null) continue;
                 float gam = gamma is null ? 1f : gamma.Span[ch];
                 var d = gx.Span;
+                // training: dx = γ·istd·(dy − mean(dy) − x̂·mean(dy·x̂)) = a·dy + b·x + c0
+                // evaluation: dx = γ·istd·dy
+                float a = gam * istd;
+                float b = 0f, c0 = 0f;
                 if (training)
                 {
-                    // dx = γ·istd · (dy − mean(dy) − x̂·mean(dy·x̂))
-                    float k1 = gam * istd;
                     float mdy = (float)(sumDy / m), mdyx = (float)(sumDyXhat / m);
-                    for (int i = 0; i < n; i++)
+                    b = -a * mdyx * istd;
+                    c0 = -a * mdy + a * mdyx * istd * mu;
+                }
+                for (int i = 0; i < n; i++)
+                {
+                    int o = (i * c + ch) * hw;
+                    var dst = d.Slice(o, hw);
+                    if (gxFresh)
                     {
-                        int o = (i * c + ch) * hw;
-                        for (int j = 0; j < hw; j++)
+                        TensorPrimitives.Multiply(gy.Slice(o, hw), a, dst);
+                        if (training)
                         {
-                            float xhat = (xs2[o + j] - mu) * istd;
-                            float v = k1 * (gy[o + j] - mdy - xhat * mdyx);
-                            d[o + j] = gxFresh ? v : d[o + j] + v;
+                            TensorPrimitives.MultiplyAdd(xs2.Slice(o, hw), b, dst, dst);
+                            TensorPrimitives.Add(dst, c0, dst);
                         }
                     }
-                }
-                else
-                {
-                    float k1 = gam * istd;
-                    for (int i = 0; i < n; i++)
+                    else
                     {
-                        int o = (i * c + ch) * hw;
-                        for (int j = 0; j < hw; j++) d[o + j] = gxFresh ? k1 * gy[o + j] : d[o + j] + k1 * gy[o + j];
+                        TensorPrimitives.MultiplyAdd(gy.Slice(o, hw), a, dst, dst);
+                        if (training)
+                        {
+                            TensorPrimitives.MultiplyAdd(xs2.Slice(o, hw), b, dst, dst);
+                            TensorPrimitives.Add(dst, c0, dst);
+                        }
                     }
                 }
             }

@@ -26,6 +26,11 @@ public static partial class Ops
         var xs = x.Span;
         var ys = y.Span;
         var args = needs ? arg!.Span : default;
+        if (kernel == 2 && stride == 2 && padding == 0)
+        {
+            MaxPool2x2(xs, ys, args, n * c, h, w, oh, ow, needs);
+        }
+        else
         for (int pl = 0; pl < n * c; pl++)
         {
             var xp = xs.Slice(pl * h * w, h * w);
@@ -61,6 +66,45 @@ public static partial class Ops
                         d[pl * h * w + (int)a[pl * per + j]] += g[pl * per + j];
             });
         return y;
+    }
+
+    // The common 2×2 stride-2 case: two input rows per output row, no bounds checks in the inner loop.
+    private static void MaxPool2x2(ReadOnlySpan<float> xs, Span<float> ys, Span<float> args, int planes, int h, int w, int oh, int ow, bool needs)
+    {
+        for (int pl = 0; pl < planes; pl++)
+        {
+            int inBase = pl * h * w, outBase = pl * oh * ow;
+            for (int oy = 0; oy < oh; oy++)
+            {
+                var r0 = xs.Slice(inBase + 2 * oy * w, w);
+                var r1 = xs.Slice(inBase + (2 * oy + 1) * w, w);
+                var yo = ys.Slice(outBase + oy * ow, ow);
+                if (!needs)
+                {
+                    for (int ox = 0; ox < ow; ox++)
+                        yo[ox] = MathF.Max(MathF.Max(r0[2 * ox], r0[2 * ox + 1]), MathF.Max(r1[2 * ox], r1[2 * ox + 1]));
+                    continue;
+                }
+                var ao = args.Slice(outBase + oy * ow, ow);
+                int row0 = 2 * oy * w;
+                for (int ox = 0; ox < ow; ox++)
+                {
+                    // first maximum in window order (0,0), (0,1), (1,0), (1,1), as the general loop picks it;
+                    // branch-free selects (random data would mispredict every comparison)
+                    float a0 = r0[2 * ox], a1 = r0[2 * ox + 1], a2 = r1[2 * ox], a3 = r1[2 * ox + 1];
+                    int i0 = row0 + 2 * ox;
+                    bool t1 = a1 > a0;
+                    float m01 = t1 ? a1 : a0;
+                    int j01 = t1 ? i0 + 1 : i0;
+                    bool t3 = a3 > a2;
+                    float m23 = t3 ? a3 : a2;
+                    int j23 = t3 ? i0 + w + 1 : i0 + w;
+                    bool t = m23 > m01;
+                    yo[ox] = t ? m23 : m01;
+                    ao[ox] = t ? j23 : j01;
+                }
+            }
+        }
     }
 
     /// <summary>Average pooling over x [N, C, H, W]; padded zeros count in the average (PyTorch's default).</summary>

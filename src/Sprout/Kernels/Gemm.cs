@@ -180,7 +180,8 @@ public static unsafe class Gemm
         int ncBlock = csC == 1 ? NC : NC / 4; // keeps the packed block near 3 MiB either way
         int ncMax = (int)Math.Min(Pad(n, nr), ncBlock);
         // op(B) already row-major and reused by few row tiles: read it in place instead of packing it.
-        bool directB = csB == 1 && m <= DirectBMaxRows;
+        // (A stride that is a multiple of 128 floats maps the panel's rows onto few L1 sets: pack those.)
+        bool directB = csB == 1 && m <= DirectBMaxRows && rsB % 128 != 0;
         var packB = _packB;
         int need = directB ? nr * kcMax : ncMax * kcMax;
         if (packB is null || packB.Length < need) _packB = packB = GC.AllocateUninitializedArray<float>(Math.Max(need, 64 * KCDeep), pinned: true);

@@ -31,10 +31,20 @@ public readonly record struct ConvGeometry(int C, int H, int W, int KH, int KW, 
 /// </summary>
 public static class Im2Col
 {
-    /// <summary>col = im2col(x), x: [C, H, W] of one image.</summary>
-    public static void Forward(ReadOnlySpan<float> x, in ConvGeometry g, Span<float> col)
+    /// <summary>
+    /// A row stride for the column matrix: OH·OW, padded when it is a multiple of 128 floats (rows that far apart
+    /// alias the same L1 sets when the GEMM reads them in place).
+    /// </summary>
+    public static int LeadingDimension(in ConvGeometry g)
     {
-        int oh = g.OH, ow = g.OW, ohw = oh * ow;
+        int ohw = g.OH * g.OW;
+        return ohw % 128 == 0 ? ohw + 16 : ohw;
+    }
+
+    /// <summary>col = im2col(x), x: [C, H, W] of one image; col rows have stride <paramref name="ld"/> (≥ OH·OW).</summary>
+    public static void Forward(ReadOnlySpan<float> x, in ConvGeometry g, Span<float> col, int ld)
+    {
+        int oh = g.OH, ow = g.OW, ohw = ld;
         int row = 0;
         for (int c = 0; c < g.C; c++)
         {
@@ -42,7 +52,7 @@ public static class Im2Col
             for (int ki = 0; ki < g.KH; ki++)
                 for (int kj = 0; kj < g.KW; kj++, row++)
                 {
-                    var dst = col.Slice(row * ohw, ohw);
+                    var dst = col.Slice(row * ohw, oh * ow);
                     for (int y = 0; y < oh; y++)
                     {
                         int iy = y * g.SH - g.PH + ki;
@@ -68,10 +78,10 @@ public static class Im2Col
         }
     }
 
-    /// <summary>dx += col2im(dcol): the adjoint of <see cref="Forward"/>, dx: [C, H, W].</summary>
-    public static void Backward(ReadOnlySpan<float> dcol, in ConvGeometry g, Span<float> dx)
+    /// <summary>dx += col2im(dcol): the adjoint of <see cref="Forward"/>, dx: [C, H, W]; dcol rows have stride <paramref name="ld"/>.</summary>
+    public static void Backward(ReadOnlySpan<float> dcol, in ConvGeometry g, Span<float> dx, int ld)
     {
-        int oh = g.OH, ow = g.OW, ohw = oh * ow;
+        int oh = g.OH, ow = g.OW, ohw = ld;
         int row = 0;
         for (int c = 0; c < g.C; c++)
         {
@@ -79,7 +89,7 @@ public static class Im2Col
             for (int ki = 0; ki < g.KH; ki++)
                 for (int kj = 0; kj < g.KW; kj++, row++)
                 {
-                    var src = dcol.Slice(row * ohw, ohw);
+                    var src = dcol.Slice(row * ohw, oh * ow);
                     int x0 = Math.Max(0, CeilDiv(g.PW - kj, g.SW));
                     int x1 = Math.Min(ow, CeilDiv(g.W + g.PW - kj, g.SW));
                     if (x1 <= x0) continue;

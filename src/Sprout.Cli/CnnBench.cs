@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Sprout.Autograd;
+using Sprout.Kernels;
+using Sprout.Nn;
+using Sprout.Optim;
+using Sprout.Tensors;
+
+namespace Sprout.Cli;
+
+/// <summary>`sprout bench cnn`: the SWE CIFAR-10 backbone's training step vs PyTorch, per-layer conv throughput, and the
+/// paper-003 locally connected layers.</summary>
+internal static class CnnBench
+{
+    private sealed record StepResult(int Threads, double SproutMs, double? TorchMs, double? Speedup);
+    private sealed record LayerResult(string Layer, int Threads, double Ms, double Gflops, double FractionOfGemm);
+
+    public static int Run(string[] argv)
+    {
+        var a = new Args(argv, new HashSet<string> { "json", "no-torch", "profile", "im2col" });
+        if (a.Flag("im2col")) Ops.UseImplicitGemm = false;
+        bool json = a.Flag("json");
+        bool profileOnly = a.Flag("profile");
+        bool noTorch = a.Flag("no-torch");
+        int steps = a.Int("steps", 20, 2, 100000);
+        var threadList = BenchCommands.ThreadList(a);
+        a.RejectUnknown();
+
+        var rng = new Rng(0);
+        var x = Tensor.Uniform(rng, 0, 1, 128, 3, 32, 32);
+        var y = Enumerable.Range(0, 128).Select(_ => rng.NextInt(10)).ToArray();
+        if (profileOnly)
+        {
+            Workers.Threads = threadList[0];
+            var pm = (Sequential)Models.SweBackbone(10, [40]).Build(new Rng(1));
+            Console.Write(BenchCommands.ProfileSteps(pm, x, y, new Adam(pm.Parameters(), 1e-3), steps, warmup: 3).Format(steps));
+            return 0;
+        }
+        var steps1 = new List<StepResult>();
+        foreach (int t in threadList)
+        {
+            Workers.Threads = t;
+            var model = Models.SweBackbone(10, [40]).Build(new Rng(1));
+            var opt = new Adam(model.Parameters(), 1e-3);
+            var times = new List<double>();
+            for (int s = 0; s < steps + 3; s++)
+            {
+                var sw = Stopwatch.StartNew();
+                using (TensorScope.Begin())
+                {
+                    opt.ZeroGrad();
+                    Ops.CrossEntropy(model.Forward(x), y).Backward();
+                    opt.Step();
+                }
+                if (s >= 3) times.Add(sw.Elapsed.TotalSeconds);
+            }
+            times.Sort();
+            double ours = times[times.Count / 2] * 1e3;
+            double? torch = null;
+            string note = "";
+            if (!noTorch)
+            {
+                var (lines, n) = TorchBaseline.RunScript("torch_cnn.py", ["--steps", steps.ToString(CultureInfo.InvariantCulture)], t);
+                note = n;
+                if (lines.Count > 0) torch = lines[0].GetProperty("median").GetDouble() * 1e3;
+            }
+            steps1.Add(new StepResult(t, ours, torch, torch / ours));
+            if (!json && t == threadList[0] && !noTorch) Console.WriteLine($"PyTorch baseline: {note} (channels-last)");
+        }
+        if (!json)
+        {
+            Console.WriteLine("SWE CIFAR-10 backbone + 2048-40-10 head, batch 128, Adam: median ms per training step");
+            Console.WriteLine($"{"threads",7} {"sprout ms",10} {"torch ms",9} {"speed-up",8}");
+            foreach (var r in steps1)
+                Console.WriteLine($"{r.Threads,7} {r.SproutMs,10:F1} {(r.TorchMs is null ? "-" : r.TorchMs.Value.ToString("F1", CultureInfo.InvariantCulture)),9} " +
+                                  $"{(r.Speedup is null ? "-" : r.Speedup.Value.ToString("F2", CultureInfo.InvariantCulture) + "×"),8}");
+        }
+
+        // per-layer conv forward + both backward products, against the GEMM's 512³ rate at the same thread count
+        var layers = new List<LayerResult>();
+        (string Name, int C, int F, int S)[] convs = [("conv1 3→16 @32", 3, 16, 32), ("conv2 16→16 @32", 16, 16, 32), ("conv3 16→32 @16", 16, 32, 16), ("conv4 32→32 @16", 32, 32, 16)];
+        foreach (int t in threadList)
+        {
+            Workers.Threads = t;
+            var A = Tensor.Uniform(rng, -1, 1, 512, 512);
+            var B = Tensor.Uniform(rng, -1, 1, 512, 512);
+            var C = new float[512 * 512];
+            double gemm = 2.0 * 512 * 512 * 512 / BenchCommands.BestOf(() => Sprout.Kernels.Gemm.Multiply(512, 512, 512, A.Span, 512, false, B.Span, 512, false, C, 512, false), 0.3) / 1e9;
+            foreach (var (name, c, f, s) in convs)
+            {
+                var xin = Tensor.Uniform(rng, -1, 1, 128, c, s, s);
+                xin.RequiresGrad = true;
+                var w = Tensor.Uniform(rng, -0.1, 0.1, f, c, 3, 3);
+                w.RequiresGrad = true;
+                var g = Tensor.Uniform(rng, -1, 1, 128, f, s, s);
+                double sec = BenchCommands.BestOf(() =>
+                {
+                    using var _ = TensorScope.Begin();
+                    Ops.Conv2d(xin, w, null, 1, 1, 1, 1).Backward(g);
+                }, 0.5);
+                double flops = 3 * 2.0 * 128 * f * s * s * c * 9;
+                layers.Add(new LayerResult(name, t, sec * 1e3, flops / sec / 1e9, flops / sec / 1e9 / gemm));
+            }
+        }
+        if (!json)
+        {
+            Console.WriteLine();
+            Console.WriteLine("conv forward + input and weight gradients, batch 128 (fraction = of the GEMM's 512³ GFLOP/s)");
+            Console.WriteLine($"{"layer",-18} {"threads",7} {"ms",7} {"GFLOP/s",8} {"fraction",8}");
+            foreach (var l in layers) Console.WriteLine($"{l.Layer,-18} {l.Threads,7} {l.Ms,7:F2} {l.Gflops,8:F1} {l.FractionOfGemm * 100,7:F0}%");
+        }
+
+        // paper 003 MNIST FCN layers, forward + backward, batch 256
+        var lcs = new List<LayerResult>();
+        (string Name, int C, int H, int F, int S)[] lcSpec = [("LC 1→32 k3 s2 @28", 1, 28, 32, 2), ("LC 32→64 k3 s2 @13", 32, 13, 64, 2), ("LC 64→128 k3 s1 @6", 64, 6, 128, 1)];
+        foreach (int t in threadList)
+        {
+            Workers.Threads = t;
+            foreach (var (name, c, h, f, s) in lcSpec)
+            {
+                var layer = (LocallyConnected2d)new LocallyConnected2dConfig(c, h, h, f, 3, s).Build(new Rng(2));
+                var xin = Tensor.Uniform(rng, -1, 1, 256, c, h, h);
+                xin.RequiresGrad = true;
+                int oh = (h - 3) / s + 1;
+                var g = Tensor.Uniform(rng, -1, 1, 256, f, oh, oh);
+                double sec = BenchCommands.BestOf(() =>
+                {
+                    using var _ = TensorScope.Begin();
+                    layer.Forward(xin).Backward(g);
+                }, 0.5);
+                double flops = 3 * 2.0 * 256 * f * oh * oh * c * 9;
+                lcs.Add(new LayerResult(name, t, sec * 1e3, flops / sec / 1e9, 0));
+            }
+        }
+        if (!json)
+        {
+            Console.WriteLine();
+            Console.WriteLine("locally connected layers of paper 003's MNIST net, forward + backward, batch 256");
+            Console.WriteLine($"{"layer",-20} {"threads",7} {"ms",7} {"GFLOP/s",8}");
+            foreach (var l in lcs) Console.WriteLine($"{l.Layer,-20} {l.Threads,7} {l.Ms,7:F2} {l.Gflops,8:F1}");
+        }
+        else Console.WriteLine(JsonSerializer.Serialize(new { step = steps1, conv = layers, locallyConnected = lcs }, new JsonSerializerOptions { WriteIndented = true }));
+        return 0;
+    }
+}
