@@ -1,0 +1,60 @@
+using Sprout.Autograd;
+using Sprout.Kernels;
+using Sprout.Tensors;
+using Xunit;
+
+namespace Sprout.Tests.Kernels;
+
+[Collection("Workers")]
+public class ConvKernelTests
+{
+    public static TheoryData<int, int, int, int, int, int> Geometries => new()
+    {
+        // c, h, w, k, stride, pad
+        { 1, 5, 5, 3, 1, 1 }, { 3, 32, 32, 3, 1, 1 }, { 2, 7, 9, 3, 2, 0 }, { 4, 6, 5, 2, 3, 1 }, { 2, 13, 13, 5, 1, 2 }, { 1, 3, 3, 3, 1, 0 },
+    };
+
+    [Theory, MemberData(nameof(Geometries))]
+    public void PackPanelMatchesIm2ColColumns(int c, int h, int w, int k, int s, int p)
+    {
+        var g = new ConvGeometry(c, h, w, k, k, s, s, p, p);
+        var rng = new Rng((ulong)(c * 100 + h + k));
+        var x = new float[c * h * w];
+        rng.FillUniform(x, -1, 1);
+        int ohw = g.OH * g.OW;
+        var col = new float[g.K * ohw];
+        Im2Col.Forward(x, g, col, ohw);
+        var panel = new float[g.K * 64];
+        for (int j0 = 0; j0 < ohw; j0 += 64)
+        {
+            int cols = Math.Min(64, ohw - j0);
+            panel.AsSpan().Fill(float.NaN);
+            ConvGemm.PackPanel(x, g, j0, cols, panel);
+            for (int t = 0; t < g.K; t++)
+                for (int j = 0; j < 64; j++)
+                    Assert.Equal(j < cols ? col[t * ohw + j0 + j] : 0f, panel[t * 64 + j]);
+        }
+    }
+
+    [Theory, MemberData(nameof(Geometries))]
+    public void ImplicitGemmConvMatchesExplicitIm2Col(int c, int h, int w, int k, int s, int p)
+    {
+        var rng = new Rng((ulong)(c * 7 + w + s));
+        foreach (int f in new[] { 1, 5, 16, 13 })
+        {
+            var x = Tensor.Uniform(rng, -1, 1, 3, c, h, w);
+            var wt = Tensor.Uniform(rng, -1, 1, f, c, k, k);
+            var b = Tensor.Uniform(rng, -1, 1, f);
+            bool saved = Ops.UseImplicitGemm;
+            try
+            {
+                Ops.UseImplicitGemm = true;
+                var a = Ops.Conv2d(x, wt, b, s, s, p, p).ToArray();
+                Ops.UseImplicitGemm = false;
+                var e = Ops.Conv2d(x, wt, b, s, s, p, p).ToArray();
+                for (int i = 0; i < a.Length; i++) Assert.True(Math.Abs(a[i] - e[i]) <= 1e-4f * (1 + Math.Abs(e[i])), $"[{i}] {a[i]} vs {e[i]}");
+            }
+            finally { Ops.UseImplicitGemm = saved; }
+        }
+    }
+}
