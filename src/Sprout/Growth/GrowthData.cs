@@ -59,11 +59,11 @@ public sealed class GrowthData
         return b;
     }
 
-    /// <summary>The first <paramref name="rows"/> samples (or all) as a batch.</summary>
+    /// <summary>The first <paramref name="rows"/> samples (or all) as a new batch (its own arrays, not a reused buffer).</summary>
     public (Tensor X, int[] Y) Head(int rows)
     {
         rows = Math.Min(rows, Count);
-        return Batch(Identity(rows), 0, rows);
+        return (new Tensor(X.AsSpan(0, rows * Features).ToArray(), rows, Features), Y.AsSpan(0, rows).ToArray());
     }
 
     /// <summary>0, 1, …, n−1.</summary>

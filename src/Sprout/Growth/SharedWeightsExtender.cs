@@ -42,6 +42,7 @@ public sealed class SharedWeightsExtender : Extender
         int n = site.Width, N = count;
         int first = site.Grow(N);
         InitIncoming(site, first, N, o.NewInit, o.NewBiasDefault, rng.Fork("new"));
+        if (o.CenterNewBias) CenterBiases(ctx, siteIndex, first, N, rng.Fork("center"));
         int d = site.IncomingLength;
         int total = n + N;
 
@@ -95,23 +96,32 @@ public sealed class SharedWeightsExtender : Extender
         return m;
     }
 
-    private static void WriteEffective(GrowthSite site, ReadOnlySpan<float> b, ReadOnlySpan<float> c, bool[] mask, int n, int N, int d)
+    private static void WriteEffective(GrowthSite site, ReadOnlySpan<float> b, ReadOnlySpan<float> c, bool[] mask, int n, int N, int d) =>
+        site.SetIncomingMatrix(EffectiveIncoming(b, c, mask, n, N, d));
+
+    /// <summary>
+    /// The effective incoming matrix [n+N, d] (bias last) from the base matrix and couplings c [N, n, d]:
+    /// new_j = base_{n+j} + Σ_i mask[j,i]·c_{j,i}; old_i = base_i − Σ_j mask[j,i]·c_{j,i}. A null mask couples all pairs.
+    /// Merging the couplings means writing this matrix into the layer.
+    /// </summary>
+    public static float[] EffectiveIncoming(ReadOnlySpan<float> baseMatrix, ReadOnlySpan<float> couplings, bool[]? mask, int n, int N, int d)
     {
-        var e = b.ToArray();
+        if (baseMatrix.Length != (n + N) * d || couplings.Length != N * n * d) throw new ArgumentException("base or coupling size does not match n, N, d");
+        var e = baseMatrix.ToArray();
         var es = e.AsSpan();
         for (int j = 0; j < N; j++)
         {
             var newRow = es.Slice((n + j) * d, d);
             for (int i = 0; i < n; i++)
             {
-                if (!mask[j * n + i]) continue;
-                var cij = c.Slice((j * n + i) * d, d);
+                if (mask is not null && !mask[j * n + i]) continue;
+                var cij = couplings.Slice((j * n + i) * d, d);
                 System.Numerics.Tensors.TensorPrimitives.Add(newRow, cij, newRow);
                 var oldRow = es.Slice(i * d, d);
                 System.Numerics.Tensors.TensorPrimitives.Subtract(oldRow, cij, oldRow);
             }
         }
-        site.SetIncomingMatrix(e);
+        return e;
     }
 
     private int Adjust(GrowthContext ctx, GrowthSite site, Tensor baseT, Tensor coup, bool[] mask, int n, int N, int d, int load, Rng rng)
@@ -119,7 +129,7 @@ public sealed class SharedWeightsExtender : Extender
         var o = Options;
         var data = ctx.Train;
         int bs = Math.Min(o.BatchSize, data.Count);
-        int steps = o.AdjustSteps > 0 ? o.AdjustSteps : data.Count / bs;
+        int steps = o.AdjustSteps >= 0 ? o.AdjustSteps : data.Count / bs;
         if (steps <= 0) return 0;
         var model = ctx.Model;
 
@@ -186,6 +196,38 @@ public sealed class SharedWeightsExtender : Extender
         return steps;
     }
 
+    // Sets each new neuron's bias to minus a quantile of its pre-bias activation on check samples, so it fires on
+    // ReviveActiveFraction of them. Outgoing weights are zero at this point, so the network's output is unchanged.
+    private void CenterBiases(GrowthContext ctx, int siteIndex, int first, int count, Rng rng)
+    {
+        var site = ctx.Model.Sites[siteIndex];
+        int rows = Math.Min(Options.DeadCheckSamples, ctx.Train.Count);
+        if (rows <= 0 || site.InBias is null) return;
+        var (bx, _) = ctx.Train.Batch(rng.Permutation(ctx.Train.Count), 0, rows);
+        int f = site.FanIn;
+        var w = new float[f];
+        var u = new float[rows];
+        using (Graph.NoGrad())
+        using (TensorScope.Begin())
+        {
+            var input = ctx.Model.SiteInput(bx, siteIndex).Span;
+            for (int c = first; c < first + count; c++)
+            {
+                site.GetIncoming(c, w);
+                for (int r = 0; r < rows; r++) u[r] = System.Numerics.Tensors.TensorPrimitives.Dot(input.Slice(r * f, f), w);
+                site.SetBias(c, -Quantile(u, 1 - Options.ReviveActiveFraction));
+            }
+        }
+    }
+
+    private static float Quantile(float[] values, double q)
+    {
+        var sorted = (float[])values.Clone();
+        Array.Sort(sorted);
+        int i = Math.Clamp((int)Math.Round(q * (sorted.Length - 1)), 0, sorted.Length - 1);
+        return sorted[i];
+    }
+
     // Counts new neurons with zero output on every check sample; optionally revives them: keep the direction, set the
     // bias so the neuron is active on a share of the samples, and zero its outgoing weights (so the network's
     // function on the data is unchanged: the neuron contributed nothing before).
@@ -210,11 +252,10 @@ public sealed class SharedWeightsExtender : Extender
             var zeros = new float[site.FanOut];
             for (int c = first; c < first + count; c++)
             {
-                bool active = false;
-                for (int r = 0; r < rows && !active; r++) active = ps[r * width + c] > 0;
-                if (active) continue;
-                dead++;
-                if (!revive) continue;
+                int fired = 0;
+                for (int r = 0; r < rows; r++) if (ps[r * width + c] > 0) fired++;
+                if (fired == 0) dead++;
+                if (!revive || fired > 0 && fired >= o.MinActiveFraction * rows) continue;
                 site.GetIncoming(c, w);
                 if (System.Numerics.Tensors.TensorPrimitives.Norm(w) == 0)
                 {
@@ -222,10 +263,7 @@ public sealed class SharedWeightsExtender : Extender
                     site.SetIncoming(c, w);
                 }
                 for (int r = 0; r < rows; r++) u[r] = System.Numerics.Tensors.TensorPrimitives.Dot(input.Slice(r * f, f), w);
-                var sorted = (float[])u.Clone();
-                Array.Sort(sorted);
-                int q = Math.Clamp((int)Math.Round((1 - o.ReviveActiveFraction) * (rows - 1)), 0, rows - 1);
-                site.SetBias(c, -sorted[q]);
+                site.SetBias(c, -Quantile(u, 1 - o.ReviveActiveFraction));
                 site.SetOutgoing(c, zeros);
                 revived++;
             }

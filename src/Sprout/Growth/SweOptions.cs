@@ -9,7 +9,7 @@ namespace Sprout.Growth;
 /// <param name="CouplingStd">Couplings start at N(0, std²); 0 = zeros (paper).</param>
 /// <param name="NewInit">Init of the new neurons' own incoming weights w_new.</param>
 /// <param name="NewBiasDefault">New biases U(±1/√fan_in) (true) or 0.</param>
-/// <param name="AdjustSteps">Optimizer steps of the adjustment phase; ≤ 0 = one full epoch.</param>
+/// <param name="AdjustSteps">Optimizer steps of the adjustment phase; 0 = none; −1 = one full epoch.</param>
 /// <param name="BatchSize">Mini-batch size of the adjustment phase.</param>
 /// <param name="Shuffle">Shuffle the adjustment batches (false = data order).</param>
 /// <param name="LearningRate">Adam learning rate of the adjustment phase.</param>
@@ -24,6 +24,10 @@ namespace Sprout.Growth;
 /// <param name="DeadCheck">After each site's merge, revive new neurons that are inactive on the check samples.</param>
 /// <param name="DeadCheckSamples">Training samples used by the dead-neuron check and its report.</param>
 /// <param name="ReviveActiveFraction">A revived neuron's bias is set so it is active on this share of the check samples.</param>
+/// <param name="MinActiveFraction">The dead-neuron check also revives new neurons active on fewer than this share of the
+/// check samples (0 = only fully dead ones); such near-dead units are the ones that die in the next epochs.</param>
+/// <param name="CenterNewBias">Before the adjustment phase, set each new neuron's bias so it is active on
+/// <paramref name="ReviveActiveFraction"/> of the check samples (function-preserving: outgoing weights are still 0).</param>
 public sealed record SweOptions(
     double CouplingStd = 0,
     InitScheme NewInit = InitScheme.KaimingNormal,
@@ -39,7 +43,9 @@ public sealed record SweOptions(
     bool GroupCouplings = false,
     bool DeadCheck = false,
     int DeadCheckSamples = 2000,
-    double ReviveActiveFraction = 0.5)
+    double ReviveActiveFraction = 0.5,
+    bool CenterNewBias = false,
+    double MinActiveFraction = 0)
 {
     /// <summary>Paper: couplings 0, Kaiming w_new, bias 0, zero outgoing, one Adam step (lr 1e-3) on one batch.</summary>
     public static SweOptions Paper { get; } = new();
@@ -49,13 +55,14 @@ public sealed record SweOptions(
     /// (lr 1e-3, weight decay 1e-4 that also shrinks the "frozen" base weights), batches of 100 in data order.
     /// </summary>
     public static SweOptions Reference { get; } = new(CouplingStd: 1e-4, NewInit: InitScheme.PyTorchDefault, NewBiasDefault: true,
-        AdjustSteps: 0, BatchSize: 100, Shuffle: false, LearningRate: 1e-3, WeightDecay: 1e-4, DecayBase: true, TopFirst: true);
+        AdjustSteps: -1, BatchSize: 100, Shuffle: false, LearningRate: 1e-3, WeightDecay: 1e-4, DecayBase: true, TopFirst: true);
 
     /// <summary>
     /// Ours: truly frozen base weights, coupling step scaled to the layer sizes, grouped couplings (symmetry
-    /// breaking), 100 shuffled Adam steps, a dead-neuron check after every per-layer merge.
+    /// breaking), new biases centred on the data, 100 shuffled Adam steps, a dead-neuron check after every
+    /// per-layer merge.
     /// </summary>
     public static SweOptions Plus { get; } = new(CouplingStd: 0, NewInit: InitScheme.KaimingNormal, NewBiasDefault: false,
         AdjustSteps: 100, BatchSize: 100, Shuffle: true, LearningRate: 1e-3, WeightDecay: 0, DecayBase: false, TopFirst: true,
-        ScaleCouplingStep: true, GroupCouplings: true, DeadCheck: true);
+        ScaleCouplingStep: true, GroupCouplings: true, DeadCheck: true, CenterNewBias: true, MinActiveFraction: 0.05);
 }
