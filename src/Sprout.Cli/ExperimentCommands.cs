@@ -15,8 +15,10 @@ internal static class ExperimentCommands
     private const string Usage =
         "usage: sprout experiment swe-inactive [--dataset mnist|fashion-mnist|both] [--scale quick|paper] [--seeds N]\n" +
         "                                      [--extenders a,b,…] [--data-dir D] [--out DIR] [--json] [--threads T]\n" +
+        "       sprout experiment swe-deep [--dataset mnist|fashion-mnist] [--scale quick|paper] [--seeds N] [--data-dir D] [--out DIR] [--json]\n" +
         "       sprout experiment grow --config FILE.json [--dataset mnist|fashion-mnist] [--train-samples N] [--data-dir D] [--out DIR] [--json]\n" +
         "  swe-inactive  paper 000 Table 1: % of new neurons inactive after doubling a one-hidden-layer net and 5 epochs\n" +
+        "  swe-deep      grow a 3-hidden-layer MLP with SVoD; inactive new neurons, accuracy at insertion, cosine, final accuracy per extender\n" +
         "  grow          one growth run (distribute → extend → train per stage) from a GrowthRunConfig JSON file";
 
     /// <summary>Runs an experiment; <paramref name="args"/> are the arguments after <c>sprout experiment</c>.</summary>
@@ -32,8 +34,9 @@ internal static class ExperimentCommands
             return args[0] switch
             {
                 "swe-inactive" => SweInactive(new Args(args[1..], new HashSet<string> { "json" })),
+                "swe-deep" => SweDeep(new Args(args[1..], new HashSet<string> { "json" })),
                 "grow" => Grow(new Args(args[1..], new HashSet<string> { "json" })),
-                _ => throw new UsageException($"unknown experiment '{args[0]}' (known: swe-inactive, grow)"),
+                _ => throw new UsageException($"unknown experiment '{args[0]}' (known: swe-inactive, swe-deep, grow)"),
             };
         }
         catch (UsageException e) { return Fail(e.Message, 2); }
@@ -134,6 +137,41 @@ internal static class ExperimentCommands
         var jo = new JsonSerializerOptions(GrowthRunConfig.JsonOptions);
         AtomicWrite(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(doc, jo));
         AtomicWrite(Path.Combine(outDir, "results.md"), SweInactiveExperiment.Markdown(opts, rows));
+    }
+
+    private static int SweDeep(Args a)
+    {
+        if (a.Positionals.Count > 0) throw new UsageException($"unexpected argument '{a.Positionals[0]}'");
+        var datasets = Datasets(a.String("dataset") ?? "mnist");
+        if (datasets.Length != 1) throw new UsageException("swe-deep runs on one data set");
+        string scale = a.String("scale") ?? "quick";
+        if (scale is not ("quick" or "paper")) throw new UsageException($"--scale must be quick or paper, got '{scale}'");
+        int seeds = a.Int("seeds", scale == "quick" ? 2 : 5, 1, 100);
+        var opts = scale == "quick" ? SweDeepOptions.Quick(datasets[0], seeds) : SweDeepOptions.Paper(datasets[0], seeds);
+        string? dataDirOpt = a.String("data-dir");
+        bool json = a.Flag("json");
+        string outDir = a.String("out") ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-swe-deep");
+        Cli.ApplyThreads(a);
+        a.RejectUnknown();
+        string dataDir = DataDirectory.Resolve(dataDirOpt);
+        var spec = DataCatalog.Get(datasets[0]);
+        if (!DataCatalog.IsPresent(spec, dataDir))
+            throw new DataFormatException(DataCatalog.FolderOf(spec, dataDir), $"{spec.Name} is not in the data folder (run 'sprout data fetch {spec.Name}' or pass --data-dir)");
+        Directory.CreateDirectory(outDir);
+        var progress = json ? Console.Error : Console.Out;
+        progress.WriteLine(opts.Describe());
+        var started = DateTime.UtcNow;
+        var (full, test) = ImageFeatures.Load(datasets[0], dataDir);
+        var runs = SweDeepExperiment.Run(opts, full, test, line => progress.WriteLine(line));
+        var summary = SweDeepExperiment.Summarise(runs);
+        string md = SweDeepExperiment.Markdown(opts, summary);
+        string text = JsonSerializer.Serialize(new { experiment = "swe-deep", description = opts.Describe(), options = opts, minutes = (DateTime.UtcNow - started).TotalMinutes, summary, runs },
+            GrowthRunConfig.JsonOptions);
+        AtomicWrite(Path.Combine(outDir, "results.json"), text);
+        AtomicWrite(Path.Combine(outDir, "results.md"), md);
+        Console.WriteLine(json ? text : md);
+        progress.WriteLine($"results in {outDir} (results.md, results.json), {(DateTime.UtcNow - started).TotalMinutes:F1} min");
+        return 0;
     }
 
     private static int Grow(Args a)

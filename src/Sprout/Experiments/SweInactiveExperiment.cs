@@ -45,11 +45,11 @@ public sealed record SweInactiveOptions(
     public static IReadOnlyList<string> AllExtenders { get; } = ["swe", "swe-reference", "swe-plus", "random", "kaiming", "frobenius"];
 
     /// <summary>
-    /// Quick: 12,000 training samples (10% of them for validation), 2 seeds, pre-training for at most 15 epochs with
+    /// Quick: the full training set (10% held out for validation), 2 seeds, pre-training for at most 20 epochs with
     /// early stopping (patience 3), then doubling and 5 epochs as in the paper.
     /// </summary>
     public static SweInactiveOptions Quick(IReadOnlyList<string> datasets, int seeds = 2) =>
-        new(datasets, [20, 40, 60], AllExtenders, seeds, 12000, new StageTraining(0, true, 3, 15), 0.1, 5, 100, 1e-3, ExperimentScale.Quick);
+        new(datasets, [20, 40, 60], AllExtenders, seeds, 0, new StageTraining(0, true, 3, 20), 0.1, 5, 100, 1e-3, ExperimentScale.Quick);
 
     /// <summary>
     /// Paper: all 60,000 training samples (10% held out), 5 seeds, pre-training to convergence (early stopping on
