@@ -42,6 +42,11 @@ public sealed class SharedWeightsExtender : Extender
         int n = site.Width, N = count;
         int first = site.Grow(N);
         InitIncoming(site, first, N, o.NewInit, o.NewBiasDefault, rng.Fork("new"));
+        if (o.NewInitScale != 1)
+        {
+            var ws = site.InWeight.Span.Slice(first * site.FanIn);
+            for (int k = 0; k < ws.Length; k++) ws[k] *= (float)o.NewInitScale;
+        }
         if (o.CenterNewBias) CenterBiases(ctx, siteIndex, first, N, rng.Fork("center"));
         int d = site.IncomingLength;
         int total = n + N;
@@ -57,6 +62,32 @@ public sealed class SharedWeightsExtender : Extender
             for (int j = 0; j < N; j++)
                 for (int i = 0; i < n; i++)
                     if (mask[j * n + i]) cr.FillNormal(cs.Slice((j * n + i) * d, d), 0, o.CouplingStd);
+        }
+        if (o.DonateFraction > 0)
+        {
+            if (!o.GroupCouplings) throw new ArgumentException("DonateFraction needs GroupCouplings (with all pairs coupled every new neuron would get the same mean donor)");
+            if (!(o.DonateFraction < 1)) throw new ArgumentException("DonateFraction must be in [0, 1)");
+            var cs = coup.Span;
+            var bs = baseT.Span;
+            var outg = new float[site.FanOut];
+            for (int i = 0; i < n; i++)
+            {
+                int donees = 0;
+                for (int j = 0; j < N; j++) if (mask[j * n + i]) donees++;
+                if (donees == 0) continue;
+                float share = (float)(o.DonateFraction / donees);
+                for (int j = 0; j < N; j++)
+                    if (mask[j * n + i])
+                    {
+                        var dst = cs.Slice((j * n + i) * d, d);
+                        bs.Slice(i * d, d).CopyTo(dst);
+                        for (int k = 0; k < d; k++) dst[k] *= share;
+                    }
+                site.GetOutgoing(i, outg);
+                float up = (float)(1 / (1 - o.DonateFraction));
+                for (int k = 0; k < outg.Length; k++) outg[k] *= up;
+                site.SetOutgoing(i, outg);
+            }
         }
         int load = 1;
         if (o.ScaleCouplingStep)
@@ -143,7 +174,7 @@ public sealed class SharedWeightsExtender : Extender
         var next = new List<Tensor> { site.OutWeight };
         if (site.OutBias is not null) next.Add(site.OutBias);
         if (o.DecayBase) next.Add(baseT);
-        var optNext = new Adam(next, o.LearningRate, weightDecay: o.WeightDecay);
+        var optNext = new Adam(next, double.IsNaN(o.NextLearningRate) ? o.LearningRate : o.NextLearningRate, weightDecay: o.WeightDecay);
         var optC = new Adam([coup], o.LearningRate / load, weightDecay: o.WeightDecay);
         var grad = new float[(n + N) * d];
         var cgrad = new Tensor(new float[coup.Length], coup.ShapeArray());

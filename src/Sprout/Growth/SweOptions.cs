@@ -26,6 +26,13 @@ namespace Sprout.Growth;
 /// <param name="ReviveActiveFraction">A revived neuron's bias is set so it is active on this share of the check samples.</param>
 /// <param name="MinActiveFraction">The dead-neuron check also revives new neurons active on fewer than this share of the
 /// check samples (0 = only fully dead ones); such near-dead units are the ones that die in the next epochs.</param>
+/// <param name="DonateFraction">Couplings start as a donated share α of the donor's own weights and bias
+/// (c_{j,i} = α·[w_i, b_i] split over the new neurons i donates to), so each new neuron starts from a live
+/// neuron's direction and the old neuron keeps (1−α) of it; the old neuron's outgoing weights are divided by (1−α),
+/// which keeps the function exactly for positively homogeneous activations (ReLU). Needs grouped couplings.</param>
+/// <param name="NewInitScale">Factor on the new neurons' own initial weights w_new (symmetry-breaking noise).</param>
+/// <param name="NextLearningRate">Adam learning rate of the consumer layer in the adjustment phase (NaN = <paramref name="LearningRate"/>);
+/// a fresh Adam's first steps move every weight by about one learning rate, which is what costs accuracy.</param>
 /// <param name="CenterNewBias">Before the adjustment phase, set each new neuron's bias so it is active on
 /// <paramref name="ReviveActiveFraction"/> of the check samples (function-preserving: outgoing weights are still 0).</param>
 public sealed record SweOptions(
@@ -45,7 +52,10 @@ public sealed record SweOptions(
     int DeadCheckSamples = 2000,
     double ReviveActiveFraction = 0.5,
     bool CenterNewBias = false,
-    double MinActiveFraction = 0)
+    double MinActiveFraction = 0,
+    double DonateFraction = 0,
+    double NewInitScale = 1,
+    double NextLearningRate = double.NaN)
 {
     /// <summary>Paper: couplings 0, Kaiming w_new, bias 0, zero outgoing, one Adam step (lr 1e-3) on one batch.</summary>
     public static SweOptions Paper { get; } = new();
@@ -59,10 +69,12 @@ public sealed record SweOptions(
 
     /// <summary>
     /// Ours: truly frozen base weights, coupling step scaled to the layer sizes, grouped couplings (symmetry
-    /// breaking), new biases centred on the data, 100 shuffled Adam steps, a dead-neuron check after every
-    /// per-layer merge.
+    /// breaking: each new neuron borrows from its own donors), couplings starting as a donated half of the donor
+    /// (function-preserving for ReLU) plus small Kaiming noise, 100 shuffled Adam steps, a dead-neuron check after
+    /// every per-layer merge.
     /// </summary>
     public static SweOptions Plus { get; } = new(CouplingStd: 0, NewInit: InitScheme.KaimingNormal, NewBiasDefault: false,
-        AdjustSteps: 100, BatchSize: 100, Shuffle: true, LearningRate: 1e-3, WeightDecay: 0, DecayBase: false, TopFirst: true,
-        ScaleCouplingStep: true, GroupCouplings: true, DeadCheck: true, CenterNewBias: true, MinActiveFraction: 0.05);
+        AdjustSteps: 100, BatchSize: 100, Shuffle: true, LearningRate: 1e-4, WeightDecay: 0, DecayBase: false, TopFirst: true,
+        ScaleCouplingStep: true, GroupCouplings: true, DeadCheck: true, CenterNewBias: false, MinActiveFraction: 0.05,
+        DonateFraction: 0.5, NewInitScale: 0.1);
 }
