@@ -1,0 +1,212 @@
+using System.Globalization;
+using System.Text.Json;
+using Sprout.Data;
+using Sprout.Experiments;
+using Sprout.Growth;
+
+namespace Sprout.Cli;
+
+/// <summary>
+/// <c>sprout experiment …</c>: reproductions of paper experiments. Bad input is one line on stderr and a non-zero
+/// exit (2 for usage errors, 1 for missing data or other failures).
+/// </summary>
+internal static class ExperimentCommands
+{
+    private const string Usage =
+        "usage: sprout experiment swe-inactive [--dataset mnist|fashion-mnist|both] [--scale quick|paper] [--seeds N]\n" +
+        "                                      [--extenders a,b,…] [--data-dir D] [--out DIR] [--json] [--threads T]\n" +
+        "       sprout experiment swe-deep [--dataset mnist|fashion-mnist] [--scale quick|paper] [--seeds N] [--data-dir D] [--out DIR] [--json]\n" +
+        "       sprout experiment grow --config FILE.json [--dataset mnist|fashion-mnist] [--train-samples N] [--data-dir D] [--out DIR] [--json]\n" +
+        "  swe-inactive  paper 000 Table 1: % of new neurons inactive after doubling a one-hidden-layer net and 5 epochs\n" +
+        "  swe-deep      grow a 3-hidden-layer MLP with SVoD; inactive new neurons, accuracy at insertion, cosine, final accuracy per extender\n" +
+        "  grow          one growth run (distribute → extend → train per stage) from a GrowthRunConfig JSON file";
+
+    /// <summary>Runs an experiment; <paramref name="args"/> are the arguments after <c>sprout experiment</c>.</summary>
+    public static int Run(string[] args)
+    {
+        try
+        {
+            if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+            {
+                Console.WriteLine(Usage);
+                return args.Length == 0 ? 2 : 0;
+            }
+            return args[0] switch
+            {
+                "swe-inactive" => SweInactive(new Args(args[1..], new HashSet<string> { "json" })),
+                "swe-deep" => SweDeep(new Args(args[1..], new HashSet<string> { "json" })),
+                "grow" => Grow(new Args(args[1..], new HashSet<string> { "json" })),
+                _ => throw new UsageException($"unknown experiment '{args[0]}' (known: swe-inactive, swe-deep, grow)"),
+            };
+        }
+        catch (UsageException e) { return Fail(e.Message, 2); }
+        catch (DataFormatException e) { return Fail(e.Message, 1); }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException or UnauthorizedAccessException
+                                      or JsonException or TrainingDivergedException or FormatException or NotSupportedException)
+        {
+            return Fail(e.Message, 1);
+        }
+    }
+
+    private static int Fail(string message, int code)
+    {
+        Console.Error.WriteLine("sprout: error: " + message.Replace('\r', ' ').Replace('\n', ' '));
+        return code;
+    }
+
+    private static string[] Datasets(string? s) => (s ?? "both") switch
+    {
+        "both" => ["mnist", "fashion-mnist"],
+        "mnist" => ["mnist"],
+        "fashion-mnist" or "fmnist" => ["fashion-mnist"],
+        _ => throw new UsageException($"--dataset must be mnist, fashion-mnist or both, got '{s}'"),
+    };
+
+    private static int SweInactive(Args a)
+    {
+        if (a.Positionals.Count > 0) throw new UsageException($"unexpected argument '{a.Positionals[0]}'");
+        var datasets = Datasets(a.String("dataset"));
+        string scale = a.String("scale") ?? "quick";
+        if (scale is not ("quick" or "paper")) throw new UsageException($"--scale must be quick or paper, got '{scale}'");
+        int seeds = a.Int("seeds", scale == "quick" ? 2 : 5, 1, 100);
+        var opts = scale == "quick" ? SweInactiveOptions.Quick(datasets, seeds) : SweInactiveOptions.Paper(datasets, seeds);
+        var ext = a.String("extenders");
+        if (ext is not null)
+        {
+            var list = ext.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            foreach (var e in list)
+                if (!Extender.Names.Contains(e)) throw new UsageException($"unknown extender '{e}' (known: {string.Join(", ", Extender.Names)})");
+            if (list.Length == 0) throw new UsageException("--extenders is empty");
+            opts = opts with { Extenders = list };
+        }
+        string? dataDirOpt = a.String("data-dir");
+        bool json = a.Flag("json");
+        string outDir = a.String("out") ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-swe-inactive");
+        Cli.ApplyThreads(a);
+        a.RejectUnknown();
+
+        string dataDir = DataDirectory.Resolve(dataDirOpt);
+        foreach (var ds in datasets)   // fail fast, before any training
+        {
+            var spec = DataCatalog.Get(ds);
+            if (!DataCatalog.IsPresent(spec, dataDir))
+                throw new DataFormatException(DataCatalog.FolderOf(spec, dataDir), $"{ds} is not in the data folder (run 'sprout data fetch {ds}' or pass --data-dir)");
+        }
+        Directory.CreateDirectory(outDir);
+        var progress = json ? Console.Error : Console.Out;
+        progress.WriteLine(opts.Describe());
+        var rows = new List<SweInactiveRow>();
+        var started = DateTime.UtcNow;
+        foreach (var ds in datasets)
+        {
+            var one = opts with { Datasets = [ds] };
+            rows.AddRange(SweInactiveExperiment.Run(one, name => ImageFeatures.Load(name, dataDir), line => progress.WriteLine(line)));
+            WriteResults(outDir, opts with { Datasets = datasets.TakeWhile(d => d != ds).Append(ds).ToArray() }, rows, started);
+        }
+        string md = SweInactiveExperiment.Markdown(opts, rows);
+        if (json) Console.WriteLine(File.ReadAllText(Path.Combine(outDir, "results.json")));
+        else Console.WriteLine(md);
+        progress.WriteLine($"results in {outDir} (results.md, results.json), {(DateTime.UtcNow - started).TotalMinutes:F1} min");
+        return 0;
+    }
+
+    private static void WriteResults(string outDir, SweInactiveOptions opts, List<SweInactiveRow> rows, DateTime started)
+    {
+        var summary = new List<object>();
+        foreach (var ds in opts.Datasets)
+            foreach (int w in opts.Widths)
+                foreach (var e in opts.Extenders)
+                {
+                    var sel = rows.Where(r => r.Dataset == ds && r.Width == w && r.Extender == e).ToList();
+                    if (sel.Count == 0) continue;
+                    var (m, s) = SweInactiveExperiment.MeanStd(sel.Select(r => r.NewInactivePct));
+                    int pi = SweInactiveExperiment.PaperWidths.ToList().IndexOf(w);
+                    double? paper = e is "random" or "frobenius" or "swe" && pi >= 0 ? SweInactiveExperiment.PaperTable1[ds][e][pi] : null;
+                    summary.Add(new { dataset = ds, width = w, grownTo = 2 * w, extender = e, newInactivePctMean = m, newInactivePctStd = s, seeds = sel.Count, paperTable1 = paper });
+                }
+        var doc = new
+        {
+            experiment = "swe-inactive",
+            description = opts.Describe(),
+            options = opts,
+            startedUtc = started,
+            minutes = (DateTime.UtcNow - started).TotalMinutes,
+            summary,
+            rows,
+        };
+        var jo = new JsonSerializerOptions(GrowthRunConfig.JsonOptions);
+        AtomicWrite(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(doc, jo));
+        AtomicWrite(Path.Combine(outDir, "results.md"), SweInactiveExperiment.Markdown(opts, rows));
+    }
+
+    private static int SweDeep(Args a)
+    {
+        if (a.Positionals.Count > 0) throw new UsageException($"unexpected argument '{a.Positionals[0]}'");
+        var datasets = Datasets(a.String("dataset") ?? "mnist");
+        if (datasets.Length != 1) throw new UsageException("swe-deep runs on one data set");
+        string scale = a.String("scale") ?? "quick";
+        if (scale is not ("quick" or "paper")) throw new UsageException($"--scale must be quick or paper, got '{scale}'");
+        int seeds = a.Int("seeds", scale == "quick" ? 2 : 5, 1, 100);
+        var opts = scale == "quick" ? SweDeepOptions.Quick(datasets[0], seeds) : SweDeepOptions.Paper(datasets[0], seeds);
+        string? dataDirOpt = a.String("data-dir");
+        bool json = a.Flag("json");
+        string outDir = a.String("out") ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-swe-deep");
+        Cli.ApplyThreads(a);
+        a.RejectUnknown();
+        string dataDir = DataDirectory.Resolve(dataDirOpt);
+        var spec = DataCatalog.Get(datasets[0]);
+        if (!DataCatalog.IsPresent(spec, dataDir))
+            throw new DataFormatException(DataCatalog.FolderOf(spec, dataDir), $"{spec.Name} is not in the data folder (run 'sprout data fetch {spec.Name}' or pass --data-dir)");
+        Directory.CreateDirectory(outDir);
+        var progress = json ? Console.Error : Console.Out;
+        progress.WriteLine(opts.Describe());
+        var started = DateTime.UtcNow;
+        var (full, test) = ImageFeatures.Load(datasets[0], dataDir);
+        var runs = SweDeepExperiment.Run(opts, full, test, line => progress.WriteLine(line));
+        var summary = SweDeepExperiment.Summarise(runs);
+        string md = SweDeepExperiment.Markdown(opts, summary);
+        string text = JsonSerializer.Serialize(new { experiment = "swe-deep", description = opts.Describe(), options = opts, minutes = (DateTime.UtcNow - started).TotalMinutes, summary, runs },
+            GrowthRunConfig.JsonOptions);
+        AtomicWrite(Path.Combine(outDir, "results.json"), text);
+        AtomicWrite(Path.Combine(outDir, "results.md"), md);
+        Console.WriteLine(json ? text : md);
+        progress.WriteLine($"results in {outDir} (results.md, results.json), {(DateTime.UtcNow - started).TotalMinutes:F1} min");
+        return 0;
+    }
+
+    private static int Grow(Args a)
+    {
+        if (a.Positionals.Count > 0) throw new UsageException($"unexpected argument '{a.Positionals[0]}'");
+        string cfgPath = a.String("config") ?? throw new UsageException("grow needs --config FILE.json");
+        var datasets = Datasets(a.String("dataset") ?? "mnist");
+        if (datasets.Length != 1) throw new UsageException("grow runs on one data set");
+        int samples = a.Int("train-samples", 0, 0, 10_000_000);
+        string? dataDirOpt = a.String("data-dir");
+        bool json = a.Flag("json");
+        string outDir = a.String("out") ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-grow");
+        Cli.ApplyThreads(a);
+        a.RejectUnknown();
+        if (!File.Exists(cfgPath)) throw new IOException($"config file {cfgPath} does not exist");
+        var cfg = GrowthRunConfig.FromJson(File.ReadAllText(cfgPath));
+        cfg.Validate();
+        var (full, test) = ImageFeatures.Load(datasets[0], DataDirectory.Resolve(dataDirOpt));
+        var (train, val) = GrowthExperiments.TrainValidation(full, samples, 0.1, new Tensors.Rng(cfg.Seed).Fork("split"));
+        var progress = json ? Console.Error : Console.Out;
+        var runner = new GrowthRunner(cfg) { Log = line => progress.WriteLine(line) };
+        var report = runner.Run(train, val, test);
+        Directory.CreateDirectory(outDir);
+        string text = JsonSerializer.Serialize(report, GrowthRunConfig.JsonOptions);
+        AtomicWrite(Path.Combine(outDir, "report.json"), text);
+        if (json) Console.WriteLine(text);
+        else Console.WriteLine($"final widths [{string.Join(",", report.FinalWidths)}], test accuracy {report.FinalTestAccuracy:P2}; report in {outDir}");
+        return 0;
+    }
+
+    /// <summary>Writes a file so that a reader never sees a partial one: temporary file in the same folder, then rename.</summary>
+    private static void AtomicWrite(string path, string text)
+    {
+        string tmp = path + ".tmp-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        File.WriteAllText(tmp, text);
+        File.Move(tmp, path, overwrite: true);
+    }
+}

@@ -1,0 +1,153 @@
+using Sprout.Nn;
+using Sprout.Tensors;
+
+namespace Sprout.Growth;
+
+/// <summary>
+/// Initialises new neurons (and may adjust old ones). <see cref="Extend"/> visits the sites in
+/// the order given by <see cref="TopFirst"/>, growing each by its count and letting <see cref="ExtendSite"/> fill in the new weights.
+/// </summary>
+public abstract class Extender
+{
+    /// <summary>Registry name (e.g. "swe").</summary>
+    public abstract string Name { get; }
+
+    /// <summary>Whether the top hidden layer is processed first (SWE's reference code) or the bottom one.</summary>
+    protected virtual bool TopFirst => false;
+
+    /// <summary>Grows every site k by counts[k] neurons.</summary>
+    public IReadOnlyList<SiteExtension> Extend(GrowthContext ctx, IReadOnlyList<int> counts)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        var sites = ctx.Model.Sites;
+        if (counts.Count != sites.Count) throw new ArgumentException($"{counts.Count} counts for {sites.Count} growable layers");
+        var result = new SiteExtension[sites.Count];
+        for (int step = 0; step < sites.Count; step++)
+        {
+            int k = TopFirst ? sites.Count - 1 - step : step;
+            if (counts[k] < 0) throw new ArgumentException("negative neuron count");
+            result[k] = counts[k] == 0
+                ? new SiteExtension(sites[k].Name, sites[k].Width, 0)
+                : ExtendSite(ctx, k, counts[k], ctx.Rng.Fork($"extend/{Name}/{ctx.Stage}/{k}"));
+        }
+        return result;
+    }
+
+    /// <summary>Adds <paramref name="count"/> neurons to site <paramref name="siteIndex"/>.</summary>
+    protected abstract SiteExtension ExtendSite(GrowthContext ctx, int siteIndex, int count, Rng rng);
+
+    /// <summary>Fills new neurons' incoming weights by a scheme (fans of the producer) and biases (default init or 0).</summary>
+    protected static void InitIncoming(GrowthSite site, int first, int count, InitScheme scheme, bool defaultBias, Rng rng)
+    {
+        int f = site.FanIn;
+        var w = new float[f];
+        var b = new float[1];
+        for (int j = first; j < first + count; j++)
+        {
+            Init.Fill(w, scheme, f, site.FanOut, rng);
+            site.SetIncoming(j, w);
+            if (defaultBias)
+            {
+                Init.FillBias(b, f, rng);
+                site.SetBias(j, b[0]);
+            }
+            else site.SetBias(j, 0f);
+        }
+    }
+
+    /// <summary>Names accepted by <see cref="Create"/>.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["swe", "swe-reference", "swe-plus", "random", "kaiming", "frobenius"];
+
+    /// <summary>Builds an extender by name (see <see cref="Names"/>).</summary>
+    public static Extender Create(string name, SweOptions? sweOptions = null) => name switch
+    {
+        "swe" => new SharedWeightsExtender(sweOptions ?? SweOptions.Paper, "swe"),
+        "swe-reference" => new SharedWeightsExtender(sweOptions ?? SweOptions.Reference, "swe-reference"),
+        "swe-plus" => new SharedWeightsExtender(sweOptions ?? SweOptions.Plus, "swe-plus"),
+        "random" => new RandomExtender(),
+        "kaiming" => new KaimingExtender(),
+        "frobenius" => new FrobeniusExtender(),
+        _ => throw new ArgumentException($"unknown extender '{name}' (known: {string.Join(", ", Names)})"),
+    };
+}
+
+/// <summary>Standard init in and out: incoming and bias U(±1/√fan_in), outgoing U(±1/√new consumer fan-in).</summary>
+public sealed class RandomExtender : Extender
+{
+    /// <inheritdoc/>
+    public override string Name => "random";
+
+    /// <inheritdoc/>
+    protected override SiteExtension ExtendSite(GrowthContext ctx, int siteIndex, int count, Rng rng)
+    {
+        var site = ctx.Model.Sites[siteIndex];
+        int old = site.Width;
+        RandomInsert(site, count, rng);
+        return new SiteExtension(site.Name, old, count);
+    }
+
+    internal static void RandomInsert(GrowthSite site, int count, Rng rng)
+    {
+        int first = site.Grow(count);
+        InitIncoming(site, first, count, InitScheme.PyTorchDefault, defaultBias: true, rng);
+        int consumerFanIn = site.OutWeight.Length / site.OutWeight.Dim(0);
+        double bound = 1.0 / Math.Sqrt(consumerFanIn);
+        var o = new float[site.FanOut];
+        for (int j = first; j < first + count; j++)
+        {
+            rng.FillUniform(o, -bound, bound);
+            site.SetOutgoing(j, o);
+        }
+    }
+}
+
+/// <summary>SWE's insertion without couplings: Kaiming-normal incoming weights, zero bias, zero outgoing weights.</summary>
+public sealed class KaimingExtender : Extender
+{
+    /// <inheritdoc/>
+    public override string Name => "kaiming";
+
+    /// <inheritdoc/>
+    protected override SiteExtension ExtendSite(GrowthContext ctx, int siteIndex, int count, Rng rng)
+    {
+        var site = ctx.Model.Sites[siteIndex];
+        int old = site.Width;
+        int first = site.Grow(count);
+        InitIncoming(site, first, count, InitScheme.KaimingNormal, defaultBias: false, rng);
+        return new SiteExtension(site.Name, old, count);
+    }
+}
+
+/// <summary>
+/// Random insertion, then the producer's weight matrix is rescaled so its Frobenius norm equals the pre-insertion
+/// one (paper 000, Table 1).
+/// </summary>
+public sealed class FrobeniusExtender : Extender
+{
+    /// <inheritdoc/>
+    public override string Name => "frobenius";
+
+    /// <inheritdoc/>
+    protected override SiteExtension ExtendSite(GrowthContext ctx, int siteIndex, int count, Rng rng)
+    {
+        var site = ctx.Model.Sites[siteIndex];
+        int old = site.Width;
+        double before = Norm(site.InWeight.Span);
+        RandomExtender.RandomInsert(site, count, rng);
+        double after = Norm(site.InWeight.Span);
+        if (after > 0)
+        {
+            float s = (float)(before / after);
+            var w = site.InWeight.Span;
+            for (int i = 0; i < w.Length; i++) w[i] *= s;
+        }
+        return new SiteExtension(site.Name, old, count);
+    }
+
+    private static double Norm(ReadOnlySpan<float> w)
+    {
+        double s = 0;
+        foreach (float v in w) s += (double)v * v;
+        return Math.Sqrt(s);
+    }
+}

@@ -1,0 +1,207 @@
+using Sprout.Tensors;
+
+namespace Sprout.Growth;
+
+/// <summary>
+/// The BatchNorm tensors that sit between a growable layer and its consumer (grown with it: γ = 1, β = 0,
+/// running mean 0, running variance 1 for new channels). Any of them may be null.
+/// </summary>
+/// <param name="Gamma">Scale γ [C].</param>
+/// <param name="Beta">Shift β [C].</param>
+/// <param name="RunningMean">Running mean [C].</param>
+/// <param name="RunningVar">Running variance [C].</param>
+public sealed record NormParams(Tensor? Gamma, Tensor? Beta, Tensor? RunningMean, Tensor? RunningVar);
+
+/// <summary>
+/// One place where a network can grow: a producing layer whose neurons (output units or channels) lie along axis 0
+/// of <see cref="InWeight"/> (Linear [out, in], Conv2d [Cout, Cin, k, k]) and a consuming layer whose
+/// <see cref="OutWeight"/> reads neuron c through indices [c·<see cref="OutBlock"/>, (c+1)·<see cref="OutBlock"/>)
+/// of axis <see cref="OutAxis"/> (Linear → Linear: axis 1, block 1; Conv2d → Conv2d: axis 1, block 1;
+/// Conv2d → Flatten → Linear: axis 1, block H·W). New neurons are appended after the old ones with
+/// <see cref="Tensor.Replace"/>, so modules and optimizers keep referring to the same tensors and every old entry
+/// keeps its multi-index (optimizer moments follow, see <see cref="Optim.Optimizer"/>).
+/// </summary>
+public sealed class GrowthSite
+{
+    /// <summary>Describes a site. Shapes are checked against each other.</summary>
+    public GrowthSite(string name, Tensor inWeight, Tensor? inBias, Tensor outWeight, int outAxis = 1, int outBlock = 1,
+        Tensor? outBias = null, NormParams? norm = null)
+    {
+        ArgumentNullException.ThrowIfNull(inWeight);
+        ArgumentNullException.ThrowIfNull(outWeight);
+        Name = name;
+        InWeight = inWeight;
+        InBias = inBias;
+        OutWeight = outWeight;
+        OutAxis = outAxis;
+        OutBlock = outBlock;
+        OutBias = outBias;
+        Norm = norm;
+        if (outAxis < 0 || outAxis >= outWeight.Rank) throw new ArgumentException($"site {name}: axis {outAxis} outside consumer rank {outWeight.Rank}");
+        if (outBlock < 1) throw new ArgumentException($"site {name}: block size must be ≥ 1");
+        if (outWeight.Dim(outAxis) != Width * outBlock)
+            throw new ArgumentException($"site {name}: consumer axis {outAxis} has {outWeight.Dim(outAxis)} entries, expected {Width}·{outBlock}");
+        if (inBias is not null && inBias.Length != Width) throw new ArgumentException($"site {name}: bias length {inBias.Length} ≠ width {Width}");
+    }
+
+    /// <summary>Name for reports (e.g. "0" for the first hidden layer).</summary>
+    public string Name { get; }
+
+    /// <summary>Producer weight; axis 0 indexes neurons.</summary>
+    public Tensor InWeight { get; }
+
+    /// <summary>Producer bias [width], or null.</summary>
+    public Tensor? InBias { get; }
+
+    /// <summary>Consumer weight.</summary>
+    public Tensor OutWeight { get; }
+
+    /// <summary>Consumer bias (trained with the consumer during adjustment phases), or null.</summary>
+    public Tensor? OutBias { get; }
+
+    /// <summary>Axis of <see cref="OutWeight"/> that indexes the producer's neurons.</summary>
+    public int OutAxis { get; }
+
+    /// <summary>Consecutive entries of <see cref="OutAxis"/> per neuron (H·W when a conv feeds a Linear through Flatten).</summary>
+    public int OutBlock { get; }
+
+    /// <summary>BatchNorm between producer and consumer, or null.</summary>
+    public NormParams? Norm { get; }
+
+    /// <summary>Current number of neurons.</summary>
+    public int Width => InWeight.Dim(0);
+
+    /// <summary>Incoming weights per neuron (Linear: in; Conv2d: Cin·k·k).</summary>
+    public int FanIn => InWeight.Length / Math.Max(1, Width);
+
+    /// <summary>Length of one neuron's incoming vector including its bias (FanIn + 1 when there is a bias).</summary>
+    public int IncomingLength => FanIn + (InBias is null ? 0 : 1);
+
+    private (int Outer, int AxisDim, int Inner) OutSplit()
+    {
+        var s = OutWeight.Shape;
+        int outer = 1, inner = 1;
+        for (int i = 0; i < OutAxis; i++) outer *= s[i];
+        for (int i = OutAxis + 1; i < s.Length; i++) inner *= s[i];
+        return (outer, s[OutAxis], inner);
+    }
+
+    /// <summary>Outgoing weights per neuron (Linear consumer: its output count; conv: Cout·k·k; flatten: out·H·W).</summary>
+    public int FanOut
+    {
+        get
+        {
+            var (outer, _, inner) = OutSplit();
+            return outer * OutBlock * inner;
+        }
+    }
+
+    /// <summary>
+    /// Appends <paramref name="count"/> neurons with zero incoming weights, zero bias and zero outgoing weights
+    /// (and identity BatchNorm). Returns the index of the first new neuron.
+    /// </summary>
+    public int Grow(int count)
+    {
+        if (count < 0) throw new ArgumentOutOfRangeException(nameof(count));
+        int first = Width;
+        if (count == 0) return first;
+        GrowAxis(InWeight, 0, count);
+        if (InBias is not null) GrowAxis(InBias, 0, count);
+        GrowAxis(OutWeight, OutAxis, count * OutBlock);
+        if (Norm is not null)
+        {
+            if (Norm.Gamma is not null) { GrowAxis(Norm.Gamma, 0, count); Norm.Gamma.Span[first..].Fill(1f); }
+            if (Norm.Beta is not null) GrowAxis(Norm.Beta, 0, count);
+            if (Norm.RunningMean is not null) GrowAxis(Norm.RunningMean, 0, count);
+            if (Norm.RunningVar is not null) { GrowAxis(Norm.RunningVar, 0, count); Norm.RunningVar.Span[first..].Fill(1f); }
+        }
+        return first;
+    }
+
+    /// <summary>Grows one axis of a tensor in place (identity kept), old entries at their multi-index, new ones zero.</summary>
+    public static void GrowAxis(Tensor t, int axis, int extra)
+    {
+        var oldShape = t.ShapeArray();
+        var newShape = t.ShapeArray();
+        newShape[axis] += extra;
+        t.Replace(Embed.Corner(t.Span, oldShape, newShape), newShape);
+    }
+
+    /// <summary>Copies neuron <paramref name="neuron"/>'s incoming weights (length <see cref="FanIn"/>).</summary>
+    public void GetIncoming(int neuron, Span<float> dst) => InWeight.Span.Slice(neuron * FanIn, FanIn).CopyTo(dst);
+
+    /// <summary>Sets neuron <paramref name="neuron"/>'s incoming weights.</summary>
+    public void SetIncoming(int neuron, ReadOnlySpan<float> src) => src[..FanIn].CopyTo(InWeight.Span.Slice(neuron * FanIn, FanIn));
+
+    /// <summary>Neuron's bias (0 without a bias).</summary>
+    public float GetBias(int neuron) => InBias is null ? 0f : InBias.Span[neuron];
+
+    /// <summary>Sets a neuron's bias (ignored without a bias).</summary>
+    public void SetBias(int neuron, float value)
+    {
+        if (InBias is not null) InBias.Span[neuron] = value;
+    }
+
+    /// <summary>Copies a neuron's outgoing weights (length <see cref="FanOut"/>, consumer order).</summary>
+    public void GetOutgoing(int neuron, Span<float> dst)
+    {
+        var (outer, axisDim, inner) = OutSplit();
+        var w = OutWeight.Span;
+        int run = OutBlock * inner, k = 0;
+        for (int o = 0; o < outer; o++, k += run)
+            w.Slice((o * axisDim + neuron * OutBlock) * inner, run).CopyTo(dst.Slice(k, run));
+    }
+
+    /// <summary>Sets a neuron's outgoing weights (length <see cref="FanOut"/>, consumer order).</summary>
+    public void SetOutgoing(int neuron, ReadOnlySpan<float> src)
+    {
+        var (outer, axisDim, inner) = OutSplit();
+        var w = OutWeight.Span;
+        int run = OutBlock * inner, k = 0;
+        for (int o = 0; o < outer; o++, k += run)
+            src.Slice(k, run).CopyTo(w.Slice((o * axisDim + neuron * OutBlock) * inner, run));
+    }
+
+    /// <summary>Incoming weights and bias of all neurons as [Width, IncomingLength] (bias last).</summary>
+    public float[] IncomingMatrix()
+    {
+        int d = IncomingLength, f = FanIn, n = Width;
+        var m = new float[n * d];
+        var w = InWeight.Span;
+        for (int i = 0; i < n; i++)
+        {
+            w.Slice(i * f, f).CopyTo(m.AsSpan(i * d, f));
+            if (InBias is not null) m[i * d + f] = InBias.Span[i];
+        }
+        return m;
+    }
+
+    /// <summary>Writes [Width, IncomingLength] back into the weight and bias.</summary>
+    public void SetIncomingMatrix(ReadOnlySpan<float> m)
+    {
+        int d = IncomingLength, f = FanIn, n = Width;
+        var w = InWeight.Span;
+        for (int i = 0; i < n; i++)
+        {
+            m.Slice(i * d, f).CopyTo(w.Slice(i * f, f));
+            if (InBias is not null) InBias.Span[i] = m[i * d + f];
+        }
+    }
+
+    /// <summary>The gradient of the incoming weights and bias as [Width, IncomingLength] (zeros where none).</summary>
+    public void IncomingGradient(Span<float> dst)
+    {
+        int d = IncomingLength, f = FanIn, n = Width;
+        dst.Clear();
+        var gw = InWeight.Grad;
+        var gb = InBias?.Grad;
+        for (int i = 0; i < n; i++)
+        {
+            if (gw is not null) gw.Span.Slice(i * f, f).CopyTo(dst.Slice(i * d, f));
+            if (gb is not null) dst[i * d + f] = gb.Span[i];
+        }
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"site {Name}: {Width} neurons, fan-in {FanIn}, fan-out {FanOut}";
+}

@@ -1,0 +1,139 @@
+using Sprout.Autograd;
+using Sprout.Growth;
+using Sprout.Tensors;
+using Xunit;
+
+namespace Sprout.Tests.Growth;
+
+[Collection("Workers")]
+public class ExtenderTests
+{
+    [Fact]
+    public void SweEffectiveForwardEqualsMergedLayerForward()
+    {
+        // effective forward computed term by term: x·(w_new + Σ c) and x·(w_i − Σ_j c_{j,i}) as separate products
+        int n = 4, N = 3, f = 5, d = f + 1, batch = 8;
+        var rng = new Rng(21);
+        var baseM = new float[(n + N) * d];
+        var c = new float[N * n * d];
+        rng.FillNormal(baseM, 0, 1);
+        rng.FillNormal(c, 0, 0.3);
+        var x = new float[batch * f];
+        rng.FillNormal(x, 0, 1);
+        var merged = SharedWeightsExtender.EffectiveIncoming(baseM, c, null, n, N, d);
+        for (int b = 0; b < batch; b++)
+            for (int r = 0; r < n + N; r++)
+            {
+                double viaMerged = merged[r * d + f], viaTerms = baseM[r * d + f];
+                for (int k = 0; k < f; k++)
+                {
+                    viaMerged += merged[r * d + k] * x[b * f + k];
+                    viaTerms += baseM[r * d + k] * x[b * f + k];
+                }
+                if (r >= n)
+                    for (int i = 0; i < n; i++)
+                    {
+                        int o = ((r - n) * n + i) * d;
+                        double t = c[o + f];
+                        for (int k = 0; k < f; k++) t += c[o + k] * x[b * f + k];
+                        viaTerms += t;
+                    }
+                else
+                    for (int j = 0; j < N; j++)
+                    {
+                        int o = (j * n + r) * d;
+                        double t = c[o + f];
+                        for (int k = 0; k < f; k++) t += c[o + k] * x[b * f + k];
+                        viaTerms -= t;
+                    }
+                Assert.Equal(viaTerms, viaMerged, 4);
+            }
+    }
+
+    [Fact]
+    public void SweCouplingsCancelInTheColumnSums()
+    {
+        // Σ over all rows of the effective matrix equals Σ over the base rows: each coupling is added once and subtracted once
+        int n = 5, N = 4, d = 3;
+        var rng = new Rng(2);
+        var b = new float[(n + N) * d];
+        var c = new float[N * n * d];
+        rng.FillNormal(b, 0, 1);
+        rng.FillNormal(c, 0, 1);
+        var mask = new bool[N * n];
+        for (int i = 0; i < mask.Length; i++) mask[i] = i % 3 != 0;
+        var e = SharedWeightsExtender.EffectiveIncoming(b, c, mask, n, N, d);
+        for (int k = 0; k < d; k++)
+        {
+            double sb = 0, se = 0;
+            for (int r = 0; r < n + N; r++) { sb += b[r * d + k]; se += e[r * d + k]; }
+            Assert.Equal(sb, se, 4);
+        }
+        // a masked-out pair contributes nothing
+        var c2 = (float[])c.Clone();
+        for (int k = 0; k < d; k++) c2[(0 * n + 0) * d + k] += 100f;   // mask[0] is false
+        Assert.Equal(e, SharedWeightsExtender.EffectiveIncoming(b, c2, mask, n, N, d));
+    }
+
+    [Theory]
+    [InlineData("kaiming")]
+    [InlineData("swe-plus")]
+    public void ZeroOutgoingExtendersAddNeuronsWithoutChangingOutputsWhenNoAdjustment(string name)
+    {
+        var model = GrowthFixtures.Mlp(8, 6, 10, 10, 3);
+        var data = GrowthFixtures.Random(300, 6, 3, 8);
+        var (x, _) = data.Head(100);
+        var before = model.Logits(x);
+        var ext = name == "kaiming" ? Extender.Create(name) : new SharedWeightsExtender(SweOptions.Plus with { AdjustSteps = 0, CenterNewBias = true }, name);
+        var rep = ext.Extend(new GrowthContext(model, data, new Rng(3)), [3, 2]);
+        Assert.Equal([13, 12], model.Widths());
+        Assert.Equal(3, rep[0].Added);
+        var after = model.Logits(x);
+        for (int i = 0; i < before.Length; i++) Assert.Equal(before[i], after[i]);
+    }
+
+    [Fact]
+    public void FrobeniusKeepsTheWeightNorm()
+    {
+        var model = GrowthFixtures.Mlp(4, 6, 10, 3);
+        var data = GrowthFixtures.Random(50, 6, 3, 8);
+        double Norm() => Math.Sqrt(model.Sites[0].InWeight.ToArray().Sum(v => (double)v * v));
+        double before = Norm();
+        Extender.Create("frobenius").Extend(new GrowthContext(model, data, new Rng(3)), [10]);
+        Assert.Equal(20, model.Sites[0].Width);
+        Assert.Equal(before, Norm(), 4);
+    }
+
+    [Fact]
+    public void RandomGivesNonZeroOutgoingWeights()
+    {
+        var model = GrowthFixtures.Mlp(4, 6, 10, 3);
+        var data = GrowthFixtures.Random(50, 6, 3, 8);
+        Extender.Create("random").Extend(new GrowthContext(model, data, new Rng(3)), [2]);
+        var o = new float[model.Sites[0].FanOut];
+        model.Sites[0].GetOutgoing(11, o);
+        Assert.Contains(o, v => v != 0);
+    }
+
+    [Fact]
+    public void SwePlusRevivesDeadNeuronsAndBreaksSymmetry()
+    {
+        var model = GrowthFixtures.Mlp(12, 6, 8, 8, 3);
+        var data = GrowthFixtures.Random(2000, 6, 3, 12);
+        var plus = new SharedWeightsExtender(SweOptions.Plus with { AdjustSteps = 30 }, "swe-plus");
+        var rep = plus.Extend(new GrowthContext(model, data, new Rng(5)), [8, 8]);
+        var act = Sprout.Diagnostics.NeuronActivity.Measure(model, data);
+        Assert.Equal(0, act[0].Inactive(8, 8));
+        Assert.Equal(0, act[1].Inactive(8, 8));
+        Assert.All(rep, r => Assert.Equal(30, r.AdjustSteps));
+        var cos = Sprout.Diagnostics.WeightSimilarity.Cosines(model.Sites[1], 8, 8);
+        Assert.True(cos.Mean < 0.5, $"new neurons should not be collinear, mean cosine {cos.Mean:F3}");
+    }
+
+    [Fact]
+    public void UnknownNamesAreRejected()
+    {
+        Assert.Throws<ArgumentException>(() => Extender.Create("nope"));
+        Assert.Throws<ArgumentException>(() => Distributor.Create("nope"));
+    }
+}

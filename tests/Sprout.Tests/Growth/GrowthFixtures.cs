@@ -1,0 +1,56 @@
+using Sprout.Data;
+using Sprout.Growth;
+using Sprout.Nn;
+using Sprout.Tensors;
+
+namespace Sprout.Tests.Growth;
+
+internal static class GrowthFixtures
+{
+    public static GrowableModel Mlp(ulong seed, params int[] widths) =>
+        new((Sequential)SequentialConfig.Mlp(widths, ActivationConfig.Relu).Build(new Rng(seed)));
+
+    public static GrowthData Spirals(int n, ulong seed)
+    {
+        var (x, y) = Synthetic.TwoSpirals(n, new Rng(seed));
+        return new GrowthData(x, y, 2);
+    }
+
+    /// <summary>Random features in [−1, 1] with labels from a fixed random linear rule.</summary>
+    public static GrowthData Random(int n, int features, int classes, ulong seed)
+    {
+        var rng = new Rng(seed);
+        var x = new float[n * features];
+        rng.FillUniform(x, -1, 1);
+        var w = new float[classes * features];
+        rng.FillNormal(w, 0, 1);
+        var y = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            int best = 0;
+            double bv = double.NegativeInfinity;
+            for (int c = 0; c < classes; c++)
+            {
+                double s = 0;
+                for (int k = 0; k < features; k++) s += w[c * features + k] * x[i * features + k];
+                if (s > bv) { bv = s; best = c; }
+            }
+            y[i] = best;
+        }
+        return new GrowthData(x, y, features);
+    }
+
+    public static float[][] Weights(GrowableModel m) => m.CopyWeights();
+
+    public static void AssertBitIdentical(float[][] a, float[][] b)
+    {
+        Xunit.Assert.Equal(a.Length, b.Length);
+        for (int i = 0; i < a.Length; i++)
+        {
+            Xunit.Assert.Equal(a[i].Length, b[i].Length);
+            for (int k = 0; k < a[i].Length; k++)
+                Xunit.Assert.True(BitConverter.SingleToInt32Bits(a[i][k]) == BitConverter.SingleToInt32Bits(b[i][k]),
+                    $"tensor {i} entry {k}: {a[i][k]:R} vs {b[i][k]:R}");
+        }
+    }
+}

@@ -1,0 +1,107 @@
+using System.Text.Json;
+using Sprout.Growth;
+using Sprout.Nn;
+using Sprout.Tensors;
+using Xunit;
+
+namespace Sprout.Tests.Growth;
+
+[Collection("Workers")]
+public class RunnerTests
+{
+    [Fact]
+    public void EarlyStoppingRestoresTheBestWeights()
+    {
+        var model = (Sequential)SequentialConfig.Mlp([2, 3, 2], ActivationConfig.Relu).Build(new Rng(1));
+        var w = model.Parameters().First();
+        var es = new EarlyStopping(model, patience: 2);
+        double[] losses = [3.0, 2.0, 2.5, 2.1, 1.9];
+        float[]? bestWeights = null;
+        int stoppedAt = -1;
+        for (int e = 0; e < losses.Length; e++)
+        {
+            w.Span.Fill(e + 10);              // "training" changes the weights every epoch
+            if (e == 1) bestWeights = w.ToArray();
+            if (es.Update(losses[e])) { stoppedAt = e; break; }
+        }
+        Assert.Equal(3, stoppedAt);          // epochs 2 and 3 did not improve on 2.0
+        Assert.Equal(1, es.BestEpoch);
+        es.RestoreBest();
+        Assert.Equal(bestWeights, w.ToArray());
+    }
+
+    [Fact]
+    public void EarlyStoppingPhaseEndsWithBestValidationWeights()
+    {
+        var train = GrowthFixtures.Random(300, 5, 3, 3);
+        var val = GrowthFixtures.Random(200, 5, 3, 4);
+        var model = GrowthFixtures.Mlp(2, 5, 6, 3);
+        var opt = new Sprout.Optim.Adam(model.Parameters(), 0.05);
+        int epochs = GrowthRunner.TrainPhase(model, opt, train, val, new StageTraining(0, true, 2, 12), new Rng(1), 50);
+        Assert.InRange(epochs, 1, 12);
+        // rerun the same epochs while tracking the best validation loss by hand
+        var model2 = GrowthFixtures.Mlp(2, 5, 6, 3);
+        var opt2 = new Sprout.Optim.Adam(model2.Parameters(), 0.05);
+        var sh = new Rng(1);
+        double best = double.PositiveInfinity;
+        for (int e = 0; e < epochs; e++)
+        {
+            train.Trainer.TrainEpoch(model2.Module, opt2, sh.Permutation(train.Count), 50);
+            best = Math.Min(best, val.Trainer.Evaluate(model2.Module).Loss);
+        }
+        Assert.Equal(best, val.Trainer.Evaluate(model.Module).Loss, 6);
+    }
+
+    private static GrowthRunConfig Config(string extender, string distributor) => new(
+        [2, 8, 8, 2], GrowthSchedule.FromPercent(50, 2), extender, distributor,
+        new StageTraining(3), new StageTraining(2),
+        Swe: extender.StartsWith("swe", StringComparison.Ordinal) ? (extender == "swe-plus" ? SweOptions.Plus : SweOptions.Paper) with { AdjustSteps = 5, DeadCheckSamples = 500 } : null,
+        Svod: distributor == "svod-topn" ? SvodOptions.TopN with { BatchSize = 50 } : null,
+        BatchSize: 50, LearningRate: 0.01, Seed: 42, DiagnosticBatch: 100);
+
+    [Theory]
+    [InlineData("swe-plus", "svod")]
+    [InlineData("swe-reference", "svod-topn")]
+    [InlineData("random", "ras")]
+    public void SameSeedGivesAnIdenticalGrowthRun(string extender, string distributor)
+    {
+        var train = GrowthFixtures.Spirals(600, 1);
+        var val = GrowthFixtures.Spirals(200, 2);
+        var cfg = Config(extender, distributor);
+        var r1 = new GrowthRunner(cfg);
+        var a = r1.Run(train, val, val);
+        var r2 = new GrowthRunner(cfg);
+        var b = r2.Run(train, val, val);
+        GrowthFixtures.AssertBitIdentical(r1.Model!.CopyWeights(), r2.Model!.CopyWeights());
+        Assert.Equal(JsonSerializer.Serialize(a with { Stages = a.Stages.Select(s => s with { Seconds = 0 }).ToArray() }, GrowthRunConfig.JsonOptions),
+                     JsonSerializer.Serialize(b with { Stages = b.Stages.Select(s => s with { Seconds = 0 }).ToArray() }, GrowthRunConfig.JsonOptions));
+        Assert.Equal(2, a.Stages.Count);
+        Assert.Equal(8, a.Stages[0].Total);                 // 50% of 16
+        Assert.Equal(a.Stages[0].WidthsAfter, a.Stages[1].WidthsBefore);
+        Assert.Equal(16 + 8 + 12, a.FinalWidths.Sum());     // +50% of 24 in stage 2
+        var r3 = new GrowthRunner(cfg with { Seed = 43 });
+        r3.Run(train, val, val);
+        Assert.NotEqual(r1.Model!.CopyWeights()[0], r3.Model!.CopyWeights()[0]);
+    }
+
+    [Fact]
+    public void ConfigRoundTripsThroughJson()
+    {
+        var cfg = Config("swe-plus", "svod") with { Schedule = GrowthSchedule.FromTotals(4, 6), FixedCounts = [1, 2] };
+        var back = GrowthRunConfig.FromJson(cfg.ToJson());
+        Assert.Equal(cfg.ToJson(), back.ToJson());
+        Assert.Contains("\"extender\": \"swe-plus\"", cfg.ToJson());
+        Assert.Throws<ArgumentException>(() => new GrowthRunner(cfg with { Extender = "bogus" }));
+    }
+
+    [Fact]
+    public void SchedulesComputeStageTotals()
+    {
+        Assert.Equal(7, GrowthSchedule.FromTotals(5, 7).TotalFor(1, 100));
+        var p = GrowthSchedule.FromPercent(30, 7);
+        Assert.Equal(7, p.Count);
+        Assert.Equal(9, p.TotalFor(0, 30));
+        Assert.Equal(1, p.TotalFor(0, 1));
+        Assert.Throws<ArgumentException>(() => GrowthSchedule.FromPercent(-5, 2).Validate());
+    }
+}
