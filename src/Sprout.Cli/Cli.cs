@@ -34,6 +34,7 @@ internal static class Cli
                 "run" => RunCommand.Execute(args[1..]),
                 "bench" => BenchCommands.Execute(args[1..]),
                 "data" => DataCommands.Run(args[1..]),
+                "experiment" => ExperimentCommands.Run(args[1..]),
                 _ => throw new UsageException($"unknown command '{args[0]}' (see sprout --help)"),
             };
         }
