@@ -34,7 +34,17 @@ internal static class CnnBench
         {
             Workers.Threads = threadList[0];
             var pm = (Sequential)Models.SweBackbone(10, [40]).Build(new Rng(1));
-            Console.Write(BenchCommands.ProfileSteps(pm, x, y, new Adam(pm.Parameters(), 1e-3), steps, warmup: 3).Format(steps));
+            var popt = new Adam(pm.Parameters(), 1e-3);
+            BenchCommands.ProfileSteps(pm, x, y, popt, 2, warmup: 2); // fill the pool first
+            using var listener = new AllocListener();
+            long misses = Sprout.Tensors.BufferPool.Misses;
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            int gen2 = GC.CollectionCount(2);
+            Console.Write(BenchCommands.ProfileSteps(pm, x, y, popt, steps, warmup: 3).Format(steps));
+            Console.WriteLine($"managed allocation: {(GC.GetTotalAllocatedBytes(precise: true) - before) / (steps + 3) / 1024.0:F1} KiB per step, " +
+                              $"{GC.CollectionCount(2) - gen2} gen-2 collections, pool holds {Sprout.Tensors.BufferPool.RetainedFloats * 4 / 1048576.0:F0} MiB idle");
+            Console.WriteLine($"pool misses: {Sprout.Tensors.BufferPool.Misses - misses}");
+            foreach (var kv in listener.Big.OrderByDescending(k => k.Value)) Console.WriteLine($"  {kv.Key}: {kv.Value / 1024} KiB");
             return 0;
         }
         var steps1 = new List<StepResult>();
@@ -142,5 +152,21 @@ internal static class CnnBench
         }
         else Console.WriteLine(JsonSerializer.Serialize(new { step = steps1, conv = layers, locallyConnected = lcs }, new JsonSerializerOptions { WriteIndented = true }));
         return 0;
+    }
+
+    private sealed class AllocListener : System.Diagnostics.Tracing.EventListener
+    {
+        public readonly Dictionary<string, long> Big = new();
+        protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource source)
+        {
+            if (source.Name == "Microsoft-Windows-DotNETRuntime") EnableEvents(source, System.Diagnostics.Tracing.EventLevel.Verbose, (System.Diagnostics.Tracing.EventKeywords)0x1);
+        }
+        protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs e)
+        {
+            if (e.EventName != "GCAllocationTick_V4" || e.Payload is null) return;
+            int ti = e.PayloadNames!.IndexOf("TypeName"), si = e.PayloadNames.IndexOf("ObjectSize");
+            string key = (e.Payload[ti]?.ToString() ?? "?") + " size " + (si >= 0 ? e.Payload[si] : "?");
+            lock (Big) Big[key] = Big.GetValueOrDefault(key) + 100 * 1024;
+        }
     }
 }

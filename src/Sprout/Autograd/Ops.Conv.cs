@@ -68,7 +68,7 @@ public static partial class Ops
                             int ldc = ohw;
                             if (!g.IsIdentity && !implicitGemm)
                             {
-                                Im2Col.Forward(xin, g, col, ld);
+                                ConvGemm.PackColumns(xin, g, 0, ohw, col, ld);
                                 colSpan = col[..(k * ld)];
                                 ldc = ld;
                             }
@@ -170,7 +170,7 @@ public static partial class Ops
                         int ldc = ohw;
                         if (!g.IsIdentity)
                         {
-                            Im2Col.Forward(xin, g, col, ld);
+                            ConvGemm.PackColumns(xin, g, 0, ohw, col, ld);
                             colSpan = col[..(k * ld)];
                             ldc = ld;
                         }

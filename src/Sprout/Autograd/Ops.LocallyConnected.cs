@@ -37,7 +37,7 @@ public static partial class Ops
             var ps = patches.Span;
             for (int i = s; i < e; i++)
             {
-                Im2Col.Forward(x.Span.Slice(i * c * h * wd, c * h * wd), g, col, p);
+                ConvGemm.PackColumns(x.Span.Slice(i * c * h * wd, c * h * wd), g, 0, p, col, p);
                 for (int kk = 0; kk < k; kk++)
                     for (int pos = 0; pos < p; pos++) ps[(pos * n + i) * k + kk] = col[kk * p + pos];
             }

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Sprout.Tensors;
 
 namespace Sprout.Autograd;
@@ -87,10 +89,12 @@ public static partial class Ops
                 }
                 var ao = args.Slice(outBase + oy * ow, ow);
                 int row0 = 2 * oy * w;
-                for (int ox = 0; ox < ow; ox++)
+                int ox0 = 0;
+                if (Avx2.IsSupported)
+                    ox0 = MaxPool2x2Row(r0, r1, yo, ao, ow, row0, w);
+                for (int ox = ox0; ox < ow; ox++)
                 {
-                    // first maximum in window order (0,0), (0,1), (1,0), (1,1), as the general loop picks it;
-                    // branch-free selects (random data would mispredict every comparison)
+                    // first maximum in window order (0,0), (0,1), (1,0), (1,1), as the general loop picks it
                     float a0 = r0[2 * ox], a1 = r0[2 * ox + 1], a2 = r1[2 * ox], a3 = r1[2 * ox + 1];
                     int i0 = row0 + 2 * ox;
                     bool t1 = a1 > a0;
@@ -105,6 +109,46 @@ public static partial class Ops
                 }
             }
         }
+    }
+
+    // Eight 2×2 windows per step, branch-free: deinterleave even/odd columns of both input rows, then compare masks
+    // and blends pick the maximum and its index (first maximum in window order on ties). Returns outputs done.
+    private static unsafe int MaxPool2x2Row(ReadOnlySpan<float> r0, ReadOnlySpan<float> r1, Span<float> yo, Span<float> ao, int ow, int row0, int w)
+    {
+        int ox = 0;
+        fixed (float* p0 = r0) fixed (float* p1 = r1) fixed (float* py = yo) fixed (float* pa = ao)
+        {
+            var lane2 = Vector256.Create(0f, 2, 4, 6, 8, 10, 12, 14);
+            var one = Vector256.Create(1f);
+            var wv = Vector256.Create((float)w);
+            for (; ox + 8 <= ow; ox += 8)
+            {
+                var (e0, o0) = Deinterleave(Avx.LoadVector256(p0 + 2 * ox), Avx.LoadVector256(p0 + 2 * ox + 8));
+                var (e1, o1) = Deinterleave(Avx.LoadVector256(p1 + 2 * ox), Avx.LoadVector256(p1 + 2 * ox + 8));
+                var i0 = Vector256.Create((float)(row0 + 2 * ox)) + lane2;
+                var t1 = Vector256.GreaterThan(o0, e0);
+                var m01 = Vector256.ConditionalSelect(t1, o0, e0);
+                var j01 = Vector256.ConditionalSelect(t1, i0 + one, i0);
+                var t3 = Vector256.GreaterThan(o1, e1);
+                var m23 = Vector256.ConditionalSelect(t3, o1, e1);
+                var j23 = Vector256.ConditionalSelect(t3, i0 + wv + one, i0 + wv);
+                var t = Vector256.GreaterThan(m23, m01);
+                Avx.Store(py + ox, Vector256.ConditionalSelect(t, m23, m01));
+                Avx.Store(pa + ox, Vector256.ConditionalSelect(t, j23, j01));
+            }
+        }
+        return ox;
+    }
+
+    // (a0..a7, b0..b7) → (a0 a2 a4 a6 b0 b2 b4 b6, a1 a3 a5 a7 b1 b3 b5 b7)
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<float> Even, Vector256<float> Odd) Deinterleave(Vector256<float> a, Vector256<float> b)
+    {
+        var ev = Avx.Shuffle(a, b, 0b10_00_10_00); // a0 a2 b0 b2 | a4 a6 b4 b6
+        var od = Avx.Shuffle(a, b, 0b11_01_11_01); // a1 a3 b1 b3 | a5 a7 b5 b7
+        ev = Avx2.Permute4x64(ev.AsDouble(), 0b11_01_10_00).AsSingle();
+        od = Avx2.Permute4x64(od.AsDouble(), 0b11_01_10_00).AsSingle();
+        return (ev, od);
     }
 
     /// <summary>Average pooling over x [N, C, H, W]; padded zeros count in the average (PyTorch's default).</summary>

@@ -67,60 +67,95 @@ public static unsafe class ConvGemm
     }
 
     /// <summary>
-    /// panel[t, j] = im2col(x)[t, j0 + j] for taps t in [0, K) and j in [0, cols); columns past cols are zero.
-    /// Row t = (c, ki, kj); the panel has 64 columns. Runs along an output row are copied with vector moves.
+    /// panel[t, j] = im2col(x)[t, j0 + j] for taps t in [0, K) and j in [0, cols ≤ 64); columns past cols are zero.
+    /// Row t = (c, ki, kj); the panel has 64 columns.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void PackPanel(ReadOnlySpan<float> x, in ConvGeometry g, int j0, int cols, Span<float> panel)
     {
-        const int nr = 64;
+        PackColumns(x, g, j0, cols, panel, 64);
+        for (int t = 0; t < g.K && cols < 64; t++) panel.Slice(t * 64 + cols, 64 - cols).Clear();
+    }
+
+    /// <summary>
+    /// dst[t·ld + j] = im2col(x)[t, j0 + j] for taps t in [0, K) and j in [0, cols): a fast im2col (its scalar reference
+    /// is <see cref="Im2Col.Forward"/>). The positions are split once into runs along output rows; for each tap, a run's
+    /// in-image middle is copied with vector moves and only its edges are zeroed.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PackColumns(ReadOnlySpan<float> x, in ConvGeometry g, int j0, int cols, Span<float> dst, int ld)
+    {
         int ow = g.OW, hw = g.H * g.W, H = g.H, W = g.W, sh = g.SH, sw = g.SW, ph = g.PH, pw = g.PW;
-        if (panel.Length < g.K * nr || x.Length < g.C * hw) throw new ArgumentException("PackPanel: buffer too short");
-        fixed (float* px = x) fixed (float* pp = panel)
+        if (ld < cols || dst.Length < (g.K - 1) * (long)ld + cols || x.Length < g.C * hw) throw new ArgumentException("PackColumns: buffer too short");
+        // runs: (offset in the row, output row, first output column, length)
+        int maxRuns = cols / Math.Max(1, ow) + 2;
+        Span<int> rj = maxRuns <= 256 ? stackalloc int[maxRuns] : new int[maxRuns];
+        Span<int> roy = maxRuns <= 256 ? stackalloc int[maxRuns] : new int[maxRuns];
+        Span<int> rox = maxRuns <= 256 ? stackalloc int[maxRuns] : new int[maxRuns];
+        Span<int> rlen = maxRuns <= 256 ? stackalloc int[maxRuns] : new int[maxRuns];
+        int runs = 0;
+        {
+            int oy = j0 / ow, ox = j0 - oy * ow;
+            for (int j = 0; j < cols; runs++)
+            {
+                int len = Math.Min(cols - j, ow - ox);
+                rj[runs] = j; roy[runs] = oy; rox[runs] = ox; rlen[runs] = len;
+                j += len; ox = 0; oy++;
+            }
+        }
+        fixed (float* px = x) fixed (float* pp = dst)
         {
             float* d = pp;
             for (int c = 0; c < g.C; c++)
             {
                 float* xc = px + (long)c * hw;
                 for (int ki = 0; ki < g.KH; ki++)
-                    for (int kj = 0; kj < g.KW; kj++, d += nr)
+                    for (int kj = 0; kj < g.KW; kj++, d += ld)
                     {
-                        int j = 0;
-                        int pos = j0, oy = pos / ow, ox = pos - oy * ow;
-                        while (j < cols)
+                        for (int r = 0; r < runs; r++)
                         {
-                            int run = Math.Min(cols - j, ow - ox);
-                            int iy = oy * sh - ph + ki;
-                            float* dd = d + j;
+                            int run = rlen[r];
+                            float* dd = d + rj[r];
+                            int iy = roy[r] * sh - ph + ki;
                             if ((uint)iy >= (uint)H)
                             {
-                                new Span<float>(dd, run).Clear();
+                                for (int q = 0; q < run; q++) dd[q] = 0f;
+                                continue;
+                            }
+                            float* src = xc + (long)iy * W;
+                            int ix0 = rox[r] * sw - pw + kj;
+                            if (sw == 1)
+                            {
+                                // q in [qs, qe) reads inside the image row
+                                int qs = Math.Max(0, -ix0), qe = Math.Min(run, W - ix0);
+                                if (qe < qs) qe = qs;
+                                for (int q = 0; q < qs; q++) dd[q] = 0f;
+                                if (qe - qs >= 16)
+                                {
+                                    int qq = qs;
+                                    for (; qq + 16 <= qe; qq += 16)
+                                        System.Runtime.Intrinsics.Vector512.Store(System.Runtime.Intrinsics.Vector512.Load(src + ix0 + qq), dd + qq);
+                                    if (qq < qe) // last partial vector: overlap the previous one instead of a scalar tail
+                                        System.Runtime.Intrinsics.Vector512.Store(System.Runtime.Intrinsics.Vector512.Load(src + ix0 + qe - 16), dd + qe - 16);
+                                }
+                                else if (qe - qs >= 8)
+                                {
+                                    // 8..15 values: two overlapping 8-wide moves
+                                    System.Runtime.Intrinsics.Vector256.Store(System.Runtime.Intrinsics.Vector256.Load(src + ix0 + qs), dd + qs);
+                                    System.Runtime.Intrinsics.Vector256.Store(System.Runtime.Intrinsics.Vector256.Load(src + ix0 + qe - 8), dd + qe - 8);
+                                }
+                                else
+                                    for (int qq = qs; qq < qe; qq++) dd[qq] = src[ix0 + qq];
+                                for (int q = qe; q < run; q++) dd[q] = 0f;
                             }
                             else
                             {
-                                float* src = xc + (long)iy * W;
-                                int ix0 = ox * sw - pw + kj;
-                                if (sw == 1 && ix0 >= 0 && ix0 + run <= W)
+                                for (int q = 0; q < run; q++)
                                 {
-                                    int q = 0;
-                                    for (; q + 16 <= run; q += 16)
-                                        System.Runtime.Intrinsics.Vector512.Store(System.Runtime.Intrinsics.Vector512.Load(src + ix0 + q), dd + q);
-                                    for (; q < run; q++) dd[q] = src[ix0 + q];
-                                }
-                                else
-                                {
-                                    for (int q = 0; q < run; q++)
-                                    {
-                                        int ix = ix0 + q * sw;
-                                        dd[q] = (uint)ix < (uint)W ? src[ix] : 0f;
-                                    }
+                                    int ix = ix0 + q * sw;
+                                    dd[q] = (uint)ix < (uint)W ? src[ix] : 0f;
                                 }
                             }
-                            j += run;
-                            ox = 0;
-                            oy++;
                         }
-                        for (int q = cols; q < nr; q++) d[q] = 0f;
                     }
             }
         }

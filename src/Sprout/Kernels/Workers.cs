@@ -41,11 +41,21 @@ public static class Workers
     /// </summary>
     public static void Run(int parts, Action<int> body)
     {
-        if (parts <= 1 || _inside || _threads == 1)
+        // Serial when there is nothing to split, when called from inside a part, or when another thread is using
+        // the workers right now (the partition depends only on the part index, so results are the same).
+        if (parts <= 1 || _inside || _threads == 1 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
         {
             for (int i = 0; i < parts; i++) body(i);
             return;
         }
+        try { RunParallel(parts, body); }
+        finally { Volatile.Write(ref _busy, 0); }
+    }
+
+    private static int _busy;
+
+    private static void RunParallel(int parts, Action<int> body)
+    {
         var pool = _pool;
         int extra = Math.Min(parts - 1, pool.Length);
         for (int w = 0; w < extra; w++) pool[w].Post(body, w + 1);

@@ -32,8 +32,14 @@ public static class BufferPool
                 return stack.Pop();
             }
         }
+        Interlocked.Increment(ref _misses);
         return GC.AllocateUninitializedArray<float>(length);
     }
+
+    private static long _misses;
+
+    /// <summary>Rents that found no idle array of their size and allocated one (a warm training step should add none).</summary>
+    public static long Misses => Interlocked.Read(ref _misses);
 
     /// <summary>Returns an array to the pool. The caller must not touch it afterwards.</summary>
     public static void Return(float[] array)

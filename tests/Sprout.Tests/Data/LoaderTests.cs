@@ -185,7 +185,9 @@ public class LoaderTests
             foreach (var b in loader.Epoch(1)) batches++;
             long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
             Assert.Equal(200, batches);
-            Assert.True(allocated < 4096, $"prefetch {prefetch}: {allocated} bytes allocated in an epoch of 200 batches");
+            // no per-batch buffers: well under one batch's 200 KB per epoch (a wait handle made lazily when the
+            // consumer has to block under load is allowed)
+            Assert.True(allocated < 200 * 64, $"prefetch {prefetch}: {allocated} bytes allocated in an epoch of 200 batches");
         }
     }
 

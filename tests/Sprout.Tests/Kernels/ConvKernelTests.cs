@@ -37,6 +37,29 @@ public class ConvKernelTests
     }
 
     [Theory, MemberData(nameof(Geometries))]
+    public void PackColumnsMatchesScalarIm2Col(int c, int h, int w, int k, int s, int p)
+    {
+        var g = new ConvGeometry(c, h, w, k, k, s, s, p, p);
+        var rng = new Rng((ulong)(c * 31 + h * 3 + k));
+        var x = new float[c * h * w];
+        rng.FillUniform(x, -1, 1);
+        int ohw = g.OH * g.OW, ld = ohw + 5;
+        var expected = new float[g.K * ld];
+        var actual = new float[g.K * ld];
+        expected.AsSpan().Fill(7f);
+        actual.AsSpan().Fill(7f); // the padding between rows must stay untouched
+        Im2Col.Forward(x, g, expected, ld);
+        ConvGemm.PackColumns(x, g, 0, ohw, actual, ld);
+        Assert.Equal(expected, actual);
+        // a window of columns in the middle
+        int j0 = ohw / 3, cols = Math.Max(1, ohw / 2);
+        var part = new float[g.K * cols];
+        ConvGemm.PackColumns(x, g, j0, cols, part, cols);
+        for (int t = 0; t < g.K; t++)
+            for (int j = 0; j < cols; j++) Assert.Equal(expected[t * ld + j0 + j], part[t * cols + j]);
+    }
+
+    [Theory, MemberData(nameof(Geometries))]
     public void ImplicitGemmConvMatchesExplicitIm2Col(int c, int h, int w, int k, int s, int p)
     {
         var rng = new Rng((ulong)(c * 7 + w + s));

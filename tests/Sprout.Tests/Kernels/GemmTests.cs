@@ -184,3 +184,32 @@ public class GemmTests
         Assert.Contains("A", e.Message);
     }
 }
+
+public class WorkersTests
+{
+    [Fact]
+    public void ConcurrentCallersDoNotDeadlockAndGetSameResults()
+    {
+        int saved = Workers.Threads;
+        Workers.Threads = 2;
+        try
+        {
+            var results = new long[8];
+            var threads = Enumerable.Range(0, 8).Select(t => new Thread(() =>
+            {
+                long sum = 0;
+                for (int rep = 0; rep < 200; rep++)
+                {
+                    var parts = new long[2];
+                    Workers.Run(2, p => parts[p] = p + 1);
+                    sum += parts[0] + parts[1];
+                }
+                results[t] = sum;
+            })).ToArray();
+            foreach (var th in threads) th.Start();
+            foreach (var th in threads) Assert.True(th.Join(TimeSpan.FromSeconds(30)), "a caller never returned");
+            Assert.All(results, r => Assert.Equal(200 * 3, r));
+        }
+        finally { Workers.Threads = saved; }
+    }
+}
