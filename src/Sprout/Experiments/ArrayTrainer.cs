@@ -26,8 +26,8 @@ public sealed class ArrayTrainer
     private readonly int _features;
     private readonly Dictionary<int, (Tensor X, int[] Y)> _batches = new();
 
-    /// <summary>Wraps data (not copied).</summary>
-    public ArrayTrainer(float[] x, int[] y, int features)
+    /// <summary>Wraps data (not copied); batches are [rows, ..sampleShape] (default [rows, features]).</summary>
+    public ArrayTrainer(float[] x, int[] y, int features, int[]? sampleShape = null)
     {
         if (features <= 0 || x.Length % features != 0)
             throw new ArgumentException($"{x.Length} values are not whole rows of {features} features");
@@ -36,7 +36,11 @@ public sealed class ArrayTrainer
         _x = x;
         _y = y;
         _features = features;
+        _sampleShape = sampleShape ?? [features];
+        if (Tensor.Product(_sampleShape) != features) throw new ArgumentException("sample shape does not hold the features");
     }
+
+    private readonly int[] _sampleShape;
 
     /// <summary>Number of samples.</summary>
     public int Count => _y.Length;
@@ -45,7 +49,7 @@ public sealed class ArrayTrainer
     {
         if (!_batches.TryGetValue(rows, out var b))
         {
-            b = (new Tensor(new float[rows * _features], rows, _features), new int[rows]);
+            b = (new Tensor(new float[rows * _features], [rows, .. _sampleShape]), new int[rows]);
             _batches[rows] = b;
         }
         return b;

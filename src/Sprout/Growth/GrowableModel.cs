@@ -17,29 +17,64 @@ public sealed class GrowableModel
     private readonly List<int> _captureAfter = new();   // module index whose output is the site's post-activation
     private readonly List<int> _producer = new();       // module index of the site's producing layer
 
-    /// <summary>Wraps a Sequential (the model's layers are used in place).</summary>
+    /// <summary>
+    /// Wraps a Sequential (the model's layers are used in place). Growable: every Linear or Conv2d (one group) whose
+    /// outputs reach a later Linear or Conv2d through activations, BatchNorm, pooling, dropout or Flatten. A BatchNorm in
+    /// between grows with its producer; a Conv2d feeding a Linear through Flatten gives the Linear H·W inputs per
+    /// channel. Depthwise convs and locally connected layers are not supported yet and are rejected.
+    /// </summary>
     public GrowableModel(Sequential model)
     {
         ArgumentNullException.ThrowIfNull(model);
         _seq = model;
         var layers = model.Layers;
-        var linearIdx = new List<int>();
+        var param = new List<int>();
         for (int i = 0; i < layers.Count; i++)
         {
-            if (layers[i] is Linear) linearIdx.Add(i);
-            else if (layers[i] is not Activation and not Flatten)
-                throw new ArgumentException($"growth supports Linear, Activation and Flatten layers so far; layer {i} is {layers[i]}");
+            switch (layers[i])
+            {
+                case Linear:
+                case Conv2d { Config.Groups: 1 }:
+                    param.Add(i);
+                    break;
+                case Activation or Flatten or BatchNorm or Pool or Dropout:
+                    break;
+                default:
+                    throw new ArgumentException($"growth supports Linear, Conv2d (one group), BatchNorm, pooling, dropout, activations and Flatten; layer {i} is {layers[i]}");
+            }
         }
-        for (int k = 0; k + 1 < linearIdx.Count; k++)
+        for (int k = 0; k + 1 < param.Count; k++)
         {
-            var prod = (Linear)layers[linearIdx[k]];
-            var cons = (Linear)layers[linearIdx[k + 1]];
-            _sites.Add(new GrowthSite(k.ToString(System.Globalization.CultureInfo.InvariantCulture), prod.Weight, prod.Bias, cons.Weight, 1, 1, cons.Bias));
-            _captureAfter.Add(linearIdx[k + 1] - 1);
-            _producer.Add(linearIdx[k]);
+            int pi = param[k], ci = param[k + 1];
+            var (inW, inB) = layers[pi] is Linear pl ? (pl.Weight, pl.Bias) : (((Conv2d)layers[pi]).Weight, ((Conv2d)layers[pi]).Bias);
+            var (outW, outB) = layers[ci] is Linear cl ? (cl.Weight, cl.Bias) : (((Conv2d)layers[ci]).Weight, ((Conv2d)layers[ci]).Bias);
+            NormParams? norm = null;
+            int capture = ci - 1;
+            for (int j = pi + 1; j < ci; j++)
+            {
+                if (layers[j] is BatchNorm bn && norm is null) norm = new NormParams(bn.Gamma, bn.Beta, bn.RunningMean, bn.RunningVar);
+                if (layers[j] is Activation) capture = j; // the activation output is what "inactive" is measured on
+            }
+            int width = inW.Dim(0);
+            int block = 1;
+            if (layers[pi] is Conv2d && layers[ci] is Linear)
+            {
+                if (outW.Dim(1) % width != 0)
+                    throw new ArgumentException($"layer {ci} has {outW.Dim(1)} inputs, not a whole number per channel of layer {pi} ({width})");
+                block = outW.Dim(1) / width;
+            }
+            _sites.Add(new GrowthSite(k.ToString(System.Globalization.CultureInfo.InvariantCulture), inW, inB, outW, 1, block, outB, norm));
+            _captureAfter.Add(capture);
+            _producer.Add(pi);
+            _isConv.Add(layers[pi] is Conv2d);
         }
         if (_sites.Count == 0) throw new ArgumentException("the model has no hidden layer to grow");
     }
+
+    private readonly List<bool> _isConv = new();
+
+    /// <summary>Whether site <paramref name="siteIndex"/> grows conv channels (rather than Linear neurons).</summary>
+    public bool IsConvSite(int siteIndex) => _isConv[siteIndex];
 
     /// <summary>The wrapped module.</summary>
     public Sequential Module => _seq;
@@ -69,17 +104,19 @@ public sealed class GrowableModel
         return (x, hidden);
     }
 
-    /// <summary>The input of site <paramref name="siteIndex"/>'s producer for a batch ([batch, FanIn]; scope temporary).</summary>
+    /// <summary>The input of site <paramref name="siteIndex"/>'s producer for a batch ([batch, FanIn]; scope temporary). Linear sites only.</summary>
     public Tensor SiteInput(Tensor x, int siteIndex)
     {
+        if (_isConv[siteIndex]) throw new NotSupportedException($"site {siteIndex} is a conv layer: its per-position inputs are not a [batch, fan-in] matrix (SWE on conv channels is not implemented yet)");
         var layers = _seq.Layers;
         for (int i = 0; i < _producer[siteIndex]; i++) x = layers[i].Forward(x);
         return Ops.Flatten(x);
     }
 
-    /// <summary>Site <paramref name="siteIndex"/>'s pre-activations for a batch ([batch, width]; scope temporary).</summary>
+    /// <summary>Site <paramref name="siteIndex"/>'s pre-activations for a batch ([batch, width]; scope temporary). Linear sites only.</summary>
     public Tensor PreActivations(Tensor x, int siteIndex)
     {
+        if (_isConv[siteIndex]) throw new NotSupportedException($"site {siteIndex} is a conv layer (SWE on conv channels is not implemented yet)");
         var layers = _seq.Layers;
         for (int i = 0; i <= _producer[siteIndex]; i++) x = layers[i].Forward(x);
         return x;

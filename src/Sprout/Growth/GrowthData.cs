@@ -11,8 +11,11 @@ public sealed class GrowthData
 {
     private readonly Dictionary<int, (Tensor X, int[] Y)> _buffers = new();
 
-    /// <summary>Wraps arrays (not copied).</summary>
-    public GrowthData(float[] x, int[] y, int features)
+    /// <summary>
+    /// Wraps arrays (not copied). <paramref name="sampleShape"/> (e.g. [C, H, W] for a conv net) shapes each batch as
+    /// [rows, ..sampleShape]; without it batches are [rows, features].
+    /// </summary>
+    public GrowthData(float[] x, int[] y, int features, int[]? sampleShape = null)
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(y);
@@ -21,8 +24,15 @@ public sealed class GrowthData
         X = x;
         Y = y;
         Features = features;
-        Trainer = new ArrayTrainer(x, y, features);
+        SampleShape = sampleShape ?? [features];
+        if (Tensor.Product(SampleShape) != features) throw new ArgumentException("sample shape does not hold the features");
+        Trainer = new ArrayTrainer(x, y, features, SampleShape);
     }
+
+    /// <summary>Shape of one sample (batches are [rows, ..SampleShape]).</summary>
+    public int[] SampleShape { get; }
+
+    private int[] BatchShape(int rows) => [rows, .. SampleShape];
 
     /// <summary>Features, row-major.</summary>
     public float[] X { get; }
@@ -46,7 +56,7 @@ public sealed class GrowthData
     {
         if (!_buffers.TryGetValue(rows, out var b))
         {
-            b = (new Tensor(new float[rows * Features], rows, Features), new int[rows]);
+            b = (new Tensor(new float[rows * Features], BatchShape(rows)), new int[rows]);
             _buffers[rows] = b;
         }
         var dst = b.X.Span;
@@ -63,7 +73,7 @@ public sealed class GrowthData
     public (Tensor X, int[] Y) Head(int rows)
     {
         rows = Math.Min(rows, Count);
-        return (new Tensor(X.AsSpan(0, rows * Features).ToArray(), rows, Features), Y.AsSpan(0, rows).ToArray());
+        return (new Tensor(X.AsSpan(0, rows * Features).ToArray(), BatchShape(rows)), Y.AsSpan(0, rows).ToArray());
     }
 
     /// <summary>0, 1, …, n−1.</summary>
@@ -84,6 +94,6 @@ public sealed class GrowthData
             X.AsSpan(indices[r] * Features, Features).CopyTo(x.AsSpan(r * Features, Features));
             y[r] = Y[indices[r]];
         }
-        return new GrowthData(x, y, Features);
+        return new GrowthData(x, y, Features, SampleShape);
     }
 }
