@@ -10,7 +10,10 @@ internal static class Cli
         sprout — grow neural networks while they train
 
         usage:
-          sprout run [--epochs N] [--seed S] [--threads T]     train and report (the main job)
+          sprout run [--dataset mnist|fashion-mnist] [--extender E] [--distributor D] [--stages N]
+                     [--grow-percent P] [--epochs N] [--seed S] [--threads T] [--config FILE.json]
+                                                              fetch data if missing, grow an MLP, report (the main job)
+          sprout experiment <swe-inactive|swe-deep|grow> …    the papers' experiments (sprout experiment --help)
           sprout data fetch <mnist|fashion-mnist|cifar10|cifar100> [--data-dir D]
           sprout data info <name> [--data-dir D]              sizes, class histogram, pixel mean/std
           sprout bench gemm [--json] [--threads T]            GEMM GFLOP/s

