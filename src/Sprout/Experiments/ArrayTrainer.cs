@@ -55,8 +55,11 @@ public sealed class ArrayTrainer
         return b;
     }
 
-    // Copies samples order[start..start+rows) into the batch buffer for that size.
-    private (Tensor X, int[] Y) Gather(ReadOnlySpan<int> order, int start, int rows)
+    /// <summary>
+    /// Copies samples order[start..start+rows) into the reusable batch buffer for that size ([rows, ..sample shape]);
+    /// valid until the next call with the same size.
+    /// </summary>
+    public (Tensor X, int[] Y) Gather(ReadOnlySpan<int> order, int start, int rows)
     {
         var (bx, by) = Buffer(rows);
         var dst = bx.Span;

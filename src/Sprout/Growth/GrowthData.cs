@@ -9,8 +9,6 @@ namespace Sprout.Growth;
 /// </summary>
 public sealed class GrowthData
 {
-    private readonly Dictionary<int, (Tensor X, int[] Y)> _buffers = new();
-
     /// <summary>
     /// Wraps arrays (not copied). <paramref name="sampleShape"/> (e.g. [C, H, W] for a conv net) shapes each batch as
     /// [rows, ..sampleShape]; without it batches are [rows, features].
@@ -52,22 +50,7 @@ public sealed class GrowthData
     /// <summary>
     /// Gathers samples order[start..start+rows) into a reusable batch (valid until the next call with the same size).
     /// </summary>
-    public (Tensor X, int[] Y) Batch(ReadOnlySpan<int> order, int start, int rows)
-    {
-        if (!_buffers.TryGetValue(rows, out var b))
-        {
-            b = (new Tensor(new float[rows * Features], BatchShape(rows)), new int[rows]);
-            _buffers[rows] = b;
-        }
-        var dst = b.X.Span;
-        for (int r = 0; r < rows; r++)
-        {
-            int i = order[start + r];
-            X.AsSpan(i * Features, Features).CopyTo(dst.Slice(r * Features, Features));
-            b.Y[r] = Y[i];
-        }
-        return b;
-    }
+    public (Tensor X, int[] Y) Batch(ReadOnlySpan<int> order, int start, int rows) => Trainer.Gather(order, start, rows);
 
     /// <summary>The first <paramref name="rows"/> samples (or all) as a new batch (its own arrays, not a reused buffer).</summary>
     public (Tensor X, int[] Y) Head(int rows)
