@@ -104,22 +104,45 @@ public sealed class GrowableModel
         return (x, hidden);
     }
 
-    /// <summary>The input of site <paramref name="siteIndex"/>'s producer for a batch ([batch, FanIn]; scope temporary). Linear sites only.</summary>
+    /// <summary>
+    /// The input of site <paramref name="siteIndex"/>'s producer for a batch as rows of its fan-in (scope temporary):
+    /// [batch, FanIn] for a Linear; for a Conv2d one row per (sample, output position) holding that position's input
+    /// patch, [batch·OH·OW, C·k·k] — a conv channel is one neuron applied at every position.
+    /// </summary>
     public Tensor SiteInput(Tensor x, int siteIndex)
     {
-        if (_isConv[siteIndex]) throw new NotSupportedException($"site {siteIndex} is a conv layer: its per-position inputs are not a [batch, fan-in] matrix (SWE on conv channels is not implemented yet)");
         var layers = _seq.Layers;
         for (int i = 0; i < _producer[siteIndex]; i++) x = layers[i].Forward(x);
-        return Ops.Flatten(x);
+        if (!_isConv[siteIndex]) return Ops.Flatten(x);
+        var conv = (Conv2d)layers[_producer[siteIndex]];
+        var cfg = conv.Config;
+        int n = x.Dim(0);
+        var g = new Kernels.ConvGeometry(x.Dim(1), x.Dim(2), x.Dim(3), cfg.Kernel, cfg.Kernel, cfg.Stride, cfg.Stride, cfg.Padding, cfg.Padding);
+        int p = g.OH * g.OW, k = g.K;
+        var rows = Tensor.Empty(n * p, k);
+        var col = new float[k * p];
+        var xs = x.Span;
+        var rs = rows.Span;
+        for (int i = 0; i < n; i++)
+        {
+            Kernels.ConvGemm.PackColumns(xs.Slice(i * g.C * g.H * g.W, g.C * g.H * g.W), g, 0, p, col, p);
+            for (int t = 0; t < k; t++)
+                for (int pos = 0; pos < p; pos++) rs[(i * p + pos) * k + t] = col[t * p + pos];
+        }
+        return rows;
     }
 
-    /// <summary>Site <paramref name="siteIndex"/>'s pre-activations for a batch ([batch, width]; scope temporary). Linear sites only.</summary>
+    /// <summary>
+    /// Site <paramref name="siteIndex"/>'s pre-activations (the producer's output) as rows of its width (scope
+    /// temporary): [batch, width] for a Linear, [batch·OH·OW, channels] for a Conv2d (rows in the order of
+    /// <see cref="SiteInput"/>).
+    /// </summary>
     public Tensor PreActivations(Tensor x, int siteIndex)
     {
-        if (_isConv[siteIndex]) throw new NotSupportedException($"site {siteIndex} is a conv layer (SWE on conv channels is not implemented yet)");
         var layers = _seq.Layers;
         for (int i = 0; i <= _producer[siteIndex]; i++) x = layers[i].Forward(x);
-        return x;
+        if (!_isConv[siteIndex]) return x;
+        return Ops.Reshape(Ops.Permute(x, 0, 2, 3, 1), -1, x.Dim(1));
     }
 
     /// <summary>Every parameter.</summary>

@@ -237,11 +237,12 @@ public sealed class SharedWeightsExtender : Extender
         var (bx, _) = ctx.Train.Batch(rng.Permutation(ctx.Train.Count), 0, rows);
         int f = site.FanIn;
         var w = new float[f];
-        var u = new float[rows];
         using (Graph.NoGrad())
         using (TensorScope.Begin())
         {
             var input = ctx.Model.SiteInput(bx, siteIndex).Span;
+            rows = input.Length / f; // a conv site has one row per (sample, position)
+            var u = new float[rows];
             for (int c = first; c < first + count; c++)
             {
                 site.GetIncoming(c, w);
@@ -268,16 +269,19 @@ public sealed class SharedWeightsExtender : Extender
         var model = ctx.Model;
         var site = model.Sites[siteIndex];
         int rows = Math.Min(o.DeadCheckSamples, ctx.Train.Count);
-        if (rows <= 0) return (-1, 0);
+        // A BatchNorm after the producer renormalises each channel on every batch, so a new channel is never silent at
+        // insertion; its activity is measured after stage training on the post-activation output instead.
+        if (rows <= 0 || site.Norm is not null) return (-1, 0);
         var (bx, _) = ctx.Train.Batch(rng.Fork("samples").Permutation(ctx.Train.Count), 0, rows);
         int f = site.FanIn, dead = 0, revived = 0;
         using (Graph.NoGrad())
         using (TensorScope.Begin())
         {
-            var pre = model.PreActivations(bx, siteIndex);   // [rows, width]
+            var pre = model.PreActivations(bx, siteIndex);   // [rows, width]; conv: [rows·positions, channels]
             var ps = pre.Span;
             int width = site.Width;
-            var input = model.SiteInput(bx, siteIndex).Span;  // [rows, FanIn]
+            var input = model.SiteInput(bx, siteIndex).Span;  // [rows, FanIn]; conv: [rows·positions, C·k·k]
+            rows = pre.Dim(0);
             var w = new float[f];
             var u = new float[rows];
             var zeros = new float[site.FanOut];

@@ -96,14 +96,84 @@ public class ConvGrowthTests
     }
 
     [Fact]
-    public void SweRefusesConvSitesWithAClearMessage()
+    public void ConvSiteInputRowsTimesWeightsArePreActivations()
+    {
+        // a conv channel is one neuron applied at every position: patch rows · Wᵀ must equal the conv output
+        var m = Backbone();
+        var x = Tensor.Uniform(new Rng(4), -1, 1, 2, 3, 8, 8);
+        using var _ = TensorScope.Begin();
+        foreach (int s in new[] { 0, 1, 2 })
+        {
+            var site = m.Sites[s];
+            var input = m.SiteInput(x, s);
+            var pre = m.PreActivations(x, s);
+            Assert.Equal(site.FanIn, input.Dim(1));
+            Assert.Equal(input.Dim(0), pre.Dim(0));
+            Assert.Equal(site.Width, pre.Dim(1));
+            var w = new float[site.FanIn];
+            for (int c = 0; c < site.Width; c++)
+            {
+                site.GetIncoming(c, w);
+                for (int r = 0; r < input.Dim(0); r++)
+                {
+                    double u = site.GetBias(c);
+                    for (int k = 0; k < w.Length; k++) u += input[r, k] * w[k];
+                    Assert.Equal(u, pre[r, c], 4);
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("swe")]
+    [InlineData("swe-reference")]
+    [InlineData("swe-plus")]
+    public void SweGrowsConvChannelsAndTheNetKeepsTraining(string name)
     {
         var m = Backbone();
-        var e = Assert.Throws<NotSupportedException>(() =>
+        var rng = new Rng(5);
+        var xs = new float[64 * 3 * 8 * 8];
+        rng.FillUniform(xs, -1, 1);
+        var ys = Enumerable.Range(0, 64).Select(i => i % 3).ToArray();
+        var data = new GrowthData(xs, ys, 3 * 8 * 8, [3, 8, 8]);
+        var ext = Extender.Create(name, name == "swe-reference" ? SweOptions.Reference with { AdjustSteps = 10 } : null);
+        var report = ext.Extend(new GrowthContext(m, data, rng.Fork("grow")), [2, 2, 3, 1]);
+        Assert.Equal([6, 6, 9, 6], m.Widths());
+        Assert.Equal(4, report.Count);
+        var opt = new Adam(m.Parameters(), 1e-2);
+        float first = 0, last = 0;
+        for (int step = 0; step < 30; step++)
         {
             using var _ = TensorScope.Begin();
-            m.SiteInput(Tensor.Zeros(2, 3, 8, 8), 0);
-        });
-        Assert.Contains("conv", e.Message);
+            opt.ZeroGrad();
+            var (bx, by) = data.Batch(GrowthData.Identity(64), 0, 64);
+            var loss = Sprout.Autograd.Ops.CrossEntropy(m.Forward(bx), by);
+            if (step == 0) first = loss.Item();
+            last = loss.Item();
+            loss.Backward();
+            opt.Step();
+        }
+        Assert.True(float.IsFinite(last) && last < first, $"loss {first} → {last}");
+    }
+
+    [Theory]
+    [InlineData("svod")]
+    [InlineData("svod-topn")]
+    [InlineData("ras")]
+    public void DistributorsAllocateOnConvNetsWithoutChangingThem(string name)
+    {
+        var m = Backbone();
+        var rng = new Rng(6);
+        var xs = new float[64 * 3 * 8 * 8];
+        rng.FillUniform(xs, -1, 1);
+        var data = new GrowthData(xs, Enumerable.Range(0, 64).Select(i => i % 3).ToArray(), 3 * 8 * 8, [3, 8, 8]);
+        var before = m.CopyWeights();
+        var dist = Distributor.Create(name, name == "svod-topn" ? SvodOptions.TopN with { BatchSize = 32 } : null);
+        var alloc = dist.Allocate(new GrowthContext(m, data, rng.Fork("d")), 10);
+        Assert.Equal(10, alloc.Sum());
+        Assert.Equal(4, alloc.Length);
+        var after = m.CopyWeights();
+        Assert.Equal(before.Length, after.Length);
+        for (int i = 0; i < before.Length; i++) Assert.Equal(before[i], after[i]);
     }
 }
