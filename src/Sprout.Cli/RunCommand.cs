@@ -54,7 +54,8 @@ internal static class RunCommand
         }
         var (full, test) = ImageFeatures.Load(dataset, dataDir);
         var (train, val) = GrowthExperiments.TrainValidation(full, samples, 0.1, new Rng(cfg.Seed).Fork("split"));
-        progress.WriteLine($"growing an MLP {string.Join("-", cfg.Widths)} on {dataset} ({train.Count} train / {val.Count} validation / {test.Count} test), " +
+        string what = cfg.Model is null ? $"an MLP {string.Join("-", cfg.Widths)}" : $"the network of {configPath}";
+        progress.WriteLine($"growing {what} on {dataset} ({train.Count} train / {val.Count} validation / {test.Count} test), " +
                            $"extender {cfg.Extender}, distributor {cfg.Distributor}, {cfg.Schedule.Count} stages, seed {cfg.Seed}, {threads} thread(s)");
 
         var sw = Stopwatch.StartNew();

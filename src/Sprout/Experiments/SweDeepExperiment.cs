@@ -17,11 +17,11 @@ public sealed record SweDeepOptions(string Dataset, IReadOnlyList<string> Extend
     int InitialWidth, GrowthSchedule Schedule, StageTraining Initial, StageTraining Stage, ExperimentScale Scale)
 {
     /// <summary>Quick: 12,000 samples, 2 seeds, 7 stages of +30%, early stopping (patience 3, ≤ 15 epochs) per stage.</summary>
-    public static SweDeepOptions Quick(string dataset, int seeds = 2) => new(dataset, ["swe-reference", "swe", "swe-plus", "kaiming"], "svod", seeds, 12000, 10,
+    public static SweDeepOptions Quick(string dataset, int seeds = 2) => new(dataset, ["swe-reference", "swe", "swe-plus", "swe-plus-shrink", "kaiming"], "svod", seeds, 12000, 10,
         GrowthSchedule.FromPercent(30, 7), new StageTraining(0, true, 3, 15), new StageTraining(0, true, 3, 15), ExperimentScale.Quick);
 
     /// <summary>Paper: all samples, 5 seeds, 7 stages of +30%, early stopping (patience 5, ≤ 100 epochs).</summary>
-    public static SweDeepOptions Paper(string dataset, int seeds = 5) => new(dataset, ["swe-reference", "swe", "swe-plus", "kaiming"], "svod", seeds, 0, 10,
+    public static SweDeepOptions Paper(string dataset, int seeds = 5) => new(dataset, ["swe-reference", "swe", "swe-plus", "swe-plus-shrink", "kaiming"], "svod", seeds, 0, 10,
         GrowthSchedule.FromPercent(30, 7), new StageTraining(0, true, 5, 100), new StageTraining(0, true, 5, 100), ExperimentScale.Paper);
 
     /// <summary>What the run does, in one sentence.</summary>

@@ -56,7 +56,7 @@ public abstract class Extender
     }
 
     /// <summary>Names accepted by <see cref="Create"/>.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["swe", "swe-reference", "swe-plus", "random", "kaiming", "frobenius"];
+    public static IReadOnlyList<string> Names { get; } = ["swe", "swe-reference", "swe-plus", "swe-plus-shrink", "random", "kaiming", "frobenius"];
 
     /// <summary>Builds an extender by name (see <see cref="Names"/>).</summary>
     public static Extender Create(string name, SweOptions? sweOptions = null) => name switch
@@ -64,6 +64,7 @@ public abstract class Extender
         "swe" => new SharedWeightsExtender(sweOptions ?? SweOptions.Paper, "swe"),
         "swe-reference" => new SharedWeightsExtender(sweOptions ?? SweOptions.Reference, "swe-reference"),
         "swe-plus" => new SharedWeightsExtender(sweOptions ?? SweOptions.Plus, "swe-plus"),
+        "swe-plus-shrink" => new SharedWeightsExtender(sweOptions ?? SweOptions.PlusShrink, "swe-plus-shrink"),
         "random" => new RandomExtender(),
         "kaiming" => new KaimingExtender(),
         "frobenius" => new FrobeniusExtender(),

@@ -27,6 +27,9 @@ public sealed class GrowthData
         Trainer = new ArrayTrainer(x, y, features, SampleShape);
     }
 
+    /// <summary>The same samples (arrays shared) with batches shaped [rows, ..<paramref name="sampleShape"/>].</summary>
+    public GrowthData WithShape(int[] sampleShape) => new(X, Y, Features, sampleShape);
+
     /// <summary>Shape of one sample (batches are [rows, ..SampleShape]).</summary>
     public int[] SampleShape { get; }
 

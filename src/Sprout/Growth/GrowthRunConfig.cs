@@ -4,8 +4,11 @@ using Sprout.Optim;
 
 namespace Sprout.Growth;
 
-/// <summary>Serialisable description of a whole growth run (an MLP grown in stages).</summary>
-/// <param name="Widths">Initial widths: input, hidden…, output.</param>
+/// <summary>
+/// Serialisable description of a whole growth run: an MLP given by its widths, or any sequential network given by
+/// <paramref name="Model"/> (e.g. a conv net), grown in stages.
+/// </summary>
+/// <param name="Widths">Initial MLP widths: input, hidden…, output (ignored, and may be empty, when Model is set).</param>
 /// <param name="Schedule">Neurons added per stage.</param>
 /// <param name="Extender">Extender name (see <see cref="Growth.Extender.Names"/>).</param>
 /// <param name="Distributor">Distributor name (see <see cref="Growth.Distributor.Names"/>).</param>
@@ -19,6 +22,8 @@ namespace Sprout.Growth;
 /// <param name="Seed">Seed of everything (init, shuffling, growth).</param>
 /// <param name="OptimizerOnGrowth">Keep (embed) or reset optimizer state of grown parameters.</param>
 /// <param name="DiagnosticBatch">Samples in the batch used for max |output change| at insertion.</param>
+/// <param name="Model">A network to grow instead of an MLP (its growable layers are found automatically).</param>
+/// <param name="InputShape">Shape of one input sample for <paramref name="Model"/> (e.g. [1, 28, 28]); default flat.</param>
 public sealed record GrowthRunConfig(
     IReadOnlyList<int> Widths,
     GrowthSchedule Schedule,
@@ -33,13 +38,23 @@ public sealed record GrowthRunConfig(
     double LearningRate = 1e-3,
     ulong Seed = 0,
     GrowthStatePolicy OptimizerOnGrowth = GrowthStatePolicy.Keep,
-    int DiagnosticBatch = 1000)
+    int DiagnosticBatch = 1000,
+    Nn.SequentialConfig? Model = null,
+    IReadOnlyList<int>? InputShape = null)
 {
+    /// <summary>Number of input features the data must have.</summary>
+    public int InputSize => InputShape is { Count: > 0 } ? InputShape.Aggregate(1, (a, b) => a * b) : Widths.Count > 0 ? Widths[0] : 0;
     /// <summary>Checks the config; throws <see cref="ArgumentException"/> with the reason.</summary>
     public void Validate()
     {
-        if (Widths is null || Widths.Count < 3) throw new ArgumentException("widths need input, at least one hidden layer, and output");
-        if (Widths.Any(w => w <= 0)) throw new ArgumentException("widths must be positive");
+        if (Model is null)
+        {
+            if (Widths is null || Widths.Count < 3) throw new ArgumentException("widths need input, at least one hidden layer, and output");
+            if (Widths.Any(w => w <= 0)) throw new ArgumentException("widths must be positive");
+        }
+        else if (InputShape is { Count: > 0 } && InputShape.Any(d => d <= 0)) throw new ArgumentException("input shape must be positive");
+        if (Model is not null && InputShape is null && (Widths is null || Widths.Count == 0))
+            throw new ArgumentException("a model config needs inputShape (or widths[0] for flat input)");
         ArgumentNullException.ThrowIfNull(Schedule);
         Schedule.Validate();
         if (!Growth.Extender.Names.Contains(Extender)) throw new ArgumentException($"unknown extender '{Extender}'");

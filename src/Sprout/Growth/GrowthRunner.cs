@@ -35,9 +35,16 @@ public sealed class GrowthRunner
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(validation);
         var c = Config;
-        if (train.Features != c.Widths[0]) throw new ArgumentException($"data has {train.Features} features, the network's input is {c.Widths[0]}");
+        if (train.Features != c.InputSize) throw new ArgumentException($"data has {train.Features} features, the network's input is {c.InputSize}");
+        if (c.InputShape is { Count: > 0 } shape)
+        {
+            // batches shaped for the network (e.g. [N, 1, 28, 28] for a conv net)
+            train = train.WithShape(shape.ToArray());
+            validation = validation.WithShape(shape.ToArray());
+            test = test?.WithShape(shape.ToArray());
+        }
         var rng = new Rng(c.Seed);
-        var module = (Sequential)SequentialConfig.Mlp(c.Widths, ActivationConfig.Relu).Build(rng.Fork("init"));
+        var module = (Sequential)(c.Model ?? SequentialConfig.Mlp(c.Widths, ActivationConfig.Relu)).Build(rng.Fork("init"));
         var model = new GrowableModel(module);
         Model = model;
         var opt = new Adam(model.Parameters(), c.LearningRate) { OnGrowth = c.OptimizerOnGrowth };
