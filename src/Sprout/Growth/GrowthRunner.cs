@@ -72,6 +72,7 @@ public sealed class GrowthRunner
             double vaBefore = validation.Trainer.Evaluate(module).Accuracy;
             var logitsBefore = model.Logits(diagBatch);
             var ext = extender.Extend(ctx, alloc);
+            BufferPool.Trim(); // shapes changed: idle buffers of the old sizes would only hold memory
             if (c.OptimizerOnGrowth == GrowthStatePolicy.Reset) opt.ResetState();
             double change = FunctionChange.MaxAbsDifference(logitsBefore, model.Logits(diagBatch));
             double trAfter = train.Trainer.Evaluate(module).Accuracy;

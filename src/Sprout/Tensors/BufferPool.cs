@@ -1,9 +1,10 @@
 namespace Sprout.Tensors;
 
 /// <summary>
-/// Recycles float arrays by exact length. Training repeats the same shapes every step, so after the first
-/// step every temporary comes from here and the hot path allocates no new arrays (fresh pages are expensive).
-/// Thread-safe. Arrays come back dirty: callers that need zeros clear them.
+/// Recycles float arrays by size class. Training repeats the same shapes every step, so after the first step every
+/// temporary comes from here and the hot path allocates no new arrays (fresh pages are expensive). Sizes are rounded
+/// up to classes at most 12.5% apart, so the slightly different shapes a growing network goes through share buffers.
+/// Thread-safe. Arrays come back dirty and may be longer than asked: callers use the first <c>length</c> floats.
 /// </summary>
 public static class BufferPool
 {
@@ -20,20 +21,33 @@ public static class BufferPool
         get { lock (Gate) return _retainedFloats; }
     }
 
-    /// <summary>Rents an array of exactly <paramref name="length"/> floats (contents undefined).</summary>
+    /// <summary>
+    /// The size class of a request: up to 1024 floats, multiples of 64; above, the next of m·2^e with m in 8..15.
+    /// </summary>
+    public static int SizeClass(int length)
+    {
+        if (length <= 1024) return (length + 63) & ~63;
+        int e = 31 - System.Numerics.BitOperations.LeadingZeroCount((uint)length) - 3; // length / 2^e in [8, 16)
+        long step = 1L << e;
+        long rounded = (length + step - 1) / step * step;
+        return rounded > int.MaxValue ? length : (int)rounded;
+    }
+
+    /// <summary>Rents an array of at least <paramref name="length"/> floats (its size class; contents undefined).</summary>
     public static float[] Rent(int length)
     {
         if (length == 0) return Array.Empty<float>();
+        int size = SizeClass(length);
         lock (Gate)
         {
-            if (Buckets.TryGetValue(length, out var stack) && stack.Count > 0)
+            if (Buckets.TryGetValue(size, out var stack) && stack.Count > 0)
             {
-                _retainedFloats -= length;
+                _retainedFloats -= size;
                 return stack.Pop();
             }
         }
         Interlocked.Increment(ref _misses);
-        return GC.AllocateUninitializedArray<float>(length);
+        return GC.AllocateUninitializedArray<float>(size);
     }
 
     private static long _misses;

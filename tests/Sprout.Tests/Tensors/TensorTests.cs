@@ -61,6 +61,28 @@ public class TensorTests
     }
 
     [Fact]
+    public void PoolSizeClassesCoverTheRequestWithBoundedSlack()
+    {
+        int prev = 0;
+        for (int n = 1; n < 5_000_000; n += 1 + n / 7)
+        {
+            int c = BufferPool.SizeClass(n);
+            Assert.True(c >= n, $"class {c} < {n}");
+            Assert.True(c >= prev, "classes must not shrink as requests grow");
+            if (n > 1024) Assert.True(c <= n * 1.125 + 1, $"class {c} wastes more than 12.5% of {n}");
+            prev = c;
+        }
+        // nearby sizes share a class, so a growing network reuses buffers
+        Assert.Equal(BufferPool.SizeClass(100_000), BufferPool.SizeClass(100_100));
+        using (TensorScope.Begin())
+        {
+            var t = Tensor.Empty(3, 1000);
+            Assert.Equal(3000, t.Length);
+            Assert.Equal(3000, t.Span.Length); // a longer pooled array is never visible through the tensor
+        }
+    }
+
+    [Fact]
     public void OutsideScopeTensorsAreOrdinary()
     {
         var y = Ops.Relu(Tensor.FromArray(new float[] { -1, 1 }, 2));
