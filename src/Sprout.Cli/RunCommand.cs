@@ -68,11 +68,18 @@ internal static class RunCommand
                            $"extender {cfg.Extender}, distributor {cfg.Distributor}, {cfg.Schedule.Count} stages, seed {cfg.Seed}, {threads} thread(s)");
 
         var sw = Stopwatch.StartNew();
-        var runner = new GrowthRunner(cfg) { Log = line => progress.WriteLine(line) };
-        var report = runner.Run(train, val, test);
         Directory.CreateDirectory(outDir);
+        // every finished stage is saved at once, so a later failure (e.g. a diverging loss) loses nothing finished
+        string partial = Path.Combine(outDir, "report.partial.json");
+        var runner = new GrowthRunner(cfg)
+        {
+            Log = line => progress.WriteLine(line),
+            StageCompleted = r => Cli.WriteAtomically(partial, JsonSerializer.Serialize(r, GrowthRunConfig.JsonOptions)),
+        };
+        var report = runner.Run(train, val, test);
         string text = JsonSerializer.Serialize(report, GrowthRunConfig.JsonOptions);
         Cli.WriteAtomically(Path.Combine(outDir, "report.json"), text);
+        File.Delete(partial);
         if (json) Console.WriteLine(text);
         else
             Console.WriteLine($"done in {sw.Elapsed.TotalSeconds:F1} s: widths [{string.Join(",", report.FinalWidths)}], " +

@@ -26,6 +26,12 @@ public sealed class GrowthRunner
     /// <summary>The model being grown (set by <see cref="Run"/>).</summary>
     public GrowableModel? Model { get; private set; }
 
+    /// <summary>
+    /// Called after every finished stage with the report so far (final test accuracy NaN), so a caller can save
+    /// partial results that survive a later failure.
+    /// </summary>
+    public Action<GrowthRunReport>? StageCompleted { get; set; }
+
     /// <summary>Progress lines (optional).</summary>
     public Action<string>? Log { get; set; }
 
@@ -91,6 +97,7 @@ public sealed class GrowthRunner
             var rep = new StageReport(s, total, widths, alloc, votes, trBefore, trAfter, vaBefore, vaAfter, change, epochs,
                 trEnd, vaEnd.Accuracy, vaEnd.Loss, teEnd, layers, ext, Stopwatch.GetElapsedTime(t0).TotalSeconds);
             stages.Add(rep);
+            StageCompleted?.Invoke(new GrowthRunReport(c, initialEpochs, initVal, initTest, stages.ToList(), model.Widths(), double.NaN));
             Log?.Invoke($"stage {s}: +{total} as [{string.Join(",", alloc)}] → [{string.Join(",", model.Widths())}], " +
                         $"train {trBefore:P2}→{trAfter:P2}, val end {vaEnd.Accuracy:P2}, new inactive [{string.Join(",", layers.Select(l => l.NewInactiveAtEnd))}]");
         }

@@ -85,6 +85,21 @@ public class RunnerTests
     }
 
     [Fact]
+    public void EveryFinishedStageIsReportedBeforeTheRunEnds()
+    {
+        var train = GrowthFixtures.Spirals(600, 1);
+        var val = GrowthFixtures.Spirals(200, 2);
+        var partial = new List<GrowthRunReport>();
+        var runner = new GrowthRunner(Config("kaiming", "ras")) { StageCompleted = partial.Add };
+        var final = runner.Run(train, val, val);
+        Assert.Equal(2, partial.Count);
+        Assert.Single(partial[0].Stages);
+        Assert.Equal(final.Stages[0].WidthsAfter, partial[0].Stages[0].WidthsAfter);
+        Assert.Equal(final.Stages.Count, partial[1].Stages.Count);
+        Assert.True(double.IsNaN(partial[1].FinalTestAccuracy)); // only the finished run has the final evaluation
+    }
+
+    [Fact]
     public void ConfigRoundTripsThroughJson()
     {
         var cfg = Config("swe-plus", "svod") with { Schedule = GrowthSchedule.FromTotals(4, 6), FixedCounts = [1, 2] };
