@@ -26,12 +26,13 @@ public static partial class Ops
     private static Tensor ReluCore(Tensor x, bool oneAtZero)
     {
         var y = NewOut(x.ShapeArray());
-        TensorPrimitives.Max(x.Span, 0f, y.Span);
+        Workers.For(x.Length, (s, n) => TensorPrimitives.Max(x.Span.Slice(s, n), 0f, y.Span.Slice(s, n)));
         if (Graph.Needs(x))
             Graph.Record(y, oneAtZero ? "ReluOne" : "Relu", [x], () =>
             {
                 var gb = x.GradBuffer(out bool fresh);
-                Activations.ReluBackward(x.Span, y.Grad!.Span, gb.Span, !fresh, oneAtZero);
+                Workers.For(x.Length, (s, n) =>
+                    Activations.ReluBackward(x.Span.Slice(s, n), y.Grad!.Span.Slice(s, n), gb.Span.Slice(s, n), !fresh, oneAtZero));
             });
         return y;
     }

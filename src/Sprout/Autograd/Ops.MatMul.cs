@@ -57,8 +57,13 @@ public static partial class Ops
         var ys = y.Span;
         if (b is not null)
         {
-            var bs = b.Span;
-            for (int i = 0; i < n; i++) bs.CopyTo(ys.Slice(i * outF, outF));
+            // bias rows (split over threads by rows for large outputs)
+            Workers.For(n, (r0, rows) =>
+            {
+                var bs = b.Span;
+                var yd = y.Span;
+                for (int i = r0; i < r0 + rows; i++) bs.CopyTo(yd.Slice(i * outF, outF));
+            }, minParallel: (long)n * outF >= 1 << 16 ? 16 : int.MaxValue);
         }
         Gemm.Multiply(n, outF, inF, x.Span, inF, false, w.Span, inF, true, ys, outF, accumulate: b is not null);
         if (!Graph.Needs(x, w, b)) return y;
@@ -77,11 +82,15 @@ public static partial class Ops
             }
             if (b is not null && b.RequiresGrad)
             {
-                var gb = b.GradBuffer(out bool fresh); // db = column sums of G
-                var d = gb.Span;
-                int i0 = 0;
-                if (fresh) { g.Slice(0, outF).CopyTo(d); i0 = 1; }
-                for (int i = i0; i < n; i++) TensorPrimitives.Add(d, g.Slice(i * outF, outF), d);
+                var gb = b.GradBuffer(out bool fresh); // db = column sums of G, threads take fixed column ranges
+                Workers.For(outF, (c0, cols) =>
+                {
+                    var gs = y.Grad!.Span;
+                    var d = gb.Span.Slice(c0, cols);
+                    int i0 = 0;
+                    if (fresh) { gs.Slice(c0, cols).CopyTo(d); i0 = 1; }
+                    for (int i = i0; i < n; i++) TensorPrimitives.Add(d, gs.Slice(i * outF + c0, cols), d);
+                }, minParallel: (long)n * outF >= 1 << 16 ? 16 : int.MaxValue);
             }
         });
         return y;

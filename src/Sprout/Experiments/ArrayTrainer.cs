@@ -1,4 +1,5 @@
 using Sprout.Autograd;
+using Sprout.Kernels;
 using Sprout.Nn;
 using Sprout.Optim;
 using Sprout.Tensors;
@@ -41,6 +42,7 @@ public sealed class ArrayTrainer
     }
 
     private readonly int[] _sampleShape;
+    private int[]? _gatherIndex;
 
     /// <summary>Number of samples.</summary>
     public int Count => _y.Length;
@@ -62,13 +64,24 @@ public sealed class ArrayTrainer
     public (Tensor X, int[] Y) Gather(ReadOnlySpan<int> order, int start, int rows)
     {
         var (bx, by) = Buffer(rows);
-        var dst = bx.Span;
-        for (int r = 0; r < rows; r++)
+        for (int r = 0; r < rows; r++) by[r] = _y[order[start + r]];
+        if ((long)rows * _features < 1 << 17 || Workers.Threads == 1)
         {
-            int i = order[start + r];
-            _x.AsSpan(i * _features, _features).CopyTo(dst.Slice(r * _features, _features));
-            by[r] = _y[i];
+            var dst = bx.Span;
+            for (int r = 0; r < rows; r++)
+                _x.AsSpan(order[start + r] * _features, _features).CopyTo(dst.Slice(r * _features, _features));
+            return (bx, by);
         }
+        // large batches: threads copy fixed row ranges (the rows' memory latency overlaps across cores)
+        var idx = _gatherIndex ??= new int[Math.Max(rows, 1)];
+        if (idx.Length < rows) _gatherIndex = idx = new int[rows];
+        order.Slice(start, rows).CopyTo(idx);
+        Workers.For(rows, (r0, count) =>
+        {
+            var dst = bx.Span;
+            for (int r = r0; r < r0 + count; r++)
+                _x.AsSpan(idx[r] * _features, _features).CopyTo(dst.Slice(r * _features, _features));
+        }, minParallel: 2);
         return (bx, by);
     }
 

@@ -76,6 +76,26 @@ public static class Workers
         if (first is not null) ExceptionDispatchInfo.Capture(first).Throw();
     }
 
+    /// <summary>
+    /// Runs <paramref name="body"/>(start, count) over [0, length) in fixed, 16-aligned ranges, one per thread when
+    /// length is at least <paramref name="minParallel"/> (elementwise work: results never depend on the split).
+    /// </summary>
+    public static void For(int length, Action<int, int> body, int minParallel = 1 << 16)
+    {
+        int parts = length >= minParallel ? _threads : 1;
+        if (parts <= 1)
+        {
+            body(0, length);
+            return;
+        }
+        int units = (length + 15) / 16;
+        Run(parts, part =>
+        {
+            int s = (int)((long)units * part / parts) * 16, e = Math.Min(length, (int)((long)units * (part + 1) / parts) * 16);
+            if (e > s) body(s, e - s);
+        });
+    }
+
     private sealed class Worker
     {
         private readonly ManualResetEventSlim _start = new(false, 2000);
