@@ -194,7 +194,10 @@ public static unsafe class Gemm
 
         fixed (float* pB = packB)
         {
-            float* tile = stackalloc float[MR * 64];
+            // tile rows MR..7 stay zero, so the tile can be transposed in 8×8 blocks for a transposed C
+            float* tile = stackalloc float[8 * 64];
+            new Span<float>(tile + MR * 64, (8 - MR) * 64).Clear();
+            float* tmp8 = stackalloc float[64];
             for (int jc = 0; jc < n; jc += ncBlock)
             {
                 int nc = Math.Min(ncBlock, n - jc);
@@ -232,6 +235,11 @@ public static unsafe class Gemm
                                 }
                                 if (mrr == MR) MicroKernel(kind, kc, ap, rsA, csA, bp, ldbp, tile, nr, false);
                                 else EdgeRows(kind, kc, ap, rsA, csA, mrr, bp, ldbp, tile, nr);
+                                if (rsC == 1 && csC != 1 && Avx.IsSupported)
+                                {
+                                    StoreTransposed(tile, nr, mrr, nrr, cp, csC, accBlock, tmp8);
+                                    continue;
+                                }
                                 for (int i = 0; i < mrr; i++)
                                 {
                                     float* crow = cp + (long)i * rsC;
@@ -244,6 +252,31 @@ public static unsafe class Gemm
                     }
                 }
             }
+        }
+    }
+
+    // C(i, j) at c[i + j·ldc] (C written transposed): for each j the tile's column j (mrr ≤ 8 values) is contiguous in C.
+    // 8×8 blocks of the tile go through registers and each C row gets one masked 8-wide store (load-add first when
+    // accumulating); the last nrr % 8 columns are scalar.
+    private static void StoreTransposed(float* tile, int nr, int mrr, int nrr, float* c, long ldc, bool acc, float* tmp8)
+    {
+        var mask = Vector256.LessThan(Vector256.Create(0f, 1, 2, 3, 4, 5, 6, 7), Vector256.Create((float)mrr));
+        int j = 0;
+        for (; j + 8 <= nrr; j += 8)
+        {
+            Transpose8x8(tile + j, nr, tmp8, 8);
+            for (int jj = 0; jj < 8; jj++)
+            {
+                float* dst = c + (j + jj) * ldc;
+                var v = Avx.LoadVector256(tmp8 + jj * 8);
+                if (acc) v += Avx.MaskLoad(dst, mask);
+                Avx.MaskStore(dst, mask, v);
+            }
+        }
+        for (; j < nrr; j++)
+        {
+            float* dst = c + j * ldc;
+            for (int i = 0; i < mrr; i++) dst[i] = acc ? dst[i] + tile[i * nr + j] : tile[i * nr + j];
         }
     }
 
