@@ -3,7 +3,9 @@ using Xunit;
 namespace Sprout.Tests.Cli;
 
 /// <summary>Bad input gets one clear line on stderr and a non-zero exit, never a stack trace.</summary>
-[Collection("Console")] // these tests swap Console.Out/Error
+// Cli.Run applies --threads (default: all cores) to the process-wide Workers.Threads: run with the tests that depend
+// on it, never beside them, and restore it afterwards. The tests also swap Console.Out/Error.
+[Collection("Workers")]
 public class CliErrorTests
 {
     private static (int Code, string Out, string Err) Run(params string[] args)
@@ -11,6 +13,7 @@ public class CliErrorTests
         var outW = new StringWriter();
         var errW = new StringWriter();
         var (o, e) = (Console.Out, Console.Error);
+        int threads = Sprout.Kernels.Workers.Threads;
         Console.SetOut(outW);
         Console.SetError(errW);
         try { return (Sprout.Cli.Cli.Run(args), outW.ToString(), errW.ToString()); }
@@ -18,6 +21,7 @@ public class CliErrorTests
         {
             Console.SetOut(o);
             Console.SetError(e);
+            Sprout.Kernels.Workers.Threads = threads;
         }
     }
 

@@ -185,6 +185,7 @@ public class GemmTests
     }
 }
 
+[Collection("Workers")] // changes the process-wide thread count
 public class WorkersTests
 {
     [Fact]
