@@ -40,7 +40,12 @@ public class TensorTests
     [Fact]
     public void ScopeTemporariesAreRecycledAndGuarded()
     {
-        var x = Tensor.FromArray(new float[] { 1, -2, 3 }, 3);
+        // The pool is shared by every test running in parallel: an odd size in a class no other test uses
+        // (≈3.0M floats → class 3·2^20) keeps another thread from taking the returned buffer first.
+        const int n = 3_000_017;
+        var values = new float[n];
+        values[0] = 1; values[1] = -2; values[2] = 3;
+        var x = new Tensor(values, n);
         Tensor temp, kept;
         float[] buffer;
         using (TensorScope.Begin())
@@ -56,7 +61,7 @@ public class TensorTests
         using (TensorScope.Begin())
         {
             var again = Ops.Relu(x);
-            Assert.Same(buffer, again.Array); // same-size buffer comes back from the pool
+            Assert.Same(buffer, again.Array); // the returned buffer comes back from the pool
         }
     }
 
