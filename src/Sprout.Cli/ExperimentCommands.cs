@@ -39,6 +39,14 @@ internal static class ExperimentCommands
         };
     }
 
+    // Throws a one-line error naming the folder when a data set is not there yet.
+    private static void RequirePresent(string name, string dataDir)
+    {
+        var spec = DataCatalog.Get(name);
+        if (!DataCatalog.IsPresent(spec, dataDir))
+            throw new DataFormatException(DataCatalog.FolderOf(spec, dataDir), $"{name} is not in the data folder (run 'sprout data fetch {name}' or pass --data-dir)");
+    }
+
     private static string[] Datasets(string? s) => (s ?? "both") switch
     {
         "both" => ["mnist", "fashion-mnist"],
@@ -71,12 +79,7 @@ internal static class ExperimentCommands
         a.RejectUnknown();
 
         string dataDir = DataDirectory.Resolve(dataDirOpt);
-        foreach (var ds in datasets)   // fail fast, before any training
-        {
-            var spec = DataCatalog.Get(ds);
-            if (!DataCatalog.IsPresent(spec, dataDir))
-                throw new DataFormatException(DataCatalog.FolderOf(spec, dataDir), $"{ds} is not in the data folder (run 'sprout data fetch {ds}' or pass --data-dir)");
-        }
+        foreach (var ds in datasets) RequirePresent(ds, dataDir);   // fail fast, before any training
         Directory.CreateDirectory(outDir);
         var progress = json ? Console.Error : Console.Out;
         progress.WriteLine(opts.Describe());
@@ -139,9 +142,7 @@ internal static class ExperimentCommands
         Cli.ApplyThreads(a);
         a.RejectUnknown();
         string dataDir = DataDirectory.Resolve(dataDirOpt);
-        var spec = DataCatalog.Get(datasets[0]);
-        if (!DataCatalog.IsPresent(spec, dataDir))
-            throw new DataFormatException(DataCatalog.FolderOf(spec, dataDir), $"{spec.Name} is not in the data folder (run 'sprout data fetch {spec.Name}' or pass --data-dir)");
+        RequirePresent(datasets[0], dataDir);
         Directory.CreateDirectory(outDir);
         var progress = json ? Console.Error : Console.Out;
         progress.WriteLine(opts.Describe());

@@ -156,8 +156,7 @@ public static partial class Ops
     {
         if (x.Rank != 4) throw new ArgumentException("AvgPool2d needs [N,C,H,W]");
         if (stride < 0) stride = kernel;
-        int n = x.Dim(0), c = x.Dim(1), h = x.Dim(2), w = x.Dim(3);
-        var (oh, ow) = PoolOut(h, w, kernel, kernel, stride, stride, padding, padding, "AvgPool2d");
+        var (oh, ow) = PoolOut(x.Dim(2), x.Dim(3), kernel, kernel, stride, stride, padding, padding, "AvgPool2d");
         return WindowMean(x, oh, ow, (o, i) => (o * stride - padding, o * stride - padding + kernel), 1f / (kernel * kernel), "AvgPool2d");
     }
 
@@ -169,7 +168,6 @@ public static partial class Ops
     {
         if (x.Rank != 4) throw new ArgumentException("AdaptiveAvgPool2d needs [N,C,H,W]");
         if (outH < 1 || outW < 1) throw new ArgumentException("AdaptiveAvgPool2d: output size must be positive");
-        int h = x.Dim(2), w = x.Dim(3);
         return WindowMean(x, outH, outW, null, 0f, "AdaptiveAvgPool2d");
     }
 
