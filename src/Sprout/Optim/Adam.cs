@@ -32,6 +32,9 @@ public class Adam : Optimizer
     protected override int SlotCount => 2;
 
     /// <inheritdoc/>
+    protected override void WarmNewEntries(ParamState state, ReadOnlySpan<float> isOld) => FillNewWithOldMean(state.Slots[1], isOld);
+
+    /// <inheritdoc/>
     protected override void Update(Tensor p, Tensor grad, ParamState st)
     {
         float bc1 = (float)(1 - Math.Pow(Beta1, st.Step));

@@ -10,6 +10,13 @@ public enum GrowthStatePolicy
     Keep,
     /// <summary>The grown parameter's state starts over (zeros, step 0).</summary>
     Reset,
+    /// <summary>
+    /// As <see cref="Keep"/>, but new entries start warm: adaptive optimizers give them the mean of the old entries'
+    /// second-moment estimate (first moments stay zero). With a zero second moment and a carried-on step count,
+    /// Adam's first updates of a new entry are ≈ 3–6 learning rates in the gradient's sign direction on every
+    /// weight of a new neuron at once, which kills or saturates new neurons; warm entries move like the old ones.
+    /// </summary>
+    Warm,
 }
 
 /// <summary>Per-parameter optimizer state: named slots shaped like the parameter, and a step count.</summary>
@@ -101,6 +108,27 @@ public abstract class Optimizer
         }
     }
 
+    /// <summary>
+    /// Gives the new entries of a grown parameter's state a warm start (<see cref="GrowthStatePolicy.Warm"/>);
+    /// <paramref name="isOld"/>[k] is 1 for entries that existed before the growth, 0 for new ones. Default: nothing.
+    /// </summary>
+    protected virtual void WarmNewEntries(ParamState state, ReadOnlySpan<float> isOld)
+    {
+    }
+
+    /// <summary>Sets the new entries (isOld = 0) of a slot to the mean of its old entries.</summary>
+    protected static void FillNewWithOldMean(Span<float> slot, ReadOnlySpan<float> isOld)
+    {
+        double sum = 0;
+        long count = 0;
+        for (int k = 0; k < slot.Length; k++)
+            if (isOld[k] != 0) { sum += slot[k]; count++; }
+        if (count == 0) return;
+        float mean = (float)(sum / count);
+        for (int k = 0; k < slot.Length; k++)
+            if (isOld[k] == 0) slot[k] = mean;
+    }
+
     /// <summary>Updates one parameter in place from its gradient and state (st.Step already counts this step).</summary>
     protected abstract void Update(Tensor p, Tensor grad, ParamState st);
 
@@ -115,10 +143,18 @@ public abstract class Optimizer
         if (Tensor.SameShape(st.Shape, p.Shape)) return st;
         // the parameter grew (or changed) since the last step
         var fresh = new ParamState(SlotCount, p.ShapeArray());
-        if (OnGrowth == GrowthStatePolicy.Keep && Embed.IsGrowth(st.Shape, p.Shape))
+        if (OnGrowth is GrowthStatePolicy.Keep or GrowthStatePolicy.Warm && Embed.IsGrowth(st.Shape, p.Shape))
         {
             for (int i = 0; i < SlotCount; i++) Embed.Corner(st.Slots[i], st.Shape, fresh.Slots[i], p.Shape);
             fresh.Step = st.Step;
+            if (OnGrowth == GrowthStatePolicy.Warm)
+            {
+                var ones = new float[Tensor.Product(st.Shape)];
+                Array.Fill(ones, 1f);
+                var old = new float[fresh.Slots.Length == 0 ? 0 : fresh.Slots[0].Length];
+                Embed.Corner(ones, st.Shape, old, p.Shape);
+                WarmNewEntries(fresh, old);
+            }
         }
         _state[p] = fresh;
         return fresh;

@@ -58,6 +58,9 @@ public sealed class RmsProp : Optimizer
     protected override int SlotCount => 3;
 
     /// <inheritdoc/>
+    protected override void WarmNewEntries(ParamState state, ReadOnlySpan<float> isOld) => FillNewWithOldMean(state.Slots[0], isOld);
+
+    /// <inheritdoc/>
     protected override void Update(Tensor p, Tensor grad, ParamState st) =>
         OptimKernels.RmsProp(p.Span, grad.Span, st.Slots[0], st.Slots[1], st.Slots[2], (float)LearningRate, (float)Alpha,
             (float)Eps, (float)Momentum, Centered, (float)WeightDecay);

@@ -158,6 +158,48 @@ public class OptimizerTests
         Assert.Equal(0.1f, st.Slots[0][0], 6); // fresh m = (1−β1)·g
     }
 
+    [Fact]
+    public void WarmGrowthGivesNewEntriesTheOldMeanSecondMoment()
+    {
+        var w = Tensor.FromArray(new float[] { 1, 2, 3, 4 }, 2, 2);
+        w.RequiresGrad = true;
+        var opt = new Adam([w], 0.01) { OnGrowth = GrowthStatePolicy.Warm };
+        w.Grad = Tensor.FromArray(new float[] { 1, 2, 3, 4 }, 2, 2);
+        for (int k = 0; k < 50; k++) opt.Step();
+        var v = (float[])opt.StateOf(w)!.Slots[1].Clone();
+        var m = (float[])opt.StateOf(w)!.Slots[0].Clone();
+        float meanV = v.Average();
+        w.Replace(Sprout.Tensors.Embed.Corner(w.Span, [2, 2], [3, 2]), 3, 2);
+        w.Grad = Tensor.Zeros(3, 2);
+        w.Grad.Span[4] = 1f; // a unit gradient on one new entry
+        float before = w[2, 0];
+        opt.Step();
+        var st = opt.StateOf(w)!;
+        for (int k = 0; k < 4; k++) Assert.Equal(v[k] * 0.999f, st.Slots[1][k], 5);   // old entries: kept
+        Assert.Equal(meanV * 0.999f + 0.001f, st.Slots[1][4], 5);                    // new: old mean, then the update
+        Assert.Equal(meanV * 0.999f, st.Slots[1][5], 5);
+        Assert.Equal(0f, st.Slots[0][5]);
+        // the new entry moves far less than the ≈ 3·lr a zero second moment would give after 51 steps
+        float moved = before - w[2, 0];
+        Assert.True(moved > 0 && moved < 0.01f, $"moved {moved}");
+        Assert.Equal(m[0] * 0.9f, st.Slots[0][0], 5);
+    }
+
+    [Fact]
+    public void KeptGrowthGivesNewEntriesLargeFirstSteps()
+    {
+        // the failure Warm avoids: with a zero second moment a new entry's first step is (1−β1)/√(1−β2) ≈ 3.16 lr
+        var w = Tensor.FromArray(new float[] { 1, 2 }, 2);
+        w.RequiresGrad = true;
+        var opt = new Adam([w], 0.01);
+        w.Grad = Tensor.FromArray(new float[] { 1, 1 }, 2);
+        for (int k = 0; k < 5000; k++) opt.Step();
+        w.Replace(new float[] { w[0], w[1], 0 }, 3);
+        w.Grad = Tensor.FromArray(new float[] { 0, 0, 1e-3f }, 3);
+        opt.Step();
+        Assert.Equal(-0.0316f, w[2], 3);
+    }
+
     [Theory]
     [InlineData(0, 1.0)]
     [InlineData(9, 1.0)]
