@@ -15,7 +15,8 @@ internal static class ExperimentCommands
     private const string Usage =
         "usage: sprout experiment swe-inactive [--dataset mnist|fashion-mnist|both] [--scale quick|paper] [--seeds N]\n" +
         "                                      [--extenders a,b,…] [--data-dir D] [--out DIR] [--json] [--threads T]\n" +
-        "       sprout experiment swe-deep [--dataset mnist|fashion-mnist] [--scale quick|paper] [--seeds N] [--data-dir D] [--out DIR] [--json]\n" +
+        "       sprout experiment swe-deep [--dataset mnist|fashion-mnist] [--scale quick|paper] [--seeds N] [--extenders a,b,…] [--weight-decay WD] [--optimizer-on-growth keep|warm|reset]\n" +
+        "                                  [--data-dir D] [--out DIR] [--json] [--threads T]\n" +
         "       sprout experiment grow --config FILE.json [--dataset mnist|fashion-mnist] [--train-samples N] [--data-dir D] [--out DIR] [--json]\n" +
         "  swe-inactive  paper 000 Table 1: % of new neurons inactive after doubling a one-hidden-layer net and 5 epochs\n" +
         "  swe-deep      grow a 3-hidden-layer MLP with SVoD; inactive new neurons, accuracy at insertion, cosine, final accuracy per extender\n" +
@@ -63,15 +64,7 @@ internal static class ExperimentCommands
         if (scale is not ("quick" or "paper")) throw new UsageException($"--scale must be quick or paper, got '{scale}'");
         int seeds = a.Int("seeds", scale == "quick" ? 2 : 5, 1, 100);
         var opts = scale == "quick" ? SweInactiveOptions.Quick(datasets, seeds) : SweInactiveOptions.Paper(datasets, seeds);
-        var ext = a.String("extenders");
-        if (ext is not null)
-        {
-            var list = ext.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            foreach (var e in list)
-                if (!Extender.Names.Contains(e)) throw new UsageException($"unknown extender '{e}' (known: {string.Join(", ", Extender.Names)})");
-            if (list.Length == 0) throw new UsageException("--extenders is empty");
-            opts = opts with { Extenders = list };
-        }
+        if (ParseExtenders(a) is { } list) opts = opts with { Extenders = list };
         string? dataDirOpt = a.String("data-dir");
         bool json = a.Flag("json");
         string outDir = a.String("out") ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-swe-inactive");
@@ -127,6 +120,17 @@ internal static class ExperimentCommands
         Cli.WriteAtomically(Path.Combine(outDir, "results.md"), SweInactiveExperiment.Markdown(opts, rows));
     }
 
+    private static string[]? ParseExtenders(Args a)
+    {
+        var ext = a.String("extenders");
+        if (ext is null) return null;
+        var list = ext.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (var e in list)
+            if (!Extender.IsKnown(e)) throw new UsageException($"unknown extender '{e}' (known: {string.Join(", ", Extender.Names)})");
+        if (list.Length == 0) throw new UsageException("--extenders is empty");
+        return list;
+    }
+
     private static int SweDeep(Args a)
     {
         if (a.Positionals.Count > 0) throw new UsageException($"unexpected argument '{a.Positionals[0]}'");
@@ -136,6 +140,11 @@ internal static class ExperimentCommands
         if (scale is not ("quick" or "paper")) throw new UsageException($"--scale must be quick or paper, got '{scale}'");
         int seeds = a.Int("seeds", scale == "quick" ? 2 : 5, 1, 100);
         var opts = scale == "quick" ? SweDeepOptions.Quick(datasets[0], seeds) : SweDeepOptions.Paper(datasets[0], seeds);
+        if (ParseExtenders(a) is { } list) opts = opts with { Extenders = list };
+        opts = opts with { WeightDecay = a.Double("weight-decay", 0, 0, 10) };
+        if (a.String("optimizer-on-growth") is { } pol)
+            opts = opts with { OptimizerOnGrowth = Enum.TryParse<Sprout.Optim.GrowthStatePolicy>(pol, true, out var p) && !int.TryParse(pol, out _) ? p
+                : throw new UsageException($"--optimizer-on-growth must be keep, warm or reset, got '{pol}'") };
         string? dataDirOpt = a.String("data-dir");
         bool json = a.Flag("json");
         string outDir = a.String("out") ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-swe-deep");

@@ -13,22 +13,25 @@ namespace Sprout.Experiments;
 /// <param name="Initial">Initial training.</param>
 /// <param name="Stage">Training per stage.</param>
 /// <param name="Scale">Preset it came from.</param>
+/// <param name="WeightDecay">Decoupled weight decay (AdamW) of all training; 0 = Adam.</param>
+/// <param name="OptimizerOnGrowth">What the training optimizer's state does when parameters grow.</param>
 public sealed record SweDeepOptions(string Dataset, IReadOnlyList<string> Extenders, string Distributor, int Seeds, int TrainSamples,
-    int InitialWidth, GrowthSchedule Schedule, StageTraining Initial, StageTraining Stage, ExperimentScale Scale)
+    int InitialWidth, GrowthSchedule Schedule, StageTraining Initial, StageTraining Stage, ExperimentScale Scale, double WeightDecay = 0,
+    Optim.GrowthStatePolicy OptimizerOnGrowth = Optim.GrowthStatePolicy.Keep)
 {
     /// <summary>Quick: 12,000 samples, 2 seeds, 7 stages of +30%, early stopping (patience 3, ≤ 15 epochs) per stage.</summary>
-    public static SweDeepOptions Quick(string dataset, int seeds = 2) => new(dataset, ["swe-reference", "swe", "swe-plus", "swe-plus-shrink", "kaiming"], "svod", seeds, 12000, 10,
+    public static SweDeepOptions Quick(string dataset, int seeds = 2) => new(dataset, ["swe-reference", "swe", "swe-plus", "swe-plus-frozen", "swe-plus-shrink", "kaiming"], "svod", seeds, 12000, 10,
         GrowthSchedule.FromPercent(30, 7), new StageTraining(0, true, 3, 15), new StageTraining(0, true, 3, 15), ExperimentScale.Quick);
 
     /// <summary>Paper: all samples, 5 seeds, 7 stages of +30%, early stopping (patience 5, ≤ 100 epochs).</summary>
-    public static SweDeepOptions Paper(string dataset, int seeds = 5) => new(dataset, ["swe-reference", "swe", "swe-plus", "swe-plus-shrink", "kaiming"], "svod", seeds, 0, 10,
+    public static SweDeepOptions Paper(string dataset, int seeds = 5) => new(dataset, ["swe-reference", "swe", "swe-plus", "swe-plus-frozen", "swe-plus-shrink", "kaiming"], "svod", seeds, 0, 10,
         GrowthSchedule.FromPercent(30, 7), new StageTraining(0, true, 5, 100), new StageTraining(0, true, 5, 100), ExperimentScale.Paper);
 
     /// <summary>What the run does, in one sentence.</summary>
     public string Describe() =>
         $"{(Scale == ExperimentScale.Quick ? "quick" : "paper")} scale: {Dataset}, {(TrainSamples > 0 ? $"{TrainSamples} training samples" : "all training samples")} (10% held out), " +
         $"MLP 3×{InitialWidth} hidden ReLU, {Schedule.Count} stages of +{Schedule.Percent}% allocated by {Distributor}, early stopping per stage " +
-        $"(patience {Stage.Patience}, ≤ {Stage.MaxEpochs} epochs), Adam lr 1e-3 batch 100, {Seeds} seed(s).";
+        $"(patience {Stage.Patience}, ≤ {Stage.MaxEpochs} epochs), {(WeightDecay > 0 ? $"AdamW (decoupled weight decay {WeightDecay.ToString(System.Globalization.CultureInfo.InvariantCulture)})" : "Adam")} lr 1e-3 batch 100, {Seeds} seed(s).";
 }
 
 /// <summary>Summary of one extender over seeds.</summary>
@@ -58,7 +61,7 @@ public static class SweDeepExperiment
             foreach (var e in o.Extenders)
             {
                 var cfg = new GrowthRunConfig([train.Features, o.InitialWidth, o.InitialWidth, o.InitialWidth, 10], o.Schedule, e, o.Distributor,
-                    o.Initial, o.Stage, Seed: (ulong)seed);
+                    o.Initial, o.Stage, Seed: (ulong)seed, WeightDecay: o.WeightDecay, OptimizerOnGrowth: o.OptimizerOnGrowth);
                 var runner = new GrowthRunner(cfg) { Log = log is null ? null : line => log($"{e} seed {seed}: {line}") };
                 var rep = runner.Run(train, val, test);
                 if (!result.TryGetValue(e, out var list)) result[e] = list = new List<GrowthRunReport>();

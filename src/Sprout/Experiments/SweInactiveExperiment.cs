@@ -42,7 +42,7 @@ public sealed record SweInactiveOptions(
     ExperimentScale Scale)
 {
     /// <summary>All six extenders.</summary>
-    public static IReadOnlyList<string> AllExtenders { get; } = ["swe", "swe-reference", "swe-plus", "random", "kaiming", "frobenius"];
+    public static IReadOnlyList<string> AllExtenders { get; } = ["swe", "swe-reference", "swe-plus", "swe-plus-frozen", "random", "kaiming", "frobenius"];
 
     /// <summary>
     /// Quick: the full training set (10% held out for validation), 2 seeds, pre-training for at most 20 epochs with

@@ -22,6 +22,7 @@ public abstract class Extender
         var sites = ctx.Model.Sites;
         if (counts.Count != sites.Count) throw new ArgumentException($"{counts.Count} counts for {sites.Count} growable layers");
         var result = new SiteExtension[sites.Count];
+        BeginExtend(ctx);
         for (int step = 0; step < sites.Count; step++)
         {
             int k = TopFirst ? sites.Count - 1 - step : step;
@@ -31,6 +32,11 @@ public abstract class Extender
                 : ExtendSite(ctx, k, counts[k], ctx.Rng.Fork($"extend/{Name}/{ctx.Stage}/{k}"));
         }
         return result;
+    }
+
+    /// <summary>Called once per growth step, before the first site grows.</summary>
+    protected virtual void BeginExtend(GrowthContext ctx)
+    {
     }
 
     /// <summary>Adds <paramref name="count"/> neurons to site <paramref name="siteIndex"/>.</summary>
@@ -55,8 +61,11 @@ public abstract class Extender
         }
     }
 
+    /// <summary>Whether <see cref="Create"/> accepts the name.</summary>
+    public static bool IsKnown(string name) => Names.Contains(name);
+
     /// <summary>Names accepted by <see cref="Create"/>.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["swe", "swe-reference", "swe-plus", "swe-plus-shrink", "random", "kaiming", "frobenius"];
+    public static IReadOnlyList<string> Names { get; } = ["swe", "swe-reference", "swe-plus", "swe-plus-frozen", "swe-plus-shrink", "random", "kaiming", "frobenius"];
 
     /// <summary>Builds an extender by name (see <see cref="Names"/>).</summary>
     public static Extender Create(string name, SweOptions? sweOptions = null) => name switch
@@ -64,6 +73,7 @@ public abstract class Extender
         "swe" => new SharedWeightsExtender(sweOptions ?? SweOptions.Paper, "swe"),
         "swe-reference" => new SharedWeightsExtender(sweOptions ?? SweOptions.Reference, "swe-reference"),
         "swe-plus" => new SharedWeightsExtender(sweOptions ?? SweOptions.Plus, "swe-plus"),
+        "swe-plus-frozen" => new SharedWeightsExtender(sweOptions ?? SweOptions.PlusFrozen, "swe-plus-frozen"),
         "swe-plus-shrink" => new SharedWeightsExtender(sweOptions ?? SweOptions.PlusShrink, "swe-plus-shrink"),
         "random" => new RandomExtender(),
         "kaiming" => new KaimingExtender(),

@@ -24,6 +24,7 @@ namespace Sprout.Growth;
 /// <param name="DiagnosticBatch">Samples in the batch used for max |output change| at insertion.</param>
 /// <param name="Model">A network to grow instead of an MLP (its growable layers are found automatically).</param>
 /// <param name="InputShape">Shape of one input sample for <paramref name="Model"/> (e.g. [1, 28, 28]); default flat.</param>
+/// <param name="WeightDecay">Decoupled weight decay of the training optimizer (AdamW; 0 = plain Adam).</param>
 public sealed record GrowthRunConfig(
     IReadOnlyList<int> Widths,
     GrowthSchedule Schedule,
@@ -40,7 +41,8 @@ public sealed record GrowthRunConfig(
     GrowthStatePolicy OptimizerOnGrowth = GrowthStatePolicy.Keep,
     int DiagnosticBatch = 1000,
     Nn.SequentialConfig? Model = null,
-    IReadOnlyList<int>? InputShape = null)
+    IReadOnlyList<int>? InputShape = null,
+    double WeightDecay = 0)
 {
     /// <summary>Number of input features the data must have.</summary>
     public int InputSize => InputShape is { Count: > 0 } ? InputShape.Aggregate(1, (a, b) => a * b) : Widths.Count > 0 ? Widths[0] : 0;
@@ -57,10 +59,11 @@ public sealed record GrowthRunConfig(
             throw new ArgumentException("a model config needs inputShape (or widths[0] for flat input)");
         ArgumentNullException.ThrowIfNull(Schedule);
         Schedule.Validate();
-        if (!Growth.Extender.Names.Contains(Extender)) throw new ArgumentException($"unknown extender '{Extender}'");
+        if (!Growth.Extender.IsKnown(Extender)) throw new ArgumentException($"unknown extender '{Extender}'");
         if (!Growth.Distributor.Names.Contains(Distributor)) throw new ArgumentException($"unknown distributor '{Distributor}'");
         if (BatchSize <= 0) throw new ArgumentException("batch size must be positive");
         if (!(LearningRate > 0)) throw new ArgumentException("learning rate must be positive");
+        if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) throw new ArgumentException("weight decay must be a finite number ≥ 0");
     }
 
     /// <summary>Indented JSON.</summary>

@@ -53,7 +53,8 @@ public sealed class GrowthRunner
         var module = (Sequential)(c.Model ?? SequentialConfig.Mlp(c.Widths, ActivationConfig.Relu)).Build(rng.Fork("init"));
         var model = new GrowableModel(module);
         Model = model;
-        var opt = new Adam(model.Parameters(), c.LearningRate) { OnGrowth = c.OptimizerOnGrowth };
+        var opt = c.WeightDecay > 0 ? new AdamW(model.Parameters(), c.LearningRate, weightDecay: c.WeightDecay) : new Adam(model.Parameters(), c.LearningRate);
+        opt.OnGrowth = c.OptimizerOnGrowth;
         var shuffle = rng.Fork("shuffle");
         var extender = Extender.Create(c.Extender, c.Swe);
         var distributor = Distributor.Create(c.Distributor, c.Svod, c.FixedCounts);

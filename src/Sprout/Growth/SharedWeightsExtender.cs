@@ -33,6 +33,13 @@ public sealed class SharedWeightsExtender : Extender
     /// <inheritdoc/>
     protected override bool TopFirst => Options.TopFirst;
 
+    private double _accBeforeStep = double.NaN;
+
+    /// <inheritdoc/>
+    protected override void BeginExtend(GrowthContext ctx) =>
+        // recovery aims at the accuracy before the whole growth step, so small per-site losses cannot add up
+        _accBeforeStep = double.IsNaN(Options.RecoverTolerance) ? double.NaN : ctx.Train.Trainer.Evaluate(ctx.Model.Module).Accuracy;
+
     /// <inheritdoc/>
     protected override SiteExtension ExtendSite(GrowthContext ctx, int siteIndex, int count, Rng rng)
     {
@@ -40,6 +47,7 @@ public sealed class SharedWeightsExtender : Extender
         var model = ctx.Model;
         var site = model.Sites[siteIndex];
         int n = site.Width, N = count;
+        double accBefore = _accBeforeStep;
         int first = site.Grow(N);
         InitIncoming(site, first, N, o.NewInit, o.NewBiasDefault, rng.Fork("new"));
         if (o.NewInitScale != 1)
@@ -101,7 +109,7 @@ public sealed class SharedWeightsExtender : Extender
         }
         WriteEffective(site, baseT.Span, coup.Span, mask, n, N, d);
 
-        int steps = Adjust(ctx, site, baseT, coup, mask, n, N, d, load, rng.Fork("adjust"));
+        int steps = Adjust(ctx, site, baseT, coup, mask, n, N, d, load, rng.Fork("adjust"), accBefore);
 
         // merge: the site already holds the effective weights; the couplings are dropped here
         int dead = -1, revived = 0;
@@ -155,13 +163,16 @@ public sealed class SharedWeightsExtender : Extender
         return e;
     }
 
-    private int Adjust(GrowthContext ctx, GrowthSite site, Tensor baseT, Tensor coup, bool[] mask, int n, int N, int d, int load, Rng rng)
+    private int Adjust(GrowthContext ctx, GrowthSite site, Tensor baseT, Tensor coup, bool[] mask, int n, int N, int d, int load, Rng rng, double accBefore)
     {
         var o = Options;
         var data = ctx.Train;
         int bs = Math.Min(o.BatchSize, data.Count);
         int steps = o.AdjustSteps >= 0 ? o.AdjustSteps : data.Count / bs;
         if (steps <= 0) return 0;
+        int epochSteps = Math.Max(1, data.Count / bs);
+        int decaySteps = !o.DecayBase ? 0 : o.DecayBaseSteps < 0 ? steps : Math.Min(steps, o.DecayBaseSteps);
+        int maxSteps = steps + (double.IsNaN(accBefore) ? 0 : Math.Max(0, o.MaxRecoverEpochs) * epochSteps);
         var model = ctx.Model;
 
         // only the producer (for its gradient) and the consumer take part; everything else is frozen for the phase
@@ -173,19 +184,26 @@ public sealed class SharedWeightsExtender : Extender
 
         var next = new List<Tensor> { site.OutWeight };
         if (site.OutBias is not null) next.Add(site.OutBias);
-        if (o.DecayBase) next.Add(baseT);
+        var optBase = o.DecayBase ? new Adam([baseT], double.IsNaN(o.NextLearningRate) ? o.LearningRate : o.NextLearningRate, weightDecay: o.WeightDecay) : null;
         var optNext = new Adam(next, double.IsNaN(o.NextLearningRate) ? o.LearningRate : o.NextLearningRate, weightDecay: o.WeightDecay);
         var optC = new Adam([coup], o.LearningRate / load, weightDecay: o.WeightDecay);
         var grad = new float[(n + N) * d];
         var cgrad = new Tensor(new float[coup.Length], coup.ShapeArray());
         var zeroBase = new Tensor(new float[baseT.Length], baseT.ShapeArray());
         int[] order = o.Shuffle ? rng.Permutation(data.Count) : GrowthData.Identity(data.Count);
-        int pos = 0;
+        int pos = 0, done = 0;
         try
         {
             model.Module.Train();
-            for (int s = 0; s < steps; s++)
+            for (int s = 0; s < maxSteps; s++, done++)
             {
+                // recovery: past the planned steps, one more epoch only while accuracy is still short of the tolerance
+                if (s >= steps && (s - steps) % epochSteps == 0)
+                {
+                    double acc = data.Trainer.Evaluate(model.Module).Accuracy;
+                    model.Module.Train();
+                    if (100 * (accBefore - acc) <= o.RecoverTolerance) break;
+                }
                 if (pos + bs > data.Count)
                 {
                     pos = 0;
@@ -213,9 +231,13 @@ public sealed class SharedWeightsExtender : Extender
                     }
                 }
                 coup.Grad = cgrad;
-                if (o.DecayBase) baseT.Grad = zeroBase;
                 optC.Step();
                 optNext.Step();
+                if (optBase is not null && s < decaySteps)
+                {
+                    baseT.Grad = zeroBase;
+                    optBase.Step();
+                }
                 WriteEffective(site, baseT.Span, coup.Span, mask, n, N, d);
             }
         }
@@ -224,7 +246,7 @@ public sealed class SharedWeightsExtender : Extender
             foreach (var p in frozen) p.RequiresGrad = true;
             foreach (var p in involved) p.ZeroGrad();
         }
-        return steps;
+        return done;
     }
 
     // Sets each new neuron's bias to minus a quantile of its pre-bias activation on check samples, so it fires on
