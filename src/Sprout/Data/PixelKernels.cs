@@ -9,7 +9,8 @@ public static class PixelKernels
 {
     /// <summary>
     /// dst[i] = src[i] · scale + bias (as float). With scale = 1/(255·std) and bias = -mean/std this turns raw bytes
-    /// into normalised pixels. Uses Vector512 / Vector256 / Vector128 when accelerated, else a plain loop.
+    /// into normalised pixels. Uses Vector512 / Vector256 / Vector128 when accelerated, else a plain loop; every path
+    /// rounds the product and the sum separately (no fused multiply-add), so all give the scalar loop's bits.
     /// </summary>
     public static void AffineFromBytes(ReadOnlySpan<byte> src, Span<float> dst, float scale, float bias)
     {
@@ -28,10 +29,10 @@ public static class PixelKernels
                 var (lo, hi) = Vector512.Widen(b);
                 var (a0, a1) = Vector512.Widen(lo);
                 var (a2, a3) = Vector512.Widen(hi);
-                Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(a0), vs, vb).StoreUnsafe(ref d, (nuint)i);
-                Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(a1), vs, vb).StoreUnsafe(ref d, (nuint)(i + 16));
-                Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(a2), vs, vb).StoreUnsafe(ref d, (nuint)(i + 32));
-                Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(a3), vs, vb).StoreUnsafe(ref d, (nuint)(i + 48));
+                (Vector512.ConvertToSingle(a0) * vs + vb).StoreUnsafe(ref d, (nuint)i);
+                (Vector512.ConvertToSingle(a1) * vs + vb).StoreUnsafe(ref d, (nuint)(i + 16));
+                (Vector512.ConvertToSingle(a2) * vs + vb).StoreUnsafe(ref d, (nuint)(i + 32));
+                (Vector512.ConvertToSingle(a3) * vs + vb).StoreUnsafe(ref d, (nuint)(i + 48));
             }
         }
         if (Vector256.IsHardwareAccelerated && n - i >= 32)

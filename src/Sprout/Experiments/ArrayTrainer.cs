@@ -22,7 +22,10 @@ public sealed class TrainingDivergedException(string message) : Exception(messag
 /// </summary>
 public sealed class ArrayTrainer
 {
-    private readonly float[] _x;
+    private readonly float[]? _x;
+    private readonly byte[]? _px;                 // compact storage: value = byte · _scale[c] + _shift[c]
+    private readonly float[] _scale = [], _shift = [];
+    private readonly int _plane;
     private readonly int[] _y;
     private readonly int _features;
     private readonly Dictionary<int, (Tensor X, int[] Y)> _batches = new();
@@ -41,8 +44,47 @@ public sealed class ArrayTrainer
         if (Tensor.Product(_sampleShape) != features) throw new ArgumentException("sample shape does not hold the features");
     }
 
+    /// <summary>
+    /// Wraps byte samples (not copied), e.g. image pixels, turned into floats as they are gathered:
+    /// feature k of a sample in channel c = k / (features / C) is byte · <paramref name="scale"/>[c] + <paramref name="shift"/>[c]
+    /// (C = scale.Length). A quarter of the memory of float storage, so a random batch reads a quarter of the bytes.
+    /// </summary>
+    public ArrayTrainer(byte[] pixels, int[] y, int features, float[] scale, float[] shift, int[]? sampleShape = null)
+    {
+        ArgumentNullException.ThrowIfNull(pixels);
+        ArgumentNullException.ThrowIfNull(scale);
+        ArgumentNullException.ThrowIfNull(shift);
+        if (features <= 0 || pixels.Length % features != 0)
+            throw new ArgumentException($"{pixels.Length} values are not whole rows of {features} features");
+        if (pixels.Length / features != y.Length)
+            throw new ArgumentException($"{pixels.Length / features} samples but {y.Length} labels");
+        if (scale.Length == 0 || scale.Length != shift.Length || features % scale.Length != 0)
+            throw new ArgumentException($"{scale.Length} channel scales and {shift.Length} shifts do not divide {features} features");
+        _px = pixels;
+        _scale = scale;
+        _shift = shift;
+        _plane = features / scale.Length;
+        _y = y;
+        _features = features;
+        _sampleShape = sampleShape ?? [features];
+        if (Tensor.Product(_sampleShape) != features) throw new ArgumentException("sample shape does not hold the features");
+    }
+
     private readonly int[] _sampleShape;
     private int[]? _gatherIndex;
+
+    // Copies sample `sample` into dst (length features), converting compact storage.
+    private void CopyRow(int sample, Span<float> dst)
+    {
+        if (_x is not null)
+        {
+            _x.AsSpan(sample * _features, _features).CopyTo(dst);
+            return;
+        }
+        var src = new ReadOnlySpan<byte>(_px, sample * _features, _features);
+        for (int c = 0; c < _scale.Length; c++)
+            Data.PixelKernels.AffineFromBytes(src.Slice(c * _plane, _plane), dst.Slice(c * _plane, _plane), _scale[c], _shift[c]);
+    }
 
     /// <summary>Number of samples.</summary>
     public int Count => _y.Length;
@@ -68,8 +110,7 @@ public sealed class ArrayTrainer
         if ((long)rows * _features < 1 << 17 || Workers.Threads == 1)
         {
             var dst = bx.Span;
-            for (int r = 0; r < rows; r++)
-                _x.AsSpan(order[start + r] * _features, _features).CopyTo(dst.Slice(r * _features, _features));
+            for (int r = 0; r < rows; r++) CopyRow(order[start + r], dst.Slice(r * _features, _features));
             return (bx, by);
         }
         // large batches: threads copy fixed row ranges (the rows' memory latency overlaps across cores)
@@ -79,8 +120,7 @@ public sealed class ArrayTrainer
         Workers.For(rows, (r0, count) =>
         {
             var dst = bx.Span;
-            for (int r = r0; r < r0 + count; r++)
-                _x.AsSpan(idx[r] * _features, _features).CopyTo(dst.Slice(r * _features, _features));
+            for (int r = r0; r < r0 + count; r++) CopyRow(idx[r], dst.Slice(r * _features, _features));
         }, minParallel: 2);
         return (bx, by);
     }
@@ -90,12 +130,15 @@ public sealed class ArrayTrainer
     private unsafe void Prefetch(ReadOnlySpan<int> order, int start, int rows)
     {
         if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
-        int bytes = _features * sizeof(float);
-        fixed (float* px = _x)
+        int elem = _x is not null ? sizeof(float) : 1;
+        int bytes = _features * elem;
+        fixed (float* pf = _x)
+        fixed (byte* pb = _px)
         {
+            byte* basePtr = _x is not null ? (byte*)pf : pb;
             for (int r = 0; r < rows; r++)
             {
-                byte* row = (byte*)(px + (long)order[start + r] * _features);
+                byte* row = basePtr + (long)order[start + r] * bytes;
                 for (int off = 0; off < bytes; off += 64) System.Runtime.Intrinsics.X86.Sse.Prefetch0(row + off);
             }
         }

@@ -4,8 +4,9 @@ using Sprout.Tensors;
 namespace Sprout.Growth;
 
 /// <summary>
-/// Classification data held as flat float features ([count, features] row-major) and labels, with reusable batch
-/// buffers. Extenders and distributors draw their mini-batches from it.
+/// Classification data held as flat features ([count, features] row-major) and labels, with reusable batch
+/// buffers. Extenders and distributors draw their mini-batches from it. Features are stored as floats, or compactly
+/// as bytes with a per-channel affine map (image pixels: a quarter of the memory, converted as batches are gathered).
 /// </summary>
 public sealed class GrowthData
 {
@@ -19,7 +20,7 @@ public sealed class GrowthData
         ArgumentNullException.ThrowIfNull(y);
         if (features <= 0 || x.Length != (long)y.Length * features)
             throw new ArgumentException($"{x.Length} values are not {y.Length} rows of {features} features");
-        X = x;
+        _x = x;
         Y = y;
         Features = features;
         SampleShape = sampleShape ?? [features];
@@ -27,16 +28,67 @@ public sealed class GrowthData
         Trainer = new ArrayTrainer(x, y, features, SampleShape);
     }
 
+    /// <summary>
+    /// Wraps byte features (not copied): feature k of channel c = k / (features / C) is
+    /// byte · <paramref name="scale"/>[c] + <paramref name="shift"/>[c], C = scale.Length.
+    /// </summary>
+    public GrowthData(byte[] pixels, int[] y, int features, float[] scale, float[] shift, int[]? sampleShape = null)
+    {
+        ArgumentNullException.ThrowIfNull(pixels);
+        ArgumentNullException.ThrowIfNull(y);
+        if (features <= 0 || pixels.Length != (long)y.Length * features)
+            throw new ArgumentException($"{pixels.Length} values are not {y.Length} rows of {features} features");
+        Pixels = pixels;
+        Scale = scale;
+        Shift = shift;
+        Y = y;
+        Features = features;
+        SampleShape = sampleShape ?? [features];
+        if (Tensor.Product(SampleShape) != features) throw new ArgumentException("sample shape does not hold the features");
+        Trainer = new ArrayTrainer(pixels, y, features, scale, shift, SampleShape);
+    }
+
     /// <summary>The same samples (arrays shared) with batches shaped [rows, ..<paramref name="sampleShape"/>].</summary>
-    public GrowthData WithShape(int[] sampleShape) => new(X, Y, Features, sampleShape);
+    public GrowthData WithShape(int[] sampleShape) =>
+        Pixels is not null ? new(Pixels, Y, Features, Scale!, Shift!, sampleShape) : new(_x!, Y, Features, sampleShape);
+
+    /// <summary>Byte storage (null for float data).</summary>
+    public byte[]? Pixels { get; }
+
+    /// <summary>Per-channel scale of byte storage.</summary>
+    public float[]? Scale { get; }
+
+    /// <summary>Per-channel shift of byte storage.</summary>
+    public float[]? Shift { get; }
 
     /// <summary>Shape of one sample (batches are [rows, ..SampleShape]).</summary>
     public int[] SampleShape { get; }
 
     private int[] BatchShape(int rows) => [rows, .. SampleShape];
 
-    /// <summary>Features, row-major.</summary>
-    public float[] X { get; }
+    private float[]? _x;
+
+    /// <summary>Features as floats, row-major (for byte storage: converted once, on first use, and kept).</summary>
+    public float[] X
+    {
+        get
+        {
+            if (_x is null)
+            {
+                var x = new float[(long)Count * Features];
+                var all = Identity(Count);
+                var scratch = new ArrayTrainer(Pixels!, Y, Features, Scale!, Shift!);
+                const int chunk = 1024;
+                for (int s = 0; s < Count; s += chunk)
+                {
+                    int rows = Math.Min(chunk, Count - s);
+                    scratch.Gather(all, s, rows).X.Span.CopyTo(x.AsSpan(s * Features, rows * Features));
+                }
+                _x = x;
+            }
+            return _x;
+        }
+    }
 
     /// <summary>Labels.</summary>
     public int[] Y { get; }
@@ -59,6 +111,11 @@ public sealed class GrowthData
     public (Tensor X, int[] Y) Head(int rows)
     {
         rows = Math.Min(rows, Count);
+        if (_x is null && rows > 0)
+        {
+            var (bx, _) = new ArrayTrainer(Pixels!, Y, Features, Scale!, Shift!).Gather(Identity(rows), 0, rows);
+            return (new Tensor(bx.Span.ToArray(), BatchShape(rows)), Y.AsSpan(0, rows).ToArray());
+        }
         return (new Tensor(X.AsSpan(0, rows * Features).ToArray(), BatchShape(rows)), Y.AsSpan(0, rows).ToArray());
     }
 
@@ -73,6 +130,17 @@ public sealed class GrowthData
     /// <summary>A copy of the samples at <paramref name="indices"/>.</summary>
     public GrowthData Subset(ReadOnlySpan<int> indices)
     {
+        var y0 = new int[indices.Length];
+        if (Pixels is not null)
+        {
+            var px = new byte[indices.Length * Features];
+            for (int r = 0; r < indices.Length; r++)
+            {
+                Pixels.AsSpan(indices[r] * Features, Features).CopyTo(px.AsSpan(r * Features, Features));
+                y0[r] = Y[indices[r]];
+            }
+            return new GrowthData(px, y0, Features, Scale!, Shift!, SampleShape);
+        }
         var x = new float[indices.Length * Features];
         var y = new int[indices.Length];
         for (int r = 0; r < indices.Length; r++)
