@@ -49,6 +49,23 @@ public class CliErrorTests
     }
 
     [Fact]
+    public void SweDeepOptionsAreChecked()
+    {
+        var (code, _, err) = Run("experiment", "swe-deep", "--optimizer-on-growth", "lukewarm");
+        Assert.Equal(2, code);
+        AssertOneLineError(err, "--optimizer-on-growth must be keep, warm or reset");
+        (code, _, err) = Run("experiment", "swe-deep", "--optimizer-on-growth", "1");
+        Assert.Equal(2, code);
+        AssertOneLineError(err, "--optimizer-on-growth");
+        (code, _, err) = Run("experiment", "swe-deep", "--extenders", "swe-plus,nope");
+        Assert.Equal(2, code);
+        AssertOneLineError(err, "unknown extender 'nope'");
+        (code, _, err) = Run("experiment", "swe-deep", "--weight-decay", "-1");
+        Assert.Equal(2, code);
+        AssertOneLineError(err, "--weight-decay");
+    }
+
+    [Fact]
     public void MissingAndInvalidConfigs()
     {
         string missing = Path.Combine(Path.GetTempPath(), "sprout-no-such-" + Guid.NewGuid().ToString("N") + ".json");
