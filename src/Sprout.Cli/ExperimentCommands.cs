@@ -126,7 +126,7 @@ internal static class ExperimentCommands
         if (ext is null) return null;
         var list = ext.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         foreach (var e in list)
-            if (!Extender.IsKnown(e)) throw new UsageException($"unknown extender '{e}' (known: {string.Join(", ", Extender.Names)})");
+            if (!Extender.Names.Contains(e)) throw new UsageException($"unknown extender '{e}' (known: {string.Join(", ", Extender.Names)})");
         if (list.Length == 0) throw new UsageException("--extenders is empty");
         return list;
     }

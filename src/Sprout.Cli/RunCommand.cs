@@ -34,7 +34,7 @@ internal static class RunCommand
         string? save = a.String("save");
         int threads = Cli.ApplyThreads(a);
         a.RejectUnknown();
-        if (!Extender.IsKnown(extender)) throw new UsageException($"unknown extender '{extender}' (known: {string.Join(", ", Extender.Names)})");
+        if (!Extender.Names.Contains(extender)) throw new UsageException($"unknown extender '{extender}' (known: {string.Join(", ", Extender.Names)})");
         if (!Distributor.Names.Contains(distributor)) throw new UsageException($"unknown distributor '{distributor}' (known: {string.Join(", ", Distributor.Names)})");
 
         var cfg = configPath is not null

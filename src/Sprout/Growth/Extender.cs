@@ -61,9 +61,6 @@ public abstract class Extender
         }
     }
 
-    /// <summary>Whether <see cref="Create"/> accepts the name.</summary>
-    public static bool IsKnown(string name) => Names.Contains(name);
-
     /// <summary>Names accepted by <see cref="Create"/>.</summary>
     public static IReadOnlyList<string> Names { get; } = ["swe", "swe-reference", "swe-plus", "swe-plus-frozen", "swe-plus-shrink", "random", "kaiming", "frobenius"];
 

@@ -59,7 +59,7 @@ public sealed record GrowthRunConfig(
             throw new ArgumentException("a model config needs inputShape (or widths[0] for flat input)");
         ArgumentNullException.ThrowIfNull(Schedule);
         Schedule.Validate();
-        if (!Growth.Extender.IsKnown(Extender)) throw new ArgumentException($"unknown extender '{Extender}'");
+        if (!Growth.Extender.Names.Contains(Extender)) throw new ArgumentException($"unknown extender '{Extender}'");
         if (!Growth.Distributor.Names.Contains(Distributor)) throw new ArgumentException($"unknown distributor '{Distributor}'");
         if (BatchSize <= 0) throw new ArgumentException("batch size must be positive");
         if (!(LearningRate > 0)) throw new ArgumentException("learning rate must be positive");
