@@ -73,6 +73,12 @@ public sealed class ArrayTrainer
     private readonly int[] _sampleShape;
     private int[]? _gatherIndex;
 
+    /// <summary>Copies samples [first, first+rows) as floats into <paramref name="dst"/> (converting byte storage).</summary>
+    internal void CopyRows(int first, int rows, Span<float> dst)
+    {
+        for (int r = 0; r < rows; r++) CopyRow(first + r, dst.Slice(r * _features, _features));
+    }
+
     // Copies sample `sample` into dst (length features), converting compact storage.
     private void CopyRow(int sample, Span<float> dst)
     {

@@ -76,14 +76,7 @@ public sealed class GrowthData
             if (_x is null)
             {
                 var x = new float[(long)Count * Features];
-                var all = Identity(Count);
-                var scratch = new ArrayTrainer(Pixels!, Y, Features, Scale!, Shift!);
-                const int chunk = 1024;
-                for (int s = 0; s < Count; s += chunk)
-                {
-                    int rows = Math.Min(chunk, Count - s);
-                    scratch.Gather(all, s, rows).X.Span.CopyTo(x.AsSpan(s * Features, rows * Features));
-                }
+                Trainer.CopyRows(0, Count, x);
                 _x = x;
             }
             return _x;
@@ -111,12 +104,9 @@ public sealed class GrowthData
     public (Tensor X, int[] Y) Head(int rows)
     {
         rows = Math.Min(rows, Count);
-        if (_x is null && rows > 0)
-        {
-            var (bx, _) = new ArrayTrainer(Pixels!, Y, Features, Scale!, Shift!).Gather(Identity(rows), 0, rows);
-            return (new Tensor(bx.Span.ToArray(), BatchShape(rows)), Y.AsSpan(0, rows).ToArray());
-        }
-        return (new Tensor(X.AsSpan(0, rows * Features).ToArray(), BatchShape(rows)), Y.AsSpan(0, rows).ToArray());
+        var x = new float[rows * Features];
+        Trainer.CopyRows(0, rows, x);   // byte storage converts only these rows, without materialising X
+        return (new Tensor(x, BatchShape(rows)), Y.AsSpan(0, rows).ToArray());
     }
 
     /// <summary>0, 1, …, n−1.</summary>
@@ -130,24 +120,18 @@ public sealed class GrowthData
     /// <summary>A copy of the samples at <paramref name="indices"/>.</summary>
     public GrowthData Subset(ReadOnlySpan<int> indices)
     {
-        var y0 = new int[indices.Length];
+        var y = new int[indices.Length];
+        for (int r = 0; r < indices.Length; r++) y[r] = Y[indices[r]];
         if (Pixels is not null)
         {
             var px = new byte[indices.Length * Features];
             for (int r = 0; r < indices.Length; r++)
-            {
                 Pixels.AsSpan(indices[r] * Features, Features).CopyTo(px.AsSpan(r * Features, Features));
-                y0[r] = Y[indices[r]];
-            }
-            return new GrowthData(px, y0, Features, Scale!, Shift!, SampleShape);
+            return new GrowthData(px, y, Features, Scale!, Shift!, SampleShape);
         }
         var x = new float[indices.Length * Features];
-        var y = new int[indices.Length];
         for (int r = 0; r < indices.Length; r++)
-        {
             X.AsSpan(indices[r] * Features, Features).CopyTo(x.AsSpan(r * Features, Features));
-            y[r] = Y[indices[r]];
-        }
         return new GrowthData(x, y, Features, SampleShape);
     }
 }
