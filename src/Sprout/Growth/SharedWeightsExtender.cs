@@ -184,8 +184,9 @@ public sealed class SharedWeightsExtender : Extender
 
         var next = new List<Tensor> { site.OutWeight };
         if (site.OutBias is not null) next.Add(site.OutBias);
-        var optBase = o.DecayBase ? new Adam([baseT], double.IsNaN(o.NextLearningRate) ? o.LearningRate : o.NextLearningRate, weightDecay: o.WeightDecay) : null;
-        var optNext = new Adam(next, double.IsNaN(o.NextLearningRate) ? o.LearningRate : o.NextLearningRate, weightDecay: o.WeightDecay);
+        double nextLr = double.IsNaN(o.NextLearningRate) ? o.LearningRate : o.NextLearningRate;
+        var optBase = o.DecayBase ? new Adam([baseT], nextLr, weightDecay: o.WeightDecay) : null;
+        var optNext = new Adam(next, nextLr, weightDecay: o.WeightDecay);
         var optC = new Adam([coup], o.LearningRate / load, weightDecay: o.WeightDecay);
         var grad = new float[(n + N) * d];
         var cgrad = new Tensor(new float[coup.Length], coup.ShapeArray());

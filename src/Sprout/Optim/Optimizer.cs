@@ -149,11 +149,12 @@ public abstract class Optimizer
             fresh.Step = st.Step;
             if (OnGrowth == GrowthStatePolicy.Warm)
             {
+                // 1 where an entry existed before the growth: embed a block of ones the way the slots were embedded
                 var ones = new float[Tensor.Product(st.Shape)];
                 Array.Fill(ones, 1f);
-                var old = new float[fresh.Slots.Length == 0 ? 0 : fresh.Slots[0].Length];
-                Embed.Corner(ones, st.Shape, old, p.Shape);
-                WarmNewEntries(fresh, old);
+                var isOld = new float[Tensor.Product(p.Shape)];
+                Embed.Corner(ones, st.Shape, isOld, p.Shape);
+                WarmNewEntries(fresh, isOld);
             }
         }
         _state[p] = fresh;
