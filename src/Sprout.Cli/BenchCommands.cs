@@ -178,24 +178,21 @@ internal static class BenchCommands
                     var opt = new Adam(model.Parameters(), 1e-3);
                     var order = rng.Permutation(samples);
                     warmTrainer.TrainEpoch(model, opt, rng.Permutation(warm), batch);
-                    double best = double.MaxValue;
+                    double BestEpoch(ArrayTrainer tr)
+                    {
+                        double b = double.MaxValue;
+                        for (int r = 0; r < reps; r++)
+                        {
+                            var sw = Stopwatch.StartNew();
+                            tr.TrainEpoch(model, opt, order, batch);
+                            b = Math.Min(b, sw.Elapsed.TotalSeconds);
+                        }
+                        return b;
+                    }
                     long before = GC.GetTotalAllocatedBytes(precise: true);
-                    int steps = 0;
-                    for (int r = 0; r < reps; r++)
-                    {
-                        var sw = Stopwatch.StartNew();
-                        trainer.TrainEpoch(model, opt, order, batch);
-                        best = Math.Min(best, sw.Elapsed.TotalSeconds);
-                        steps += (samples + batch - 1) / batch;
-                    }
-                    long perStep = (GC.GetTotalAllocatedBytes(precise: true) - before) / Math.Max(1, steps);
-                    double bestU8 = double.MaxValue;
-                    for (int r = 0; r < reps; r++)
-                    {
-                        var sw = Stopwatch.StartNew();
-                        byteTrainer.TrainEpoch(model, opt, order, batch);
-                        bestU8 = Math.Min(bestU8, sw.Elapsed.TotalSeconds);
-                    }
+                    double best = BestEpoch(trainer);
+                    long perStep = (GC.GetTotalAllocatedBytes(precise: true) - before) / Math.Max(1, reps * ((samples + batch - 1) / batch));
+                    double bestU8 = BestEpoch(byteTrainer);
                     double? ts = torch.TryGetValue((name, batch, t), out var v) ? v : null;
                     var res = new MlpResult(name, batch, t, best, ts, ts / best, perStep, bestU8, ts / bestU8);
                     results.Add(res);

@@ -60,9 +60,7 @@ internal static class ExperimentCommands
     {
         if (a.Positionals.Count > 0) throw new UsageException($"unexpected argument '{a.Positionals[0]}'");
         var datasets = Datasets(a.String("dataset"));
-        string scale = a.String("scale") ?? "quick";
-        if (scale is not ("quick" or "paper")) throw new UsageException($"--scale must be quick or paper, got '{scale}'");
-        int seeds = a.Int("seeds", scale == "quick" ? 2 : 5, 1, 100);
+        var (scale, seeds) = ScaleAndSeeds(a);
         var opts = scale == "quick" ? SweInactiveOptions.Quick(datasets, seeds) : SweInactiveOptions.Paper(datasets, seeds);
         if (ParseExtenders(a) is { } list) opts = opts with { Extenders = list };
         string? dataDirOpt = a.String("data-dir");
@@ -120,6 +118,14 @@ internal static class ExperimentCommands
         Cli.WriteAtomically(Path.Combine(outDir, "results.md"), SweInactiveExperiment.Markdown(opts, rows));
     }
 
+    // --scale quick|paper and --seeds (default 2 at quick scale, 5 at paper scale)
+    private static (string Scale, int Seeds) ScaleAndSeeds(Args a)
+    {
+        string scale = a.String("scale") ?? "quick";
+        if (scale is not ("quick" or "paper")) throw new UsageException($"--scale must be quick or paper, got '{scale}'");
+        return (scale, a.Int("seeds", scale == "quick" ? 2 : 5, 1, 100));
+    }
+
     private static string[]? ParseExtenders(Args a)
     {
         var ext = a.String("extenders");
@@ -136,9 +142,7 @@ internal static class ExperimentCommands
         if (a.Positionals.Count > 0) throw new UsageException($"unexpected argument '{a.Positionals[0]}'");
         var datasets = Datasets(a.String("dataset") ?? "mnist");
         if (datasets.Length != 1) throw new UsageException("swe-deep runs on one data set");
-        string scale = a.String("scale") ?? "quick";
-        if (scale is not ("quick" or "paper")) throw new UsageException($"--scale must be quick or paper, got '{scale}'");
-        int seeds = a.Int("seeds", scale == "quick" ? 2 : 5, 1, 100);
+        var (scale, seeds) = ScaleAndSeeds(a);
         var opts = scale == "quick" ? SweDeepOptions.Quick(datasets[0], seeds) : SweDeepOptions.Paper(datasets[0], seeds);
         if (ParseExtenders(a) is { } list) opts = opts with { Extenders = list };
         opts = opts with { WeightDecay = a.Double("weight-decay", 0, 0, 10) };
