@@ -43,6 +43,28 @@ public static partial class Ops
         int cg = c / groups, fg = f / groups, hw = g.H * g.W, ohw = g.OH * g.OW, k = g.K;
         int ld = Im2Col.LeadingDimension(g);
         int parts = ConvParts(n, (long)f * ohw * k);
+        if (groups == 1 && UseDirectConv && DirectConv.Applies(g))
+        {
+            // stride 1: direct kernels on a zero-padded copy of each chunk of images
+            var packed = DirectConv.PackWeights(wSpan, f, k);
+            var biasArr = hasBias ? bSpan.ToArray() : [];
+            unsafe
+            {
+                fixed (float* px = xSpan) fixed (float* py = ySpan)
+                {
+                    nint xa = (nint)px, ya = (nint)py;
+                    int xLen = xSpan.Length, yLen = ySpan.Length;
+                    Workers.Run(parts, part =>
+                    {
+                        var (s, e) = Range(n, part, parts);
+                        var xs = new ReadOnlySpan<float>((float*)xa, xLen).Slice(s * c * hw, (e - s) * c * hw);
+                        var ys = new Span<float>((float*)ya, yLen).Slice(s * f * ohw, (e - s) * f * ohw);
+                        DirectConv.Forward(e - s, f, packed, xs, g, biasArr, ys, accumulate: false);
+                    });
+                }
+            }
+            return;
+        }
         // implicit GEMM (panels packed straight from the image) unless the image is its own column matrix
         bool implicitGemm = !g.IsIdentity && Gemm.Kernel == Gemm.KernelKind.Vector512 && UseImplicitGemm;
         var cols = ColumnBuffers(parts, g.IsIdentity || implicitGemm ? 0 : k * ld);
@@ -151,9 +173,10 @@ public static partial class Ops
         if (w.RequiresGrad)
         {
             int parts = ConvParts(n, (long)f * ohw * k);
-            var cols = ColumnBuffers(parts, g.IsIdentity ? 0 : k * ld);
+            var cols = ColumnBuffers(parts, g.IsIdentity || (groups == 1 && UseDirectConv && DirectConv.Applies(g)) ? 0 : k * ld);
             var dws = new Tensor[parts];
             for (int p = 0; p < parts; p++) dws[p] = Tensor.Zeros(w.ShapeArray());
+            bool direct = groups == 1 && UseDirectConv && DirectConv.Applies(g);
             Workers.Run(parts, part =>
             {
                 var (s, e) = Range(n, part, parts);
@@ -161,6 +184,11 @@ public static partial class Ops
                 var xs = x.Span;
                 var col = cols[part].Span;
                 var dw = dws[part].Span;
+                if (direct)
+                {
+                    DirectConv.WeightGrad(e - s, f, gys.Slice(s * f * ohw, (e - s) * f * ohw), xs.Slice(s * c * hw, (e - s) * c * hw), g, dw);
+                    return;
+                }
                 for (int i = s; i < e; i++)
                     for (int gi = 0; gi < groups; gi++)
                     {
@@ -195,6 +223,10 @@ public static partial class Ops
             }
         }
     }
+
+    /// <summary>Whether stride-1 convolutions use the direct kernels (<see cref="DirectConv"/>) where they apply; switch it
+    /// off to compare with the implicit GEMM.</summary>
+    public static bool UseDirectConv { get; set; } = true;
 
     /// <summary>Whether convolutions use the implicit GEMM (switch it off to compare with explicit im2col + GEMM).</summary>
     public static bool UseImplicitGemm { get; set; } = true;

@@ -84,6 +84,49 @@ public class ConvGradTests
     }
 
     [Fact]
+    public void DirectConvPathMatchesImplicitGemmForwardAndGradients()
+    {
+        // stride-1 geometries with rows of 13–32 outputs take the direct kernels; compare all three gradients with
+        // the implicit-GEMM path (itself checked against the naive reference above)
+        int saved = Workers.Threads;
+        bool savedDirect = Ops.UseDirectConv;
+        try
+        {
+            foreach (int threads in new[] { 1, 2 })
+                foreach (var (n, c, h, f, k, p) in new[] { (5, 3, 32, 16, 3, 1), (3, 16, 16, 32, 3, 1), (4, 6, 15, 11, 3, 0), (2, 5, 14, 7, 5, 2) })
+                {
+                    Workers.Threads = threads;
+                    var rng = new Rng((ulong)(n * 100 + c + threads));
+                    var x0 = Tensor.Uniform(rng, -1, 1, n, c, h, h);
+                    var w0 = Tensor.Uniform(rng, -1, 1, f, c, k, k);
+                    var b0 = Tensor.Uniform(rng, -1, 1, f);
+                    var g0 = Tensor.Uniform(rng, -1, 1, n, f, h + 2 * p - k + 1, h + 2 * p - k + 1);
+                    (float[] Y, float[] Dx, float[] Dw, float[] Db) Run(bool direct)
+                    {
+                        Ops.UseDirectConv = direct;
+                        var x = x0.Clone(); x.RequiresGrad = true;
+                        var w = w0.Clone(); w.RequiresGrad = true;
+                        var b = b0.Clone(); b.RequiresGrad = true;
+                        var y = Ops.Conv2d(x, w, b, 1, 1, p, p);
+                        y.Backward(g0);
+                        return (y.ToArray(), x.Grad!.ToArray(), w.Grad!.ToArray(), b.Grad!.ToArray());
+                    }
+                    var d = Run(true);
+                    var e = Run(false);
+                    Close(e.Y, d.Y); Close(e.Dx, d.Dx); Close(e.Dw, d.Dw); Close(e.Db, d.Db);
+                }
+        }
+        finally { Workers.Threads = saved; Ops.UseDirectConv = savedDirect; }
+
+        static void Close(float[] expected, float[] actual)
+        {
+            Assert.Equal(expected.Length, actual.Length);
+            for (int i = 0; i < expected.Length; i++)
+                Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-4f * (1 + Math.Abs(expected[i])), $"[{i}] {expected[i]} vs {actual[i]}");
+        }
+    }
+
+    [Fact]
     public void Conv2dGradientsBitIdenticalForSameThreadCount()
     {
         float[] Run(int threads)
