@@ -113,6 +113,8 @@ public static partial class Ops
         int ld = Im2Col.LeadingDimension(g);
         var gy = y.Grad!;
 
+        var profile = Graph.Profile;
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
         // input gradient
         if (x.RequiresGrad)
         {
@@ -169,6 +171,11 @@ public static partial class Ops
             }
         }
 
+        if (profile is not null && x.RequiresGrad)
+        {
+            profile.Add($"  Conv2d dX {c}←{f} @{g.H}", System.Diagnostics.Stopwatch.GetTimestamp() - t0);
+            t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+        }
         // weight gradient: per-part accumulators summed in part order
         if (w.RequiresGrad)
         {
@@ -208,6 +215,7 @@ public static partial class Ops
             });
             for (int p = 1; p < parts; p++) TensorPrimitives.Add(dws[0].Span, dws[p].Span, dws[0].Span);
             AccumulateGrad(w, dws[0].Span);
+            profile?.Add($"  Conv2d dW {c}→{f} @{g.H}", System.Diagnostics.Stopwatch.GetTimestamp() - t0);
         }
 
         if (b is not null && b.RequiresGrad)

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using Sprout.Kernels;
 using Sprout.Tensors;
 
 namespace Sprout.Autograd;
@@ -9,10 +10,11 @@ public static partial class Ops
     /// Batch normalisation over channel axis 1 of x [N, C] or [N, C, H, W]. Training: batch statistics (biased
     /// variance to normalise) and, when given, running statistics updated in place as PyTorch does
     /// (r = (1−momentum)·r + momentum·batch, unbiased variance). Evaluation: running statistics.
-    /// γ and β may be null (no affine part).
+    /// γ and β may be null (no affine part). With <paramref name="relu"/> the ReLU that follows is fused in: the output
+    /// is max(BN(x), 0) and its gradient mask is recomputed from x in backward, saving a pass and a tensor each way.
     /// </summary>
     public static Tensor BatchNorm(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
-        bool training, float momentum = 0.1f, float eps = 1e-5f)
+        bool training, float momentum = 0.1f, float eps = 1e-5f, bool relu = false)
     {
         if (x.Rank != 2 && x.Rank != 4) throw new ArgumentException($"BatchNorm needs [N,C] or [N,C,H,W], got {Tensor.FormatShape(x.Shape)}");
         int n = x.Dim(0), c = x.Dim(1), hw = x.Rank == 4 ? x.Dim(2) * x.Dim(3) : 1;
@@ -26,6 +28,8 @@ public static partial class Ops
         var y = NewOut(x.ShapeArray());
         var mean = new float[c];
         var invStd = new float[c];
+        var scales = new float[c];
+        var shifts = new float[c];
         var xs = x.Span;
         var ys = y.Span;
         Span<float> tmp = hw <= 4096 ? stackalloc float[hw] : new float[hw];
@@ -57,51 +61,50 @@ public static partial class Ops
             }
             mean[ch] = mu;
             invStd[ch] = istd;
-            // y = (x − μ)·(γ·istd) + β
+            // y = (x − μ)·(γ·istd) + β  (then max(·, 0) when fused with a ReLU)
             float scale = (gamma is null ? 1f : gamma.Span[ch]) * istd;
             float shift = (beta is null ? 0f : beta.Span[ch]) - mu * scale;
+            scales[ch] = scale;
+            shifts[ch] = shift;
             for (int i = 0; i < n; i++)
             {
                 int o = (i * c + ch) * hw;
-                var yo = ys.Slice(o, hw);
-                TensorPrimitives.Multiply(xs.Slice(o, hw), scale, yo);
-                TensorPrimitives.Add(yo, shift, yo);
+                NormKernels.Apply(xs.Slice(o, hw), scale, shift, ys.Slice(o, hw), relu);
             }
         }
         if (!Graph.Needs(x, gamma ?? x, beta)) return y;
         var inputs = new List<Tensor> { x };
         if (gamma is not null) inputs.Add(gamma);
         if (beta is not null) inputs.Add(beta);
-        Graph.Record(y, "BatchNorm", inputs.ToArray(), () =>
+        Graph.Record(y, relu ? "BatchNormRelu" : "BatchNorm", inputs.ToArray(), () =>
         {
             var gy = y.Grad!.Span;
             var xs2 = x.Span;
             Tensor? gx = null;
             bool gxFresh = false;
             if (x.RequiresGrad) gx = x.GradBuffer(out gxFresh);
+            // γ and β gradient buffers are taken once: asked per channel, every channel after the first would see a
+            // "not fresh" buffer and add onto the previous step's stale values
+            Tensor? gg = null, gbeta = null;
+            bool ggFresh = false, gbFresh = false;
+            if (gamma is not null && gamma.RequiresGrad) gg = gamma.GradBuffer(out ggFresh);
+            if (beta is not null && beta.RequiresGrad) gbeta = beta.GradBuffer(out gbFresh);
             for (int ch = 0; ch < c; ch++)
             {
                 float mu = mean[ch], istd = invStd[ch];
-                // Σdy and Σdy·x̂ = istd·(Σdy·x − μ·Σdy), both as vector reductions
+                // Σdy and Σdy·x̂ = istd·(Σdy·x − μ·Σdy) in one pass per plane (dy masked by the fused ReLU)
                 double sumDy = 0, sumDyX = 0;
-                for (int i = 0; i < n; i++)
-                {
-                    int o = (i * c + ch) * hw;
-                    var gseg = gy.Slice(o, hw);
-                    sumDy += TensorPrimitives.Sum(gseg);
-                    sumDyX += TensorPrimitives.Dot(gseg, xs2.Slice(o, hw));
-                }
+                if (training || gg is not null || gbeta is not null)
+                    for (int i = 0; i < n; i++)
+                    {
+                        int o = (i * c + ch) * hw;
+                        var (sd, sdx) = NormKernels.GradSums(gy.Slice(o, hw), xs2.Slice(o, hw), relu, scales[ch], shifts[ch]);
+                        sumDy += sd;
+                        sumDyX += sdx;
+                    }
                 double sumDyXhat = istd * (sumDyX - mu * sumDy);
-                if (gamma is not null && gamma.RequiresGrad)
-                {
-                    var gg = gamma.GradBuffer(out bool f);
-                    gg.Span[ch] = f ? (float)sumDyXhat : gg.Span[ch] + (float)sumDyXhat;
-                }
-                if (beta is not null && beta.RequiresGrad)
-                {
-                    var gb = beta.GradBuffer(out bool f);
-                    gb.Span[ch] = f ? (float)sumDy : gb.Span[ch] + (float)sumDy;
-                }
+                if (gg is not null) gg.Span[ch] = ggFresh ? (float)sumDyXhat : gg.Span[ch] + (float)sumDyXhat;
+                if (gbeta is not null) gbeta.Span[ch] = gbFresh ? (float)sumDy : gbeta.Span[ch] + (float)sumDy;
                 if (gx is null) continue;
                 float gam = gamma is null ? 1f : gamma.Span[ch];
                 var d = gx.Span;
@@ -115,28 +118,11 @@ public static partial class Ops
                     b = -a * mdyx * istd;
                     c0 = -a * mdy + a * mdyx * istd * mu;
                 }
-                for (int i = 0; i < n; i++)
+                // planes in reverse: the last ones the sums pass read are still in L2
+                for (int i = n - 1; i >= 0; i--)
                 {
                     int o = (i * c + ch) * hw;
-                    var dst = d.Slice(o, hw);
-                    if (gxFresh)
-                    {
-                        TensorPrimitives.Multiply(gy.Slice(o, hw), a, dst);
-                        if (training)
-                        {
-                            TensorPrimitives.MultiplyAdd(xs2.Slice(o, hw), b, dst, dst);
-                            TensorPrimitives.Add(dst, c0, dst);
-                        }
-                    }
-                    else
-                    {
-                        TensorPrimitives.MultiplyAdd(gy.Slice(o, hw), a, dst, dst);
-                        if (training)
-                        {
-                            TensorPrimitives.MultiplyAdd(xs2.Slice(o, hw), b, dst, dst);
-                            TensorPrimitives.Add(dst, c0, dst);
-                        }
-                    }
+                    NormKernels.GradApply(gy.Slice(o, hw), xs2.Slice(o, hw), relu, scales[ch], shifts[ch], a, b, c0, d.Slice(o, hw), !gxFresh);
                 }
             }
         });

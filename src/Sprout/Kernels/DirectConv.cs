@@ -111,6 +111,15 @@ public static unsafe class DirectConv
         return buf;
     }
 
+    // Touches cache lines [lines·part/parts, lines·(part+1)/parts) of p (64-byte lines) so they arrive in L2 ahead of use.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(float* p, long lines, int part, int parts)
+    {
+        if (lines <= 0) return;
+        long a = lines * part / parts, b = lines * (part + 1) / parts;
+        for (long q = a; q < b; q++) Sse.Prefetch1(p + q * 16);
+    }
+
     /// <summary>Weights w [m, K] packed for <see cref="Forward"/>: [⌈m/8⌉, K, 8], rows past m zero.</summary>
     public static float[] PackWeights(ReadOnlySpan<float> w, int m, int k)
     {
@@ -149,8 +158,14 @@ public static unsafe class DirectConv
                 int segs = Segments(g, l, m, seg);
                 TapOffsets(g, l, koff);
                 float* yc = py + (long)i0 * m * ohw;
+                // the next chunk's images stream in from memory while this one computes
+                int nextImages = Math.Min(gImages, n - i0 - l.Images);
+                float* next = px + (long)(i0 + l.Images) * g.C * hw;
+                long nextLines = (long)nextImages * g.C * hw / 16;
+                int blocks = (segs + FwdSlots - 1) / FwdSlots;
                 for (int s = 0; s < segs; s += FwdSlots)
                 {
+                    Prefetch(next, nextLines, s / FwdSlots, blocks);
                     int* s0 = seg + 3 * s;
                     int* s1 = s + 1 < segs ? s0 + 3 : s0;
                     int* s2 = s + 2 < segs ? s0 + 6 : s0;
@@ -269,6 +284,10 @@ public static unsafe class DirectConv
                 int segs = Segments(g, l, m, seg);
                 TapOffsets(g, l, koff);
                 float* dyc = pdy + (long)i0 * m * ohw;
+                int nextImages = Math.Min(gImages, n - i0 - l.Images);
+                float* nextX = px + (long)(i0 + l.Images) * g.C * hw;
+                float* nextDy = pdy + (long)(i0 + l.Images) * m * ohw;
+                long xLines = (long)nextImages * g.C * hw / 16, dyLines = (long)nextImages * m * ohw / 16;
                 for (int ft = 0; ft < fTiles; ft++)
                 {
                     int f0 = ft * GradRows;
@@ -276,6 +295,8 @@ public static unsafe class DirectConv
                     float* d2 = dyc + (long)Math.Min(f0 + 2, m - 1) * ohw, d3 = dyc + (long)Math.Min(f0 + 3, m - 1) * ohw;
                     for (int kt = 0; kt < kTiles; kt++)
                     {
+                        Prefetch(nextX, xLines, ft * kTiles + kt, fTiles * kTiles);
+                        Prefetch(nextDy, dyLines, ft * kTiles + kt, fTiles * kTiles);
                         int q0 = kt * GradCols;
                         float* x0 = xp + koff[Math.Min(q0, k - 1)], x1 = xp + koff[Math.Min(q0 + 1, k - 1)], x2 = xp + koff[Math.Min(q0 + 2, k - 1)];
                         float* x3 = xp + koff[Math.Min(q0 + 3, k - 1)], x4 = xp + koff[Math.Min(q0 + 4, k - 1)], x5 = xp + koff[Math.Min(q0 + 5, k - 1)];

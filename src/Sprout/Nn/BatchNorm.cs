@@ -57,8 +57,11 @@ public sealed class BatchNorm : Module
     }
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor x) =>
-        Ops.BatchNorm(x, Gamma, Beta, RunningMean, RunningVar, IsTraining, Config.Momentum, Config.Eps);
+    public override Tensor Forward(Tensor x) => Forward(x, relu: false);
+
+    /// <summary>Normalises x; with <paramref name="relu"/> a following ReLU is fused in (one pass, one tensor).</summary>
+    public Tensor Forward(Tensor x, bool relu) =>
+        Ops.BatchNorm(x, Gamma, Beta, RunningMean, RunningVar, IsTraining, Config.Momentum, Config.Eps, relu);
 
     /// <inheritdoc/>
     public override string ToString() => $"BatchNorm({Channels})";

@@ -59,8 +59,24 @@ public sealed class Sequential : Module
     /// <inheritdoc/>
     public override Tensor Forward(Tensor x)
     {
-        foreach (var l in _layers) x = l.Forward(x);
+        for (int i = 0; i < _layers.Length;) x = Step(i, x, out i);
         return x;
+    }
+
+    /// <summary>
+    /// Runs the layer at <paramref name="index"/> on x and returns its output; <paramref name="next"/> is the index of
+    /// the next layer to run. A BatchNorm followed by a ReLU runs as one fused op (same values and gradients, one pass
+    /// and one tensor fewer), so <paramref name="next"/> may skip the ReLU.
+    /// </summary>
+    public Tensor Step(int index, Tensor x, out int next)
+    {
+        if (_layers[index] is BatchNorm bn && index + 1 < _layers.Length && _layers[index + 1] is Activation { Config.Kind: ActivationKind.Relu })
+        {
+            next = index + 2;
+            return bn.Forward(x, relu: true);
+        }
+        next = index + 1;
+        return _layers[index].Forward(x);
     }
 
     /// <inheritdoc/>

@@ -157,6 +157,91 @@ public class ConvGradTests
         Check(t => Ops.BatchNorm(t[0], t[1], t[2], null, null, training: true),
             d => RefConv.BatchNormTrain(d[0], d[1], d[2], 1e-5), 90, [n, c, h, w], [c], [c]);
 
+    [Theory]
+    [InlineData(3, 2, 5, 7)]   // planes of 35: vector body and scalar tail
+    [InlineData(2, 3, 8, 8)]
+    public void BatchNormFusedReluTrain(int n, int c, int h, int w) =>
+        Check(t => Ops.BatchNorm(t[0], t[1], t[2], null, null, training: true, relu: true),
+            d => Ref.Map(RefConv.BatchNormTrain(d[0], d[1], d[2], 1e-5), v => Math.Max(0, v)), 93, [n, c, h, w], [c], [c]);
+
+    [Fact]
+    public void BatchNormFusedReluEval()
+    {
+        var rm = Tensor.FromArray(new float[] { 0.3f, -0.2f }, 2);
+        var rv = Tensor.FromArray(new float[] { 0.5f, 2f }, 2);
+        Check(t => Ops.BatchNorm(t[0], t[1], t[2], rm, rv, training: false, relu: true), d =>
+        {
+            var y = new double[d[0].Length];
+            for (int i = 0; i < y.Length; i++)
+            {
+                int ch = i / 17 % 2;
+                double mu = ch == 0 ? 0.3 : -0.2, var = ch == 0 ? 0.5 : 2;
+                y[i] = Math.Max(0, (d[0].Data[i] - mu) / Math.Sqrt(var + 1e-5) * d[1].Data[ch] + d[2].Data[ch]);
+            }
+            return new DT(y, d[0].Shape);
+        }, 94, [3, 2, 17, 1], [2], [2]);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void BatchNormAffineGradientsDoNotCarryOverAfterZeroGrad(bool relu)
+    {
+        // regression: γ/β gradients of channels after the first were added onto the previous step's stale buffer
+        var rng = new Rng(97);
+        var gamma = Tensor.Uniform(rng, 0.5, 1.5, 3); gamma.RequiresGrad = true;
+        var beta = Tensor.Uniform(rng, -0.5, 0.5, 3); beta.RequiresGrad = true;
+        var xa = Tensor.Uniform(rng, -1, 1, 4, 3, 5, 5);
+        var xb = Tensor.Uniform(rng, -1, 1, 4, 3, 5, 5);
+        var r = Tensor.Uniform(rng, -1, 1, 4, 3, 5, 5);
+        float[][] Step(Tensor x)
+        {
+            gamma.ZeroGrad();
+            beta.ZeroGrad();
+            Ops.BatchNorm(x, gamma, beta, null, null, true, relu: relu).Backward(r);
+            return [gamma.Grad!.ToArray(), beta.Grad!.ToArray()];
+        }
+        var firstB = Step(xb);
+        Step(xa);
+        var againB = Step(xb);
+        Assert.Equal(firstB[0], againB[0]);
+        Assert.Equal(firstB[1], againB[1]);
+    }
+
+    [Fact]
+    public void BatchNormFusedReluMatchesSeparateOpsBitForBit()
+    {
+        // the fused op recomputes the ReLU mask from x with the forward's own FMA, so values and every gradient equal
+        // those of BatchNorm followed by Relu exactly
+        var rng = new Rng(95);
+        var x0 = Tensor.Uniform(rng, -2, 2, 4, 3, 9, 11);
+        var g0 = Tensor.Uniform(rng, 0.5, 1.5, 3);
+        var b0 = Tensor.Uniform(rng, -0.5, 0.5, 3);
+        var r = Tensor.Uniform(rng, -1, 1, 4, 3, 9, 11);
+        (float[], float[], float[], float[]) Run(bool fused)
+        {
+            var x = x0.Clone(); x.RequiresGrad = true;
+            var g = g0.Clone(); g.RequiresGrad = true;
+            var b = b0.Clone(); b.RequiresGrad = true;
+            var y = fused ? Ops.BatchNorm(x, g, b, null, null, true, relu: true) : Ops.Relu(Ops.BatchNorm(x, g, b, null, null, true));
+            y.Backward(r);
+            return (y.ToArray(), x.Grad!.ToArray(), g.Grad!.ToArray(), b.Grad!.ToArray());
+        }
+        var f = Run(true);
+        var u = Run(false);
+        Assert.Equal(u.Item1, f.Item1);
+        Assert.Equal(u.Item2, f.Item2);
+        Assert.Equal(u.Item3, f.Item3);
+        Assert.Equal(u.Item4, f.Item4);
+    }
+
+    [Theory]
+    [InlineData(2, 3, 32, 32)]  // rows of 16 outputs
+    [InlineData(2, 2, 16, 16)]  // rows of 8
+    [InlineData(1, 2, 6, 42)]   // rows of 21: one 16-wide vector, then the scalar tail
+    public void MaxPool2x2ExactTiling(int n, int c, int h, int w) =>
+        Check(t => Ops.MaxPool2d(t[0], 2), d => RefConv.Pool(d[0], 2, 2, 0, max: true), (ulong)(96 + w), [n, c, h, w]);
+
     [Fact]
     public void BatchNorm1dTrain() =>
         Check(t => Ops.BatchNorm(t[0], t[1], t[2], null, null, training: true),

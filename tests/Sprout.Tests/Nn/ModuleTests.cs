@@ -84,4 +84,35 @@ public class ModuleTests
         Ops.Sum(act.Forward(x)).Backward();
         Assert.Equal(-2f, act.Slopes!.Grad![0]);
     }
+
+    [Fact]
+    public void SequentialFusesBatchNormWithReluWithoutChangingResults()
+    {
+        // Sequential.Forward runs BatchNorm+ReLU as one op; layer-by-layer it is two ops. Values and gradients agree
+        // bit for bit, in training and in evaluation mode.
+        var model = (Sequential)new SequentialConfig([new Conv2dConfig(2, 4, 3, 1, 1, Bias: false), new BatchNormConfig(4), ActivationConfig.Relu,
+            new FlattenConfig(), new LinearConfig(4 * 6 * 6, 3)]).Build(new Rng(5));
+        var rng = new Rng(6);
+        var x = Tensor.Uniform(rng, -1, 1, 5, 2, 6, 6);
+        var r = Tensor.Uniform(rng, -1, 1, 5, 3);
+        foreach (bool training in new[] { true, false })
+        {
+            model.Train(training);
+            float[][] Run(bool fused)
+            {
+                model.ZeroGrad();
+                var h = x;
+                if (fused) h = model.Forward(h);
+                else foreach (var l in model.Layers) h = l.Forward(h);
+                h.Backward(r);
+                return [h.ToArray(), .. model.Parameters().Select(p => p.Grad!.ToArray())];
+            }
+            var f = Run(true);
+            var u = Run(false);
+            Assert.Equal(u.Length, f.Length);
+            for (int i = 0; i < f.Length; i++) Assert.Equal(u[i], f[i]);
+        }
+        model.Step(1, model.Layers[0].Forward(x), out int next);
+        Assert.Equal(3, next); // the ReLU at index 2 ran inside the fused step
+    }
 }
