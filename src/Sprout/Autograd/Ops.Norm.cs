@@ -30,10 +30,15 @@ public static partial class Ops
         var invStd = new float[c];
         var scales = new float[c];
         var shifts = new float[c];
+        // channels are independent: threads take fixed channel ranges (results never depend on the split)
+        int parts = NormParts(c, (long)n * c * hw);
+        Workers.Run(parts, part =>
+        {
+        var (c0, c1) = Range(c, part, parts);
         var xs = x.Span;
         var ys = y.Span;
         Span<float> tmp = hw <= 4096 ? stackalloc float[hw] : new float[hw];
-        for (int ch = 0; ch < c; ch++)
+        for (int ch = c0; ch < c1; ch++)
         {
             float mu, istd;
             if (training)
@@ -72,14 +77,13 @@ public static partial class Ops
                 NormKernels.Apply(xs.Slice(o, hw), scale, shift, ys.Slice(o, hw), relu);
             }
         }
+        });
         if (!Graph.Needs(x, gamma ?? x, beta)) return y;
         var inputs = new List<Tensor> { x };
         if (gamma is not null) inputs.Add(gamma);
         if (beta is not null) inputs.Add(beta);
         Graph.Record(y, relu ? "BatchNormRelu" : "BatchNorm", inputs.ToArray(), () =>
         {
-            var gy = y.Grad!.Span;
-            var xs2 = x.Span;
             Tensor? gx = null;
             bool gxFresh = false;
             if (x.RequiresGrad) gx = x.GradBuffer(out gxFresh);
@@ -89,7 +93,13 @@ public static partial class Ops
             bool ggFresh = false, gbFresh = false;
             if (gamma is not null && gamma.RequiresGrad) gg = gamma.GradBuffer(out ggFresh);
             if (beta is not null && beta.RequiresGrad) gbeta = beta.GradBuffer(out gbFresh);
-            for (int ch = 0; ch < c; ch++)
+            var gyT = y.Grad!;
+            Workers.Run(parts, part =>
+            {
+            var (c0, c1) = Range(c, part, parts);
+            var gy = gyT.Span;
+            var xs2 = x.Span;
+            for (int ch = c0; ch < c1; ch++)
             {
                 float mu = mean[ch], istd = invStd[ch];
                 // Σdy and Σdy·x̂ = istd·(Σdy·x − μ·Σdy) in one pass per plane (dy masked by the fused ReLU)
@@ -111,21 +121,26 @@ public static partial class Ops
                 // training: dx = γ·istd·(dy − mean(dy) − x̂·mean(dy·x̂)) = a·dy + b·x + c0
                 // evaluation: dx = γ·istd·dy
                 float a = gam * istd;
-                float b = 0f, c0 = 0f;
+                float b = 0f, k0 = 0f;
                 if (training)
                 {
                     float mdy = (float)(sumDy / m), mdyx = (float)(sumDyXhat / m);
                     b = -a * mdyx * istd;
-                    c0 = -a * mdy + a * mdyx * istd * mu;
+                    k0 = -a * mdy + a * mdyx * istd * mu;
                 }
                 // planes in reverse: the last ones the sums pass read are still in L2
                 for (int i = n - 1; i >= 0; i--)
                 {
                     int o = (i * c + ch) * hw;
-                    NormKernels.GradApply(gy.Slice(o, hw), xs2.Slice(o, hw), relu, scales[ch], shifts[ch], a, b, c0, d.Slice(o, hw), !gxFresh);
+                    NormKernels.GradApply(gy.Slice(o, hw), xs2.Slice(o, hw), relu, scales[ch], shifts[ch], a, b, k0, d.Slice(o, hw), !gxFresh);
                 }
             }
+            });
         });
         return y;
     }
+
+    // One part per thread when there are enough channels and values to be worth a hand-off.
+    private static int NormParts(int channels, long values) =>
+        Workers.Threads > 1 && channels > 1 && values >= 1L << 16 ? Math.Min(Workers.Threads, channels) : 1;
 }

@@ -1,5 +1,6 @@
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Sprout.Kernels;
 using Sprout.Tensors;
 
 namespace Sprout.Autograd;
@@ -30,7 +31,14 @@ public static partial class Ops
         var args = needs ? arg!.Span : default;
         if (kernel == 2 && stride == 2 && padding == 0)
         {
-            MaxPool2x2(xs, ys, args, n * c, h, w, oh, ow, needs);
+            // planes are independent: threads take fixed plane ranges
+            int parts = NormParts(n * c, (long)n * c * h * w);
+            Workers.Run(parts, part =>
+            {
+                var (p0, p1) = Range(n * c, part, parts);
+                MaxPool2x2(x.Span.Slice(p0 * h * w, (p1 - p0) * h * w), y.Span.Slice(p0 * oh * ow, (p1 - p0) * oh * ow),
+                    needs ? arg!.Span.Slice(p0 * oh * ow, (p1 - p0) * oh * ow) : default, p1 - p0, h, w, oh, ow, needs);
+            });
         }
         else
         for (int pl = 0; pl < n * c; pl++)
@@ -64,8 +72,17 @@ public static partial class Ops
                 if (kernel == 2 && stride == 2 && padding == 0 && h == 2 * oh && w == 2 * ow)
                 {
                     // windows tile the input exactly: every input position is written once, no clear, no scatter
-                    for (int pl = 0; pl < n * c; pl++)
-                        Sprout.Kernels.PoolKernels.MaxPool2x2Backward(g.Slice(pl * oh * ow, oh * ow), a.Slice(pl * oh * ow, oh * ow), d.Slice(pl * h * w, h * w), oh, ow, !fresh);
+                    int parts = NormParts(n * c, (long)n * c * h * w);
+                    var gT = y.Grad!;
+                    Workers.Run(parts, part =>
+                    {
+                        var (p0, p1) = Range(n * c, part, parts);
+                        var gs = gT.Span;
+                        var args2 = arg!.Span;
+                        var ds = gb.Span;
+                        for (int pl = p0; pl < p1; pl++)
+                            PoolKernels.MaxPool2x2Backward(gs.Slice(pl * oh * ow, oh * ow), args2.Slice(pl * oh * ow, oh * ow), ds.Slice(pl * h * w, h * w), oh, ow, !fresh);
+                    });
                     return;
                 }
                 if (fresh) d.Clear();

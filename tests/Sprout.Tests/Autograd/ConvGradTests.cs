@@ -209,6 +209,31 @@ public class ConvGradTests
     }
 
     [Fact]
+    public void BatchNormAndMaxPoolIdenticalForAnyThreadCount()
+    {
+        // threads take whole channels (BN) or planes (pool), so the split never changes a value
+        float[][] Run(int threads)
+        {
+            int saved = Workers.Threads;
+            Workers.Threads = threads;
+            try
+            {
+                var rng = new Rng(98);
+                var x = Tensor.Uniform(rng, -1, 1, 16, 5, 32, 32); x.RequiresGrad = true; // above the split threshold
+                var g = Tensor.Uniform(rng, 0.5, 1.5, 5); g.RequiresGrad = true;
+                var b = Tensor.Uniform(rng, -0.5, 0.5, 5); b.RequiresGrad = true;
+                var y = Ops.MaxPool2d(Ops.BatchNorm(x, g, b, null, null, true, relu: true), 2);
+                y.Backward(Tensor.Uniform(rng, -1, 1, 16, 5, 16, 16));
+                return [y.ToArray(), x.Grad!.ToArray(), g.Grad!.ToArray(), b.Grad!.ToArray()];
+            }
+            finally { Workers.Threads = saved; }
+        }
+        var one = Run(1);
+        var two = Run(2);
+        for (int i = 0; i < one.Length; i++) Assert.Equal(one[i], two[i]);
+    }
+
+    [Fact]
     public void BatchNormFusedReluMatchesSeparateOpsBitForBit()
     {
         // the fused op recomputes the ReLU mask from x with the forward's own FMA, so values and every gradient equal
