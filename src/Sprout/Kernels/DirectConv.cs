@@ -105,6 +105,24 @@ public static unsafe class DirectConv
                 for (int kj = 0; kj < g.KW; kj++) koff[k++] = c * l.S + ki * l.Wp + kj;
     }
 
+    // A full chunk's layout and this thread's scratch: the padded images and the segment table (tap offsets after it).
+    private static (Layout Full, float[] Xp, int[] Segs) ChunkBuffers(in ConvGeometry g, int minSegments)
+    {
+        int images = ChunkImages(g, minSegments);
+        var full = Layout.Of(g, images);
+        return (full, Scratch(ref _xp, (long)images * full.ImageStride), Scratch(ref _segs, 3L * images * g.OH * full.SegsPerRow + g.K));
+    }
+
+    // Pads images [i0, i0 + l.Images) of x into xp, lists their row segments (outputs have outChannels channels) and
+    // the tap offsets; returns the number of segments.
+    private static int PrepareChunk(float* x, in ConvGeometry g, in Layout l, int i0, int outChannels, float* xp, int* seg, out int* koff)
+    {
+        koff = seg + 3 * l.Images * g.OH * l.SegsPerRow;
+        Pad(x + (long)i0 * g.C * g.H * g.W, g, l, xp);
+        TapOffsets(g, l, koff);
+        return Segments(g, l, outChannels, seg);
+    }
+
     private static T[] Scratch<T>(ref T[]? buf, long size)
     {
         if (buf is null || buf.Length < size) buf = GC.AllocateUninitializedArray<T>((int)Math.Max(size, 4096), pinned: true);
@@ -142,10 +160,8 @@ public static unsafe class DirectConv
         if (!Applies(g)) throw new ArgumentException("DirectConv: geometry not supported");
         if (packedW.Length < tiles * k * MR || x.Length < (long)n * g.C * hw || y.Length < (long)n * m * ohw || (bias.Length != 0 && bias.Length < m))
             throw new ArgumentException("DirectConv.Forward: operand too short");
-        int gImages = ChunkImages(g, ForwardChunkSegments);
-        var full = Layout.Of(g, gImages);
-        var xpBuf = Scratch(ref _xp, (long)gImages * full.ImageStride);
-        var segBuf = Scratch(ref _segs, 3L * gImages * g.OH * full.SegsPerRow + k);
+        var (full, xpBuf, segBuf) = ChunkBuffers(g, ForwardChunkSegments);
+        int gImages = full.Images;
         float* b8 = stackalloc float[MR];
         fixed (float* pw = packedW) fixed (float* px = x) fixed (float* py = y) fixed (float* pb = bias)
         fixed (float* xp = xpBuf) fixed (int* seg = segBuf)
@@ -153,10 +169,7 @@ public static unsafe class DirectConv
             for (int i0 = 0; i0 < n; i0 += gImages)
             {
                 var l = full with { Images = Math.Min(gImages, n - i0) };
-                int* koff = seg + 3 * l.Images * g.OH * l.SegsPerRow;
-                Pad(px + (long)i0 * g.C * hw, g, l, xp);
-                int segs = Segments(g, l, m, seg);
-                TapOffsets(g, l, koff);
+                int segs = PrepareChunk(px, g, l, i0, m, xp, seg, out int* koff);
                 float* yc = py + (long)i0 * m * ohw;
                 // the next chunk's images stream in from memory while this one computes
                 int nextImages = Math.Min(gImages, n - i0 - l.Images);
@@ -266,10 +279,8 @@ public static unsafe class DirectConv
         if (dy.Length < (long)n * m * ohw || x.Length < (long)n * g.C * hw || dw.Length < m * k)
             throw new ArgumentException("DirectConv.WeightGrad: operand too short");
         int fTiles = (m + GradRows - 1) / GradRows, kTiles = (k + GradCols - 1) / GradCols;
-        int gImages = ChunkImages(g, GradChunkSegments);
-        var full = Layout.Of(g, gImages);
-        var xpBuf = Scratch(ref _xp, (long)gImages * full.ImageStride);
-        var segBuf = Scratch(ref _segs, 3L * gImages * g.OH * full.SegsPerRow + k);
+        var (full, xpBuf, segBuf) = ChunkBuffers(g, GradChunkSegments);
+        int gImages = full.Images;
         const int tileFloats = GradRows * GradCols * Lanes;
         var accBuf = Scratch(ref _acc, (long)fTiles * kTiles * tileFloats);
         accBuf.AsSpan(0, fTiles * kTiles * tileFloats).Clear();
@@ -279,10 +290,7 @@ public static unsafe class DirectConv
             for (int i0 = 0; i0 < n; i0 += gImages)
             {
                 var l = full with { Images = Math.Min(gImages, n - i0) };
-                int* koff = seg + 3 * l.Images * g.OH * l.SegsPerRow;
-                Pad(px + (long)i0 * g.C * hw, g, l, xp);
-                int segs = Segments(g, l, m, seg);
-                TapOffsets(g, l, koff);
+                int segs = PrepareChunk(px, g, l, i0, m, xp, seg, out int* koff);
                 float* dyc = pdy + (long)i0 * m * ohw;
                 int nextImages = Math.Min(gImages, n - i0 - l.Images);
                 float* nextX = px + (long)(i0 + l.Images) * g.C * hw;
