@@ -11,7 +11,8 @@ namespace Sprout.Kernels;
 /// segment is simply the 16 floats at xp[c, oy + ki, ox0 + kj …] — one unaligned vector load.
 /// <list type="bullet">
 /// <item>Forward (and the input gradient, which is a stride-1 convolution of dY): a tile is 8 output channels × 3 row
-/// segments (24 accumulators); per reduction index k = (c, ki, kj) it loads 3 vectors and broadcasts 8 weights.</item>
+/// segments (24 accumulators); per reduction index k = (c, ki, kj) it loads 3 vectors and broadcasts 8 weights. With
+/// at most 4 output channels the tile is 4 channels × 6 segments instead.</item>
 /// <item>Weight gradient: a tile is 4 output channels × 6 reduction indices; per row segment it loads 4 dY vectors and
 /// 6 input vectors; lane partial sums stay as vectors until the end of the chunk.</item>
 /// </list>
@@ -24,6 +25,7 @@ public static unsafe class DirectConv
 
     private const int Lanes = 16;
     private const int FwdSlots = 3;
+    private const int NarrowRows = 4, NarrowSlots = 6;
     private const int GradRows = 4, GradCols = 6;
 
     /// <summary>Row segments per chunk: the forward tile's set-up is amortised over the chunk's 3-segment blocks.</summary>
@@ -175,6 +177,19 @@ public static unsafe class DirectConv
                 int nextImages = Math.Min(gImages, n - i0 - l.Images);
                 float* next = px + (long)(i0 + l.Images) * g.C * hw;
                 long nextLines = (long)nextImages * g.C * hw / 16;
+                if (m <= NarrowRows)
+                {
+                    // at most four output channels (an input gradient into RGB, say): a 4 × 6-segment tile wastes
+                    // none of its rows where the 8-row tile would waste half or more
+                    for (int r = 0; r < MR; r++) b8[r] = pb != null && r < m ? pb[r] : 0f;
+                    int nblocks = (segs + NarrowSlots - 1) / NarrowSlots;
+                    for (int s = 0; s < segs; s += NarrowSlots)
+                    {
+                        Prefetch(next, nextLines, s / NarrowSlots, nblocks);
+                        Kernel4x6(k, koff, pw, xp, seg + 3 * s, Math.Min(NarrowSlots, segs - s), b8, yc, ohw, m, accumulate);
+                    }
+                    continue;
+                }
                 int blocks = (segs + FwdSlots - 1) / FwdSlots;
                 for (int s = 0; s < segs; s += FwdSlots)
                 {
@@ -193,6 +208,58 @@ public static unsafe class DirectConv
                 }
             }
         }
+    }
+
+    // y rows [rows ≤ 4] at y + r·ldy + yo_j (+)= b8[r] + Σ_q w[q, r] · x_j[koff[q] .. +16] for cnt ≤ 6 segments j
+    // (w packed 8 rows per k, of which the first 4 are read)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel4x6(int k, int* koff, float* w, float* xp, int* seg, int cnt, float* b8, float* y, int ldy, int rows, bool acc)
+    {
+        float* x0 = xp + seg[0];
+        float* x1 = cnt > 1 ? xp + seg[3] : x0, x2 = cnt > 2 ? xp + seg[6] : x0, x3 = cnt > 3 ? xp + seg[9] : x0;
+        float* x4 = cnt > 4 ? xp + seg[12] : x0, x5 = cnt > 5 ? xp + seg[15] : x0;
+        Vector512<float> c00 = Vector512.Create(b8[0]), c01 = c00, c02 = c00, c03 = c00, c04 = c00, c05 = c00;
+        Vector512<float> c10 = Vector512.Create(b8[1]), c11 = c10, c12 = c10, c13 = c10, c14 = c10, c15 = c10;
+        Vector512<float> c20 = Vector512.Create(b8[2]), c21 = c20, c22 = c20, c23 = c20, c24 = c20, c25 = c20;
+        Vector512<float> c30 = Vector512.Create(b8[3]), c31 = c30, c32 = c30, c33 = c30, c34 = c30, c35 = c30;
+        for (int q = 0; q < k; q++, w += MR)
+        {
+            int o = koff[q];
+            var v0 = Vector512.Load(x0 + o);
+            var v1 = Vector512.Load(x1 + o);
+            var v2 = Vector512.Load(x2 + o);
+            var v3 = Vector512.Load(x3 + o);
+            var v4 = Vector512.Load(x4 + o);
+            var v5 = Vector512.Load(x5 + o);
+            var a = Vector512.Create(w[0]);
+            c00 = Vector512.FusedMultiplyAdd(a, v0, c00); c01 = Vector512.FusedMultiplyAdd(a, v1, c01); c02 = Vector512.FusedMultiplyAdd(a, v2, c02);
+            c03 = Vector512.FusedMultiplyAdd(a, v3, c03); c04 = Vector512.FusedMultiplyAdd(a, v4, c04); c05 = Vector512.FusedMultiplyAdd(a, v5, c05);
+            a = Vector512.Create(w[1]);
+            c10 = Vector512.FusedMultiplyAdd(a, v0, c10); c11 = Vector512.FusedMultiplyAdd(a, v1, c11); c12 = Vector512.FusedMultiplyAdd(a, v2, c12);
+            c13 = Vector512.FusedMultiplyAdd(a, v3, c13); c14 = Vector512.FusedMultiplyAdd(a, v4, c14); c15 = Vector512.FusedMultiplyAdd(a, v5, c15);
+            a = Vector512.Create(w[2]);
+            c20 = Vector512.FusedMultiplyAdd(a, v0, c20); c21 = Vector512.FusedMultiplyAdd(a, v1, c21); c22 = Vector512.FusedMultiplyAdd(a, v2, c22);
+            c23 = Vector512.FusedMultiplyAdd(a, v3, c23); c24 = Vector512.FusedMultiplyAdd(a, v4, c24); c25 = Vector512.FusedMultiplyAdd(a, v5, c25);
+            a = Vector512.Create(w[3]);
+            c30 = Vector512.FusedMultiplyAdd(a, v0, c30); c31 = Vector512.FusedMultiplyAdd(a, v1, c31); c32 = Vector512.FusedMultiplyAdd(a, v2, c32);
+            c33 = Vector512.FusedMultiplyAdd(a, v3, c33); c34 = Vector512.FusedMultiplyAdd(a, v4, c34); c35 = Vector512.FusedMultiplyAdd(a, v5, c35);
+        }
+        Put6(y, seg, cnt, acc, c00, c01, c02, c03, c04, c05); if (rows == 1) return; y += ldy;
+        Put6(y, seg, cnt, acc, c10, c11, c12, c13, c14, c15); if (rows == 2) return; y += ldy;
+        Put6(y, seg, cnt, acc, c20, c21, c22, c23, c24, c25); if (rows == 3) return; y += ldy;
+        Put6(y, seg, cnt, acc, c30, c31, c32, c33, c34, c35);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put6(float* y, int* seg, int cnt, bool acc, Vector512<float> v0, Vector512<float> v1, Vector512<float> v2,
+        Vector512<float> v3, Vector512<float> v4, Vector512<float> v5)
+    {
+        Put(y + seg[1], seg[2], acc, v0);
+        if (cnt > 1) Put(y + seg[4], seg[5], acc, v1);
+        if (cnt > 2) Put(y + seg[7], seg[8], acc, v2);
+        if (cnt > 3) Put(y + seg[10], seg[11], acc, v3);
+        if (cnt > 4) Put(y + seg[13], seg[14], acc, v4);
+        if (cnt > 5) Put(y + seg[16], seg[17], acc, v5);
     }
 
     // y rows [rows ≤ 8] at y + r·ldy + yo_s (+)= b8[r] + Σ_q w[q, r] · x_s[koff[q] .. +16] for the 3 segments s

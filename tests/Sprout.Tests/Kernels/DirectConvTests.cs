@@ -16,6 +16,8 @@ public class DirectConvTests
         { 1, 1, 6, 47, 1, 5, 3, 2 },    // rectangular kernel, OW 47 (two full segments and a partial one)
         { 4, 5, 16, 16, 9, 1, 3, 0 },   // 1×3 kernel, OW 14
         { 2, 4, 18, 29, 20, 3, 3, 2 },  // padding wider than the kernel's half, OW 31
+        { 3, 16, 32, 32, 3, 3, 3, 1 },  // 3 output channels: the 4 × 6-segment tile (an input gradient into RGB)
+        { 5, 6, 13, 13, 4, 3, 3, 1 },   // 4 output channels, partial segments, segment blocks across images
     };
 
     [Theory, MemberData(nameof(Shapes))]
