@@ -43,7 +43,7 @@ public static partial class Ops
         int cg = c / groups, fg = f / groups, hw = g.H * g.W, ohw = g.OH * g.OW, k = g.K;
         int ld = Im2Col.LeadingDimension(g);
         int parts = ConvParts(n, (long)f * ohw * k);
-        if (groups == 1 && UseDirectConv && DirectConv.Applies(g))
+        if (UsesDirectConv(groups, g))
         {
             // stride 1: direct kernels on a zero-padded copy of each chunk of images
             var packed = DirectConv.PackWeights(wSpan, f, k);
@@ -180,10 +180,10 @@ public static partial class Ops
         if (w.RequiresGrad)
         {
             int parts = ConvParts(n, (long)f * ohw * k);
-            var cols = ColumnBuffers(parts, g.IsIdentity || (groups == 1 && UseDirectConv && DirectConv.Applies(g)) ? 0 : k * ld);
+            bool direct = UsesDirectConv(groups, g);
+            var cols = ColumnBuffers(parts, g.IsIdentity || direct ? 0 : k * ld);
             var dws = new Tensor[parts];
             for (int p = 0; p < parts; p++) dws[p] = Tensor.Zeros(w.ShapeArray());
-            bool direct = groups == 1 && UseDirectConv && DirectConv.Applies(g);
             Workers.Run(parts, part =>
             {
                 var (s, e) = Range(n, part, parts);
@@ -235,6 +235,8 @@ public static partial class Ops
     /// <summary>Whether stride-1 convolutions use the direct kernels (<see cref="DirectConv"/>) where they apply; switch it
     /// off to compare with the implicit GEMM.</summary>
     public static bool UseDirectConv { get; set; } = true;
+
+    private static bool UsesDirectConv(int groups, in ConvGeometry g) => groups == 1 && UseDirectConv && DirectConv.Applies(g);
 
     /// <summary>Whether convolutions use the implicit GEMM (switch it off to compare with explicit im2col + GEMM).</summary>
     public static bool UseImplicitGemm { get; set; } = true;

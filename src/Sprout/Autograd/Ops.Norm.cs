@@ -31,52 +31,52 @@ public static partial class Ops
         var scales = new float[c];
         var shifts = new float[c];
         // channels are independent: threads take fixed channel ranges (results never depend on the split)
-        int parts = NormParts(c, (long)n * c * hw);
+        int parts = ChannelParts(c, (long)n * c * hw);
         Workers.Run(parts, part =>
         {
-        var (c0, c1) = Range(c, part, parts);
-        var xs = x.Span;
-        var ys = y.Span;
-        Span<float> tmp = hw <= 4096 ? stackalloc float[hw] : new float[hw];
-        for (int ch = c0; ch < c1; ch++)
-        {
-            float mu, istd;
-            if (training)
+            var (c0, c1) = Range(c, part, parts);
+            var xs = x.Span;
+            var ys = y.Span;
+            Span<float> tmp = hw <= 4096 ? stackalloc float[hw] : new float[hw];
+            for (int ch = c0; ch < c1; ch++)
             {
-                // two vectorized passes per channel: Σx, then Σ(x−μ)² (per plane, accumulated in double)
-                double s = 0;
-                for (int i = 0; i < n; i++) s += TensorPrimitives.Sum(xs.Slice((i * c + ch) * hw, hw));
-                double md = s / m;
-                double v = 0;
+                float mu, istd;
+                if (training)
+                {
+                    // two vectorized passes per channel: Σx, then Σ(x−μ)² (per plane, accumulated in double)
+                    double s = 0;
+                    for (int i = 0; i < n; i++) s += TensorPrimitives.Sum(xs.Slice((i * c + ch) * hw, hw));
+                    double md = s / m;
+                    double v = 0;
+                    for (int i = 0; i < n; i++)
+                    {
+                        TensorPrimitives.Subtract(xs.Slice((i * c + ch) * hw, hw), (float)md, tmp);
+                        v += TensorPrimitives.SumOfSquares(tmp);
+                    }
+                    double var = v / m;
+                    mu = (float)md;
+                    istd = (float)(1.0 / Math.Sqrt(var + eps));
+                    if (runningMean is not null) runningMean.Span[ch] = (1 - momentum) * runningMean.Span[ch] + momentum * mu;
+                    if (runningVar is not null) runningVar.Span[ch] = (1 - momentum) * runningVar.Span[ch] + momentum * (float)(v / (m - 1));
+                }
+                else
+                {
+                    mu = runningMean!.Span[ch];
+                    istd = 1f / MathF.Sqrt(runningVar!.Span[ch] + eps);
+                }
+                mean[ch] = mu;
+                invStd[ch] = istd;
+                // y = (x − μ)·(γ·istd) + β  (then max(·, 0) when fused with a ReLU)
+                float scale = (gamma is null ? 1f : gamma.Span[ch]) * istd;
+                float shift = (beta is null ? 0f : beta.Span[ch]) - mu * scale;
+                scales[ch] = scale;
+                shifts[ch] = shift;
                 for (int i = 0; i < n; i++)
                 {
-                    TensorPrimitives.Subtract(xs.Slice((i * c + ch) * hw, hw), (float)md, tmp);
-                    v += TensorPrimitives.SumOfSquares(tmp);
+                    int o = (i * c + ch) * hw;
+                    NormKernels.Apply(xs.Slice(o, hw), scale, shift, ys.Slice(o, hw), relu);
                 }
-                double var = v / m;
-                mu = (float)md;
-                istd = (float)(1.0 / Math.Sqrt(var + eps));
-                if (runningMean is not null) runningMean.Span[ch] = (1 - momentum) * runningMean.Span[ch] + momentum * mu;
-                if (runningVar is not null) runningVar.Span[ch] = (1 - momentum) * runningVar.Span[ch] + momentum * (float)(v / (m - 1));
             }
-            else
-            {
-                mu = runningMean!.Span[ch];
-                istd = 1f / MathF.Sqrt(runningVar!.Span[ch] + eps);
-            }
-            mean[ch] = mu;
-            invStd[ch] = istd;
-            // y = (x − μ)·(γ·istd) + β  (then max(·, 0) when fused with a ReLU)
-            float scale = (gamma is null ? 1f : gamma.Span[ch]) * istd;
-            float shift = (beta is null ? 0f : beta.Span[ch]) - mu * scale;
-            scales[ch] = scale;
-            shifts[ch] = shift;
-            for (int i = 0; i < n; i++)
-            {
-                int o = (i * c + ch) * hw;
-                NormKernels.Apply(xs.Slice(o, hw), scale, shift, ys.Slice(o, hw), relu);
-            }
-        }
         });
         if (!Graph.Needs(x, gamma ?? x, beta)) return y;
         var inputs = new List<Tensor> { x };
@@ -96,51 +96,51 @@ public static partial class Ops
             var gyT = y.Grad!;
             Workers.Run(parts, part =>
             {
-            var (c0, c1) = Range(c, part, parts);
-            var gy = gyT.Span;
-            var xs2 = x.Span;
-            for (int ch = c0; ch < c1; ch++)
-            {
-                float mu = mean[ch], istd = invStd[ch];
-                // Σdy and Σdy·x̂ = istd·(Σdy·x − μ·Σdy) in one pass per plane (dy masked by the fused ReLU)
-                double sumDy = 0, sumDyX = 0;
-                if (training || gg is not null || gbeta is not null)
-                    for (int i = 0; i < n; i++)
+                var (c0, c1) = Range(c, part, parts);
+                var gy = gyT.Span;
+                var xs2 = x.Span;
+                for (int ch = c0; ch < c1; ch++)
+                {
+                    float mu = mean[ch], istd = invStd[ch];
+                    // Σdy and Σdy·x̂ = istd·(Σdy·x − μ·Σdy) in one pass per plane (dy masked by the fused ReLU)
+                    double sumDy = 0, sumDyX = 0;
+                    if (training || gg is not null || gbeta is not null)
+                        for (int i = 0; i < n; i++)
+                        {
+                            int o = (i * c + ch) * hw;
+                            var (sd, sdx) = NormKernels.GradSums(gy.Slice(o, hw), xs2.Slice(o, hw), relu, scales[ch], shifts[ch]);
+                            sumDy += sd;
+                            sumDyX += sdx;
+                        }
+                    double sumDyXhat = istd * (sumDyX - mu * sumDy);
+                    if (gg is not null) gg.Span[ch] = ggFresh ? (float)sumDyXhat : gg.Span[ch] + (float)sumDyXhat;
+                    if (gbeta is not null) gbeta.Span[ch] = gbFresh ? (float)sumDy : gbeta.Span[ch] + (float)sumDy;
+                    if (gx is null) continue;
+                    float gam = gamma is null ? 1f : gamma.Span[ch];
+                    var d = gx.Span;
+                    // training: dx = γ·istd·(dy − mean(dy) − x̂·mean(dy·x̂)) = a·dy + b·x + k0
+                    // evaluation: dx = γ·istd·dy
+                    float a = gam * istd;
+                    float b = 0f, k0 = 0f;
+                    if (training)
+                    {
+                        float mdy = (float)(sumDy / m), mdyx = (float)(sumDyXhat / m);
+                        b = -a * mdyx * istd;
+                        k0 = -a * mdy + a * mdyx * istd * mu;
+                    }
+                    // planes in reverse: the last ones the sums pass read are still in L2
+                    for (int i = n - 1; i >= 0; i--)
                     {
                         int o = (i * c + ch) * hw;
-                        var (sd, sdx) = NormKernels.GradSums(gy.Slice(o, hw), xs2.Slice(o, hw), relu, scales[ch], shifts[ch]);
-                        sumDy += sd;
-                        sumDyX += sdx;
+                        NormKernels.GradApply(gy.Slice(o, hw), xs2.Slice(o, hw), relu, scales[ch], shifts[ch], a, b, k0, d.Slice(o, hw), !gxFresh);
                     }
-                double sumDyXhat = istd * (sumDyX - mu * sumDy);
-                if (gg is not null) gg.Span[ch] = ggFresh ? (float)sumDyXhat : gg.Span[ch] + (float)sumDyXhat;
-                if (gbeta is not null) gbeta.Span[ch] = gbFresh ? (float)sumDy : gbeta.Span[ch] + (float)sumDy;
-                if (gx is null) continue;
-                float gam = gamma is null ? 1f : gamma.Span[ch];
-                var d = gx.Span;
-                // training: dx = γ·istd·(dy − mean(dy) − x̂·mean(dy·x̂)) = a·dy + b·x + c0
-                // evaluation: dx = γ·istd·dy
-                float a = gam * istd;
-                float b = 0f, k0 = 0f;
-                if (training)
-                {
-                    float mdy = (float)(sumDy / m), mdyx = (float)(sumDyXhat / m);
-                    b = -a * mdyx * istd;
-                    k0 = -a * mdy + a * mdyx * istd * mu;
                 }
-                // planes in reverse: the last ones the sums pass read are still in L2
-                for (int i = n - 1; i >= 0; i--)
-                {
-                    int o = (i * c + ch) * hw;
-                    NormKernels.GradApply(gy.Slice(o, hw), xs2.Slice(o, hw), relu, scales[ch], shifts[ch], a, b, k0, d.Slice(o, hw), !gxFresh);
-                }
-            }
             });
         });
         return y;
     }
 
-    // One part per thread when there are enough channels and values to be worth a hand-off.
-    private static int NormParts(int channels, long values) =>
+    // One part per thread for work split by whole channels (or planes) when there are enough values for a hand-off.
+    private static int ChannelParts(int channels, long values) =>
         Workers.Threads > 1 && channels > 1 && values >= 1L << 16 ? Math.Min(Workers.Threads, channels) : 1;
 }

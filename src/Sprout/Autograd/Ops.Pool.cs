@@ -32,7 +32,7 @@ public static partial class Ops
         if (kernel == 2 && stride == 2 && padding == 0)
         {
             // planes are independent: threads take fixed plane ranges
-            int parts = NormParts(n * c, (long)n * c * h * w);
+            int parts = ChannelParts(n * c, (long)n * c * h * w);
             Workers.Run(parts, part =>
             {
                 var (p0, p1) = Range(n * c, part, parts);
@@ -66,13 +66,10 @@ public static partial class Ops
             Graph.Record(y, "MaxPool2d", [x], () =>
             {
                 var gb = x.GradBuffer(out bool fresh);
-                var d = gb.Span;
-                var g = y.Grad!.Span;
-                var a = arg!.Span;
                 if (kernel == 2 && stride == 2 && padding == 0 && h == 2 * oh && w == 2 * ow)
                 {
                     // windows tile the input exactly: every input position is written once, no clear, no scatter
-                    int parts = NormParts(n * c, (long)n * c * h * w);
+                    int parts = ChannelParts(n * c, (long)n * c * h * w);
                     var gT = y.Grad!;
                     Workers.Run(parts, part =>
                     {
@@ -85,6 +82,9 @@ public static partial class Ops
                     });
                     return;
                 }
+                var d = gb.Span;
+                var g = y.Grad!.Span;
+                var a = arg!.Span;
                 if (fresh) d.Clear();
                 int per = oh * ow;
                 for (int pl = 0; pl < n * c; pl++)

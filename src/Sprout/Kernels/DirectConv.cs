@@ -164,8 +164,12 @@ public static unsafe class DirectConv
             throw new ArgumentException("DirectConv.Forward: operand too short");
         var (full, xpBuf, segBuf) = ChunkBuffers(g, ForwardChunkSegments);
         int gImages = full.Images;
-        float* b8 = stackalloc float[MR];
-        fixed (float* pw = packedW) fixed (float* px = x) fixed (float* py = y) fixed (float* pb = bias)
+        // bias padded to whole tiles (zeros past m), so each tile reads its 8 values in place
+        int biasLen = tiles * MR;
+        Span<float> biasPad = biasLen <= 2048 ? stackalloc float[biasLen] : new float[biasLen];
+        biasPad.Clear();
+        if (!bias.IsEmpty) bias[..m].CopyTo(biasPad);
+        fixed (float* pw = packedW) fixed (float* px = x) fixed (float* py = y) fixed (float* pb = biasPad)
         fixed (float* xp = xpBuf) fixed (int* seg = segBuf)
         {
             for (int i0 = 0; i0 < n; i0 += gImages)
@@ -181,12 +185,11 @@ public static unsafe class DirectConv
                 {
                     // at most four output channels (an input gradient into RGB, say): a 4 × 6-segment tile wastes
                     // none of its rows where the 8-row tile would waste half or more
-                    for (int r = 0; r < MR; r++) b8[r] = pb != null && r < m ? pb[r] : 0f;
                     int nblocks = (segs + NarrowSlots - 1) / NarrowSlots;
                     for (int s = 0; s < segs; s += NarrowSlots)
                     {
                         Prefetch(next, nextLines, s / NarrowSlots, nblocks);
-                        Kernel4x6(k, koff, pw, xp, seg + 3 * s, Math.Min(NarrowSlots, segs - s), b8, yc, ohw, m, accumulate);
+                        Kernel4x6(k, koff, pw, xp, seg + 3 * s, Math.Min(NarrowSlots, segs - s), pb, yc, ohw, m, accumulate);
                     }
                     continue;
                 }
@@ -201,8 +204,7 @@ public static unsafe class DirectConv
                     for (int t = 0; t < tiles; t++)
                     {
                         int rows = Math.Min(MR, m - t * MR);
-                        for (int r = 0; r < MR; r++) b8[r] = pb != null && r < rows ? pb[t * MR + r] : 0f;
-                        Kernel8x3(k, koff, pw + (long)t * k * MR, xp + s0[0], xp + s1[0], xp + s2[0], b8,
+                        Kernel8x3(k, koff, pw + (long)t * k * MR, xp + s0[0], xp + s1[0], xp + s2[0], pb + t * MR,
                             yc + (long)t * MR * ohw, s0[1], s1[1], s2[1], s0[2], n1, n2, ohw, rows, accumulate);
                     }
                 }
