@@ -130,10 +130,24 @@ internal static class BenchCommands
         int samples = a.Int("samples", 60000, 1000, 10_000_000);
         int reps = a.Int("reps", quick ? 1 : 2, 1, 100);
         var threadList = ThreadList(a);
+        string? modelList = a.String("models"); // e.g. 784-20-10,784-1000-10: only these cases
+        string? batchList = a.String("batches");
         a.RejectUnknown();
 
         int[][] archs = quick ? [[784, 20, 10], [784, 120, 10]] : [[784, 20, 10], [784, 120, 10], [784, 1000, 10], [784, 30, 30, 30, 10]];
         int[] batches = [64, 256];
+        try
+        {
+            if (modelList is not null)
+                archs = modelList.Split(',').Select(m => m.Split('-').Select(w => int.Parse(w, CultureInfo.InvariantCulture)).ToArray()).ToArray();
+            if (batchList is not null) batches = batchList.Split(',').Select(b => int.Parse(b, CultureInfo.InvariantCulture)).ToArray();
+        }
+        catch (FormatException)
+        {
+            throw new ArgumentException("--models takes widths like 784-20-10,784-1000-10 and --batches numbers like 64,256");
+        }
+        if (archs.Any(w => w.Length < 2 || w[0] != 784 || w.Any(v => v < 1)) || batches.Any(b => b < 1))
+            throw new ArgumentException("--models: MNIST-sized widths starting at 784 (e.g. 784-20-10); --batches: positive sizes");
         var rng = new Rng(0);
         // MNIST-like pixels: random bytes, normalised with MNIST's mean/std; stored as floats (the same work as the
         // PyTorch baseline's float tensor) and as bytes converted per batch (how growth runs hold image data sets)

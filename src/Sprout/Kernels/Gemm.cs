@@ -179,6 +179,7 @@ public static unsafe class Gemm
         float* c, int rsC, int csC, bool acc, KernelKind kind)
     {
         int nr = NrOf(kind);
+        bool wide = kind == KernelKind.Vector512;
         // A strided C is written through the tile buffer with scalar stores once per K block: use one deep block
         // (the B panel then streams from L2, which the kernel sustains) so that happens once.
         int kcBlock = csC == 1 ? KC : KCDeep;
@@ -210,30 +211,43 @@ public static unsafe class Gemm
                     for (int ic = 0; ic < m; ic += MC)
                     {
                         int mc = Math.Min(MC, m - ic);
+                        int rowTiles = (mc + MR - 1) / MR;
                         for (int jr = 0; jr < nc; jr += nr)
                         {
                             int nrr = Math.Min(nr, nc - jr);
                             float* bp;
                             long ldbp;
                             if (!directB) { bp = pB + (long)jr * kc; ldbp = nr; }
-                            else if (nrr == nr) { bp = bBlock + jr; ldbp = rsB; }
+                            else if (nrr == nr || (wide && nrr % 16 == 0)) { bp = bBlock + jr; ldbp = rsB; }
                             else
                             {
                                 // the ragged last panel is packed with zero padding so no load leaves op(B)
                                 PackB(kc, nrr, bBlock + jr, rsB, csB, pB, nr);
                                 bp = pB; ldbp = nr;
                             }
-                            for (int ir = 0; ir < mc; ir += MR)
+                            for (int t = 0, ir = 0, mrr; t < rowTiles; t++, ir += mrr)
                             {
-                                int mrr = Math.Min(MR, mc - ir);
+                                // Vector512: ceil(mc/6) row tiles of near-equal height (20 rows → 5,5,5,5) on kernels of
+                                // that height and of ceil(nrr/16) vectors, so a ragged edge costs no padded work.
+                                mrr = wide ? mc / rowTiles + (t < mc % rowTiles ? 1 : 0) : Math.Min(MR, mc - ir);
                                 float* ap = a + (long)(ic + ir) * rsA + (long)pc * csA;
                                 float* cp = c + (long)(ic + ir) * rsC + (long)(jc + jr) * csC;
-                                if (mrr == MR && nrr == nr && csC == 1)
+                                if (wide)
+                                {
+                                    int nv = (nrr + 15) / 16;
+                                    if (csC == 1 && nrr == 16 * nv)
+                                    {
+                                        Kernel512(mrr, nv, kc, ap, rsA, csA, bp, ldbp, cp, rsC, accBlock);
+                                        continue;
+                                    }
+                                    Kernel512(mrr, nv, kc, ap, rsA, csA, bp, ldbp, tile, nr, false);
+                                }
+                                else if (mrr == MR && nrr == nr && csC == 1)
                                 {
                                     MicroKernel(kind, kc, ap, rsA, csA, bp, ldbp, cp, rsC, accBlock);
                                     continue;
                                 }
-                                if (mrr == MR) MicroKernel(kind, kc, ap, rsA, csA, bp, ldbp, tile, nr, false);
+                                else if (mrr == MR) MicroKernel(kind, kc, ap, rsA, csA, bp, ldbp, tile, nr, false);
                                 else EdgeRows(kind, kc, ap, rsA, csA, mrr, bp, ldbp, tile, nr);
                                 if (rsC == 1 && csC != 1 && Avx.IsSupported)
                                 {
@@ -383,9 +397,9 @@ public static unsafe class Gemm
     /// Scalar twin of the micro-kernels: C[MR, nr] (+)= sum_p A[0..MR), p] ⊗ B[p, 0..nr), where
     /// A(r, p) = a[r·rsA + p·csA] and B(p, j) = b[p·ldb + j].
     /// </summary>
-    internal static void KernelScalar(int kc, float* a, long rsA, long csA, float* b, long ldb, float* c, long ldc, bool acc, int nr)
+    internal static void KernelScalar(int kc, float* a, long rsA, long csA, float* b, long ldb, float* c, long ldc, bool acc, int nr, int rows = MR)
     {
-        for (int i = 0; i < MR; i++)
+        for (int i = 0; i < rows; i++)
         {
             for (int j = 0; j < nr; j++)
             {
@@ -397,8 +411,45 @@ public static unsafe class Gemm
     }
 
     // C[6, 64] (+)= A[6, kc] · B[kc, 64]; A(r, p) = a[r·rsA + p·csA]; B rows of 64 with stride ldb.
+    internal static void Kernel6x64(int kc, float* a, long rsA, long csA, float* b, long ldb, float* c, long ldc, bool acc) =>
+        KernelRV<N6, N4>(kc, a, rsA, csA, b, ldb, c, ldc, acc);
+
+    /// <summary>
+    /// C[rows, 16·nv] (+)= A[rows, kc] · B[kc, 16·nv] for rows ≤ 6, nv ≤ 4 on the Vector512 kernel of that shape;
+    /// reads only those rows of A and vectors of each B row, and writes only those of C.
+    /// </summary>
+    internal static void Kernel512(int rows, int nv, int kc, float* a, long rsA, long csA, float* b, long ldb, float* c, long ldc, bool acc)
+    {
+        switch (rows)
+        {
+            case 6: KernelV<N6>(nv, kc, a, rsA, csA, b, ldb, c, ldc, acc); break;
+            case 5: KernelV<N5>(nv, kc, a, rsA, csA, b, ldb, c, ldc, acc); break;
+            case 4: KernelV<N4>(nv, kc, a, rsA, csA, b, ldb, c, ldc, acc); break;
+            case 3: KernelV<N3>(nv, kc, a, rsA, csA, b, ldb, c, ldc, acc); break;
+            case 2: KernelV<N2>(nv, kc, a, rsA, csA, b, ldb, c, ldc, acc); break;
+            case 1: KernelV<N1>(nv, kc, a, rsA, csA, b, ldb, c, ldc, acc); break;
+            default: throw new ArgumentOutOfRangeException(nameof(rows));
+        }
+    }
+
+    private static void KernelV<TR>(int nv, int kc, float* a, long rsA, long csA, float* b, long ldb, float* c, long ldc, bool acc)
+        where TR : struct, IConst
+    {
+        switch (nv)
+        {
+            case 4: KernelRV<TR, N4>(kc, a, rsA, csA, b, ldb, c, ldc, acc); break;
+            case 3: KernelRV<TR, N3>(kc, a, rsA, csA, b, ldb, c, ldc, acc); break;
+            case 2: KernelRV<TR, N2>(kc, a, rsA, csA, b, ldb, c, ldc, acc); break;
+            case 1: KernelRV<TR, N1>(kc, a, rsA, csA, b, ldb, c, ldc, acc); break;
+            default: throw new ArgumentOutOfRangeException(nameof(nv));
+        }
+    }
+
+    // C[R, 16V] (+)= A[R, kc] · B[kc, 16V]; A(r, p) = a[r·rsA + p·csA]; B rows with stride ldb. R ≤ 6 and V ≤ 4 are
+    // JIT constants: the unused accumulators and their multiply-adds are compiled out.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Kernel6x64(int kc, float* a, long rsA, long csA, float* b, long ldb, float* c, long ldc, bool acc)
+    private static void KernelRV<TR, TV>(int kc, float* a, long rsA, long csA, float* b, long ldb, float* c, long ldc, bool acc)
+        where TR : struct, IConst where TV : struct, IConst
     {
         Vector512<float> c00 = default, c01 = default, c02 = default, c03 = default;
         Vector512<float> c10 = default, c11 = default, c12 = default, c13 = default;
@@ -406,50 +457,85 @@ public static unsafe class Gemm
         Vector512<float> c30 = default, c31 = default, c32 = default, c33 = default;
         Vector512<float> c40 = default, c41 = default, c42 = default, c43 = default;
         Vector512<float> c50 = default, c51 = default, c52 = default, c53 = default;
+        Vector512<float> b1 = default, b2 = default, b3 = default;
         long o1 = rsA, o2 = 2 * rsA, o3 = 3 * rsA, o4 = 4 * rsA, o5 = 5 * rsA;
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector512.Load(b);
-            var b1 = Vector512.Load(b + 16);
-            var b2 = Vector512.Load(b + 32);
-            var b3 = Vector512.Load(b + 48);
+            if (TV.N > 1) b1 = Vector512.Load(b + 16);
+            if (TV.N > 2) b2 = Vector512.Load(b + 32);
+            if (TV.N > 3) b3 = Vector512.Load(b + 48);
             var x = Vector512.Create(a[0]);
-            c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
-            c02 = Vector512.FusedMultiplyAdd(x, b2, c02); c03 = Vector512.FusedMultiplyAdd(x, b3, c03);
-            x = Vector512.Create(a[o1]);
-            c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
-            c12 = Vector512.FusedMultiplyAdd(x, b2, c12); c13 = Vector512.FusedMultiplyAdd(x, b3, c13);
-            x = Vector512.Create(a[o2]);
-            c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
-            c22 = Vector512.FusedMultiplyAdd(x, b2, c22); c23 = Vector512.FusedMultiplyAdd(x, b3, c23);
-            x = Vector512.Create(a[o3]);
-            c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
-            c32 = Vector512.FusedMultiplyAdd(x, b2, c32); c33 = Vector512.FusedMultiplyAdd(x, b3, c33);
-            x = Vector512.Create(a[o4]);
-            c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
-            c42 = Vector512.FusedMultiplyAdd(x, b2, c42); c43 = Vector512.FusedMultiplyAdd(x, b3, c43);
-            x = Vector512.Create(a[o5]);
-            c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
-            c52 = Vector512.FusedMultiplyAdd(x, b2, c52); c53 = Vector512.FusedMultiplyAdd(x, b3, c53);
+            c00 = Vector512.FusedMultiplyAdd(x, b0, c00);
+            if (TV.N > 1) c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+            if (TV.N > 2) c02 = Vector512.FusedMultiplyAdd(x, b2, c02);
+            if (TV.N > 3) c03 = Vector512.FusedMultiplyAdd(x, b3, c03);
+            if (TR.N > 1)
+            {
+                x = Vector512.Create(a[o1]);
+                c10 = Vector512.FusedMultiplyAdd(x, b0, c10);
+                if (TV.N > 1) c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+                if (TV.N > 2) c12 = Vector512.FusedMultiplyAdd(x, b2, c12);
+                if (TV.N > 3) c13 = Vector512.FusedMultiplyAdd(x, b3, c13);
+            }
+            if (TR.N > 2)
+            {
+                x = Vector512.Create(a[o2]);
+                c20 = Vector512.FusedMultiplyAdd(x, b0, c20);
+                if (TV.N > 1) c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+                if (TV.N > 2) c22 = Vector512.FusedMultiplyAdd(x, b2, c22);
+                if (TV.N > 3) c23 = Vector512.FusedMultiplyAdd(x, b3, c23);
+            }
+            if (TR.N > 3)
+            {
+                x = Vector512.Create(a[o3]);
+                c30 = Vector512.FusedMultiplyAdd(x, b0, c30);
+                if (TV.N > 1) c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+                if (TV.N > 2) c32 = Vector512.FusedMultiplyAdd(x, b2, c32);
+                if (TV.N > 3) c33 = Vector512.FusedMultiplyAdd(x, b3, c33);
+            }
+            if (TR.N > 4)
+            {
+                x = Vector512.Create(a[o4]);
+                c40 = Vector512.FusedMultiplyAdd(x, b0, c40);
+                if (TV.N > 1) c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
+                if (TV.N > 2) c42 = Vector512.FusedMultiplyAdd(x, b2, c42);
+                if (TV.N > 3) c43 = Vector512.FusedMultiplyAdd(x, b3, c43);
+            }
+            if (TR.N > 5)
+            {
+                x = Vector512.Create(a[o5]);
+                c50 = Vector512.FusedMultiplyAdd(x, b0, c50);
+                if (TV.N > 1) c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
+                if (TV.N > 2) c52 = Vector512.FusedMultiplyAdd(x, b2, c52);
+                if (TV.N > 3) c53 = Vector512.FusedMultiplyAdd(x, b3, c53);
+            }
             a += csA;
             b += ldb;
         }
-        Store4(c, acc, c00, c01, c02, c03); c += ldc;
-        Store4(c, acc, c10, c11, c12, c13); c += ldc;
-        Store4(c, acc, c20, c21, c22, c23); c += ldc;
-        Store4(c, acc, c30, c31, c32, c33); c += ldc;
-        Store4(c, acc, c40, c41, c42, c43); c += ldc;
-        Store4(c, acc, c50, c51, c52, c53);
+        StoreV<TV>(c, acc, c00, c01, c02, c03);
+        if (TR.N > 1) StoreV<TV>(c + ldc, acc, c10, c11, c12, c13);
+        if (TR.N > 2) StoreV<TV>(c + 2 * ldc, acc, c20, c21, c22, c23);
+        if (TR.N > 3) StoreV<TV>(c + 3 * ldc, acc, c30, c31, c32, c33);
+        if (TR.N > 4) StoreV<TV>(c + 4 * ldc, acc, c40, c41, c42, c43);
+        if (TR.N > 5) StoreV<TV>(c + 5 * ldc, acc, c50, c51, c52, c53);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store4(float* c, bool acc, Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3)
+    private static void StoreV<TV>(float* c, bool acc, Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3)
+        where TV : struct, IConst
     {
         if (acc)
         {
-            v0 += Vector512.Load(c); v1 += Vector512.Load(c + 16); v2 += Vector512.Load(c + 32); v3 += Vector512.Load(c + 48);
+            v0 += Vector512.Load(c);
+            if (TV.N > 1) v1 += Vector512.Load(c + 16);
+            if (TV.N > 2) v2 += Vector512.Load(c + 32);
+            if (TV.N > 3) v3 += Vector512.Load(c + 48);
         }
-        Vector512.Store(v0, c); Vector512.Store(v1, c + 16); Vector512.Store(v2, c + 32); Vector512.Store(v3, c + 48);
+        Vector512.Store(v0, c);
+        if (TV.N > 1) Vector512.Store(v1, c + 16);
+        if (TV.N > 2) Vector512.Store(v2, c + 32);
+        if (TV.N > 3) Vector512.Store(v3, c + 48);
     }
 
     // C[6, 16] (+)= A[6, kc] · B[kc, 16]; same addressing as Kernel6x64.

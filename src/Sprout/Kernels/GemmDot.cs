@@ -28,26 +28,47 @@ public static unsafe class GemmDot
     /// <summary>The block [i0,i1)×[j0,j1) of C = A·Bᵀ (+ C). a: rows of A with stride lda; b: rows of B with stride ldb.</summary>
     internal static void Run(int i0, int i1, int j0, int j1, int k, float* a, long lda, float* b, long ldb, float* c, long ldc, bool acc)
     {
+        // The columns are cut into ceil(n/6) tiles of near-equal width (20 → 5,5,5,5 rather than 6,6,6,2), and each
+        // width has its own kernel, so no multiply-add is spent on a padded column.
+        int cols = j1 - j0, tiles = (cols + TileN - 1) / TileN;
         for (int p0 = 0; p0 < k; p0 += KD)
         {
             int kd = Math.Min(KD, k - p0);
             bool accChunk = acc || p0 > 0;
-            for (int j = j0; j < j1; j += TileN)
+            for (int t = 0, j = j0; t < tiles; t++)
             {
-                int nn = Math.Min(TileN, j1 - j);
+                int nn = cols / tiles + (t < cols % tiles ? 1 : 0);
                 for (int i = i0; i < i1; i += TileM)
                 {
                     int mm = Math.Min(TileM, i1 - i);
-                    Tile4x6(kd, a + i * lda + p0, lda, mm, b + j * ldb + p0, ldb, nn, c + i * ldc + j, ldc, accChunk);
+                    Tile(kd, a + i * lda + p0, lda, mm, b + j * ldb + p0, ldb, nn, c + i * ldc + j, ldc, accChunk);
                 }
+                j += nn;
             }
         }
     }
 
-    // C[mm, nn] (+)= A[mm, kd] · B[nn, kd]ᵀ; rows past mm / nn re-read the last valid row and are not written.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Tile4x6(int kd, float* a, long lda, int mm, float* b, long ldb, int nn, float* c, long ldc, bool acc)
+    /// <summary>C[mm, nn] (+)= A[mm, kd]·B[nn, kd]ᵀ for mm ≤ 4, nn ≤ 6, on the kernel of width nn.</summary>
+    internal static void Tile(int kd, float* a, long lda, int mm, float* b, long ldb, int nn, float* c, long ldc, bool acc)
     {
+        switch (nn)
+        {
+            case 6: Tile4xN<N6>(kd, a, lda, mm, b, ldb, c, ldc, acc); break;
+            case 5: Tile4xN<N5>(kd, a, lda, mm, b, ldb, c, ldc, acc); break;
+            case 4: Tile4xN<N4>(kd, a, lda, mm, b, ldb, c, ldc, acc); break;
+            case 3: Tile4xN<N3>(kd, a, lda, mm, b, ldb, c, ldc, acc); break;
+            case 2: Tile4xN<N2>(kd, a, lda, mm, b, ldb, c, ldc, acc); break;
+            case 1: Tile4xN<N1>(kd, a, lda, mm, b, ldb, c, ldc, acc); break;
+            default: throw new ArgumentOutOfRangeException(nameof(nn));
+        }
+    }
+
+    // C[mm, N] (+)= A[mm, kd] · B[N, kd]ᵀ; rows past mm re-read the last valid row and are not written.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile4xN<TW>(int kd, float* a, long lda, int mm, float* b, long ldb, float* c, long ldc, bool acc)
+        where TW : struct, IConst
+    {
+        int nn = TW.N;
         float* a0 = a, a1 = a + Math.Min(1, mm - 1) * lda, a2 = a + Math.Min(2, mm - 1) * lda, a3 = a + Math.Min(3, mm - 1) * lda;
         float* b0 = b, b1 = b + Math.Min(1, nn - 1) * ldb, b2 = b + Math.Min(2, nn - 1) * ldb;
         float* b3 = b + Math.Min(3, nn - 1) * ldb, b4 = b + Math.Min(4, nn - 1) * ldb, b5 = b + Math.Min(5, nn - 1) * ldb;
@@ -63,21 +84,36 @@ public static unsafe class GemmDot
             var y = Vector512.Load(b0 + p);
             c00 = Vector512.FusedMultiplyAdd(x0, y, c00); c10 = Vector512.FusedMultiplyAdd(x1, y, c10);
             c20 = Vector512.FusedMultiplyAdd(x2, y, c20); c30 = Vector512.FusedMultiplyAdd(x3, y, c30);
-            y = Vector512.Load(b1 + p);
-            c01 = Vector512.FusedMultiplyAdd(x0, y, c01); c11 = Vector512.FusedMultiplyAdd(x1, y, c11);
-            c21 = Vector512.FusedMultiplyAdd(x2, y, c21); c31 = Vector512.FusedMultiplyAdd(x3, y, c31);
-            y = Vector512.Load(b2 + p);
-            c02 = Vector512.FusedMultiplyAdd(x0, y, c02); c12 = Vector512.FusedMultiplyAdd(x1, y, c12);
-            c22 = Vector512.FusedMultiplyAdd(x2, y, c22); c32 = Vector512.FusedMultiplyAdd(x3, y, c32);
-            y = Vector512.Load(b3 + p);
-            c03 = Vector512.FusedMultiplyAdd(x0, y, c03); c13 = Vector512.FusedMultiplyAdd(x1, y, c13);
-            c23 = Vector512.FusedMultiplyAdd(x2, y, c23); c33 = Vector512.FusedMultiplyAdd(x3, y, c33);
-            y = Vector512.Load(b4 + p);
-            c04 = Vector512.FusedMultiplyAdd(x0, y, c04); c14 = Vector512.FusedMultiplyAdd(x1, y, c14);
-            c24 = Vector512.FusedMultiplyAdd(x2, y, c24); c34 = Vector512.FusedMultiplyAdd(x3, y, c34);
-            y = Vector512.Load(b5 + p);
-            c05 = Vector512.FusedMultiplyAdd(x0, y, c05); c15 = Vector512.FusedMultiplyAdd(x1, y, c15);
-            c25 = Vector512.FusedMultiplyAdd(x2, y, c25); c35 = Vector512.FusedMultiplyAdd(x3, y, c35);
+            if (TW.N > 1)
+            {
+                y = Vector512.Load(b1 + p);
+                c01 = Vector512.FusedMultiplyAdd(x0, y, c01); c11 = Vector512.FusedMultiplyAdd(x1, y, c11);
+                c21 = Vector512.FusedMultiplyAdd(x2, y, c21); c31 = Vector512.FusedMultiplyAdd(x3, y, c31);
+            }
+            if (TW.N > 2)
+            {
+                y = Vector512.Load(b2 + p);
+                c02 = Vector512.FusedMultiplyAdd(x0, y, c02); c12 = Vector512.FusedMultiplyAdd(x1, y, c12);
+                c22 = Vector512.FusedMultiplyAdd(x2, y, c22); c32 = Vector512.FusedMultiplyAdd(x3, y, c32);
+            }
+            if (TW.N > 3)
+            {
+                y = Vector512.Load(b3 + p);
+                c03 = Vector512.FusedMultiplyAdd(x0, y, c03); c13 = Vector512.FusedMultiplyAdd(x1, y, c13);
+                c23 = Vector512.FusedMultiplyAdd(x2, y, c23); c33 = Vector512.FusedMultiplyAdd(x3, y, c33);
+            }
+            if (TW.N > 4)
+            {
+                y = Vector512.Load(b4 + p);
+                c04 = Vector512.FusedMultiplyAdd(x0, y, c04); c14 = Vector512.FusedMultiplyAdd(x1, y, c14);
+                c24 = Vector512.FusedMultiplyAdd(x2, y, c24); c34 = Vector512.FusedMultiplyAdd(x3, y, c34);
+            }
+            if (TW.N > 5)
+            {
+                y = Vector512.Load(b5 + p);
+                c05 = Vector512.FusedMultiplyAdd(x0, y, c05); c15 = Vector512.FusedMultiplyAdd(x1, y, c15);
+                c25 = Vector512.FusedMultiplyAdd(x2, y, c25); c35 = Vector512.FusedMultiplyAdd(x3, y, c35);
+            }
         }
         float* t = stackalloc float[TileM * TileN];
         t[0] = HSum(c00); t[1] = HSum(c01); t[2] = HSum(c02); t[3] = HSum(c03); t[4] = HSum(c04); t[5] = HSum(c05);
@@ -90,11 +126,11 @@ public static unsafe class GemmDot
             var y0 = Vector256.Load(a0 + p); var y1 = Vector256.Load(a1 + p); var y2 = Vector256.Load(a2 + p); var y3 = Vector256.Load(a3 + p);
             float* bs0 = b0 + p, bs1 = b1 + p, bs2 = b2 + p, bs3 = b3 + p, bs4 = b4 + p, bs5 = b5 + p;
             Tail8(t, 0, y0, y1, y2, y3, Vector256.Load(bs0));
-            Tail8(t, 1, y0, y1, y2, y3, Vector256.Load(bs1));
-            Tail8(t, 2, y0, y1, y2, y3, Vector256.Load(bs2));
-            Tail8(t, 3, y0, y1, y2, y3, Vector256.Load(bs3));
-            Tail8(t, 4, y0, y1, y2, y3, Vector256.Load(bs4));
-            Tail8(t, 5, y0, y1, y2, y3, Vector256.Load(bs5));
+            if (TW.N > 1) Tail8(t, 1, y0, y1, y2, y3, Vector256.Load(bs1));
+            if (TW.N > 2) Tail8(t, 2, y0, y1, y2, y3, Vector256.Load(bs2));
+            if (TW.N > 3) Tail8(t, 3, y0, y1, y2, y3, Vector256.Load(bs3));
+            if (TW.N > 4) Tail8(t, 4, y0, y1, y2, y3, Vector256.Load(bs4));
+            if (TW.N > 5) Tail8(t, 5, y0, y1, y2, y3, Vector256.Load(bs5));
             p += 8;
         }
         Finish(kd, p, a, lda, mm, b, ldb, nn, c, ldc, acc, t);
@@ -137,7 +173,7 @@ public static unsafe class GemmDot
     }
 
     /// <summary>
-    /// Scalar twin of <see cref="Tile4x6"/>: the same products summed in the same structure (16 lanes reduced by
+    /// Scalar twin of <see cref="Tile"/>: the same products summed in the same structure (16 lanes reduced by
     /// halving, an 8-wide step for a tail of 8..15, then one element at a time).
     /// </summary>
     internal static void Tile4x6Scalar(int kd, float* a, long lda, int mm, float* b, long ldb, int nn, float* c, long ldc, bool acc)

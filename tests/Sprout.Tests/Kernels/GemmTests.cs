@@ -11,6 +11,7 @@ public class GemmTests
     {
         { 1, 1, 1 }, { 7, 13, 5 }, { 6, 64, 1 }, { 5, 63, 17 }, { 13, 7, 300 }, { 64, 120, 784 }, { 120, 784, 64 },
         { 129, 65, 257 }, { 97, 250, 33 }, { 250, 97, 520 }, { 2, 300, 3 },
+        { 64, 20, 784 }, { 20, 784, 64 }, { 10, 23, 100 }, { 1000, 20, 64 }, { 16, 80, 40 },
     };
 
     private static float[] Rand(int n, Rng rng)
@@ -113,11 +114,41 @@ public class GemmTests
             }
     }
 
+    [Fact]
+    public unsafe void NarrowVector512KernelsMatchScalarTwinAndWriteOnlyTheirTile()
+    {
+        if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) Assert.Skip("no AVX-512");
+        var rng = new Rng(21);
+        foreach (int kc in new[] { 1, 5, 64 })
+            for (int rows = 1; rows <= Gemm.MR; rows++)
+                for (int nv = 1; nv <= 4; nv++)
+                {
+                    // A transposed (row stride 1, column stride 7) and B rows with stride 70, as the GEMM reads them in place
+                    var a = Rand(7 * kc, rng);
+                    var b = Rand(70 * kc, rng);
+                    var c1 = Rand(Gemm.MR * 64, rng);
+                    var c2 = (float[])c1.Clone();
+                    var before = (float[])c1.Clone();
+                    fixed (float* pa = a) fixed (float* pb = b) fixed (float* p1 = c1) fixed (float* p2 = c2)
+                    {
+                        Gemm.Kernel512(rows, nv, kc, pa, 1, 7, pb, 70, p1, 64, true);
+                        Gemm.KernelScalar(kc, pa, 1, 7, pb, 70, p2, 64, true, 16 * nv, rows);
+                    }
+                    for (int i = 0; i < Gemm.MR; i++)
+                        for (int j = 0; j < 64; j++)
+                            if (i < rows && j < 16 * nv) Assert.Equal(c2[i * 64 + j], c1[i * 64 + j]); // same FMA chain per output
+                            else Assert.Equal(before[i * 64 + j], c1[i * 64 + j]);
+                }
+    }
+
     [Theory]
     [InlineData(1, 1, 16)]
     [InlineData(4, 6, 17)]
     [InlineData(3, 5, 100)]
     [InlineData(2, 1, 1024)]
+    [InlineData(4, 2, 24)]
+    [InlineData(4, 4, 120)]
+    [InlineData(1, 3, 40)]
     public unsafe void DotTileMatchesScalarTwin(int mm, int nn, int kd)
     {
         if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) Assert.Skip("no AVX-512");
@@ -128,7 +159,7 @@ public class GemmTests
         var c2 = (float[])c1.Clone();
         fixed (float* pa = a) fixed (float* pb = b) fixed (float* p1 = c1) fixed (float* p2 = c2)
         {
-            GemmDot.Tile4x6(kd, pa, kd, mm, pb, kd, nn, p1, 6, true);
+            GemmDot.Tile(kd, pa, kd, mm, pb, kd, nn, p1, 6, true);
             GemmDot.Tile4x6Scalar(kd, pa, kd, mm, pb, kd, nn, p2, 6, true);
         }
         AssertClose(c2, c1, kd);
