@@ -43,6 +43,30 @@ public static partial class Ops
         int cg = c / groups, fg = f / groups, hw = g.H * g.W, ohw = g.OH * g.OW, k = g.K;
         int ld = Im2Col.LeadingDimension(g);
         int parts = ConvParts(n, (long)f * ohw * k);
+        if (UsesWinograd(groups, g, f))
+        {
+            // 3×3 stride 1 with enough channels: Winograd F(2×2, 3×3), 16 multiplies per 2×2 outputs instead of 36
+            // transformed weights in this thread's buffer (the workers only read it, and this call waits for them)
+            var u = _winogradU is { } wu && wu.Length >= 16 * f * c ? wu : _winogradU = new float[16 * f * c];
+            Winograd.TransformWeights(wSpan, f, c, u);
+            var biasW = hasBias ? bSpan.ToArray() : [];
+            unsafe
+            {
+                fixed (float* px = xSpan) fixed (float* py = ySpan)
+                {
+                    nint xa = (nint)px, ya = (nint)py;
+                    int xLen = xSpan.Length, yLen = ySpan.Length;
+                    Workers.Run(parts, part =>
+                    {
+                        var (s, e) = Range(n, part, parts);
+                        var xs = new ReadOnlySpan<float>((float*)xa, xLen).Slice(s * c * hw, (e - s) * c * hw);
+                        var ys = new Span<float>((float*)ya, yLen).Slice(s * f * ohw, (e - s) * f * ohw);
+                        Winograd.Forward(e - s, f, u, xs, g, biasW, ys, accumulate: false);
+                    });
+                }
+            }
+            return;
+        }
         if (UsesDirectConv(groups, g))
         {
             // stride 1: direct kernels on a zero-padded copy of each chunk of images
@@ -237,6 +261,14 @@ public static partial class Ops
     public static bool UseDirectConv { get; set; } = true;
 
     private static bool UsesDirectConv(int groups, in ConvGeometry g) => groups == 1 && UseDirectConv && DirectConv.Applies(g);
+
+    [ThreadStatic] private static float[]? _winogradU;
+
+    /// <summary>Whether 3×3 stride-1 convolutions (forward and input gradient) use Winograd F(2×2, 3×3)
+    /// (<see cref="Winograd"/>) where it applies; switch it off to compare with the direct kernels.</summary>
+    public static bool UseWinograd { get; set; } = true;
+
+    private static bool UsesWinograd(int groups, in ConvGeometry g, int outChannels) => groups == 1 && UseWinograd && Winograd.Applies(g, outChannels);
 
     /// <summary>Whether convolutions use the implicit GEMM (switch it off to compare with explicit im2col + GEMM).</summary>
     public static bool UseImplicitGemm { get; set; } = true;

@@ -89,11 +89,11 @@ public class ConvGradTests
         // stride-1 geometries with rows of 13–32 outputs take the direct kernels; compare all three gradients with
         // the implicit-GEMM path (itself checked against the naive reference above)
         int saved = Workers.Threads;
-        bool savedDirect = Ops.UseDirectConv;
+        bool savedDirect = Ops.UseDirectConv, savedWinograd = Ops.UseWinograd;
         try
         {
             foreach (int threads in new[] { 1, 2 })
-                foreach (var (n, c, h, f, k, p) in new[] { (5, 3, 32, 16, 3, 1), (3, 16, 16, 32, 3, 1), (4, 6, 15, 11, 3, 0), (2, 5, 14, 7, 5, 2) })
+                foreach (var (n, c, h, f, k, p) in new[] { (5, 3, 32, 16, 3, 1), (3, 16, 16, 32, 3, 1), (4, 6, 15, 11, 3, 0), (2, 5, 14, 7, 5, 2), (3, 16, 32, 16, 3, 1) })
                 {
                     Workers.Threads = threads;
                     var rng = new Rng((ulong)(n * 100 + c + threads));
@@ -101,9 +101,10 @@ public class ConvGradTests
                     var w0 = Tensor.Uniform(rng, -1, 1, f, c, k, k);
                     var b0 = Tensor.Uniform(rng, -1, 1, f);
                     var g0 = Tensor.Uniform(rng, -1, 1, n, f, h + 2 * p - k + 1, h + 2 * p - k + 1);
-                    (float[] Y, float[] Dx, float[] Dw, float[] Db) Run(bool direct)
+                    (float[] Y, float[] Dx, float[] Dw, float[] Db) Run(bool direct, bool winograd = false)
                     {
                         Ops.UseDirectConv = direct;
+                        Ops.UseWinograd = winograd;
                         var x = x0.Clone(); x.RequiresGrad = true;
                         var w = w0.Clone(); w.RequiresGrad = true;
                         var b = b0.Clone(); b.RequiresGrad = true;
@@ -114,9 +115,13 @@ public class ConvGradTests
                     var d = Run(true);
                     var e = Run(false);
                     Close(e.Y, d.Y); Close(e.Dx, d.Dx); Close(e.Dw, d.Dw); Close(e.Db, d.Db);
+                    // Winograd F(2×2, 3×3) where it applies (3×3 kernels, ≥ 8 channels: the forward of the last two
+                    // cases and the input gradient of the second, third and fifth)
+                    var wg = Run(true, winograd: true);
+                    Close(e.Y, wg.Y); Close(e.Dx, wg.Dx); Close(e.Dw, wg.Dw); Close(e.Db, wg.Db);
                 }
         }
-        finally { Workers.Threads = saved; Ops.UseDirectConv = savedDirect; }
+        finally { Workers.Threads = saved; Ops.UseDirectConv = savedDirect; Ops.UseWinograd = savedWinograd; }
 
         static void Close(float[] expected, float[] actual)
         {
