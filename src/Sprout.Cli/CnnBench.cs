@@ -19,8 +19,9 @@ internal static class CnnBench
 
     public static int Run(string[] argv)
     {
-        var a = new Args(argv, new HashSet<string> { "json", "no-torch", "profile", "im2col" });
+        var a = new Args(argv, new HashSet<string> { "json", "no-torch", "profile", "im2col", "no-winograd" });
         if (a.Flag("im2col")) Ops.UseImplicitGemm = false;
+        if (a.Flag("no-winograd")) Ops.UseWinograd = false;
         bool json = a.Flag("json");
         bool profileOnly = a.Flag("profile");
         bool noTorch = a.Flag("no-torch");

@@ -204,7 +204,8 @@ public static partial class Ops
         if (w.RequiresGrad)
         {
             int parts = ConvParts(n, (long)f * ohw * k);
-            bool direct = UsesDirectConv(groups, g);
+            bool winograd = UsesWinograd(groups, g, f) && Winograd.AppliesToWeightGrad(g, f);
+            bool direct = winograd || UsesDirectConv(groups, g);
             var cols = ColumnBuffers(parts, g.IsIdentity || direct ? 0 : k * ld);
             var dws = new Tensor[parts];
             for (int p = 0; p < parts; p++) dws[p] = Tensor.Zeros(w.ShapeArray());
@@ -215,6 +216,11 @@ public static partial class Ops
                 var xs = x.Span;
                 var col = cols[part].Span;
                 var dw = dws[part].Span;
+                if (winograd)
+                {
+                    Winograd.WeightGrad(e - s, f, gys.Slice(s * f * ohw, (e - s) * f * ohw), xs.Slice(s * c * hw, (e - s) * c * hw), g, dw);
+                    return;
+                }
                 if (direct)
                 {
                     DirectConv.WeightGrad(e - s, f, gys.Slice(s * f * ohw, (e - s) * f * ohw), xs.Slice(s * c * hw, (e - s) * c * hw), g, dw);

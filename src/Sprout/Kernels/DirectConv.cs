@@ -133,7 +133,7 @@ public static unsafe class DirectConv
 
     // Touches cache lines [lines·part/parts, lines·(part+1)/parts) of p (64-byte lines) so they arrive in L2 ahead of use.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Prefetch(float* p, long lines, int part, int parts)
+    internal static void Prefetch(float* p, long lines, int part, int parts)
     {
         if (lines <= 0) return;
         long a = lines * part / parts, b = lines * (part + 1) / parts;

@@ -30,6 +30,8 @@ public static unsafe class Winograd
     [ThreadStatic] private static float[]? _xp;
     [ThreadStatic] private static float[]? _v;
     [ThreadStatic] private static float[]? _m;
+    [ThreadStatic] private static float[]? _s;
+    [ThreadStatic] private static float[]? _dyT;
 
     /// <summary>Fewest input (and output) channels for which the transforms pay for themselves (a tuning knob).</summary>
     public static int MinChannels { get; set; } = 8;
@@ -117,21 +119,30 @@ public static unsafe class Winograd
         {
             // the padding border stays zero: only the interior is rewritten per image
             new Span<float>(xp, c * plane).Clear();
+            // the next image is prefetched (to L2) a slice per product call while this one computes
+            int calls = (tilesPerImage + BlockTiles - 1) / BlockTiles * rowTiles * Positions;
+            long lines = (long)c * hw / 16;
             for (int i = 0; i < n; i++)
             {
                 PadImage(px + (long)i * c * hw, g, xp, plane, wp);
                 float* yi = py + (long)i * m * ohw;
+                float* next = px + (long)(i + 1) * c * hw;
+                long nextLines = i + 1 < n ? lines : 0;
+                int call = 0;
                 for (int t0 = 0; t0 < tilesPerImage; t0 += BlockTiles)
                 {
                     int nv = Math.Min(BlockVectors, (tilesPerImage - t0) / Lanes);
-                    InputTransform(xp, c, plane, wp, tilesPerRow, inHi, t0, nv, v);
+                    InputTransform(xp, c, plane, wp, tilesPerRow, inHi, t0, nv, v, BlockTiles, PositionStride(c));
                     for (int rt = 0, o = 0, rows; rt < rowTiles; rt++, o += rows)
                     {
                         // near-equal output-channel tiles (16 → 6, 5, 5)
                         rows = m / rowTiles + (rt < m % rowTiles ? 1 : 0);
-                        for (int p = 0; p < Positions; p++)
+                        for (int p = 0; p < Positions; p++, call++)
+                        {
+                            DirectConv.Prefetch(next, nextLines, call, calls);
                             Gemm.Kernel512(rows, nv, c, pu + ((long)p * m + o) * c, c, 1, v + p * PositionStride(c), BlockTiles,
                                 mt + p * Gemm.MR * BlockTiles, BlockTiles, false);
+                        }
                         OutputTransform(mt, rows, nv, pb + o, yi + (long)o * ohw, ohw, ow, tilesPerRow, outHi, t0, accumulate);
                     }
                 }
@@ -161,13 +172,13 @@ public static unsafe class Winograd
     private static readonly Vector512<int> InterleaveLo = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     private static readonly Vector512<int> InterleaveHi = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
 
-    // v [16 positions][C][64 tiles] for tiles t0 … t0 + 16·nv of the image: V = Bᵀ d B per tile and channel.
+    // v [16 positions (stride ps)][C (stride ldv)][tiles] for tiles t0 … t0 + 16·nv of the image (written from v[0]):
+    // V = Bᵀ d B per tile and channel.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void InputTransform(float* xp, int c, int plane, int wp, int tilesPerRow, int inHi, int t0, int nv, float* v)
+    private static void InputTransform(float* xp, int c, int plane, int wp, int tilesPerRow, int inHi, int t0, int nv, float* v, int ldv, long ps)
     {
         var even = Even;
         var odd = Odd;
-        long ps = PositionStride(c);
         for (int vi = 0; vi < nv; vi++)
         {
             int t = t0 + vi * Lanes, tr = t / tilesPerRow, tc = t % tilesPerRow;
@@ -181,7 +192,7 @@ public static unsafe class Winograd
                 RowB(a + 2 * wp, inHi, even, odd, out var r20, out var r21, out var r22, out var r23);
                 RowB(a + 3 * wp, inHi, even, odd, out var r30, out var r31, out var r32, out var r33);
                 // Bᵀ times those rows
-                float* o = v + (long)ci * BlockTiles + vi * Lanes;
+                float* o = v + (long)ci * ldv + vi * Lanes;
                 Vector512.Store(r00 - r20, o); Vector512.Store(r01 - r21, o + ps);
                 Vector512.Store(r02 - r22, o + 2 * ps); Vector512.Store(r03 - r23, o + 3 * ps);
                 Vector512.Store(r10 + r20, o + 4 * ps); Vector512.Store(r11 + r21, o + 5 * ps);
@@ -264,6 +275,204 @@ public static unsafe class Winograd
     {
         if (acc) v += Vector512.Load(p);
         Vector512.Store(v, p);
+    }
+
+    /// <summary>Whether <see cref="WeightGrad"/> runs for this geometry and <paramref name="outChannels"/>: as
+    /// <see cref="Applies"/>, with a multiple of 16 output channels.</summary>
+    public static bool AppliesToWeightGrad(in ConvGeometry g, int outChannels) => Applies(g, outChannels) && outChannels % Lanes == 0;
+
+    /// <summary>
+    /// dw [m, C, 3, 3] += ∂L/∂w for y = conv3×3(x) and dy = ∂L/∂y [n, m, OH, OW], by the transposed algorithm: the
+    /// gradient of U is Σ over tiles of (A·δ·Aᵀ) ⊙ V (δ: a tile's 2×2 output gradient, V: the forward's input transform),
+    /// and dw = Gᵀ·∂U·G. Per chunk of whole images (≥ 128 tiles): V [16][C][T] as in the forward pass; dy is transposed to
+    /// [pixel, m] with 8×8 register transposes so that Δ = A·δ·Aᵀ comes out as Δ [16][T][m], output channels in lanes;
+    /// then the sums over tiles, Sᵀ[p] [C, m] += V[p] [C, T]·Δ[p] [T, m], run on the GEMM's Vector512 micro-kernels
+    /// with the tiles as the reduction (accumulators stay in registers along T). Needs <see cref="AppliesToWeightGrad"/>.
+    /// </summary>
+    public static void WeightGrad(int n, int m, ReadOnlySpan<float> dy, ReadOnlySpan<float> x, in ConvGeometry g, Span<float> dw)
+    {
+        if (!AppliesToWeightGrad(g, m)) throw new ArgumentException("Winograd: geometry not supported");
+        int c = g.C, hw = g.H * g.W, ow = g.OW, ohw = g.OH * ow;
+        if (dy.Length < (long)n * m * ohw || x.Length < (long)n * c * hw || dw.Length < m * c * 9)
+            throw new ArgumentException("Winograd.WeightGrad: operand too short");
+        int hp = g.H + 2 * g.PH, wp = g.W + 2 * g.PW;
+        int plane = (hp * wp + 2 * Lanes + 15) & ~15;
+        int tilesPerRow = ow / 2, tilesPerImage = g.OH / 2 * tilesPerRow;
+        int inHi = tilesPerRow == Lanes / 2 ? 2 * wp : Lanes;
+        int images = Math.Max(1, Math.Min(n, (GradChunkTiles + tilesPerImage - 1) / tilesPerImage));
+        int t = images * tilesPerImage, ld = t + Lanes; // V's channel stride, off a multiple of 4 KiB
+        long psV = (long)c * ld + Lanes, psD = (long)t * m + Lanes;
+        var xpBuf = Scratch(ref _xp, (long)c * plane);
+        var vBuf = Scratch(ref _v, Positions * psV);
+        var dBuf = Scratch(ref _m, Positions * psD);
+        var sBuf = Scratch(ref _s, Positions * m * c);
+        var tBuf = Scratch(ref _dyT, (long)ohw * m);
+        Span<float> r = stackalloc float[12];
+        int rowTiles = (c + Gemm.MR - 1) / Gemm.MR, nv = m / Lanes;
+        fixed (float* px = x) fixed (float* pdy = dy) fixed (float* xp = xpBuf) fixed (float* v = vBuf) fixed (float* d = dBuf)
+        fixed (float* s = sBuf) fixed (float* pdw = dw) fixed (float* dyT = tBuf)
+        {
+            new Span<float>(xp, c * plane).Clear();
+            new Span<float>(s, Positions * m * c).Clear();
+            for (int i0 = 0; i0 < n; i0 += images)
+            {
+                int cnt = Math.Min(images, n - i0), tiles = cnt * tilesPerImage;
+                for (int j = 0; j < cnt; j++)
+                {
+                    PadImage(px + (long)(i0 + j) * c * hw, g, xp, plane, wp);
+                    InputTransform(xp, c, plane, wp, tilesPerRow, inHi, 0, tilesPerImage / Lanes, v + j * tilesPerImage, ld, psV);
+                    // dyT [ohw, m] = dy [m, ohw]ᵀ of this image
+                    float* dyi = pdy + (long)(i0 + j) * m * ohw;
+                    for (int o = 0; o < m; o += 8)
+                        for (int q = 0; q + 8 <= ohw; q += 8) Gemm.Transpose8x8(dyi + (long)o * ohw + q, ohw, dyT + (long)q * m + o, m);
+                    DyTransform(dyT, m, ow, g.OH / 2, tilesPerRow, d + (long)j * tilesPerImage * m, psD);
+                }
+                // the next chunk's images and output gradients stream in (to L2) while the products run
+                int nextCnt = Math.Min(images, n - i0 - cnt);
+                long xLines = (long)nextCnt * c * hw / 16, dyLines = (long)nextCnt * m * ohw / 16;
+                float* nextX = px + (long)(i0 + cnt) * c * hw, nextDy = pdy + (long)(i0 + cnt) * m * ohw;
+                for (int p = 0; p < Positions; p++)
+                    for (int rt = 0, ci = 0, rows; rt < rowTiles; rt++, ci += rows)
+                    {
+                        DirectConv.Prefetch(nextX, xLines, p * rowTiles + rt, Positions * rowTiles);
+                        DirectConv.Prefetch(nextDy, dyLines, p * rowTiles + rt, Positions * rowTiles);
+                        rows = c / rowTiles + (rt < c % rowTiles ? 1 : 0);
+                        Gemm.Kernel512(rows, nv, tiles, v + p * psV + (long)ci * ld, ld, 1, d + p * psD, m, s + ((long)p * c + ci) * m, m, true);
+                    }
+            }
+            // dw[o, ci] += Gᵀ S G with S[p] = Sᵀ[p][ci][o]: rows then columns of the 4×4 reduced to 3
+            long step = (long)m * c;
+            for (int o = 0; o < m; o++)
+                for (int ci = 0; ci < c; ci++)
+                {
+                    float* sp = s + ci * m + o;
+                    float* dst = pdw + (o * c + ci) * 9;
+                    for (int b = 0; b < 4; b++)
+                    {
+                        float s0 = sp[b * step], s1 = sp[(4 + b) * step], s2 = sp[(8 + b) * step], s3 = sp[(12 + b) * step];
+                        r[b] = s0 + 0.5f * (s1 + s2);
+                        r[4 + b] = 0.5f * (s1 - s2);
+                        r[8 + b] = 0.5f * (s1 + s2) + s3;
+                    }
+                    for (int k = 0; k < 3; k++)
+                    {
+                        float q0 = r[4 * k], q1 = r[4 * k + 1], q2 = r[4 * k + 2], q3 = r[4 * k + 3];
+                        dst[3 * k] += q0 + 0.5f * (q1 + q2);
+                        dst[3 * k + 1] += 0.5f * (q1 - q2);
+                        dst[3 * k + 2] += 0.5f * (q1 + q2) + q3;
+                    }
+                }
+        }
+    }
+
+    /// <summary>Tiles per chunk of the weight gradient (whole images; a tuning knob).</summary>
+    internal const int GradChunkTiles = 128;
+
+    // delta [16 positions (stride ps)][tiles][m] = A·δ·Aᵀ for each 2×2 tile δ of one image's dyT [OH·OW, m], 16 output
+    // channels per vector; tiles in the forward's order (tile row by tile row).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DyTransform(float* dyT, int m, int ow, int tileRows, int tilesPerRow, float* delta, long ps)
+    {
+        for (int ty = 0; ty < tileRows; ty++)
+            for (int tx = 0; tx < tilesPerRow; tx++)
+            {
+                float* p00 = dyT + ((long)2 * ty * ow + 2 * tx) * m;
+                float* p10 = p00 + (long)ow * m;
+                float* q = delta + (long)(ty * tilesPerRow + tx) * m;
+                for (int o = 0; o < m; o += Lanes)
+                {
+                    var d00 = Vector512.Load(p00 + o);
+                    var d01 = Vector512.Load(p00 + m + o);
+                    var d10 = Vector512.Load(p10 + o);
+                    var d11 = Vector512.Load(p10 + m + o);
+                    // A·δ: rows (δ0, δ0 + δ1, δ0 − δ1, −δ1), per column; then the same on the columns of each row
+                    Row(q + o, ps, d00, d01);
+                    Row(q + o + 4 * ps, ps, d00 + d10, d01 + d11);
+                    Row(q + o + 8 * ps, ps, d00 - d10, d01 - d11);
+                    Row(q + o + 12 * ps, ps, -d10, -d11);
+                }
+            }
+
+        static void Row(float* q, long ps, Vector512<float> e0, Vector512<float> e1)
+        {
+            Vector512.Store(e0, q);
+            Vector512.Store(e0 + e1, q + ps);
+            Vector512.Store(e0 - e1, q + 2 * ps);
+            Vector512.Store(-e1, q + 3 * ps);
+        }
+    }
+
+    /// <summary>
+    /// Scalar reference of <see cref="WeightGrad"/>: the same transforms (Bᵀ d B, A δ Aᵀ, Gᵀ S G) one tile and channel
+    /// pair at a time, with the sums over tiles in double precision.
+    /// </summary>
+    public static void WeightGradReference(int n, int m, ReadOnlySpan<float> dy, ReadOnlySpan<float> x, in ConvGeometry g, Span<float> dw)
+    {
+        int c = g.C, h = g.H, w = g.W, oh = g.OH, ow = g.OW, ohw = oh * ow;
+        var s = new double[Positions * m * c];
+        Span<float> d = stackalloc float[16];
+        Span<float> r = stackalloc float[16];
+        Span<float> vt = stackalloc float[16];
+        Span<float> e = stackalloc float[8];
+        Span<float> dl = stackalloc float[16];
+        Span<double> rr = stackalloc double[12];
+        for (int i = 0; i < n; i++)
+            for (int ty = 0; ty < oh / 2; ty++)
+                for (int tx = 0; tx < ow / 2; tx++)
+                    for (int ci = 0; ci < c; ci++)
+                    {
+                        for (int a = 0; a < 4; a++)
+                            for (int b = 0; b < 4; b++)
+                            {
+                                int yy = 2 * ty + a - g.PH, xx = 2 * tx + b - g.PW;
+                                d[4 * a + b] = yy >= 0 && yy < h && xx >= 0 && xx < w ? x[((i * c + ci) * h + yy) * w + xx] : 0f;
+                            }
+                        for (int a = 0; a < 4; a++)
+                        {
+                            float d0 = d[4 * a], d1 = d[4 * a + 1], d2 = d[4 * a + 2], d3 = d[4 * a + 3];
+                            r[4 * a] = d0 - d2; r[4 * a + 1] = d1 + d2; r[4 * a + 2] = d2 - d1; r[4 * a + 3] = d1 - d3;
+                        }
+                        for (int j = 0; j < 4; j++)
+                        {
+                            vt[j] = r[j] - r[8 + j];
+                            vt[4 + j] = r[4 + j] + r[8 + j];
+                            vt[8 + j] = r[8 + j] - r[4 + j];
+                            vt[12 + j] = r[4 + j] - r[12 + j];
+                        }
+                        for (int o = 0; o < m; o++)
+                        {
+                            int at = (i * m + o) * ohw + 2 * ty * ow + 2 * tx;
+                            float q00 = dy[at], q01 = dy[at + 1], q10 = dy[at + ow], q11 = dy[at + ow + 1];
+                            e[0] = q00; e[1] = q01; e[2] = q00 + q10; e[3] = q01 + q11;
+                            e[4] = q00 - q10; e[5] = q01 - q11; e[6] = -q10; e[7] = -q11;
+                            for (int a = 0; a < 4; a++)
+                            {
+                                float e0 = e[2 * a], e1 = e[2 * a + 1];
+                                dl[4 * a] = e0; dl[4 * a + 1] = e0 + e1; dl[4 * a + 2] = e0 - e1; dl[4 * a + 3] = -e1;
+                            }
+                            for (int p = 0; p < Positions; p++) s[(p * m + o) * c + ci] += (double)dl[p] * vt[p];
+                        }
+                    }
+        for (int o = 0; o < m; o++)
+            for (int ci = 0; ci < c; ci++)
+            {
+                for (int b = 0; b < 4; b++)
+                {
+                    double s0 = s[(b * m + o) * c + ci], s1 = s[((4 + b) * m + o) * c + ci];
+                    double s2 = s[((8 + b) * m + o) * c + ci], s3 = s[((12 + b) * m + o) * c + ci];
+                    rr[b] = s0 + 0.5 * (s1 + s2);
+                    rr[4 + b] = 0.5 * (s1 - s2);
+                    rr[8 + b] = 0.5 * (s1 + s2) + s3;
+                }
+                for (int k = 0; k < 3; k++)
+                {
+                    double q0 = rr[4 * k], q1 = rr[4 * k + 1], q2 = rr[4 * k + 2], q3 = rr[4 * k + 3];
+                    int at = (o * c + ci) * 9 + 3 * k;
+                    dw[at] += (float)(q0 + 0.5 * (q1 + q2));
+                    dw[at + 1] += (float)(0.5 * (q1 - q2));
+                    dw[at + 2] += (float)(0.5 * (q1 + q2) + q3);
+                }
+            }
     }
 
     /// <summary>

@@ -50,6 +50,31 @@ public class WinogradTests
             }
     }
 
+    [Theory, MemberData(nameof(Shapes))]
+    public void WeightGradMatchesScalarReferenceAndDirectWeightGradient(int n, int c, int h, int w, int f, int ph, int pw)
+    {
+        f = (f + 15) / 16 * 16; // the weight gradient puts 16 output channels in a vector
+        var g = new ConvGeometry(c, h, w, 3, 3, 1, 1, ph, pw);
+        Assert.True(Winograd.AppliesToWeightGrad(g, f));
+        var rng = new Rng((ulong)(n * 77 + c * 13 + w + f));
+        var x = Rand(rng, n * c * h * w);
+        var dy = Rand(rng, n * f * g.OH * g.OW);
+        var start = Rand(rng, f * c * 9);
+        var actual = (float[])start.Clone();
+        var reference = (float[])start.Clone();
+        var direct = (float[])start.Clone();
+        Winograd.WeightGrad(n, f, dy, x, g, actual);
+        Winograd.WeightGradReference(n, f, dy, x, g, reference);
+        DirectConv.WeightGradReference(n, f, dy, x, g, direct);
+        int terms = n * g.OH * g.OW;
+        for (int i = 0; i < actual.Length; i++)
+        {
+            // float sums over many tiles against double ones: close, with a tolerance growing like √terms
+            Assert.True(Math.Abs(reference[i] - actual[i]) <= 1e-5f * MathF.Sqrt(terms) * (1 + Math.Abs(reference[i])), $"[{i}] {reference[i]} vs {actual[i]}");
+            Assert.True(Math.Abs(direct[i] - actual[i]) <= 2e-5f * MathF.Sqrt(terms) * (1 + Math.Abs(direct[i])), $"[{i}] {direct[i]} vs {actual[i]}");
+        }
+    }
+
     [Fact]
     public void AppliesOnlyToThreeByThreeStrideOneWithWholeVectorsOfTiles()
     {
