@@ -163,26 +163,31 @@ public class ConvModelTests
         for (int pos = 1; pos < 64; pos++) Assert.Equal(w[..per], w[(pos * per)..((pos + 1) * per)]);
     }
 
-    [Fact]
-    public void SmallCnnLearnsSyntheticImageTask()
+    [Theory]
+    [InlineData(8, 8)]
+    [InlineData(32, 16)] // after the pool, the second convolution (8 → 16 channels, 3×3 at 16×16) runs on Winograd F(2×2, 3×3)
+    public void SmallCnnLearnsSyntheticImageTask(int size, int width)
     {
         // class = orientation of a bar (horizontal vs vertical) at a random place, with noise
+        if (size == 32 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+            Assert.True(Sprout.Kernels.Winograd.AppliesToWeightGrad(new Sprout.Kernels.ConvGeometry(8, 16, 16, 3, 3, 1, 1, 1, 1), width));
         var rng = new Rng(11);
+        int px = size * size, bar = size / 2;
         int n = 512;
         float[] MakeImages(int count, Rng r, int[] labels)
         {
-            var xs = new float[count * 64];
+            var xs = new float[count * px];
             for (int i = 0; i < count; i++)
             {
                 int label = i % 2;
                 labels[i] = label;
-                int pos = r.NextInt(8), start = r.NextInt(5);
-                for (int t = 0; t < 4; t++)
+                int pos = r.NextInt(size), start = r.NextInt(size - bar + 1);
+                for (int t = 0; t < bar; t++)
                 {
                     int yy = label == 0 ? pos : start + t, xx = label == 0 ? start + t : pos;
-                    xs[i * 64 + yy * 8 + xx] = 1f;
+                    xs[i * px + yy * size + xx] = 1f;
                 }
-                for (int j = 0; j < 64; j++) xs[i * 64 + j] += (float)(0.2 * r.Normal());
+                for (int j = 0; j < px; j++) xs[i * px + j] += (float)(0.2 * r.Normal());
             }
             return xs;
         }
@@ -192,8 +197,8 @@ public class ConvModelTests
         var xt = MakeImages(256, rng.Fork("test"), yt);
         var cfg = new SequentialConfig([
             new Conv2dConfig(1, 8, 3, 1, 1), new BatchNormConfig(8), ActivationConfig.Relu, new PoolConfig(PoolKind.Max, 2),
-            new Conv2dConfig(8, 8, 3, 1, 1), ActivationConfig.Relu, new PoolConfig(PoolKind.AdaptiveAverage, OutputSize: 1, FlattenOutput: true),
-            new LinearConfig(8, 2)]);
+            new Conv2dConfig(8, width, 3, 1, 1), ActivationConfig.Relu, new PoolConfig(PoolKind.AdaptiveAverage, OutputSize: 1, FlattenOutput: true),
+            new LinearConfig(width, 2)]);
         var model = cfg.Build(rng.Fork("init"));
         var opt = new Adam(model.Parameters(), 0.01);
         for (int epoch = 0; epoch < 15; epoch++)
@@ -202,11 +207,11 @@ public class ConvModelTests
             for (int s = 0; s < n; s += 32)
             {
                 using var _ = TensorScope.Begin();
-                var bx = Tensor.Empty(32, 1, 8, 8);
+                var bx = Tensor.Empty(32, 1, size, size);
                 var by = new int[32];
                 for (int r = 0; r < 32; r++)
                 {
-                    x.AsSpan(order[s + r] * 64, 64).CopyTo(bx.Span.Slice(r * 64, 64));
+                    x.AsSpan(order[s + r] * px, px).CopyTo(bx.Span.Slice(r * px, px));
                     by[r] = y[order[s + r]];
                 }
                 opt.ZeroGrad();
@@ -216,7 +221,7 @@ public class ConvModelTests
         }
         model.Eval();
         using var scope = TensorScope.Begin();
-        var logits = model.Forward(new Tensor(xt, 256, 1, 8, 8));
+        var logits = model.Forward(new Tensor(xt, 256, 1, size, size));
         double acc = Sprout.Experiments.ArrayTrainer.CountCorrect(logits, yt) / 256.0;
         Assert.True(acc >= 0.95, $"test accuracy {acc:P1}");
     }
