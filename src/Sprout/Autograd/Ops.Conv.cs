@@ -50,21 +50,7 @@ public static partial class Ops
             var u = _winogradU is { } wu && wu.Length >= 16 * f * c ? wu : _winogradU = new float[16 * f * c];
             Winograd.TransformWeights(wSpan, f, c, u);
             var biasW = hasBias ? bSpan.ToArray() : [];
-            unsafe
-            {
-                fixed (float* px = xSpan) fixed (float* py = ySpan)
-                {
-                    nint xa = (nint)px, ya = (nint)py;
-                    int xLen = xSpan.Length, yLen = ySpan.Length;
-                    Workers.Run(parts, part =>
-                    {
-                        var (s, e) = Range(n, part, parts);
-                        var xs = new ReadOnlySpan<float>((float*)xa, xLen).Slice(s * c * hw, (e - s) * c * hw);
-                        var ys = new Span<float>((float*)ya, yLen).Slice(s * f * ohw, (e - s) * f * ohw);
-                        Winograd.Forward(e - s, f, u, xs, g, biasW, ys, accumulate: false);
-                    });
-                }
-            }
+            ImageParts(xSpan, ySpan, n, c * hw, f * ohw, parts, (count, xs, ys) => Winograd.Forward(count, f, u, xs, g, biasW, ys, accumulate: false));
             return;
         }
         if (UsesDirectConv(groups, g))
@@ -72,21 +58,7 @@ public static partial class Ops
             // stride 1: direct kernels on a zero-padded copy of each chunk of images
             var packed = DirectConv.PackWeights(wSpan, f, k);
             var biasArr = hasBias ? bSpan.ToArray() : [];
-            unsafe
-            {
-                fixed (float* px = xSpan) fixed (float* py = ySpan)
-                {
-                    nint xa = (nint)px, ya = (nint)py;
-                    int xLen = xSpan.Length, yLen = ySpan.Length;
-                    Workers.Run(parts, part =>
-                    {
-                        var (s, e) = Range(n, part, parts);
-                        var xs = new ReadOnlySpan<float>((float*)xa, xLen).Slice(s * c * hw, (e - s) * c * hw);
-                        var ys = new Span<float>((float*)ya, yLen).Slice(s * f * ohw, (e - s) * f * ohw);
-                        DirectConv.Forward(e - s, f, packed, xs, g, biasArr, ys, accumulate: false);
-                    });
-                }
-            }
+            ImageParts(xSpan, ySpan, n, c * hw, f * ohw, parts, (count, xs, ys) => DirectConv.Forward(count, f, packed, xs, g, biasArr, ys, accumulate: false));
             return;
         }
         // implicit GEMM (panels packed straight from the image) unless the image is its own column matrix
@@ -127,6 +99,25 @@ public static partial class Ops
                         }
                 });
             }
+        }
+    }
+
+    private delegate void ImagePart(int count, ReadOnlySpan<float> x, Span<float> y);
+
+    // Splits n images of x (xPer floats each) and y (yPer floats each) into `parts` fixed ranges run on the workers.
+    private static unsafe void ImageParts(ReadOnlySpan<float> xSpan, Span<float> ySpan, int n, int xPer, int yPer, int parts, ImagePart body)
+    {
+        fixed (float* px = xSpan) fixed (float* py = ySpan)
+        {
+            nint xa = (nint)px, ya = (nint)py;
+            int xLen = xSpan.Length, yLen = ySpan.Length;
+            Workers.Run(parts, part =>
+            {
+                var (s, e) = Range(n, part, parts);
+                var xs = new ReadOnlySpan<float>((float*)xa, xLen).Slice(s * xPer, (e - s) * xPer);
+                var ys = new Span<float>((float*)ya, yLen).Slice(s * yPer, (e - s) * yPer);
+                body(e - s, xs, ys);
+            });
         }
     }
 

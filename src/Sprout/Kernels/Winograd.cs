@@ -408,10 +408,8 @@ public static unsafe class Winograd
     /// </summary>
     public static void WeightGradReference(int n, int m, ReadOnlySpan<float> dy, ReadOnlySpan<float> x, in ConvGeometry g, Span<float> dw)
     {
-        int c = g.C, h = g.H, w = g.W, oh = g.OH, ow = g.OW, ohw = oh * ow;
+        int c = g.C, oh = g.OH, ow = g.OW, ohw = oh * ow;
         var s = new double[Positions * m * c];
-        Span<float> d = stackalloc float[16];
-        Span<float> r = stackalloc float[16];
         Span<float> vt = stackalloc float[16];
         Span<float> e = stackalloc float[8];
         Span<float> dl = stackalloc float[16];
@@ -421,24 +419,7 @@ public static unsafe class Winograd
                 for (int tx = 0; tx < ow / 2; tx++)
                     for (int ci = 0; ci < c; ci++)
                     {
-                        for (int a = 0; a < 4; a++)
-                            for (int b = 0; b < 4; b++)
-                            {
-                                int yy = 2 * ty + a - g.PH, xx = 2 * tx + b - g.PW;
-                                d[4 * a + b] = yy >= 0 && yy < h && xx >= 0 && xx < w ? x[((i * c + ci) * h + yy) * w + xx] : 0f;
-                            }
-                        for (int a = 0; a < 4; a++)
-                        {
-                            float d0 = d[4 * a], d1 = d[4 * a + 1], d2 = d[4 * a + 2], d3 = d[4 * a + 3];
-                            r[4 * a] = d0 - d2; r[4 * a + 1] = d1 + d2; r[4 * a + 2] = d2 - d1; r[4 * a + 3] = d1 - d3;
-                        }
-                        for (int j = 0; j < 4; j++)
-                        {
-                            vt[j] = r[j] - r[8 + j];
-                            vt[4 + j] = r[4 + j] + r[8 + j];
-                            vt[8 + j] = r[8 + j] - r[4 + j];
-                            vt[12 + j] = r[4 + j] - r[12 + j];
-                        }
+                        InputTile(x, g, i, ci, ty, tx, vt);
                         for (int o = 0; o < m; o++)
                         {
                             int at = (i * m + o) * ohw + 2 * ty * ow + 2 * tx;
@@ -475,6 +456,30 @@ public static unsafe class Winograd
             }
     }
 
+    // Scalar input transform of one tile: v [16] = Bᵀ d B for the 4×4 window of image i, channel ci at tile (ty, tx)
+    // (zero outside the image), with the vector path's order of additions.
+    private static void InputTile(ReadOnlySpan<float> x, in ConvGeometry g, int i, int ci, int ty, int tx, Span<float> v)
+    {
+        Span<float> r = stackalloc float[16];
+        Span<float> d = stackalloc float[4];
+        for (int a = 0; a < 4; a++)
+        {
+            for (int b = 0; b < 4; b++)
+            {
+                int yy = 2 * ty + a - g.PH, xx = 2 * tx + b - g.PW;
+                d[b] = yy >= 0 && yy < g.H && xx >= 0 && xx < g.W ? x[((i * g.C + ci) * g.H + yy) * g.W + xx] : 0f;
+            }
+            r[4 * a] = d[0] - d[2]; r[4 * a + 1] = d[1] + d[2]; r[4 * a + 2] = d[2] - d[1]; r[4 * a + 3] = d[1] - d[3];
+        }
+        for (int j = 0; j < 4; j++)
+        {
+            v[j] = r[j] - r[8 + j];
+            v[4 + j] = r[4 + j] + r[8 + j];
+            v[8 + j] = r[8 + j] - r[4 + j];
+            v[12 + j] = r[4 + j] - r[12 + j];
+        }
+    }
+
     /// <summary>
     /// Scalar twin of <see cref="Forward"/>: the same input, weight-product and output transforms with the same order of
     /// additions (channels summed in order with fused multiply-adds), one tile and channel at a time.
@@ -482,9 +487,8 @@ public static unsafe class Winograd
     public static void ForwardReference(int n, int m, ReadOnlySpan<float> u, ReadOnlySpan<float> x, in ConvGeometry g,
         ReadOnlySpan<float> bias, Span<float> y, bool accumulate)
     {
-        int c = g.C, h = g.H, w = g.W, oh = g.OH, ow = g.OW, ohw = oh * ow;
-        Span<float> d = stackalloc float[16];
-        Span<float> r = stackalloc float[16];
+        int c = g.C, oh = g.OH, ow = g.OW, ohw = oh * ow;
+        Span<float> vv = stackalloc float[16];
         Span<float> mm = stackalloc float[16];
         Span<float> a0 = stackalloc float[4], a1 = stackalloc float[4];
         var vt = new float[Positions * c];
@@ -494,24 +498,8 @@ public static unsafe class Winograd
                 {
                     for (int ci = 0; ci < c; ci++)
                     {
-                        for (int a = 0; a < 4; a++)
-                            for (int b = 0; b < 4; b++)
-                            {
-                                int yy = 2 * ty + a - g.PH, xx = 2 * tx + b - g.PW;
-                                d[4 * a + b] = yy >= 0 && yy < h && xx >= 0 && xx < w ? x[((i * c + ci) * h + yy) * w + xx] : 0f;
-                            }
-                        for (int a = 0; a < 4; a++)
-                        {
-                            float d0 = d[4 * a], d1 = d[4 * a + 1], d2 = d[4 * a + 2], d3 = d[4 * a + 3];
-                            r[4 * a] = d0 - d2; r[4 * a + 1] = d1 + d2; r[4 * a + 2] = d2 - d1; r[4 * a + 3] = d1 - d3;
-                        }
-                        for (int j = 0; j < 4; j++)
-                        {
-                            vt[(0 * 4 + j) * c + ci] = r[j] - r[8 + j];
-                            vt[(1 * 4 + j) * c + ci] = r[4 + j] + r[8 + j];
-                            vt[(2 * 4 + j) * c + ci] = r[8 + j] - r[4 + j];
-                            vt[(3 * 4 + j) * c + ci] = r[4 + j] - r[12 + j];
-                        }
+                        InputTile(x, g, i, ci, ty, tx, vv);
+                        for (int p = 0; p < Positions; p++) vt[p * c + ci] = vv[p];
                     }
                     for (int o = 0; o < m; o++)
                     {
