@@ -224,7 +224,10 @@ internal static class BenchCommands
     private static int Step(string[] argv)
     {
         var a = new Args(argv, new HashSet<string>());
-        var widths = (a.String("model") ?? "784-120-10").Split('-').Select(w => int.Parse(w, CultureInfo.InvariantCulture)).ToArray();
+        string spec = a.String("model") ?? "784-120-10";
+        var widths = spec.Split('-').Select(w => int.TryParse(w, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v > 0 ? v : -1).ToArray();
+        if (widths.Length < 2 || widths.Any(v => v < 1))
+            throw new ArgumentException($"--model takes positive layer widths like 784-120-10, got '{spec}'");
         int batch = a.Int("batch", 64, 1, 100000);
         int steps = a.Int("steps", 2000, 10, 10_000_000);
         Cli.ApplyThreads(a);

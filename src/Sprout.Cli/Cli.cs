@@ -17,7 +17,11 @@ internal static class Cli
           sprout data fetch <mnist|fashion-mnist|cifar10|cifar100> [--data-dir D]
           sprout data info <name> [--data-dir D]              sizes, class histogram, pixel mean/std
           sprout bench gemm [--json] [--threads T]            GEMM GFLOP/s
-          sprout bench mlp [--json] [--quick] [--no-torch]    s/epoch vs PyTorch, same run
+          sprout bench mlp [--json] [--quick] [--no-torch] [--models 784-20-10,…] [--batches 64,…]
+                                                              s/epoch vs PyTorch, same run
+          sprout bench cnn [--json] [--no-torch] [--profile] [--no-winograd]
+                                                              conv-net step vs PyTorch, per-layer conv figures
+          sprout bench step [--model 784-120-10] [--batch 64] time per layer and phase of a training step
           sprout --help
 
         Every run is reproducible: the same --seed and --threads give bit-identical results.
