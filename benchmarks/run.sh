@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs Sprout's benchmarks (which run the PyTorch baseline in the same run and print the ratios).
-# Usage: benchmarks/run.sh [gemm|mlp|all] [extra sprout bench options]
+# Usage: benchmarks/run.sh [gemm|mlp|cnn|all] [extra sprout bench options]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 unset OPENBLAS_CORETYPE   # halves OpenBLAS (and so PyTorch) speed on this machine when set
@@ -10,6 +10,7 @@ cli="dotnet src/Sprout.Cli/bin/Release/net10.0/Sprout.Cli.dll"
 case "$what" in
   gemm) $cli bench gemm "$@" ;;
   mlp)  $cli bench mlp "$@" ;;
-  all)  $cli bench gemm "$@"; $cli bench mlp "$@" ;;
-  *) echo "usage: benchmarks/run.sh [gemm|mlp|all] [options]" >&2; exit 2 ;;
+  cnn)  $cli bench cnn "$@" ;;
+  all)  $cli bench gemm "$@"; $cli bench mlp "$@"; $cli bench cnn "$@" ;;
+  *) echo "usage: benchmarks/run.sh [gemm|mlp|cnn|all] [options]" >&2; exit 2 ;;
 esac
