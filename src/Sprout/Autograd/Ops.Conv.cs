@@ -195,7 +195,7 @@ public static partial class Ops
         if (w.RequiresGrad)
         {
             int parts = ConvParts(n, (long)f * ohw * k);
-            bool winograd = UsesWinograd(groups, g, f) && Winograd.AppliesToWeightGrad(g, f);
+            bool winograd = groups == 1 && UseWinograd && Winograd.AppliesToWeightGrad(g, f);
             bool direct = winograd || UsesDirectConv(groups, g);
             var cols = ColumnBuffers(parts, g.IsIdentity || direct ? 0 : k * ld);
             var dws = new Tensor[parts];

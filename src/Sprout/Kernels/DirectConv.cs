@@ -125,7 +125,8 @@ public static unsafe class DirectConv
         return Segments(g, l, outChannels, seg);
     }
 
-    private static T[] Scratch<T>(ref T[]? buf, long size)
+    /// <summary>This thread's reusable pinned scratch array of at least <paramref name="size"/> elements (grown, never shrunk).</summary>
+    internal static T[] Scratch<T>(ref T[]? buf, long size)
     {
         if (buf is null || buf.Length < size) buf = GC.AllocateUninitializedArray<T>((int)Math.Max(size, 4096), pinned: true);
         return buf;

@@ -100,16 +100,10 @@ public static unsafe class Winograd
         int c = g.C, hw = g.H * g.W, ow = g.OW, ohw = g.OH * ow;
         if (u.Length < Positions * m * c || x.Length < (long)n * c * hw || y.Length < (long)n * m * ohw || (bias.Length != 0 && bias.Length < m))
             throw new ArgumentException("Winograd.Forward: operand too short");
-        int hp = g.H + 2 * g.PH, wp = g.W + 2 * g.PW;
-        int plane = (hp * wp + 2 * Lanes + 15) & ~15; // slack: the permute loads read up to 2 floats past a row
-        int tilesPerRow = ow / 2, tilesPerImage = g.OH / 2 * tilesPerRow;
-        // where lanes 8..15 find their inputs / put their outputs relative to lanes 0..7: 16 columns on (a multiple
-        // of) a 16-tile row, or two padded input rows (two output rows) down when a row holds 8 tiles
-        int inHi = tilesPerRow == Lanes / 2 ? 2 * wp : Lanes;
-        int outHi = tilesPerRow == Lanes / 2 ? 2 * ow : Lanes;
-        var xpBuf = Scratch(ref _xp, (long)c * plane);
-        var vBuf = Scratch(ref _v, Positions * PositionStride(c));
-        var mBuf = Scratch(ref _m, (long)Positions * Gemm.MR * BlockTiles);
+        var (wp, plane, tilesPerRow, tilesPerImage, inHi, outHi) = Tiling.Of(g);
+        var xpBuf = DirectConv.Scratch(ref _xp, (long)c * plane);
+        var vBuf = DirectConv.Scratch(ref _v, Positions * PositionStride(c));
+        var mBuf = DirectConv.Scratch(ref _m, (long)Positions * Gemm.MR * BlockTiles);
         Span<float> biasPad = m <= 1024 ? stackalloc float[m] : new float[m];
         biasPad.Clear();
         if (!bias.IsEmpty) bias[..m].CopyTo(biasPad);
@@ -147,6 +141,21 @@ public static unsafe class Winograd
                     }
                 }
             }
+        }
+    }
+
+    // How an image's 2×2 output tiles map onto the padded input copy xp [C, Hp, Wp] (channel stride Plane: Hp·Wp plus
+    // slack, since the permute loads read up to 2 floats past a row) and onto vectors of 16 tiles. InHi / OutHi: where
+    // lanes 8..15 find their inputs / put their outputs relative to lanes 0..7 — 16 columns on (a multiple of) a
+    // 16-tile row, or two padded input rows (two output rows) down when a row holds 8 tiles.
+    private readonly record struct Tiling(int Wp, int Plane, int TilesPerRow, int TilesPerImage, int InHi, int OutHi)
+    {
+        public static Tiling Of(in ConvGeometry g)
+        {
+            int hp = g.H + 2 * g.PH, wp = g.W + 2 * g.PW, tilesPerRow = g.OW / 2;
+            bool halfRow = tilesPerRow == Lanes / 2;
+            return new Tiling(wp, (hp * wp + 2 * Lanes + 15) & ~15, tilesPerRow, g.OH / 2 * tilesPerRow,
+                halfRow ? 2 * wp : Lanes, halfRow ? 2 * g.OW : Lanes);
         }
     }
 
@@ -295,18 +304,15 @@ public static unsafe class Winograd
         int c = g.C, hw = g.H * g.W, ow = g.OW, ohw = g.OH * ow;
         if (dy.Length < (long)n * m * ohw || x.Length < (long)n * c * hw || dw.Length < m * c * 9)
             throw new ArgumentException("Winograd.WeightGrad: operand too short");
-        int hp = g.H + 2 * g.PH, wp = g.W + 2 * g.PW;
-        int plane = (hp * wp + 2 * Lanes + 15) & ~15;
-        int tilesPerRow = ow / 2, tilesPerImage = g.OH / 2 * tilesPerRow;
-        int inHi = tilesPerRow == Lanes / 2 ? 2 * wp : Lanes;
+        var (wp, plane, tilesPerRow, tilesPerImage, inHi, _) = Tiling.Of(g);
         int images = Math.Max(1, Math.Min(n, (GradChunkTiles + tilesPerImage - 1) / tilesPerImage));
         int t = images * tilesPerImage, ld = t + Lanes; // V's channel stride, off a multiple of 4 KiB
         long psV = (long)c * ld + Lanes, psD = (long)t * m + Lanes;
-        var xpBuf = Scratch(ref _xp, (long)c * plane);
-        var vBuf = Scratch(ref _v, Positions * psV);
-        var dBuf = Scratch(ref _m, Positions * psD);
-        var sBuf = Scratch(ref _s, Positions * m * c);
-        var tBuf = Scratch(ref _dyT, (long)ohw * m);
+        var xpBuf = DirectConv.Scratch(ref _xp, (long)c * plane);
+        var vBuf = DirectConv.Scratch(ref _v, Positions * psV);
+        var dBuf = DirectConv.Scratch(ref _m, Positions * psD);
+        var sBuf = DirectConv.Scratch(ref _s, Positions * m * c);
+        var tBuf = DirectConv.Scratch(ref _dyT, (long)ohw * m);
         Span<float> r = stackalloc float[12];
         int rowTiles = (c + Gemm.MR - 1) / Gemm.MR, nv = m / Lanes;
         fixed (float* px = x) fixed (float* pdy = dy) fixed (float* xp = xpBuf) fixed (float* v = vBuf) fixed (float* d = dBuf)
@@ -526,9 +532,4 @@ public static unsafe class Winograd
         static void Set(Span<float> y, int at, float v, bool acc) => y[at] = acc ? y[at] + v : v;
     }
 
-    private static float[] Scratch(ref float[]? buf, long size)
-    {
-        if (buf is null || buf.Length < size) buf = GC.AllocateUninitializedArray<float>((int)Math.Max(size, 4096), pinned: true);
-        return buf;
-    }
 }
