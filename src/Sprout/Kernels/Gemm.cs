@@ -108,8 +108,10 @@ public static unsafe class Gemm
         // Choose the orientation (C or Cᵀ = op(B)ᵀ·op(A)ᵀ) by a small cost model, in multiply-add units measured on
         // the reference machine (fitted to six MLP shapes): tile-padded multiply-adds, plus ~5 per element of a B that is transposed while
         // packing, plus ~20 per element of a C that ends up written through strided scalar stores.
-        long cost = OrientationCost(m, n, k, csB, csC, nr);
-        long costT = OrientationCost(n, m, k, rsA, rsC, nr);
+        // (Vector512 runs a ragged edge on a kernel of just enough vectors, so its columns pad to 16, not 64.)
+        int padN = kind == KernelKind.Vector512 ? 16 : nr;
+        long cost = OrientationCost(m, n, k, csB, csC, padN);
+        long costT = OrientationCost(n, m, k, rsA, rsC, padN);
         if (costT < cost)
         {
             (m, n) = (n, m);
@@ -235,9 +237,10 @@ public static unsafe class Gemm
                                 if (wide)
                                 {
                                     int nv = (nrr + 15) / 16;
-                                    if (csC == 1 && nrr == 16 * nv)
+                                    if (csC == 1)
                                     {
-                                        Kernel512(mrr, nv, kc, ap, rsA, csA, bp, ldbp, cp, rsC, accBlock);
+                                        // a ragged edge stores its last vector under a lane mask, straight into C
+                                        Kernel512(mrr, nv, kc, ap, rsA, csA, bp, ldbp, cp, rsC, accBlock, nrr - 16 * (nv - 1));
                                         continue;
                                     }
                                     Kernel512(mrr, nv, kc, ap, rsA, csA, bp, ldbp, tile, nr, false);
@@ -416,39 +419,43 @@ public static unsafe class Gemm
 
     /// <summary>
     /// C[rows, 16·nv] (+)= A[rows, kc] · B[kc, 16·nv] for rows ≤ 6, nv ≤ 4 on the Vector512 kernel of that shape;
-    /// reads only those rows of A and vectors of each B row, and writes only those of C.
+    /// reads only those rows of A and vectors of each B row, and writes only those of C. With
+    /// <paramref name="lastLanes"/> &lt; 16 only that many columns of the last vector are read from and written to C
+    /// (B must still hold whole vectors).
     /// </summary>
-    internal static void Kernel512(int rows, int nv, int kc, float* a, long rsA, long csA, float* b, long ldb, float* c, long ldc, bool acc)
+    internal static void Kernel512(int rows, int nv, int kc, float* a, long rsA, long csA, float* b, long ldb, float* c, long ldc, bool acc,
+        int lastLanes = 16)
     {
         switch (rows)
         {
-            case 6: KernelV<N6>(nv, kc, a, rsA, csA, b, ldb, c, ldc, acc); break;
-            case 5: KernelV<N5>(nv, kc, a, rsA, csA, b, ldb, c, ldc, acc); break;
-            case 4: KernelV<N4>(nv, kc, a, rsA, csA, b, ldb, c, ldc, acc); break;
-            case 3: KernelV<N3>(nv, kc, a, rsA, csA, b, ldb, c, ldc, acc); break;
-            case 2: KernelV<N2>(nv, kc, a, rsA, csA, b, ldb, c, ldc, acc); break;
-            case 1: KernelV<N1>(nv, kc, a, rsA, csA, b, ldb, c, ldc, acc); break;
+            case 6: KernelV<N6>(nv, kc, a, rsA, csA, b, ldb, c, ldc, acc, lastLanes); break;
+            case 5: KernelV<N5>(nv, kc, a, rsA, csA, b, ldb, c, ldc, acc, lastLanes); break;
+            case 4: KernelV<N4>(nv, kc, a, rsA, csA, b, ldb, c, ldc, acc, lastLanes); break;
+            case 3: KernelV<N3>(nv, kc, a, rsA, csA, b, ldb, c, ldc, acc, lastLanes); break;
+            case 2: KernelV<N2>(nv, kc, a, rsA, csA, b, ldb, c, ldc, acc, lastLanes); break;
+            case 1: KernelV<N1>(nv, kc, a, rsA, csA, b, ldb, c, ldc, acc, lastLanes); break;
             default: throw new ArgumentOutOfRangeException(nameof(rows));
         }
     }
 
-    private static void KernelV<TR>(int nv, int kc, float* a, long rsA, long csA, float* b, long ldb, float* c, long ldc, bool acc)
+    private static void KernelV<TR>(int nv, int kc, float* a, long rsA, long csA, float* b, long ldb, float* c, long ldc, bool acc, int lastLanes)
         where TR : struct, IConst
     {
         switch (nv)
         {
-            case 4: KernelRV<TR, N4>(kc, a, rsA, csA, b, ldb, c, ldc, acc); break;
-            case 3: KernelRV<TR, N3>(kc, a, rsA, csA, b, ldb, c, ldc, acc); break;
-            case 2: KernelRV<TR, N2>(kc, a, rsA, csA, b, ldb, c, ldc, acc); break;
-            case 1: KernelRV<TR, N1>(kc, a, rsA, csA, b, ldb, c, ldc, acc); break;
+            case 4: KernelRV<TR, N4>(kc, a, rsA, csA, b, ldb, c, ldc, acc, lastLanes); break;
+            case 3: KernelRV<TR, N3>(kc, a, rsA, csA, b, ldb, c, ldc, acc, lastLanes); break;
+            case 2: KernelRV<TR, N2>(kc, a, rsA, csA, b, ldb, c, ldc, acc, lastLanes); break;
+            case 1: KernelRV<TR, N1>(kc, a, rsA, csA, b, ldb, c, ldc, acc, lastLanes); break;
             default: throw new ArgumentOutOfRangeException(nameof(nv));
         }
     }
 
     // C[R, 16V] (+)= A[R, kc] · B[kc, 16V]; A(r, p) = a[r·rsA + p·csA]; B rows with stride ldb. R ≤ 6 and V ≤ 4 are
-    // JIT constants: the unused accumulators and their multiply-adds are compiled out.
+    // JIT constants: the unused accumulators and their multiply-adds are compiled out. C's last vector holds
+    // lastLanes (1..16) columns.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void KernelRV<TR, TV>(int kc, float* a, long rsA, long csA, float* b, long ldb, float* c, long ldc, bool acc)
+    private static void KernelRV<TR, TV>(int kc, float* a, long rsA, long csA, float* b, long ldb, float* c, long ldc, bool acc, int lastLanes = 16)
         where TR : struct, IConst where TV : struct, IConst
     {
         Vector512<float> c00 = default, c01 = default, c02 = default, c03 = default;
@@ -513,12 +520,44 @@ public static unsafe class Gemm
             a += csA;
             b += ldb;
         }
+        if (lastLanes < 16)
+        {
+            var mask = Vector512.LessThan(Vector512.Create(0f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create((float)lastLanes));
+            StoreMasked<TV>(c, acc, mask, c00, c01, c02, c03);
+            if (TR.N > 1) StoreMasked<TV>(c + ldc, acc, mask, c10, c11, c12, c13);
+            if (TR.N > 2) StoreMasked<TV>(c + 2 * ldc, acc, mask, c20, c21, c22, c23);
+            if (TR.N > 3) StoreMasked<TV>(c + 3 * ldc, acc, mask, c30, c31, c32, c33);
+            if (TR.N > 4) StoreMasked<TV>(c + 4 * ldc, acc, mask, c40, c41, c42, c43);
+            if (TR.N > 5) StoreMasked<TV>(c + 5 * ldc, acc, mask, c50, c51, c52, c53);
+            return;
+        }
         StoreV<TV>(c, acc, c00, c01, c02, c03);
         if (TR.N > 1) StoreV<TV>(c + ldc, acc, c10, c11, c12, c13);
         if (TR.N > 2) StoreV<TV>(c + 2 * ldc, acc, c20, c21, c22, c23);
         if (TR.N > 3) StoreV<TV>(c + 3 * ldc, acc, c30, c31, c32, c33);
         if (TR.N > 4) StoreV<TV>(c + 4 * ldc, acc, c40, c41, c42, c43);
         if (TR.N > 5) StoreV<TV>(c + 5 * ldc, acc, c50, c51, c52, c53);
+    }
+
+    // A row of TV vectors whose last vector is partial: full vectors as StoreV, the last under the lane mask
+    // (masked load-add when accumulating), so nothing past the row's valid columns is read or written.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreMasked<TV>(float* c, bool acc, Vector512<float> mask, Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3)
+        where TV : struct, IConst
+    {
+        var last = TV.N == 1 ? v0 : TV.N == 2 ? v1 : TV.N == 3 ? v2 : v3;
+        float* cl = c + 16 * (TV.N - 1);
+        if (acc)
+        {
+            if (TV.N > 1) v0 += Vector512.Load(c);
+            if (TV.N > 2) v1 += Vector512.Load(c + 16);
+            if (TV.N > 3) v2 += Vector512.Load(c + 32);
+            last += Avx512F.MaskLoad(cl, mask, Vector512<float>.Zero);
+        }
+        if (TV.N > 1) Vector512.Store(v0, c);
+        if (TV.N > 2) Vector512.Store(v1, c + 16);
+        if (TV.N > 3) Vector512.Store(v2, c + 32);
+        Avx512F.MaskStore(cl, mask, last);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -122,7 +122,9 @@ public class GemmTests
         foreach (int kc in new[] { 1, 5, 64 })
             for (int rows = 1; rows <= Gemm.MR; rows++)
                 for (int nv = 1; nv <= 4; nv++)
+                foreach (int lastLanes in new[] { 16, 1, 7, 15 })
                 {
+                    int cols = 16 * (nv - 1) + lastLanes; // a ragged last vector is stored under a lane mask
                     // A transposed (row stride 1, column stride 7) and B rows with stride 70, as the GEMM reads them in place
                     var a = Rand(7 * kc, rng);
                     var b = Rand(70 * kc, rng);
@@ -131,12 +133,12 @@ public class GemmTests
                     var before = (float[])c1.Clone();
                     fixed (float* pa = a) fixed (float* pb = b) fixed (float* p1 = c1) fixed (float* p2 = c2)
                     {
-                        Gemm.Kernel512(rows, nv, kc, pa, 1, 7, pb, 70, p1, 64, true);
-                        Gemm.KernelScalar(kc, pa, 1, 7, pb, 70, p2, 64, true, 16 * nv, rows);
+                        Gemm.Kernel512(rows, nv, kc, pa, 1, 7, pb, 70, p1, 64, true, lastLanes);
+                        Gemm.KernelScalar(kc, pa, 1, 7, pb, 70, p2, 64, true, cols, rows);
                     }
                     for (int i = 0; i < Gemm.MR; i++)
                         for (int j = 0; j < 64; j++)
-                            if (i < rows && j < 16 * nv) Assert.Equal(c2[i * 64 + j], c1[i * 64 + j]); // same FMA chain per output
+                            if (i < rows && j < cols) Assert.Equal(c2[i * 64 + j], c1[i * 64 + j]); // same FMA chain per output
                             else Assert.Equal(before[i * 64 + j], c1[i * 64 + j]);
                 }
     }
