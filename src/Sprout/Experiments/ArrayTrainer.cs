@@ -115,37 +115,45 @@ public sealed class ArrayTrainer
         for (int r = 0; r < rows; r++) by[r] = _y[order[start + r]];
         if ((long)rows * _features < 1 << 17 || Workers.Threads == 1)
         {
-            var dst = bx.Span;
-            for (int r = 0; r < rows; r++) CopyRow(order[start + r], dst.Slice(r * _features, _features));
+            CopyRowsAhead(order.Slice(start, rows), bx.Span);
             return (bx, by);
         }
         // large batches: threads copy fixed row ranges (the rows' memory latency overlaps across cores)
         var idx = _gatherIndex ??= new int[Math.Max(rows, 1)];
         if (idx.Length < rows) _gatherIndex = idx = new int[rows];
         order.Slice(start, rows).CopyTo(idx);
-        Workers.For(rows, (r0, count) =>
-        {
-            var dst = bx.Span;
-            for (int r = r0; r < r0 + count; r++) CopyRow(idx[r], dst.Slice(r * _features, _features));
-        }, minParallel: 2);
+        Workers.For(rows, (r0, count) => CopyRowsAhead(idx.AsSpan(r0, count), bx.Span.Slice(r0 * _features, count * _features)), minParallel: 2);
         return (bx, by);
     }
 
-    // Software prefetch of the cache lines of samples order[start..start+rows) (random rows of a large array miss
-    // every cache level; this overlaps those misses with the current step's compute).
-    private unsafe void Prefetch(ReadOnlySpan<int> order, int start, int rows)
+    // Cache lines requested ahead of the row being copied (whole rows: 5 MNIST byte rows, 1 float row). Random rows of a
+    // large array miss every cache level; copying them one by one leaves one row's misses in flight (measured 0.24 µs
+    // per 784-byte row, 61 µs per batch of 256). Prefetching rows ahead keeps more lines in flight; 32, 64 and 128
+    // lines were tried, 64 was best, and this beat prefetching the whole next batch during the step (those lines
+    // were evicted again by the step's own traffic). 784-120-10, batch 256, bytes: 0.149 → 0.139–0.143 s/epoch.
+    private const int LinesAhead = 64;
+
+    // Copies samples rows[0..) into dst (rows.Length × features), prefetching the lines of rows ahead of the copy.
+    private unsafe void CopyRowsAhead(ReadOnlySpan<int> rows, Span<float> dst)
     {
-        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
+        int n = rows.Length;
+        bool prefetch = System.Runtime.Intrinsics.X86.Sse.IsSupported;
         int elem = _x is not null ? sizeof(float) : 1;
-        int bytes = _features * elem;
+        long bytes = (long)_features * elem;
+        int ahead = (int)Math.Clamp(LinesAhead * 64L / bytes, 1, 64);
         fixed (float* pf = _x)
         fixed (byte* pb = _px)
         {
             byte* basePtr = _x is not null ? (byte*)pf : pb;
-            for (int r = 0; r < rows; r++)
+            for (int r = 0; r < n + ahead; r++)
             {
-                byte* row = basePtr + (long)order[start + r] * bytes;
-                for (int off = 0; off < bytes; off += 64) System.Runtime.Intrinsics.X86.Sse.Prefetch0(row + off);
+                if (prefetch && r < n)
+                {
+                    byte* row = basePtr + rows[r] * bytes;
+                    for (long off = 0; off < bytes; off += 64) System.Runtime.Intrinsics.X86.Sse.Prefetch0(row + off);
+                }
+                int c = r - ahead;
+                if (c >= 0) CopyRow(rows[c], dst.Slice(c * _features, _features));
             }
         }
     }
@@ -166,9 +174,6 @@ public sealed class ArrayTrainer
             int rows = Math.Min(batchSize, order.Length - start);
             if (rows < batchSize && dropLast) break;
             var (bx, by) = Gather(order, start, rows);
-            // Ask the memory system for the next batch's rows now; they arrive while this step computes.
-            int next = start + batchSize;
-            if (next < order.Length) Prefetch(order, next, Math.Min(batchSize, order.Length - next));
             using (TensorScope.Begin())
             {
                 optimizer.ZeroGrad();

@@ -54,6 +54,35 @@ public class GrowthDataTests
             Assert.Equal(BitConverter.SingleToInt32Bits(a[i]), BitConverter.SingleToInt32Bits(b[i]));
     }
 
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(3, 1)]    // fewer rows than the prefetch distance
+    [InlineData(64, 1)]
+    [InlineData(130, 2)]  // the threaded gather: each thread prefetches ahead within its own row range
+    public void GatherCopiesExactlyTheOrderedRows(int rows, int threads)
+    {
+        const int features = 3 * 1024;
+        var (px, x, y, scale, shift) = Fixture(300, features, 3, 6);
+        var order = new Rng(10).Permutation(300);
+        int saved = Sprout.Kernels.Workers.Threads;
+        try
+        {
+            Sprout.Kernels.Workers.Threads = threads;
+            foreach (var trainer in new[] { new ArrayTrainer(x, y, features), new ArrayTrainer(px, y, features, scale, shift) })
+            {
+                var (bx, by) = trainer.Gather(order, 100, rows);
+                var got = bx.Span;
+                for (int r = 0; r < rows; r++)
+                {
+                    int sample = order[100 + r];
+                    Assert.Equal(y[sample], by[r]);
+                    Assert.True(got.Slice(r * features, features).SequenceEqual(x.AsSpan(sample * features, features)), $"row {r}");
+                }
+            }
+        }
+        finally { Sprout.Kernels.Workers.Threads = saved; }
+    }
+
     [Fact]
     public void ByteGrowthDataMatchesFloatGrowthData()
     {
