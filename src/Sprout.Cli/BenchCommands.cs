@@ -261,8 +261,9 @@ internal static class BenchCommands
                 {
                     t0 = Stopwatch.GetTimestamp();
                     h = model.Step(l, h, out int next);
+                    long ticks = Stopwatch.GetTimestamp() - t0; // the entry's name is built outside the timed span
                     string name = string.Join("+", layers.Skip(l).Take(next - l).Select(m => m.ToString()));
-                    profile.Add($"forward {l}:{name}", Stopwatch.GetTimestamp() - t0);
+                    profile.Add($"forward {l}:{name}", ticks);
                     l = next;
                 }
                 t0 = Stopwatch.GetTimestamp();
