@@ -76,6 +76,8 @@ public static unsafe class GemmDot
         Vector512<float> c10 = default, c11 = default, c12 = default, c13 = default, c14 = default, c15 = default;
         Vector512<float> c20 = default, c21 = default, c22 = default, c23 = default, c24 = default, c25 = default;
         Vector512<float> c30 = default, c31 = default, c32 = default, c33 = default, c34 = default, c35 = default;
+        // k in steps of 16 lanes; a tail of 1..15 is one more step with masked loads (zeros past kd), so every output
+        // is one horizontal sum of 16 lanes, lane l holding the products at q ≡ l (mod 16).
         int p = 0;
         for (; p + 16 <= kd; p += 16)
         {
@@ -115,35 +117,59 @@ public static unsafe class GemmDot
                 c25 = Vector512.FusedMultiplyAdd(x2, y, c25); c35 = Vector512.FusedMultiplyAdd(x3, y, c35);
             }
         }
+        if (p < kd)
+        {
+            var mask = Vector512.LessThan(Lanes, Vector512.Create((float)(kd - p)));
+            var x0 = MaskedLoad(a0 + p, mask); var x1 = MaskedLoad(a1 + p, mask);
+            var x2 = MaskedLoad(a2 + p, mask); var x3 = MaskedLoad(a3 + p, mask);
+            var y = MaskedLoad(b0 + p, mask);
+            c00 = Vector512.FusedMultiplyAdd(x0, y, c00); c10 = Vector512.FusedMultiplyAdd(x1, y, c10);
+            c20 = Vector512.FusedMultiplyAdd(x2, y, c20); c30 = Vector512.FusedMultiplyAdd(x3, y, c30);
+            if (TW.N > 1)
+            {
+                y = MaskedLoad(b1 + p, mask);
+                c01 = Vector512.FusedMultiplyAdd(x0, y, c01); c11 = Vector512.FusedMultiplyAdd(x1, y, c11);
+                c21 = Vector512.FusedMultiplyAdd(x2, y, c21); c31 = Vector512.FusedMultiplyAdd(x3, y, c31);
+            }
+            if (TW.N > 2)
+            {
+                y = MaskedLoad(b2 + p, mask);
+                c02 = Vector512.FusedMultiplyAdd(x0, y, c02); c12 = Vector512.FusedMultiplyAdd(x1, y, c12);
+                c22 = Vector512.FusedMultiplyAdd(x2, y, c22); c32 = Vector512.FusedMultiplyAdd(x3, y, c32);
+            }
+            if (TW.N > 3)
+            {
+                y = MaskedLoad(b3 + p, mask);
+                c03 = Vector512.FusedMultiplyAdd(x0, y, c03); c13 = Vector512.FusedMultiplyAdd(x1, y, c13);
+                c23 = Vector512.FusedMultiplyAdd(x2, y, c23); c33 = Vector512.FusedMultiplyAdd(x3, y, c33);
+            }
+            if (TW.N > 4)
+            {
+                y = MaskedLoad(b4 + p, mask);
+                c04 = Vector512.FusedMultiplyAdd(x0, y, c04); c14 = Vector512.FusedMultiplyAdd(x1, y, c14);
+                c24 = Vector512.FusedMultiplyAdd(x2, y, c24); c34 = Vector512.FusedMultiplyAdd(x3, y, c34);
+            }
+            if (TW.N > 5)
+            {
+                y = MaskedLoad(b5 + p, mask);
+                c05 = Vector512.FusedMultiplyAdd(x0, y, c05); c15 = Vector512.FusedMultiplyAdd(x1, y, c15);
+                c25 = Vector512.FusedMultiplyAdd(x2, y, c25); c35 = Vector512.FusedMultiplyAdd(x3, y, c35);
+            }
+        }
         float* t = stackalloc float[TileM * TileN];
         t[0] = HSum(c00); t[1] = HSum(c01); t[2] = HSum(c02); t[3] = HSum(c03); t[4] = HSum(c04); t[5] = HSum(c05);
         t[6] = HSum(c10); t[7] = HSum(c11); t[8] = HSum(c12); t[9] = HSum(c13); t[10] = HSum(c14); t[11] = HSum(c15);
         t[12] = HSum(c20); t[13] = HSum(c21); t[14] = HSum(c22); t[15] = HSum(c23); t[16] = HSum(c24); t[17] = HSum(c25);
         t[18] = HSum(c30); t[19] = HSum(c31); t[20] = HSum(c32); t[21] = HSum(c33); t[22] = HSum(c34); t[23] = HSum(c35);
-        if (p + 8 <= kd)
-        {
-            // one 8-wide step for a tail of 8..15 (e.g. k = 120 = 7·16 + 8)
-            var y0 = Vector256.Load(a0 + p); var y1 = Vector256.Load(a1 + p); var y2 = Vector256.Load(a2 + p); var y3 = Vector256.Load(a3 + p);
-            float* bs0 = b0 + p, bs1 = b1 + p, bs2 = b2 + p, bs3 = b3 + p, bs4 = b4 + p, bs5 = b5 + p;
-            Tail8(t, 0, y0, y1, y2, y3, Vector256.Load(bs0));
-            if (TW.N > 1) Tail8(t, 1, y0, y1, y2, y3, Vector256.Load(bs1));
-            if (TW.N > 2) Tail8(t, 2, y0, y1, y2, y3, Vector256.Load(bs2));
-            if (TW.N > 3) Tail8(t, 3, y0, y1, y2, y3, Vector256.Load(bs3));
-            if (TW.N > 4) Tail8(t, 4, y0, y1, y2, y3, Vector256.Load(bs4));
-            if (TW.N > 5) Tail8(t, 5, y0, y1, y2, y3, Vector256.Load(bs5));
-            p += 8;
-        }
-        Finish(kd, p, a, lda, mm, b, ldb, nn, c, ldc, acc, t);
+        Write(mm, nn, c, ldc, acc, t);
     }
 
+    private static readonly Vector512<float> Lanes = Vector512.Create(0f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+
+    // lanes outside the mask read as 0 and their memory is not touched
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tail8(float* t, int j, Vector256<float> y0, Vector256<float> y1, Vector256<float> y2, Vector256<float> y3, Vector256<float> b)
-    {
-        t[j] += Vector256.Sum(y0 * b);
-        t[TileN + j] += Vector256.Sum(y1 * b);
-        t[2 * TileN + j] += Vector256.Sum(y2 * b);
-        t[3 * TileN + j] += Vector256.Sum(y3 * b);
-    }
+    private static Vector512<float> MaskedLoad(float* p, Vector512<float> mask) =>
+        System.Runtime.Intrinsics.X86.Avx512F.MaskLoad(p, mask, Vector512<float>.Zero);
 
     // 16 lanes → 1 by halving (lane order fixed, so results are reproducible).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -155,49 +181,34 @@ public static unsafe class GemmDot
         return e.ToScalar() + e.GetElement(1);
     }
 
-    // Adds the k tail (kd not a multiple of 16) and writes the valid part of the tile.
-    private static void Finish(int kd, int p, float* a, long lda, int mm, float* b, long ldb, int nn, float* c, long ldc, bool acc, float* t)
+    // Writes (or adds) the valid mm × nn part of the tile's sums.
+    private static void Write(int mm, int nn, float* c, long ldc, bool acc, float* t)
     {
         for (int r = 0; r < mm; r++)
-        {
-            float* ar = a + r * lda;
             for (int j = 0; j < nn; j++)
             {
-                float s = t[r * TileN + j];
-                float* bj = b + j * ldb;
-                for (int q = p; q < kd; q++) s = MathF.FusedMultiplyAdd(ar[q], bj[q], s);
                 float* cp = c + r * ldc + j;
-                *cp = acc ? *cp + s : s;
+                *cp = acc ? *cp + t[r * TileN + j] : t[r * TileN + j];
             }
-        }
     }
 
     /// <summary>
-    /// Scalar twin of <see cref="Tile"/>: the same products summed in the same structure (16 lanes reduced by
-    /// halving, an 8-wide step for a tail of 8..15, then one element at a time).
+    /// Scalar twin of <see cref="Tile"/>: the same products summed in the same structure (lane q mod 16 takes the
+    /// product at q, the 16 lanes are reduced by halving).
     /// </summary>
     internal static void Tile4x6Scalar(int kd, float* a, long lda, int mm, float* b, long ldb, int nn, float* c, long ldc, bool acc)
     {
         float* t = stackalloc float[TileM * TileN];
         float* lanes = stackalloc float[16];
-        int k16 = kd / 16 * 16;
-        int p = k16 + 8 <= kd ? k16 + 8 : k16;
         for (int r = 0; r < mm; r++)
             for (int j = 0; j < nn; j++)
             {
                 for (int l = 0; l < 16; l++) lanes[l] = 0f;
-                for (int q = 0; q < k16; q++) lanes[q % 16] = MathF.FusedMultiplyAdd(a[r * lda + q], b[j * ldb + q], lanes[q % 16]);
+                for (int q = 0; q < kd; q++) lanes[q % 16] = MathF.FusedMultiplyAdd(a[r * lda + q], b[j * ldb + q], lanes[q % 16]);
                 for (int l = 0; l < 8; l++) lanes[l] += lanes[l + 8];
                 for (int l = 0; l < 4; l++) lanes[l] += lanes[l + 4];
-                float s = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]);
-                if (p > k16)
-                {
-                    float s8 = 0f;
-                    for (int q = k16; q < p; q++) s8 += a[r * lda + q] * b[j * ldb + q];
-                    s += s8;
-                }
-                t[r * TileN + j] = s;
+                t[r * TileN + j] = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]);
             }
-        Finish(kd, p, a, lda, mm, b, ldb, nn, c, ldc, acc, t);
+        Write(mm, nn, c, ldc, acc, t);
     }
 }
