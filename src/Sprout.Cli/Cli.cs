@@ -17,7 +17,7 @@ internal static class Cli
           sprout data fetch <mnist|fashion-mnist|cifar10|cifar100> [--data-dir D]
           sprout data info <name> [--data-dir D]              sizes, class histogram, pixel mean/std
           sprout bench gemm [--json] [--threads T]            GEMM GFLOP/s
-          sprout bench mlp [--json] [--quick] [--no-torch] [--models 784-20-10,…] [--batches 64,…]
+          sprout bench mlp [--json] [--quick] [--no-torch] [--models 784-20-10,…] [--batches 64,…] [--reps N] [--threads 1,2]
                                                               s/epoch vs PyTorch, same run
           sprout bench cnn [--json] [--no-torch] [--profile] [--no-winograd]
                                                               conv-net step vs PyTorch, per-layer conv figures
