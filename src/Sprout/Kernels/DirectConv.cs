@@ -257,12 +257,12 @@ public static unsafe class DirectConv
     private static void Put6(float* y, int* seg, int cnt, bool acc, Vector512<float> v0, Vector512<float> v1, Vector512<float> v2,
         Vector512<float> v3, Vector512<float> v4, Vector512<float> v5)
     {
-        Put(y + seg[1], seg[2], acc, v0);
-        if (cnt > 1) Put(y + seg[4], seg[5], acc, v1);
-        if (cnt > 2) Put(y + seg[7], seg[8], acc, v2);
-        if (cnt > 3) Put(y + seg[10], seg[11], acc, v3);
-        if (cnt > 4) Put(y + seg[13], seg[14], acc, v4);
-        if (cnt > 5) Put(y + seg[16], seg[17], acc, v5);
+        Gemm.Put(y + seg[1], seg[2], acc, v0);
+        if (cnt > 1) Gemm.Put(y + seg[4], seg[5], acc, v1);
+        if (cnt > 2) Gemm.Put(y + seg[7], seg[8], acc, v2);
+        if (cnt > 3) Gemm.Put(y + seg[10], seg[11], acc, v3);
+        if (cnt > 4) Gemm.Put(y + seg[13], seg[14], acc, v4);
+        if (cnt > 5) Gemm.Put(y + seg[16], seg[17], acc, v5);
     }
 
     // y rows [rows ≤ 8] at y + r·ldy + yo_s (+)= b8[r] + Σ_q w[q, r] · x_s[koff[q] .. +16] for the 3 segments s
@@ -315,29 +315,10 @@ public static unsafe class DirectConv
     private static void Put3(float* y, int yo0, int yo1, int yo2, int n0, int n1, int n2, bool acc,
         Vector512<float> v0, Vector512<float> v1, Vector512<float> v2)
     {
-        Put(y + yo0, n0, acc, v0);
-        Put(y + yo1, n1, acc, v1);
-        Put(y + yo2, n2, acc, v2);
+        Gemm.Put(y + yo0, n0, acc, v0);
+        Gemm.Put(y + yo1, n1, acc, v1);
+        Gemm.Put(y + yo2, n2, acc, v2);
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Put(float* p, int n, bool acc, Vector512<float> v)
-    {
-        if (n == Lanes)
-        {
-            if (acc) v += Vector512.Load(p);
-            Vector512.Store(v, p);
-        }
-        else if (n > 0)
-        {
-            var mask = LaneMask(n);
-            if (acc) v += Avx512F.MaskLoad(p, mask, Vector512<float>.Zero);
-            Avx512F.MaskStore(p, mask, v);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> LaneMask(int n) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(n)).AsSingle();
 
     /// <summary>
     /// dw [m, K] += dY ⋆ x: the weight gradient of a stride-1 convolution, dy [n, m, OH, OW], x [n, C, H, W].
@@ -421,7 +402,7 @@ public static unsafe class DirectConv
             else
             {
                 // a partial segment: lanes past the row are zero in dY (and must not be read past the tensor's end)
-                var mask = LaneMask(seg[2]);
+                var mask = Gemm.LaneMask(seg[2]);
                 e0 = Avx512F.MaskLoad(d0 + yo, mask, Vector512<float>.Zero); e1 = Avx512F.MaskLoad(d1 + yo, mask, Vector512<float>.Zero);
                 e2 = Avx512F.MaskLoad(d2 + yo, mask, Vector512<float>.Zero); e3 = Avx512F.MaskLoad(d3 + yo, mask, Vector512<float>.Zero);
             }

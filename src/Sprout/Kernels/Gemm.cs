@@ -524,62 +524,49 @@ public static unsafe class Gemm
             a += csA;
             b += ldb;
         }
-        if (lastLanes < 16)
-        {
-            var mask = Vector512.LessThan(Vector512.Create(0f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create((float)lastLanes));
-            StoreMasked<TV>(c, acc, mask, c00, c01, c02, c03);
-            if (TR.N > 1) StoreMasked<TV>(c + ldc, acc, mask, c10, c11, c12, c13);
-            if (TR.N > 2) StoreMasked<TV>(c + 2 * ldc, acc, mask, c20, c21, c22, c23);
-            if (TR.N > 3) StoreMasked<TV>(c + 3 * ldc, acc, mask, c30, c31, c32, c33);
-            if (TR.N > 4) StoreMasked<TV>(c + 4 * ldc, acc, mask, c40, c41, c42, c43);
-            if (TR.N > 5) StoreMasked<TV>(c + 5 * ldc, acc, mask, c50, c51, c52, c53);
-            return;
-        }
-        StoreV<TV>(c, acc, c00, c01, c02, c03);
-        if (TR.N > 1) StoreV<TV>(c + ldc, acc, c10, c11, c12, c13);
-        if (TR.N > 2) StoreV<TV>(c + 2 * ldc, acc, c20, c21, c22, c23);
-        if (TR.N > 3) StoreV<TV>(c + 3 * ldc, acc, c30, c31, c32, c33);
-        if (TR.N > 4) StoreV<TV>(c + 4 * ldc, acc, c40, c41, c42, c43);
-        if (TR.N > 5) StoreV<TV>(c + 5 * ldc, acc, c50, c51, c52, c53);
+        StoreV<TV>(c, acc, lastLanes, c00, c01, c02, c03);
+        if (TR.N > 1) StoreV<TV>(c + ldc, acc, lastLanes, c10, c11, c12, c13);
+        if (TR.N > 2) StoreV<TV>(c + 2 * ldc, acc, lastLanes, c20, c21, c22, c23);
+        if (TR.N > 3) StoreV<TV>(c + 3 * ldc, acc, lastLanes, c30, c31, c32, c33);
+        if (TR.N > 4) StoreV<TV>(c + 4 * ldc, acc, lastLanes, c40, c41, c42, c43);
+        if (TR.N > 5) StoreV<TV>(c + 5 * ldc, acc, lastLanes, c50, c51, c52, c53);
     }
 
-    // A row of TV vectors whose last vector is partial: full vectors as StoreV, the last under the lane mask
-    // (masked load-add when accumulating), so nothing past the row's valid columns is read or written.
+    // One row of TV vectors; the last holds lastLanes valid columns (stored under a lane mask when fewer than 16).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreMasked<TV>(float* c, bool acc, Vector512<float> mask, Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3)
+    private static void StoreV<TV>(float* c, bool acc, int lastLanes, Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3)
         where TV : struct, IConst
     {
-        var last = TV.N == 1 ? v0 : TV.N == 2 ? v1 : TV.N == 3 ? v2 : v3;
-        float* cl = c + 16 * (TV.N - 1);
-        if (acc)
-        {
-            if (TV.N > 1) v0 += Vector512.Load(c);
-            if (TV.N > 2) v1 += Vector512.Load(c + 16);
-            if (TV.N > 3) v2 += Vector512.Load(c + 32);
-            last += Avx512F.MaskLoad(cl, mask, Vector512<float>.Zero);
-        }
-        if (TV.N > 1) Vector512.Store(v0, c);
-        if (TV.N > 2) Vector512.Store(v1, c + 16);
-        if (TV.N > 3) Vector512.Store(v2, c + 32);
-        Avx512F.MaskStore(cl, mask, last);
+        Put(c, TV.N == 1 ? lastLanes : 16, acc, v0);
+        if (TV.N > 1) Put(c + 16, TV.N == 2 ? lastLanes : 16, acc, v1);
+        if (TV.N > 2) Put(c + 32, TV.N == 3 ? lastLanes : 16, acc, v2);
+        if (TV.N > 3) Put(c + 48, lastLanes, acc, v3);
     }
 
+    /// <summary>
+    /// Stores (or with <paramref name="acc"/> adds into) the first <paramref name="n"/> floats of <paramref name="v"/>
+    /// at <paramref name="p"/>: a whole vector when n = 16, under a lane mask when 0 &lt; n &lt; 16 (nothing past
+    /// p[n-1] is read or written), nothing when n ≤ 0.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreV<TV>(float* c, bool acc, Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3)
-        where TV : struct, IConst
+    internal static void Put(float* p, int n, bool acc, Vector512<float> v)
     {
-        if (acc)
+        if (n == 16)
         {
-            v0 += Vector512.Load(c);
-            if (TV.N > 1) v1 += Vector512.Load(c + 16);
-            if (TV.N > 2) v2 += Vector512.Load(c + 32);
-            if (TV.N > 3) v3 += Vector512.Load(c + 48);
+            if (acc) v += Vector512.Load(p);
+            Vector512.Store(v, p);
         }
-        Vector512.Store(v0, c);
-        if (TV.N > 1) Vector512.Store(v1, c + 16);
-        if (TV.N > 2) Vector512.Store(v2, c + 32);
-        if (TV.N > 3) Vector512.Store(v3, c + 48);
+        else if (n > 0)
+        {
+            var mask = LaneMask(n);
+            if (acc) v += Avx512F.MaskLoad(p, mask, Vector512<float>.Zero);
+            Avx512F.MaskStore(p, mask, v);
+        }
     }
+
+    /// <summary>A mask with lanes [0, n) set, for loads and stores of a vector whose first n floats are valid.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> LaneMask(int n) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(n)).AsSingle();
 
     // C[6, 16] (+)= A[6, kc] · B[kc, 16]; same addressing as Kernel6x64.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -121,7 +121,7 @@ public static unsafe class GemmDot
         // out of vector registers with 24 accumulators and slowed k = 784 by 10%.
         if (p < kd)
         {
-            var mask = Vector512.LessThan(Lanes, Vector512.Create((float)(kd - p)));
+            var mask = Gemm.LaneMask(kd - p);
             var x0 = MaskedLoad(a0 + p, mask); var x1 = MaskedLoad(a1 + p, mask);
             var x2 = MaskedLoad(a2 + p, mask); var x3 = MaskedLoad(a3 + p, mask);
             var y = MaskedLoad(b0 + p, mask);
@@ -165,8 +165,6 @@ public static unsafe class GemmDot
         t[18] = HSum(c30); t[19] = HSum(c31); t[20] = HSum(c32); t[21] = HSum(c33); t[22] = HSum(c34); t[23] = HSum(c35);
         Write(mm, nn, c, ldc, acc, t);
     }
-
-    private static readonly Vector512<float> Lanes = Vector512.Create(0f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 
     // lanes outside the mask read as 0 and their memory is not touched
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

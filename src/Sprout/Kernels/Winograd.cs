@@ -260,10 +260,10 @@ public static unsafe class Winograd
                 var y11 = a11 - a21 - a31 + b;
                 int t = t0 + vi * Lanes, tr = t / tilesPerRow, tc = t % tilesPerRow;
                 float* dst = y + (long)r * ohw + 2L * tr * ow + 2 * tc;
-                Put(dst, acc, Avx512F.PermuteVar16x32x2(y00, lo, y01));
-                Put(dst + outHi, acc, Avx512F.PermuteVar16x32x2(y00, hi, y01));
-                Put(dst + ow, acc, Avx512F.PermuteVar16x32x2(y10, lo, y11));
-                Put(dst + ow + outHi, acc, Avx512F.PermuteVar16x32x2(y10, hi, y11));
+                Gemm.Put(dst, Lanes, acc, Avx512F.PermuteVar16x32x2(y00, lo, y01));
+                Gemm.Put(dst + outHi, Lanes, acc, Avx512F.PermuteVar16x32x2(y00, hi, y01));
+                Gemm.Put(dst + ow, Lanes, acc, Avx512F.PermuteVar16x32x2(y10, lo, y11));
+                Gemm.Put(dst + ow + outHi, Lanes, acc, Avx512F.PermuteVar16x32x2(y10, hi, y11));
             }
         }
     }
@@ -277,13 +277,6 @@ public static unsafe class Winograd
         var m3 = Vector512.Load(m + 3 * ps);
         s0 = m0 + m1 + m2;
         s1 = m1 - m2 - m3;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Put(float* p, bool acc, Vector512<float> v)
-    {
-        if (acc) v += Vector512.Load(p);
-        Vector512.Store(v, p);
     }
 
     /// <summary>Whether <see cref="WeightGrad"/> runs for this geometry and <paramref name="outChannels"/>: as
