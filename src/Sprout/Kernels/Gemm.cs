@@ -524,6 +524,25 @@ public static unsafe class Gemm
             a += csA;
             b += ldb;
         }
+        // lastLanes is tested once, so the whole-vector call inlines to plain stores (a test per row cost 1–2%)
+        if (lastLanes == 16)
+            StoreRows<TR, TV>(c, ldc, acc, 16, c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23,
+                c30, c31, c32, c33, c40, c41, c42, c43, c50, c51, c52, c53);
+        else
+            StoreRows<TR, TV>(c, ldc, acc, lastLanes, c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23,
+                c30, c31, c32, c33, c40, c41, c42, c43, c50, c51, c52, c53);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRows<TR, TV>(float* c, long ldc, bool acc, int lastLanes,
+        Vector512<float> c00, Vector512<float> c01, Vector512<float> c02, Vector512<float> c03,
+        Vector512<float> c10, Vector512<float> c11, Vector512<float> c12, Vector512<float> c13,
+        Vector512<float> c20, Vector512<float> c21, Vector512<float> c22, Vector512<float> c23,
+        Vector512<float> c30, Vector512<float> c31, Vector512<float> c32, Vector512<float> c33,
+        Vector512<float> c40, Vector512<float> c41, Vector512<float> c42, Vector512<float> c43,
+        Vector512<float> c50, Vector512<float> c51, Vector512<float> c52, Vector512<float> c53)
+        where TR : struct, IConst where TV : struct, IConst
+    {
         StoreV<TV>(c, acc, lastLanes, c00, c01, c02, c03);
         if (TR.N > 1) StoreV<TV>(c + ldc, acc, lastLanes, c10, c11, c12, c13);
         if (TR.N > 2) StoreV<TV>(c + 2 * ldc, acc, lastLanes, c20, c21, c22, c23);
