@@ -50,7 +50,6 @@ internal static class BenchCommands
             return null;
         },
     };
-    private static readonly Option<int> StepBatch = Opt.Int("--batch", "batch size", 64, 1, 100_000);
     private static readonly Option<int> StepSteps = Opt.Int("--steps", "timed training steps", 2000, 10, 10_000_000);
 
     /// <summary>The <c>bench</c> command and its subcommands.</summary>
@@ -68,7 +67,7 @@ internal static class BenchCommands
         mlp.SetAction(Mlp);
         var step = new Command("step", "where a training step's time goes, per layer, backward rule and phase")
         {
-            StepModel, StepBatch, StepSteps, SharedOptions.Threads,
+            StepModel, SharedOptions.Batch, StepSteps, SharedOptions.Threads,
         };
         step.SetAction(Step);
         return new Command("bench", "timings, never pass/fail: a table, or JSON with --json") { gemm, mlp, CnnBench.Create(), step };
@@ -266,7 +265,7 @@ internal static class BenchCommands
     private static int Step(ParseResult a)
     {
         var widths = a.GetValue(StepModel) ?? [784, 120, 10];
-        int batch = a.GetValue(StepBatch);
+        int batch = a.GetValue(SharedOptions.Batch);
         int steps = a.GetValue(StepSteps);
         SharedOptions.ApplyThreads(a);
         var rng = new Rng(0);

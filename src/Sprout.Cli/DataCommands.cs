@@ -11,7 +11,6 @@ namespace Sprout.Cli;
 /// </summary>
 internal static class DataCommands
 {
-    private static readonly Option<int> Batch = Opt.Int("--batch", "batch size", 64, 1, 1_000_000);
     private static readonly Option<int> Epochs = Opt.Int("--epochs", "epochs to time (the best is reported)", 3, 1, 1000);
     private static readonly Argument<string> Name = DatasetName("the data set", ArgumentArity.ExactlyOne);
     private static readonly Argument<string> BenchName = DatasetName("the data set (default: synthetic MNIST-sized bytes)", ArgumentArity.ZeroOrOne);
@@ -28,9 +27,9 @@ internal static class DataCommands
         info.SetAction(p => Info(p.GetValue(Name)!, DataDirectory.Resolve(p.GetValue(SharedOptions.DataDir))));
         var bench = new Command("bench", "data loader throughput, and the loader's wait while a simulated training step computes")
         {
-            BenchName, SharedOptions.DataDir, Batch, Epochs,
+            BenchName, SharedOptions.DataDir, SharedOptions.Batch, Epochs,
         };
-        bench.SetAction(p => Bench(p.GetValue(BenchName), DataDirectory.Resolve(p.GetValue(SharedOptions.DataDir)), p.GetValue(Batch), p.GetValue(Epochs)));
+        bench.SetAction(p => Bench(p.GetValue(BenchName), DataDirectory.Resolve(p.GetValue(SharedOptions.DataDir)), p.GetValue(SharedOptions.Batch), p.GetValue(Epochs)));
         return new Command("data", "data sets: fetch, inspect, time the loader") { fetch, info, bench };
     }
 

@@ -11,8 +11,9 @@ namespace Sprout.Cli;
 /// is redirected or TERM is dumb): the event and phase-summary lines only, no ANSI codes.
 /// </summary>
 /// <remarks>
-/// <see cref="Advance"/> may be called after every batch: it stores three numbers and touches the bar at most ten
-/// times a second; Spectre redraws on its own thread (also at most ten times a second). Single producer: call the
+/// <see cref="Advance"/> may be called after every batch: it reads the clock and returns, except at most ten times a
+/// second when it updates and redraws the bar; between updates Spectre redraws on its own thread (ten times a second)
+/// so that the elapsed time and ETA keep moving. Single producer: call the
 /// methods from one thread (the training loop's). Dispose ends the live display (the bar is cleared, the lines stay).
 /// </remarks>
 internal sealed class ProgressView : IDisposable
@@ -48,10 +49,10 @@ internal sealed class ProgressView : IDisposable
         _console = console;
         var progress = new Progress(console)
         {
-            AutoClear = true,          // the bars vanish at the end; the printed lines stay
-            HideCompleted = true,
+            AutoClear = true,          // the bar vanishes at the end; the printed lines stay
+            HideCompleted = false,     // a full bar stays until EndPhase removes it
             RefreshRate = UpdateInterval,
-        }.Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
+        }.Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 24 }, new PercentageColumn(),
             new CountColumn(), new ElapsedTimeColumn(), new EtaColumn());
         // Spectre's live display runs its callback until the view is disposed; the training thread drives the tasks
         _thread = new Thread(() =>
@@ -110,7 +111,9 @@ internal sealed class ProgressView : IDisposable
         _phase = name;
         _total = totalBatches;
         _lastUpdate = 0;
-        if (IsLive) _task = _context!.AddTask(Markup.Escape(name), autoStart: true, maxValue: Math.Max(1, totalBatches));
+        if (!IsLive) return;
+        _task = _context!.AddTask(Markup.Escape(name), autoStart: true, maxValue: Math.Max(1, totalBatches));
+        _context.Refresh();
     }
 
     /// <summary>
@@ -126,6 +129,7 @@ internal sealed class ProgressView : IDisposable
         Updates++;
         _task.Description = Markup.Escape(Describe(_phase, loss, accuracy));
         _task.Value = Math.Min(batchesDone, _total);
+        _context!.Refresh(); // drawn now, on this thread: at most ten times a second
     }
 
     /// <summary>Ends the current phase and prints <paramref name="summary"/> as one line (none when null or empty).</summary>

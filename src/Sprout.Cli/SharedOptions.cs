@@ -65,6 +65,9 @@ internal static class SharedOptions
     /// <summary><c>--train-samples</c>: use only this many training samples.</summary>
     public static readonly Option<int> TrainSamples = Opt.Int("--train-samples", "use only the first N training samples (0: all)", 0, 0, 10_000_000);
 
+    /// <summary><c>--batch</c>: the batch size.</summary>
+    public static readonly Option<int> Batch = Opt.Int("--batch", "batch size", 64, 1, 1_000_000);
+
     /// <summary><c>--extenders</c>: a list of extender names.</summary>
     public static readonly Option<string[]?> Extenders = Opt.List("--extenders", "E1,E2,…",
         $"the extenders to compare, comma-separated ({string.Join(", ", Extender.Names)})",
