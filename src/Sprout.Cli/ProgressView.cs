@@ -34,6 +34,8 @@ internal sealed class ProgressView : IDisposable
     private int _total;
     private long _lastUpdate;
     private bool _disposed;
+    private readonly ConsoleCancelEventHandler? _onCancel;
+    private readonly EventHandler? _onExit;
 
     /// <summary>A plain view: event and summary lines written to <paramref name="plain"/>, nothing else.</summary>
     public ProgressView(TextWriter plain)
@@ -72,6 +74,12 @@ internal sealed class ProgressView : IDisposable
         { IsBackground = true, Name = "sprout progress" };
         _thread.Start();
         _started.Wait();
+        // Spectre hides the cursor while the bar is live: give it back if the process ends without Dispose (Ctrl+C, SIGTERM)
+        var writer = console.Profile.Out.Writer;
+        _onCancel = (_, _) => ShowCursor(writer);
+        _onExit = (_, _) => ShowCursor(writer);
+        Console.CancelKeyPress += _onCancel;
+        AppDomain.CurrentDomain.ProcessExit += _onExit;
     }
 
     /// <summary>
@@ -161,6 +169,8 @@ internal sealed class ProgressView : IDisposable
         {
             _stop.Set();
             _thread.Join();
+            Console.CancelKeyPress -= _onCancel;
+            AppDomain.CurrentDomain.ProcessExit -= _onExit;
         }
         _plain?.Flush();
         _started.Dispose();
@@ -174,6 +184,17 @@ internal sealed class ProgressView : IDisposable
         if (!double.IsNaN(loss)) s += string.Create(CultureInfo.InvariantCulture, $"  loss {loss:0.0000}");
         if (!double.IsNaN(accuracy)) s += string.Create(CultureInfo.InvariantCulture, $"  acc {accuracy * 100:0.00}%");
         return s;
+    }
+
+    private static void ShowCursor(TextWriter writer)
+    {
+        try
+        {
+            writer.Write("\u001b[?25h");
+            writer.Flush();
+        }
+        catch (IOException) { }
+        catch (ObjectDisposedException) { }
     }
 
     private void Line(string line)
