@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -14,39 +15,96 @@ internal static class BenchCommands
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
-    public static int Execute(string[] argv)
+    private static readonly Option<bool> Quick = Opt.Flag("--quick", "fewer cases and shorter timings");
+    /// <summary><c>--no-torch</c> of bench mlp and bench cnn.</summary>
+    internal static readonly Option<bool> NoTorch = Opt.Flag("--no-torch", "skip the PyTorch baseline");
+    private static readonly Option<string?> Shape = new("--shape")
     {
-        if (argv.Length == 0) throw new UsageException("bench needs a target: gemm or mlp");
-        return argv[0] switch
+        Description = "time one custom case instead (for tuning): m,n,k and whether A and B are transposed (0 or 1)",
+        HelpName = "m,n,k,ta,tb",
+        CustomParser = r =>
         {
-            "gemm" => Gemm(argv[1..]),
-            "mlp" => Mlp(argv[1..]),
-            "step" => Step(argv[1..]),
-            "cnn" => CnnBench.Run(argv[1..]),
-            _ => throw new UsageException($"unknown bench target '{argv[0]}' (gemm, mlp, step, cnn)"),
+            var f = Opt.Token(r).Split(',');
+            if (f.Length == 5 && f[..3].All(x => Opt.IntItem(x, 1, 65536).Error is null) && f[3] is "0" or "1" && f[4] is "0" or "1") return Opt.Token(r);
+            r.AddError($"{Opt.NameOf(r)} takes m,n,k,ta,tb (sizes from 1 to 65536, ta and tb 0 or 1), got '{Opt.Token(r)}'");
+            return null;
+        },
+    };
+    private static readonly Option<int> DotMax = Opt.Int("--dot-max", "GEMM tuning: the largest min(m,n) that uses the dot-product kernel",
+        Sprout.Kernels.GemmDot.DotMaxSide, 0, int.MaxValue);
+    private static readonly Option<int> DirectB = Opt.Int("--direct-b", "GEMM tuning: the most rows of A for which B is read in place",
+        Sprout.Kernels.Gemm.DirectBMaxRows, 0, int.MaxValue);
+    private static readonly Option<int> Samples = Opt.Int("--samples", "samples per epoch", 60000, 1000, 10_000_000);
+    private static readonly Option<int?> Reps = Opt.IntOrNull("--reps", "timed epochs per case, the best is kept (default: 1 with --quick, else 2)", 1, 100);
+    private static readonly Option<int[][]?> Models = Opt.List("--models", "784-W…-10,…",
+        "only these MLPs, as layer widths from the 784 inputs, comma-separated", ParseMnistWidths);
+    private static readonly Option<int[]?> Batches = Opt.List("--batches", "B1,B2,…", "batch sizes (default: 64,256)", s => Opt.IntItem(s, 1, 100_000));
+    private static readonly Option<int[]?> StepModel = new("--model")
+    {
+        Description = "the MLP's layer widths (default: 784-120-10)", HelpName = "W1-W2-…",
+        CustomParser = r =>
+        {
+            var (w, error) = ParseWidths(Opt.Token(r));
+            if (error is null) return w!;
+            r.AddError($"{Opt.NameOf(r)}: {error}");
+            return null;
+        },
+    };
+    private static readonly Option<int> StepSteps = Opt.Int("--steps", "timed training steps", 2000, 10, 10_000_000);
+
+    /// <summary>The <c>bench</c> command and its subcommands.</summary>
+    public static Command Create()
+    {
+        var gemm = new Command("gemm", "GEMM GFLOP/s on square sizes and the MLP layer shapes (forward and both backward products)")
+        {
+            SharedOptions.Json, Quick, SharedOptions.ThreadSweep, Shape, DotMax, DirectB,
         };
+        gemm.SetAction(Gemm);
+        var mlp = new Command("mlp", "seconds per epoch of MLP training vs PyTorch on the same cases in the same run")
+        {
+            SharedOptions.Json, Quick, NoTorch, Samples, Reps, SharedOptions.ThreadSweep, Models, Batches,
+        };
+        mlp.SetAction(Mlp);
+        var step = new Command("step", "where a training step's time goes, per layer, backward rule and phase")
+        {
+            StepModel, SharedOptions.Batch, StepSteps, SharedOptions.Threads,
+        };
+        step.SetAction(Step);
+        return new Command("bench", "timings, never pass/fail: a table, or JSON with --json") { gemm, mlp, CnnBench.Create(), step };
+    }
+
+    // "784-120-10" → [784, 120, 10]: two or more positive widths
+    private static (int[]? Widths, string? Error) ParseWidths(string spec)
+    {
+        var w = spec.Split('-').Select(x => Opt.IntItem(x, 1, 1 << 20)).ToArray();
+        return w.Length >= 2 && w.All(x => x.Error is null)
+            ? (w.Select(x => x.Value).ToArray(), null)
+            : (null, $"takes two or more positive layer widths like 784-120-10, got '{spec}'");
+    }
+
+    private static (int[]? Widths, string? Error) ParseMnistWidths(string spec)
+    {
+        var (w, error) = ParseWidths(spec);
+        return error is null && w![0] != 784 ? (null, $"MNIST-sized widths start at 784 (e.g. 784-20-10), got '{spec}'") : (w, error);
     }
 
     // ------------------------------------------------------------------ GEMM
 
     private sealed record GemmResult(string Case, int M, int N, int K, bool TransA, bool TransB, int Threads, double Gflops);
 
-    private static int Gemm(string[] argv)
+    private static int Gemm(ParseResult a)
     {
-        var a = new Args(argv, new HashSet<string> { "json", "quick" });
-        bool json = a.Flag("json");
-        bool quick = a.Flag("quick");
+        bool json = a.GetValue(SharedOptions.Json);
+        bool quick = a.GetValue(Quick);
         var threadList = ThreadList(a);
-        var shape = a.String("shape"); // m,n,k,ta,tb — one custom case (for tuning)
-        Sprout.Kernels.GemmDot.DotMaxSide = a.Int("dot-max", Sprout.Kernels.GemmDot.DotMaxSide, 0, int.MaxValue);
-        Sprout.Kernels.Gemm.DirectBMaxRows = a.Int("direct-b", Sprout.Kernels.Gemm.DirectBMaxRows, 0, int.MaxValue);
-        a.RejectUnknown();
+        var shape = a.GetValue(Shape); // m,n,k,ta,tb — one custom case (for tuning)
+        Sprout.Kernels.GemmDot.DotMaxSide = a.GetValue(DotMax);
+        Sprout.Kernels.Gemm.DirectBMaxRows = a.GetValue(DirectB);
 
         var cases = new List<(string Name, int M, int N, int K, bool TA, bool TB)>();
         if (shape is not null)
         {
             var f = shape.Split(',');
-            if (f.Length != 5) throw new UsageException("--shape takes m,n,k,ta,tb (ta/tb 0 or 1)");
             cases.Add((shape, int.Parse(f[0], CultureInfo.InvariantCulture), int.Parse(f[1], CultureInfo.InvariantCulture),
                 int.Parse(f[2], CultureInfo.InvariantCulture), f[3] == "1", f[4] == "1"));
         }
@@ -103,51 +161,26 @@ internal static class BenchCommands
         return best;
     }
 
-    internal static int[] ThreadList(Args a)
-    {
-        var s = a.String("threads");
-        if (s is null) return Environment.ProcessorCount >= 2 ? [1, 2] : [1];
-        try
-        {
-            var list = s.Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
-            if (list.Length == 0 || list.Any(t => t < 1 || t > 256)) throw new FormatException();
-            return list;
-        }
-        catch (FormatException) { throw new UsageException($"--threads takes a list like 1,2; got '{s}'"); }
-    }
+    /// <summary>The thread counts a benchmark measures (--threads 1,2; default 1 and 2 where there are two cores).</summary>
+    internal static int[] ThreadList(ParseResult a) =>
+        a.GetValue(SharedOptions.ThreadSweep) ?? (Environment.ProcessorCount >= 2 ? [1, 2] : [1]);
 
     // ------------------------------------------------------------------ MLP
 
     private sealed record MlpResult(string Model, int Batch, int Threads, double Seconds, double? TorchSeconds, double? Speedup,
         long? BytesPerStep, double BytePixelSeconds, double? BytePixelSpeedup);
 
-    private static int Mlp(string[] argv)
+    private static int Mlp(ParseResult a)
     {
-        var a = new Args(argv, new HashSet<string> { "json", "quick", "no-torch" });
-        bool json = a.Flag("json");
-        bool quick = a.Flag("quick");
-        bool noTorch = a.Flag("no-torch");
-        int samples = a.Int("samples", 60000, 1000, 10_000_000);
-        int reps = a.Int("reps", quick ? 1 : 2, 1, 100);
+        bool json = a.GetValue(SharedOptions.Json);
+        bool quick = a.GetValue(Quick);
+        bool noTorch = a.GetValue(NoTorch);
+        int samples = a.GetValue(Samples);
+        int reps = a.GetValue(Reps) ?? (quick ? 1 : 2);
         var threadList = ThreadList(a);
-        string? modelList = a.String("models"); // e.g. 784-20-10,784-1000-10: only these cases
-        string? batchList = a.String("batches");
-        a.RejectUnknown();
 
-        int[][] archs = quick ? [[784, 20, 10], [784, 120, 10]] : [[784, 20, 10], [784, 120, 10], [784, 1000, 10], [784, 30, 30, 30, 10]];
-        int[] batches = [64, 256];
-        try
-        {
-            if (modelList is not null)
-                archs = modelList.Split(',').Select(m => m.Split('-').Select(w => int.Parse(w, CultureInfo.InvariantCulture)).ToArray()).ToArray();
-            if (batchList is not null) batches = batchList.Split(',').Select(b => int.Parse(b, CultureInfo.InvariantCulture)).ToArray();
-        }
-        catch (FormatException)
-        {
-            throw new ArgumentException("--models takes widths like 784-20-10,784-1000-10 and --batches numbers like 64,256");
-        }
-        if (archs.Any(w => w.Length < 2 || w[0] != 784 || w.Any(v => v < 1)) || batches.Any(b => b < 1))
-            throw new ArgumentException("--models: MNIST-sized widths starting at 784 (e.g. 784-20-10); --batches: positive sizes");
+        int[][] archs = a.GetValue(Models) ?? (quick ? [[784, 20, 10], [784, 120, 10]] : [[784, 20, 10], [784, 120, 10], [784, 1000, 10], [784, 30, 30, 30, 10]]);
+        int[] batches = a.GetValue(Batches) ?? [64, 256];
         var rng = new Rng(0);
         // MNIST-like pixels: random bytes, normalised with MNIST's mean/std; stored as floats (the same work as the
         // PyTorch baseline's float tensor) and as bytes converted per batch (how growth runs hold image data sets)
@@ -229,17 +262,12 @@ internal static class BenchCommands
 
     // ------------------------------------------------------------------ step profile
 
-    private static int Step(string[] argv)
+    private static int Step(ParseResult a)
     {
-        var a = new Args(argv, new HashSet<string>());
-        string spec = a.String("model") ?? "784-120-10";
-        var widths = spec.Split('-').Select(w => int.TryParse(w, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v > 0 ? v : -1).ToArray();
-        if (widths.Length < 2 || widths.Any(v => v < 1))
-            throw new ArgumentException($"--model takes positive layer widths like 784-120-10, got '{spec}'");
-        int batch = a.Int("batch", 64, 1, 100000);
-        int steps = a.Int("steps", 2000, 10, 10_000_000);
-        Cli.ApplyThreads(a);
-        a.RejectUnknown();
+        var widths = a.GetValue(StepModel) ?? [784, 120, 10];
+        int batch = a.GetValue(SharedOptions.Batch);
+        int steps = a.GetValue(StepSteps);
+        SharedOptions.ApplyThreads(a);
         var rng = new Rng(0);
         var model = SequentialConfig.Mlp(widths, ActivationConfig.Relu).Build(rng);
         var opt = new Adam(model.Parameters(), 1e-3);

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -17,17 +18,31 @@ internal static class CnnBench
     private sealed record LayerResult(string Layer, int Threads, double Ms, double Gflops, double FractionOfGemm,
         double ForwardMs = 0, double InputGradMs = 0, double WeightGradMs = 0, double BackboneFraction = 0);
 
-    public static int Run(string[] argv)
+    private static readonly Option<bool> Profile = Opt.Flag("--profile", "only profile the training step: time per layer and phase, allocations");
+    private static readonly Option<bool> Im2col = Opt.Flag("--im2col", "convolutions through im2col + GEMM instead of the implicit GEMM");
+    private static readonly Option<bool> NoWinograd = Opt.Flag("--no-winograd", "no Winograd convolutions");
+    private static readonly Option<int> Steps = Opt.Int("--steps", "timed training steps (the median is reported)", 20, 2, 100000);
+
+    /// <summary>The <c>bench cnn</c> command.</summary>
+    public static Command Create()
     {
-        var a = new Args(argv, new HashSet<string> { "json", "no-torch", "profile", "im2col", "no-winograd" });
-        if (a.Flag("im2col")) Ops.UseImplicitGemm = false;
-        if (a.Flag("no-winograd")) Ops.UseWinograd = false;
-        bool json = a.Flag("json");
-        bool profileOnly = a.Flag("profile");
-        bool noTorch = a.Flag("no-torch");
-        int steps = a.Int("steps", 20, 2, 100000);
+        var c = new Command("cnn", "the SWE CIFAR-10 backbone's training step vs PyTorch (channels-last), conv throughput per layer, locally connected layers")
+        {
+            SharedOptions.Json, BenchCommands.NoTorch, Profile, Im2col, NoWinograd, Steps, SharedOptions.ThreadSweep,
+        };
+        c.SetAction(Run);
+        return c;
+    }
+
+    private static int Run(ParseResult a)
+    {
+        if (a.GetValue(Im2col)) Ops.UseImplicitGemm = false;
+        if (a.GetValue(NoWinograd)) Ops.UseWinograd = false;
+        bool json = a.GetValue(SharedOptions.Json);
+        bool profileOnly = a.GetValue(Profile);
+        bool noTorch = a.GetValue(BenchCommands.NoTorch);
+        int steps = a.GetValue(Steps);
         var threadList = BenchCommands.ThreadList(a);
-        a.RejectUnknown();
 
         var rng = new Rng(0);
         var x = Tensor.Uniform(rng, 0, 1, 128, 3, 32, 32);

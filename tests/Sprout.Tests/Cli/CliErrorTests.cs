@@ -53,7 +53,7 @@ public class CliErrorTests
     {
         var (code, _, err) = Run("experiment", "swe-deep", "--optimizer-on-growth", "lukewarm");
         Assert.Equal(2, code);
-        AssertOneLineError(err, "--optimizer-on-growth must be keep, warm or reset");
+        AssertOneLineError(err, "--optimizer-on-growth must be keep, reset or warm");
         (code, _, err) = Run("experiment", "swe-deep", "--optimizer-on-growth", "1");
         Assert.Equal(2, code);
         AssertOneLineError(err, "--optimizer-on-growth");
