@@ -5,7 +5,7 @@ namespace Sprout.Growth;
 /// <summary>Decides how many of a stage's neurons each growable layer receives.</summary>
 public abstract class Distributor
 {
-    /// <summary>Registry name.</summary>
+    /// <summary>Its name (the config's <see cref="DistributorConfig.Label"/>, e.g. "svod-topn").</summary>
     public abstract string Name { get; }
 
     /// <summary>Per-site counts summing to <paramref name="total"/> (the fixed distributor may differ, see its docs).</summary>
@@ -14,16 +14,9 @@ public abstract class Distributor
     /// <summary>Per-site votes or scores behind the last allocation (null when the distributor has none).</summary>
     public IReadOnlyList<double>? LastVotes { get; protected set; }
 
-    /// <summary>Names accepted by <see cref="Create"/>.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["svod", "svod-topn", "ras", "fixed"];
+    /// <summary>The distributor presets' names (<see cref="GrowthMethods.DistributorPresets"/>).</summary>
+    public static IReadOnlyList<string> Names => GrowthMethods.DistributorPresets;
 
-    /// <summary>Builds a distributor by name.</summary>
-    public static Distributor Create(string name, SvodOptions? svod = null, IReadOnlyList<int>? fixedCounts = null) => name switch
-    {
-        "svod" => new SteepestVotingDistributor(svod ?? SvodOptions.Paper, "svod"),
-        "svod-topn" => new SteepestVotingDistributor(svod ?? SvodOptions.TopN, "svod-topn"),
-        "ras" => new RandomAllocationDistributor(),
-        "fixed" => new FixedDistributor(fixedCounts ?? throw new ArgumentException("the fixed distributor needs per-layer counts")),
-        _ => throw new ArgumentException($"unknown distributor '{name}' (known: {string.Join(", ", Names)})"),
-    };
+    /// <summary>Builds a distributor preset by name (<see cref="GrowthMethods.Distributor"/>; other settings: build a <see cref="DistributorConfig"/>).</summary>
+    public static Distributor Create(string name) => GrowthMethods.Distributor(name).Build();
 }

@@ -9,7 +9,7 @@ namespace Sprout.Growth;
 /// </summary>
 public abstract class Extender
 {
-    /// <summary>Registry name (e.g. "swe").</summary>
+    /// <summary>Its name (the config's <see cref="ExtenderConfig.Label"/>, e.g. "swe-plus"); it also names the random stream of each site.</summary>
     public abstract string Name { get; }
 
     /// <summary>Whether the top hidden layer is processed first (SWE's reference code) or the bottom one.</summary>
@@ -61,20 +61,9 @@ public abstract class Extender
         }
     }
 
-    /// <summary>Names accepted by <see cref="Create"/>.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["swe", "swe-reference", "swe-plus", "swe-plus-frozen", "swe-plus-shrink", "random", "kaiming", "frobenius"];
+    /// <summary>The extender presets' names (<see cref="GrowthMethods.ExtenderPresets"/>).</summary>
+    public static IReadOnlyList<string> Names => GrowthMethods.ExtenderPresets;
 
-    /// <summary>Builds an extender by name (see <see cref="Names"/>).</summary>
-    public static Extender Create(string name, SweOptions? sweOptions = null) => name switch
-    {
-        "swe" => new SharedWeightsExtender(sweOptions ?? SweOptions.Paper, "swe"),
-        "swe-reference" => new SharedWeightsExtender(sweOptions ?? SweOptions.Reference, "swe-reference"),
-        "swe-plus" => new SharedWeightsExtender(sweOptions ?? SweOptions.Plus, "swe-plus"),
-        "swe-plus-frozen" => new SharedWeightsExtender(sweOptions ?? SweOptions.PlusFrozen, "swe-plus-frozen"),
-        "swe-plus-shrink" => new SharedWeightsExtender(sweOptions ?? SweOptions.PlusShrink, "swe-plus-shrink"),
-        "random" => new RandomExtender(),
-        "kaiming" => new KaimingExtender(),
-        "frobenius" => new FrobeniusExtender(),
-        _ => throw new ArgumentException($"unknown extender '{name}' (known: {string.Join(", ", Names)})"),
-    };
+    /// <summary>Builds an extender preset by name (<see cref="GrowthMethods.Extender"/>; other settings: build an <see cref="ExtenderConfig"/>).</summary>
+    public static Extender Create(string name) => GrowthMethods.Extender(name).Build();
 }

@@ -5,16 +5,17 @@ public sealed class FixedDistributor : Distributor
 {
     private readonly int[] _counts;
 
-    /// <summary>Creates the distributor.</summary>
-    public FixedDistributor(IReadOnlyList<int> counts)
+    /// <summary>Creates the distributor; <paramref name="name"/> names it in reports.</summary>
+    public FixedDistributor(IReadOnlyList<int> counts, string name = "fixed")
     {
+        Name = name;
         ArgumentNullException.ThrowIfNull(counts);
         if (counts.Any(c => c < 0)) throw new ArgumentException("fixed counts must be ≥ 0");
         _counts = counts.ToArray();
     }
 
     /// <inheritdoc/>
-    public override string Name => "fixed";
+    public override string Name { get; }
 
     /// <inheritdoc/>
     public override int[] Allocate(GrowthContext ctx, int total)

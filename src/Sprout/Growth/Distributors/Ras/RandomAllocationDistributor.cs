@@ -5,8 +5,11 @@ namespace Sprout.Growth;
 /// <summary>RAS: the stage's total spread uniformly over the layers, the remainder to layers drawn at random.</summary>
 public sealed class RandomAllocationDistributor : Distributor
 {
+    /// <summary>Creates the distributor; <paramref name="name"/> names it in reports.</summary>
+    public RandomAllocationDistributor(string name = "ras") => Name = name;
+
     /// <inheritdoc/>
-    public override string Name => "ras";
+    public override string Name { get; }
 
     /// <inheritdoc/>
     public override int[] Allocate(GrowthContext ctx, int total)

@@ -8,8 +8,11 @@ namespace Sprout.Growth;
 /// </summary>
 public sealed class FrobeniusExtender : Extender
 {
+    /// <summary>Creates the extender; <paramref name="name"/> names it in reports and its random streams.</summary>
+    public FrobeniusExtender(string name = "frobenius") => Name = name;
+
     /// <inheritdoc/>
-    public override string Name => "frobenius";
+    public override string Name { get; }
 
     /// <inheritdoc/>
     protected override SiteExtension ExtendSite(GrowthContext ctx, int siteIndex, int count, Rng rng)

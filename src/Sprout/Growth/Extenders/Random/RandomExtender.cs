@@ -6,8 +6,11 @@ namespace Sprout.Growth;
 /// <summary>Standard init in and out: incoming and bias U(±1/√fan_in), outgoing U(±1/√new consumer fan-in).</summary>
 public sealed class RandomExtender : Extender
 {
+    /// <summary>Creates the extender; <paramref name="name"/> names it in reports and its random streams.</summary>
+    public RandomExtender(string name = "random") => Name = name;
+
     /// <inheritdoc/>
-    public override string Name => "random";
+    public override string Name { get; }
 
     /// <inheritdoc/>
     protected override SiteExtension ExtendSite(GrowthContext ctx, int siteIndex, int count, Rng rng)
