@@ -26,8 +26,8 @@ namespace Sprout.Growth;
 /// <param name="InputShape">Shape of one input sample for <paramref name="Model"/> (e.g. [1, 28, 28]); default flat.</param>
 /// <param name="WeightDecay">Decoupled weight decay of the training optimizer (AdamW; 0 = plain Adam).</param>
 public sealed record GrowthRunConfig(
-    IReadOnlyList<int> Widths,
-    GrowthSchedule Schedule,
+    [property: JsonPropertyOrder(-4)] IReadOnlyList<int> Widths,
+    [property: JsonPropertyOrder(-3)] GrowthSchedule Schedule,
     ExtenderConfig? Extender = null,
     DistributorConfig? Distributor = null,
     StageTraining? InitialTraining = null,
@@ -42,11 +42,11 @@ public sealed record GrowthRunConfig(
     double WeightDecay = 0)
 {
     /// <summary>The extender's config.</summary>
-    [JsonConverter(typeof(GrowthMethods.ExtenderJsonConverter))]
+    [JsonPropertyOrder(-2), JsonConverter(typeof(GrowthMethods.ExtenderJsonConverter))]
     public ExtenderConfig Extender { get; init; } = Extender ?? GrowthMethods.Extender("swe");
 
     /// <summary>The distributor's config.</summary>
-    [JsonConverter(typeof(GrowthMethods.DistributorJsonConverter))]
+    [JsonPropertyOrder(-1), JsonConverter(typeof(GrowthMethods.DistributorJsonConverter))]
     public DistributorConfig Distributor { get; init; } = Distributor ?? GrowthMethods.Distributor("svod");
 
     // Config files written before the methods became configs named a preset and overrode its options in these
