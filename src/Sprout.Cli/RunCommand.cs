@@ -54,7 +54,7 @@ internal static class RunCommand
 
         var cfg = configPath is not null
             ? GrowthRunConfig.FromJson(File.Exists(configPath) ? File.ReadAllText(configPath) : throw new IOException($"config file {configPath} does not exist"))
-            : new GrowthRunConfig([784, 16, 16, 10], GrowthSchedule.FromPercent(percent, stages), extender, distributor,
+            : new GrowthRunConfig([784, 16, 16, 10], GrowthSchedule.FromPercent(percent, stages), GrowthMethods.Extender(extender), GrowthMethods.Distributor(distributor),
                 InitialTraining: new StageTraining(epochs), StageTraining: new StageTraining(epochs), Seed: seed);
         cfg.Validate();
         string what = cfg.Model is null ? $"an MLP {string.Join("-", cfg.Widths)}" : $"the network of {configPath}";
@@ -81,7 +81,7 @@ internal static class RunCommand
         var (full, test) = ImageFeatures.Load(dataset, dataDir);
         var (train, val) = GrowthExperiments.TrainValidation(full, samples, 0.1, new Rng(cfg.Seed).Fork("split"));
         progress.WriteLine($"growing {what} on {dataset} ({train.Count} train / {val.Count} validation / {test.Count} test), " +
-                           $"extender {cfg.Extender}, distributor {cfg.Distributor}, {cfg.Schedule.Count} stages, seed {cfg.Seed}, {threads} thread(s)");
+                           $"extender {cfg.Extender.Label}, distributor {cfg.Distributor.Label}, {cfg.Schedule.Count} stages, seed {cfg.Seed}, {threads} thread(s)");
 
         var sw = Stopwatch.StartNew();
         Directory.CreateDirectory(outDir);

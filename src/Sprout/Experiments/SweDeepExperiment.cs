@@ -60,7 +60,8 @@ public static class SweDeepExperiment
             var (train, val) = GrowthExperiments.TrainValidation(full, o.TrainSamples, 0.1, new Tensors.Rng((ulong)seed).Fork("split"));
             foreach (var e in o.Extenders)
             {
-                var cfg = new GrowthRunConfig([train.Features, o.InitialWidth, o.InitialWidth, o.InitialWidth, 10], o.Schedule, e, o.Distributor,
+                var cfg = new GrowthRunConfig([train.Features, o.InitialWidth, o.InitialWidth, o.InitialWidth, 10], o.Schedule,
+                    GrowthMethods.Extender(e), GrowthMethods.Distributor(o.Distributor),
                     o.Initial, o.Stage, Seed: (ulong)seed, WeightDecay: o.WeightDecay, OptimizerOnGrowth: o.OptimizerOnGrowth);
                 var runner = new GrowthRunner(cfg) { Log = log is null ? null : line => log($"{e} seed {seed}: {line}") };
                 var rep = runner.Run(train, val, test);

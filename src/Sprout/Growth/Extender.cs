@@ -9,7 +9,7 @@ namespace Sprout.Growth;
 /// </summary>
 public abstract class Extender
 {
-    /// <summary>Registry name (e.g. "swe").</summary>
+    /// <summary>Its name (the config's <see cref="ExtenderConfig.Label"/>, e.g. "swe-plus"); it also names the random stream of each site.</summary>
     public abstract string Name { get; }
 
     /// <summary>Whether the top hidden layer is processed first (SWE's reference code) or the bottom one.</summary>
@@ -61,101 +61,9 @@ public abstract class Extender
         }
     }
 
-    /// <summary>Names accepted by <see cref="Create"/>.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["swe", "swe-reference", "swe-plus", "swe-plus-frozen", "swe-plus-shrink", "random", "kaiming", "frobenius"];
+    /// <summary>The extender presets' names (<see cref="GrowthMethods.ExtenderPresets"/>).</summary>
+    public static IReadOnlyList<string> Names => GrowthMethods.ExtenderPresets;
 
-    /// <summary>Builds an extender by name (see <see cref="Names"/>).</summary>
-    public static Extender Create(string name, SweOptions? sweOptions = null) => name switch
-    {
-        "swe" => new SharedWeightsExtender(sweOptions ?? SweOptions.Paper, "swe"),
-        "swe-reference" => new SharedWeightsExtender(sweOptions ?? SweOptions.Reference, "swe-reference"),
-        "swe-plus" => new SharedWeightsExtender(sweOptions ?? SweOptions.Plus, "swe-plus"),
-        "swe-plus-frozen" => new SharedWeightsExtender(sweOptions ?? SweOptions.PlusFrozen, "swe-plus-frozen"),
-        "swe-plus-shrink" => new SharedWeightsExtender(sweOptions ?? SweOptions.PlusShrink, "swe-plus-shrink"),
-        "random" => new RandomExtender(),
-        "kaiming" => new KaimingExtender(),
-        "frobenius" => new FrobeniusExtender(),
-        _ => throw new ArgumentException($"unknown extender '{name}' (known: {string.Join(", ", Names)})"),
-    };
-}
-
-/// <summary>Standard init in and out: incoming and bias U(±1/√fan_in), outgoing U(±1/√new consumer fan-in).</summary>
-public sealed class RandomExtender : Extender
-{
-    /// <inheritdoc/>
-    public override string Name => "random";
-
-    /// <inheritdoc/>
-    protected override SiteExtension ExtendSite(GrowthContext ctx, int siteIndex, int count, Rng rng)
-    {
-        var site = ctx.Model.Sites[siteIndex];
-        int old = site.Width;
-        RandomInsert(site, count, rng);
-        return new SiteExtension(site.Name, old, count);
-    }
-
-    internal static void RandomInsert(GrowthSite site, int count, Rng rng)
-    {
-        int first = site.Grow(count);
-        InitIncoming(site, first, count, InitScheme.PyTorchDefault, defaultBias: true, rng);
-        int consumerFanIn = site.OutWeight.Length / site.OutWeight.Dim(0);
-        double bound = 1.0 / Math.Sqrt(consumerFanIn);
-        var o = new float[site.FanOut];
-        for (int j = first; j < first + count; j++)
-        {
-            rng.FillUniform(o, -bound, bound);
-            site.SetOutgoing(j, o);
-        }
-    }
-}
-
-/// <summary>SWE's insertion without couplings: Kaiming-normal incoming weights, zero bias, zero outgoing weights.</summary>
-public sealed class KaimingExtender : Extender
-{
-    /// <inheritdoc/>
-    public override string Name => "kaiming";
-
-    /// <inheritdoc/>
-    protected override SiteExtension ExtendSite(GrowthContext ctx, int siteIndex, int count, Rng rng)
-    {
-        var site = ctx.Model.Sites[siteIndex];
-        int old = site.Width;
-        int first = site.Grow(count);
-        InitIncoming(site, first, count, InitScheme.KaimingNormal, defaultBias: false, rng);
-        return new SiteExtension(site.Name, old, count);
-    }
-}
-
-/// <summary>
-/// Random insertion, then the producer's weight matrix is rescaled so its Frobenius norm equals the pre-insertion
-/// one (paper 000, Table 1).
-/// </summary>
-public sealed class FrobeniusExtender : Extender
-{
-    /// <inheritdoc/>
-    public override string Name => "frobenius";
-
-    /// <inheritdoc/>
-    protected override SiteExtension ExtendSite(GrowthContext ctx, int siteIndex, int count, Rng rng)
-    {
-        var site = ctx.Model.Sites[siteIndex];
-        int old = site.Width;
-        double before = Norm(site.InWeight.Span);
-        RandomExtender.RandomInsert(site, count, rng);
-        double after = Norm(site.InWeight.Span);
-        if (after > 0)
-        {
-            float s = (float)(before / after);
-            var w = site.InWeight.Span;
-            for (int i = 0; i < w.Length; i++) w[i] *= s;
-        }
-        return new SiteExtension(site.Name, old, count);
-    }
-
-    private static double Norm(ReadOnlySpan<float> w)
-    {
-        double s = 0;
-        foreach (float v in w) s += (double)v * v;
-        return Math.Sqrt(s);
-    }
+    /// <summary>Builds an extender preset by name (<see cref="GrowthMethods.Extender"/>; other settings: build an <see cref="ExtenderConfig"/>).</summary>
+    public static Extender Create(string name) => GrowthMethods.Extender(name).Build();
 }

@@ -5,10 +5,10 @@ using Sprout.Tensors;
 namespace Sprout.Growth;
 
 /// <summary>
-/// A network seen as a list of <see cref="GrowthSite"/>s. Built from a <see cref="Sequential"/>: every Linear that is
-/// followed (after activations) by another Linear is a site whose consumer is that next Linear. Conv2d and
-/// BatchNorm sites plug in through the same <see cref="GrowthSite"/> (axis, block, <see cref="NormParams"/>) once
-/// those layers exist.
+/// A network seen as a list of <see cref="GrowthSite"/>s, found from what its layers declare
+/// (<see cref="Module.GrowthRole"/>, read by <see cref="Models.GrowableLayers(IReadOnlyList{Module})"/>): every growable
+/// producer (Linear, Conv2d with one group) whose outputs reach a later consumer through width-tied layers (BatchNorm)
+/// and pass-through layers (activations, pooling, dropout, Flatten) is a site.
 /// </summary>
 public sealed class GrowableModel
 {
@@ -16,65 +16,55 @@ public sealed class GrowableModel
     private readonly List<GrowthSite> _sites = new();
     private readonly List<int> _captureAfter = new();   // module index whose output is the site's post-activation
     private readonly List<int> _producer = new();       // module index of the site's producing layer
+    private readonly List<ConvWindow?> _window = new(); // the producer's conv window, null for a Linear
 
     /// <summary>
-    /// Wraps a Sequential (the model's layers are used in place). Growable: every Linear or Conv2d (one group) whose
-    /// outputs reach a later Linear or Conv2d through activations, BatchNorm, pooling, dropout or Flatten. A BatchNorm in
-    /// between grows with its producer; a Conv2d feeding a Linear through Flatten gives the Linear H·W inputs per
-    /// channel. Depthwise convs and locally connected layers are not supported yet and are rejected.
+    /// Wraps a Sequential (the model's layers are used in place). Growable: every layer declared
+    /// <see cref="GrowableRole"/> whose outputs reach a later one through layers declared width-tied or pass-through.
+    /// A BatchNorm (<see cref="NormRole"/>) in between grows with its producer; after a Flatten a conv gives the Linear
+    /// H·W inputs per channel. Layers declared <see cref="UnsupportedRole"/> (locally connected, grouped convs) and
+    /// depthwise convs (declared width-tied, not implemented yet) are rejected with the reason.
     /// </summary>
     public GrowableModel(Sequential model)
     {
         ArgumentNullException.ThrowIfNull(model);
         _seq = model;
         var layers = model.Layers;
-        var param = new List<int>();
-        for (int i = 0; i < layers.Count; i++)
+        var roles = layers.Select(l => l.GrowthRole).ToArray();
+        for (int i = 0; i < roles.Length; i++)
+            if (roles[i] is UnsupportedRole u)
+                throw new ArgumentException($"growth cannot pass layer {i} ({layers[i]}): {u.Reason}");
+        var found = Models.GrowableLayers(layers);
+        for (int k = 0; k < found.Count; k++)
         {
-            switch (layers[i])
-            {
-                case Linear:
-                case Conv2d { Config.Groups: 1 }:
-                    param.Add(i);
-                    break;
-                case Activation or Flatten or BatchNorm or Pool or Dropout:
-                    break;
-                default:
-                    throw new ArgumentException($"growth supports Linear, Conv2d (one group), BatchNorm, pooling, dropout, activations and Flatten; layer {i} is {layers[i]}");
-            }
-        }
-        for (int k = 0; k + 1 < param.Count; k++)
-        {
-            int pi = param[k], ci = param[k + 1];
-            var (inW, inB) = layers[pi] is Linear pl ? (pl.Weight, pl.Bias) : (((Conv2d)layers[pi]).Weight, ((Conv2d)layers[pi]).Bias);
-            var (outW, outB) = layers[ci] is Linear cl ? (cl.Weight, cl.Bias) : (((Conv2d)layers[ci]).Weight, ((Conv2d)layers[ci]).Bias);
+            var (pi, ci) = (found[k].Producer, found[k].Consumer);
+            var producer = (GrowableRole)roles[pi];
+            var consumer = (GrowableRole)roles[ci];
             NormParams? norm = null;
+            foreach (int t in found[k].Tied)
+            {
+                norm = roles[t] switch
+                {
+                    NormRole n when norm is null => new NormParams(n.Gamma, n.Beta, n.RunningMean, n.RunningVar),
+                    NormRole => throw new ArgumentException($"layers {pi}–{ci} have two normalisations; growth supports one between a layer and its consumer"),
+                    DepthwiseRole => throw new ArgumentException($"layer {t} ({layers[t]}) is a depthwise conv tied to the width of layer {pi}; growing through it is not implemented yet"),
+                    _ => throw new ArgumentException($"layer {t} ({layers[t]}) is tied to the width of layer {pi} in a way growth does not implement yet"),
+                };
+            }
             int capture = ci - 1;
             for (int j = pi + 1; j < ci; j++)
-            {
-                if (layers[j] is BatchNorm bn && norm is null) norm = new NormParams(bn.Gamma, bn.Beta, bn.RunningMean, bn.RunningVar);
-                if (layers[j] is Activation) capture = j; // the activation output is what "inactive" is measured on
-            }
-            int width = inW.Dim(0);
-            int block = 1;
-            if (layers[pi] is Conv2d && layers[ci] is Linear)
-            {
-                if (outW.Dim(1) % width != 0)
-                    throw new ArgumentException($"layer {ci} has {outW.Dim(1)} inputs, not a whole number per channel of layer {pi} ({width})");
-                block = outW.Dim(1) / width;
-            }
-            _sites.Add(new GrowthSite(k.ToString(System.Globalization.CultureInfo.InvariantCulture), inW, inB, outW, 1, block, outB, norm));
+                if (roles[j] is PassThroughRole { IsActivation: true }) capture = j; // the activation output is what "inactive" is measured on
+            _sites.Add(new GrowthSite(k.ToString(System.Globalization.CultureInfo.InvariantCulture), producer.Weight, producer.Bias,
+                consumer.Weight, 1, found[k].ConsumerBlock, consumer.Bias, norm));
             _captureAfter.Add(capture);
             _producer.Add(pi);
-            _isConv.Add(layers[pi] is Conv2d);
+            _window.Add(producer.Window);
         }
         if (_sites.Count == 0) throw new ArgumentException("the model has no hidden layer to grow");
     }
 
-    private readonly List<bool> _isConv = new();
-
     /// <summary>Whether site <paramref name="siteIndex"/> grows conv channels (rather than Linear neurons).</summary>
-    public bool IsConvSite(int siteIndex) => _isConv[siteIndex];
+    public bool IsConvSite(int siteIndex) => _window[siteIndex] is not null;
 
     /// <summary>The wrapped module.</summary>
     public Sequential Module => _seq;
@@ -113,9 +103,7 @@ public sealed class GrowableModel
     {
         var layers = _seq.Layers;
         for (int i = 0; i < _producer[siteIndex]; i++) x = layers[i].Forward(x);
-        if (!_isConv[siteIndex]) return Ops.Flatten(x);
-        var conv = (Conv2d)layers[_producer[siteIndex]];
-        var cfg = conv.Config;
+        if (_window[siteIndex] is not { } cfg) return Ops.Flatten(x);
         int n = x.Dim(0);
         var g = new Kernels.ConvGeometry(x.Dim(1), x.Dim(2), x.Dim(3), cfg.Kernel, cfg.Kernel, cfg.Stride, cfg.Stride, cfg.Padding, cfg.Padding);
         int p = g.OH * g.OW, k = g.K;
@@ -141,7 +129,7 @@ public sealed class GrowableModel
     {
         var layers = _seq.Layers;
         for (int i = 0; i <= _producer[siteIndex]; i++) x = layers[i].Forward(x);
-        if (!_isConv[siteIndex]) return x;
+        if (_window[siteIndex] is null) return x;
         return Ops.Reshape(Ops.Permute(x, 0, 2, 3, 1), -1, x.Dim(1));
     }
 

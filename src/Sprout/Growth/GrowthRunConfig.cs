@@ -10,13 +10,13 @@ namespace Sprout.Growth;
 /// </summary>
 /// <param name="Widths">Initial MLP widths: input, hidden…, output (ignored, and may be empty, when Model is set).</param>
 /// <param name="Schedule">Neurons added per stage.</param>
-/// <param name="Extender">Extender name (see <see cref="Growth.Extender.Names"/>).</param>
-/// <param name="Distributor">Distributor name (see <see cref="Growth.Distributor.Names"/>).</param>
+/// <param name="Extender">How new neurons are initialised (null = the "swe" preset). JSON: a preset name
+/// (<c>"swe-plus"</c>, see <see cref="GrowthMethods.ExtenderPresets"/>) or a config object with a "type"; always
+/// written as the full object, so a saved config reruns the same method even if a preset changes later.</param>
+/// <param name="Distributor">How a stage's neurons are split over the layers (null = the "svod" preset); JSON as for
+/// <paramref name="Extender"/>.</param>
 /// <param name="InitialTraining">Training of the initial network before the first stage.</param>
 /// <param name="StageTraining">Training after each insertion.</param>
-/// <param name="Swe">SWE options overriding the extender's preset, or null.</param>
-/// <param name="Svod">SVoD options overriding the distributor's preset, or null.</param>
-/// <param name="FixedCounts">Per-layer counts for the fixed distributor.</param>
 /// <param name="BatchSize">Training mini-batch size.</param>
 /// <param name="LearningRate">Adam learning rate.</param>
 /// <param name="Seed">Seed of everything (init, shuffling, growth).</param>
@@ -26,15 +26,12 @@ namespace Sprout.Growth;
 /// <param name="InputShape">Shape of one input sample for <paramref name="Model"/> (e.g. [1, 28, 28]); default flat.</param>
 /// <param name="WeightDecay">Decoupled weight decay of the training optimizer (AdamW; 0 = plain Adam).</param>
 public sealed record GrowthRunConfig(
-    IReadOnlyList<int> Widths,
-    GrowthSchedule Schedule,
-    string Extender = "swe",
-    string Distributor = "svod",
+    [property: JsonPropertyOrder(-4)] IReadOnlyList<int> Widths,
+    [property: JsonPropertyOrder(-3)] GrowthSchedule Schedule,
+    ExtenderConfig? Extender = null,
+    DistributorConfig? Distributor = null,
     StageTraining? InitialTraining = null,
     StageTraining? StageTraining = null,
-    SweOptions? Swe = null,
-    SvodOptions? Svod = null,
-    IReadOnlyList<int>? FixedCounts = null,
     int BatchSize = 100,
     double LearningRate = 1e-3,
     ulong Seed = 0,
@@ -44,6 +41,37 @@ public sealed record GrowthRunConfig(
     IReadOnlyList<int>? InputShape = null,
     double WeightDecay = 0)
 {
+    /// <summary>The extender's config.</summary>
+    [JsonPropertyOrder(-2), JsonConverter(typeof(GrowthMethods.ExtenderJsonConverter))]
+    public ExtenderConfig Extender { get; init; } = Extender ?? GrowthMethods.Extender("swe");
+
+    /// <summary>The distributor's config.</summary>
+    [JsonPropertyOrder(-1), JsonConverter(typeof(GrowthMethods.DistributorJsonConverter))]
+    public DistributorConfig Distributor { get; init; } = Distributor ?? GrowthMethods.Distributor("svod");
+
+    // Config files written before the methods became configs named a preset and overrode its options in these
+    // fields; they are read (applied to the preset named beside them, as before) and never written.
+    [JsonInclude, JsonPropertyName("swe"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    private SweOptions? LegacySwe
+    {
+        get => null;
+        init { if (value is not null && Extender is SweConfig swe) Extender = swe with { Options = value }; }
+    }
+
+    [JsonInclude, JsonPropertyName("svod"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    private SvodOptions? LegacySvod
+    {
+        get => null;
+        init { if (value is not null && Distributor is SvodConfig svod) Distributor = svod with { Options = value }; }
+    }
+
+    [JsonInclude, JsonPropertyName("fixedCounts"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    private IReadOnlyList<int>? LegacyFixedCounts
+    {
+        get => null;
+        init { if (value is not null && Distributor is FixedConfig fixedConfig) Distributor = fixedConfig with { Counts = value }; }
+    }
+
     /// <summary>Number of input features the data must have.</summary>
     public int InputSize => InputShape is { Count: > 0 } ? InputShape.Aggregate(1, (a, b) => a * b) : Widths.Count > 0 ? Widths[0] : 0;
     /// <summary>Checks the config; throws <see cref="ArgumentException"/> with the reason.</summary>
@@ -59,8 +87,10 @@ public sealed record GrowthRunConfig(
             throw new ArgumentException("a model config needs inputShape (or widths[0] for flat input)");
         ArgumentNullException.ThrowIfNull(Schedule);
         Schedule.Validate();
-        if (!Growth.Extender.Names.Contains(Extender)) throw new ArgumentException($"unknown extender '{Extender}'");
-        if (!Growth.Distributor.Names.Contains(Distributor)) throw new ArgumentException($"unknown distributor '{Distributor}'");
+        if (Extender is null) throw new ArgumentException("the config has no extender");
+        if (Distributor is null) throw new ArgumentException("the config has no distributor");
+        Extender.Validate();
+        Distributor.Validate();
         if (BatchSize <= 0) throw new ArgumentException("batch size must be positive");
         if (!(LearningRate > 0)) throw new ArgumentException("learning rate must be positive");
         if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) throw new ArgumentException("weight decay must be a finite number ≥ 0");
@@ -73,12 +103,6 @@ public sealed record GrowthRunConfig(
     public static GrowthRunConfig FromJson(string json) =>
         JsonSerializer.Deserialize<GrowthRunConfig>(json, JsonOptions) ?? throw new JsonException("empty growth config");
 
-    /// <summary>Options used for growth JSON (camelCase, enums as strings).</summary>
-    public static JsonSerializerOptions JsonOptions { get; } = new()
-    {
-        WriteIndented = true,
-        Converters = { new JsonStringEnumConverter() },
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    /// <summary>Options used for growth JSON (camelCase, enums as strings, method configs by "type"): <see cref="GrowthMethods.JsonOptions"/>.</summary>
+    public static JsonSerializerOptions JsonOptions => GrowthMethods.JsonOptions;
 }

@@ -56,8 +56,8 @@ public sealed class GrowthRunner
         var opt = c.WeightDecay > 0 ? new AdamW(model.Parameters(), c.LearningRate, weightDecay: c.WeightDecay) : new Adam(model.Parameters(), c.LearningRate);
         opt.OnGrowth = c.OptimizerOnGrowth;
         var shuffle = rng.Fork("shuffle");
-        var extender = Extender.Create(c.Extender, c.Swe);
-        var distributor = Distributor.Create(c.Distributor, c.Svod, c.FixedCounts);
+        var extender = c.Extender.Build();
+        var distributor = c.Distributor.Build();
 
         int initialEpochs = TrainPhase(model, opt, train, validation, c.InitialTraining ?? new StageTraining(10), shuffle, c.BatchSize);
         double initVal = validation.Trainer.Evaluate(module).Accuracy;

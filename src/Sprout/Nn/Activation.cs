@@ -119,6 +119,14 @@ public sealed class Activation : Module
         }
     }
 
+    /// <summary>
+    /// An activation (channels pass through). PReLU with one slope per channel would have to grow its slopes and
+    /// cannot grow yet.
+    /// </summary>
+    public override GrowthRole GrowthRole => Slopes is { Length: > 1 }
+        ? GrowthRole.Unsupported("PReLU with per-channel slopes cannot grow yet")
+        : GrowthRole.Activation;
+
     /// <inheritdoc/>
     public override string ToString() => Config.Kind.ToString();
 }

@@ -63,6 +63,9 @@ public sealed class BatchNorm : Module
     public Tensor Forward(Tensor x, bool relu) =>
         Ops.BatchNorm(x, Gamma, Beta, RunningMean, RunningVar, IsTraining, Config.Momentum, Config.Eps, relu);
 
+    /// <summary>Tied to the producer's width; new channels start as the identity.</summary>
+    public override GrowthRole GrowthRole => new NormRole(Gamma, Beta, RunningMean, RunningVar);
+
     /// <inheritdoc/>
     public override string ToString() => $"BatchNorm({Channels})";
 }

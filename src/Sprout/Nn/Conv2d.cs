@@ -64,6 +64,22 @@ public sealed class Conv2d : Module
     public override Tensor Forward(Tensor x) =>
         Ops.Conv2d(x, Weight, Bias, Config.Stride, Config.Stride, Config.Padding, Config.Padding, Config.Groups);
 
+    /// <summary>
+    /// One group: growable (output channels on axis 0, input channels on axis 1). Depthwise (groups = channels): tied to
+    /// the width of the producer before it. Other grouped convolutions cannot grow yet.
+    /// </summary>
+    public override GrowthRole GrowthRole
+    {
+        get
+        {
+            var c = Config;
+            var window = new ConvWindow(c.Kernel, c.Stride, c.Padding);
+            if (c.Groups == 1) return new GrowableRole(Weight, Bias, window);
+            if (c.Groups == c.InChannels && c.OutChannels == c.InChannels) return new DepthwiseRole(Weight, Bias, window);
+            return GrowthRole.Unsupported($"{this} is a grouped convolution; growth supports one group or depthwise");
+        }
+    }
+
     /// <inheritdoc/>
     public override string ToString() =>
         $"Conv2d({InChannels}→{OutChannels}, k{Config.Kernel}, s{Config.Stride}, p{Config.Padding}{(Config.Groups > 1 ? $", g{Config.Groups}" : "")})";

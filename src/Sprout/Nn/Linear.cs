@@ -37,6 +37,9 @@ public sealed class Linear : Module
     /// <inheritdoc/>
     public override Tensor Forward(Tensor x) => Ops.Linear(x, Weight, Bias);
 
+    /// <summary>Growable: neurons on axis 0 of the weight and bias, inputs on axis 1.</summary>
+    public override GrowthRole GrowthRole => new GrowableRole(Weight, Bias);
+
     /// <inheritdoc/>
     public override string ToString() => $"Linear({InFeatures}→{OutFeatures}{(Bias is null ? ", no bias" : "")})";
 }
@@ -88,4 +91,7 @@ public sealed class Flatten : Module
 {
     /// <inheritdoc/>
     public override Tensor Forward(Tensor x) => Ops.Flatten(x);
+
+    /// <summary>Each channel leaves as one block of H·W features.</summary>
+    public override GrowthRole GrowthRole => GrowthRole.Flatten;
 }

@@ -126,6 +126,9 @@ public sealed class LocallyConnected2d : Module
         return Ops.LocallyConnected2d(x, Weight, Bias, Config.Kernel, Config.Kernel, Config.Stride, Config.Stride, WeightMask);
     }
 
+    /// <summary>Not growable yet (unshared weights per position).</summary>
+    public override GrowthRole GrowthRole => GrowthRole.Unsupported("locally connected layers cannot grow yet");
+
     /// <inheritdoc/>
     public override string ToString() =>
         $"LocallyConnected2d({Config.InChannels}→{Config.Filters}, k{Config.Kernel}, s{Config.Stride}, {Config.OutHeight}x{Config.OutWidth}{(Config.Mask != LcMask.None ? $", {Config.Mask} mask p={Config.SeverProbability}" : "")})";

@@ -1,12 +1,15 @@
+using Sprout.Tensors;
+
 namespace Sprout.Nn;
 
 /// <summary>
-/// One growable layer of a <see cref="SequentialConfig"/> (indices into its layers): the producer whose outputs
-/// (neurons or channels) can grow, the layers whose width is tied to it (its BatchNorm, a following depthwise conv
-/// and that conv's BatchNorm), and the consumer whose inputs grow with it. <paramref name="ConsumerBlock"/> is how many
+/// One growable layer of a sequential network (indices into its layers), as its layers declare it
+/// (<see cref="Module.GrowthRole"/>): the producer whose outputs (neurons or channels) can grow, the layers whose width
+/// is tied to it (its BatchNorm, a following depthwise conv and that conv's BatchNorm), and the consumer whose inputs
+/// grow with it. <paramref name="ConsumerBlock"/> is how many
 /// consumer inputs each producer output feeds (H·W when a conv feeds a Linear through Flatten, else 1).
 /// </summary>
-/// <param name="Producer">Index of the Linear or Conv2d that grows.</param>
+/// <param name="Producer">Index of the layer that grows (a <see cref="GrowableRole"/>: Linear, Conv2d with one group).</param>
 /// <param name="Tied">Indices of layers that grow with it.</param>
 /// <param name="Consumer">Index of the layer whose inputs grow.</param>
 /// <param name="ConsumerBlock">Consumer inputs per producer output.</param>
@@ -173,47 +176,51 @@ public static class Models
     }
 
     /// <summary>
-    /// The growable layers of a sequential config: every Linear or (non-depthwise) Conv2d that has a later Linear or
-    /// Conv2d consuming its outputs. A depthwise conv between them is tied (its channels follow), as are BatchNorms.
-    /// Locally connected layers are not growable. Needs the input image size to know a Flatten's block size.
+    /// The growable layers of a sequential config, found as <see cref="GrowableLayers(IReadOnlyList{Module})"/> finds
+    /// them in the network it builds (built once with throwaway weights).
     /// </summary>
-    public static IReadOnlyList<GrowableLayer> GrowableLayers(SequentialConfig config, int inChannels = 3, int imageSize = 32)
+    public static IReadOnlyList<GrowableLayer> GrowableLayers(SequentialConfig config)
     {
-        var layers = config.Layers;
+        ArgumentNullException.ThrowIfNull(config);
+        return GrowableLayers(((Sequential)config.Build(new Rng(0))).Layers);
+    }
+
+    /// <summary>
+    /// The growable layers of a sequence of layers, from what each declares (<see cref="Module.GrowthRole"/>): every
+    /// <see cref="GrowableRole"/> layer whose outputs reach a later <see cref="GrowableRole"/> layer (its consumer) through
+    /// width-tied layers (<see cref="WidthTiedRole"/>: BatchNorm, depthwise conv) and pass-through layers. After a layer
+    /// that flattens, each producer output feeds a block of the consumer's inputs (H·W). A layer declared
+    /// <see cref="UnsupportedRole"/> ends the search: the producer before it has no consumer.
+    /// </summary>
+    public static IReadOnlyList<GrowableLayer> GrowableLayers(IReadOnlyList<Module> layers)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        var roles = layers.Select(l => l.GrowthRole).ToArray();
         var result = new List<GrowableLayer>();
-        // spatial size after each layer, to know H·W at a Flatten
-        var spatial = new int[layers.Count];
-        int size = imageSize;
-        for (int i = 0; i < layers.Count; i++)
+        for (int i = 0; i < roles.Length; i++)
         {
-            size = layers[i] switch
-            {
-                Conv2dConfig cv => (size + 2 * cv.Padding - cv.Kernel) / cv.Stride + 1,
-                PoolConfig { Kind: PoolKind.AdaptiveAverage } pc => pc.OutputSize,
-                PoolConfig pc => (size + 2 * pc.Padding - pc.Kernel) / (pc.Stride < 0 ? pc.Kernel : pc.Stride) + 1,
-                LocallyConnected2dConfig lc => lc.OutHeight,
-                _ => size,
-            };
-            spatial[i] = size;
-        }
-        for (int i = 0; i < layers.Count; i++)
-        {
-            bool producer = layers[i] is LinearConfig || layers[i] is Conv2dConfig { Groups: 1 };
-            if (!producer) continue;
+            if (roles[i] is not GrowableRole producer) continue;
             var tied = new List<int>();
-            int block = 1;
+            bool flattened = false;
             int consumer = -1;
-            for (int j = i + 1; j < layers.Count; j++)
+            for (int j = i + 1; j < roles.Length; j++)
             {
-                var l = layers[j];
-                if (l is BatchNormConfig) { tied.Add(j); continue; }
-                if (l is Conv2dConfig { Groups: > 1 } dw && dw.Groups == dw.InChannels && dw.OutChannels == dw.InChannels) { tied.Add(j); continue; }
-                if (l is FlattenConfig) { block = spatial[j - 1] * spatial[j - 1]; continue; }
-                if (l is PoolConfig { FlattenOutput: true }) { block = spatial[j] * spatial[j]; continue; }
-                if (l is LinearConfig || l is Conv2dConfig) { consumer = j; break; }
-                if (l is LocallyConnected2dConfig) break;
+                if (roles[j] is GrowableRole) { consumer = j; break; }
+                if (roles[j] is WidthTiedRole) tied.Add(j);
+                else if (roles[j] is PassThroughRole p) flattened |= p.Flattens;
+                else break;   // growth cannot pass this layer
             }
-            if (consumer >= 0) result.Add(new GrowableLayer(i, tied, consumer, block));
+            if (consumer < 0) continue;
+            int width = producer.Weight.Dim(0);
+            int inputs = ((GrowableRole)roles[consumer]).Weight.Dim(1);
+            int block = 1;
+            if (flattened)
+            {
+                if (inputs % width != 0)
+                    throw new ArgumentException($"layer {consumer} has {inputs} inputs, not a whole number per channel of layer {i} ({width})");
+                block = inputs / width;
+            }
+            result.Add(new GrowableLayer(i, tied, consumer, block));
         }
         return result;
     }

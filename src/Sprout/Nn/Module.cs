@@ -16,6 +16,11 @@ public abstract class Module
     /// <summary>Computes the output for a batch.</summary>
     public abstract Tensor Forward(Tensor x);
 
+    /// <summary>
+    /// What this layer declares about width growth (see <see cref="Nn.GrowthRole"/>); by default growth cannot pass it.
+    /// </summary>
+    public virtual GrowthRole GrowthRole => GrowthRole.Unsupported($"{this} declares no growth role");
+
     /// <summary>Registers a trainable parameter (marks it as requiring grad).</summary>
     protected Tensor RegisterParameter(string name, Tensor p)
     {

@@ -46,6 +46,9 @@ public sealed class Pool(PoolConfig config) : Module
         return Config.FlattenOutput ? Ops.Flatten(y) : y;
     }
 
+    /// <summary>Channels pass through; one that flattens its output leaves each channel as a block of features.</summary>
+    public override GrowthRole GrowthRole => Config.FlattenOutput ? GrowthRole.Flatten : GrowthRole.PassThrough;
+
     /// <inheritdoc/>
     public override string ToString() => Config.Kind == PoolKind.AdaptiveAverage ? $"AdaptiveAvgPool({Config.OutputSize})" : $"{Config.Kind}Pool({Config.Kernel})";
 }
@@ -70,6 +73,9 @@ public sealed class Dropout(DropoutConfig config, Rng rng) : Module
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor x) => Ops.Dropout(x, Config.P, rng, IsTraining);
+
+    /// <summary>Channels pass through.</summary>
+    public override GrowthRole GrowthRole => GrowthRole.PassThrough;
 
     /// <inheritdoc/>
     public override string ToString() => $"Dropout({Config.P})";

@@ -136,7 +136,7 @@ public class ConvGrowthTests
         rng.FillUniform(xs, -1, 1);
         var ys = Enumerable.Range(0, 64).Select(i => i % 3).ToArray();
         var data = new GrowthData(xs, ys, 3 * 8 * 8, [3, 8, 8]);
-        var ext = Extender.Create(name, name == "swe-reference" ? SweOptions.Reference with { AdjustSteps = 10 } : null);
+        var ext = (name == "swe-reference" ? new SweConfig(SweOptions.Reference with { AdjustSteps = 10 }) { Name = name } : GrowthMethods.Extender(name)).Build();
         var report = ext.Extend(new GrowthContext(m, data, rng.Fork("grow")), [2, 2, 3, 1]);
         Assert.Equal([6, 6, 9, 6], m.Widths());
         Assert.Equal(4, report.Count);
@@ -168,7 +168,7 @@ public class ConvGrowthTests
         rng.FillUniform(xs, -1, 1);
         var data = new GrowthData(xs, Enumerable.Range(0, 64).Select(i => i % 3).ToArray(), 3 * 8 * 8, [3, 8, 8]);
         var before = m.CopyWeights();
-        var dist = Distributor.Create(name, name == "svod-topn" ? SvodOptions.TopN with { BatchSize = 32 } : null);
+        var dist = (name == "svod-topn" ? new SvodConfig(SvodOptions.TopN with { BatchSize = 32 }) { Name = name } : GrowthMethods.Distributor(name)).Build();
         var alloc = dist.Allocate(new GrowthContext(m, data, rng.Fork("d")), 10);
         Assert.Equal(10, alloc.Sum());
         Assert.Equal(4, alloc.Length);

@@ -120,7 +120,7 @@ public class DistributorTests
         var ras = Distributor.Create("ras").Allocate(ctx, 8);
         Assert.Equal(8, ras.Sum());
         Assert.All(ras, c => Assert.InRange(c, 2, 3));
-        Assert.Equal([1, 0, 4], Distributor.Create("fixed", fixedCounts: [1, 0, 4]).Allocate(ctx, 99));
-        Assert.Throws<ArgumentException>(() => Distributor.Create("fixed", fixedCounts: [1]).Allocate(ctx, 1));
+        Assert.Equal([1, 0, 4], new FixedConfig([1, 0, 4]).Build().Allocate(ctx, 99));
+        Assert.Throws<ArgumentException>(() => new FixedConfig([1]).Build().Allocate(ctx, 1));
     }
 }

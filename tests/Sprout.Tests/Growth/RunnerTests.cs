@@ -53,10 +53,12 @@ public class RunnerTests
     }
 
     private static GrowthRunConfig Config(string extender, string distributor) => new(
-        [2, 8, 8, 2], GrowthSchedule.FromPercent(50, 2), extender, distributor,
+        [2, 8, 8, 2], GrowthSchedule.FromPercent(50, 2),
+        extender.StartsWith("swe", StringComparison.Ordinal)
+            ? new SweConfig((extender == "swe-plus" ? SweOptions.Plus : SweOptions.Paper) with { AdjustSteps = 5, DeadCheckSamples = 500 }) { Name = extender }
+            : GrowthMethods.Extender(extender),
+        distributor == "svod-topn" ? new SvodConfig(SvodOptions.TopN with { BatchSize = 50 }) { Name = distributor } : GrowthMethods.Distributor(distributor),
         new StageTraining(3), new StageTraining(2),
-        Swe: extender.StartsWith("swe", StringComparison.Ordinal) ? (extender == "swe-plus" ? SweOptions.Plus : SweOptions.Paper) with { AdjustSteps = 5, DeadCheckSamples = 500 } : null,
-        Svod: distributor == "svod-topn" ? SvodOptions.TopN with { BatchSize = 50 } : null,
         BatchSize: 50, LearningRate: 0.01, Seed: 42, DiagnosticBatch: 100);
 
     [Theory]
@@ -102,11 +104,15 @@ public class RunnerTests
     [Fact]
     public void ConfigRoundTripsThroughJson()
     {
-        var cfg = Config("swe-plus", "svod") with { Schedule = GrowthSchedule.FromTotals(4, 6), FixedCounts = [1, 2] };
+        var cfg = Config("swe-plus", "svod") with { Schedule = GrowthSchedule.FromTotals(4, 6), Distributor = new FixedConfig([1, 2]) };
         var back = GrowthRunConfig.FromJson(cfg.ToJson());
         Assert.Equal(cfg.ToJson(), back.ToJson());
-        Assert.Contains("\"extender\": \"swe-plus\"", cfg.ToJson());
-        Assert.Throws<ArgumentException>(() => new GrowthRunner(cfg with { Extender = "bogus" }));
+        Assert.Equal(cfg.Extender, back.Extender);
+        Assert.Equal(cfg.Distributor, back.Distributor);
+        Assert.Contains("\"type\": \"swe\"", cfg.ToJson());   // written in full, the preset's name kept as its label
+        Assert.Contains("\"name\": \"swe-plus\"", cfg.ToJson());
+        Assert.Throws<ArgumentException>(() => GrowthMethods.Extender("bogus"));
+        Assert.Throws<ArgumentException>(() => new GrowthRunner(cfg with { Distributor = new FixedConfig() }));   // no counts
     }
 
     [Fact]
