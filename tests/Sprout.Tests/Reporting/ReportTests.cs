@@ -175,6 +175,24 @@ public class ReportTests
     }
 
     [Fact]
+    public void ManyShortStagesKeepTheChartsReadable()
+    {
+        using var dir = new ReportDir("many-stages");
+        string run = RunFixtures.WriteRun(dir.Sub("run"), new FixtureOptions { Stages = 16, StageEpochs = 1, InitialEpochs = 3, AdjustPhase = false });
+        var files = RunReport.Write(run);
+        AssertCharts(files, "loss", "accuracy", "widths", "inactivity", "cosine-fc1", "cosine-fc2");
+        // 16 growth steps one epoch apart: every step gets its line, but labels are thinned so they do not overlap.
+        var labels = ReadSvg(files.Charts[0].Svg).Texts.Where(t => t.StartsWith('G') && t.Contains('+')).ToArray();
+        Assert.InRange(labels.Length, 6, 12);
+        Assert.Contains("G1 +", labels[0]);
+        // The cosine histograms show 10 of the 16 steps, the first and the last among them.
+        var cos = files.Charts.Single(c => c.Name == "cosine-fc1").Series;
+        Assert.Equal(10, cos.Count);
+        Assert.Equal("G1", cos[0]);
+        Assert.Equal("G16", cos[^1]);
+    }
+
+    [Fact]
     public void ARunWithoutGrowthStillGetsLossAndAccuracy()
     {
         using var dir = new ReportDir("plain");
