@@ -172,6 +172,9 @@ internal sealed class RunSet
     /// <summary>report.json of the group folder itself (null for a single run or a group without one).</summary>
     public JsonObject? GroupReport { get; init; }
 
+    /// <summary>Run folders of the group left out because they have no metrics yet.</summary>
+    public IReadOnlyList<string> Skipped { get; init; } = [];
+
     /// <summary>config.json of the group folder itself, if any.</summary>
     public string? GroupConfig { get; init; }
 
@@ -181,11 +184,15 @@ internal sealed class RunSet
         ArgumentException.ThrowIfNullOrWhiteSpace(dir);
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{dir}: no such folder");
         string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir)));
-        if (File.Exists(Path.Combine(dir, RunFiles.Metrics)))
+        if (File.Exists(Path.Combine(dir, RunFiles.Metrics)) || RunFiles.IsRun(dir))
             return new RunSet { Dir = dir, Name = name, Members = [RunData.Load(dir)] };
-        var members = RunFiles.GroupMembers(dir);
-        if (members.Count == 0)
-            throw new FormatException($"{dir}: neither a run folder (no {RunFiles.Metrics}) nor a run group (no run folders inside)");
+        var all = RunFiles.GroupMembers(dir);
+        if (all.Count == 0)
+            throw new FormatException($"{dir}: neither a run folder (no {RunFiles.Config} or {RunFiles.Metrics}) nor a run group (no run folders inside)");
+        // A seed that has not finished an epoch yet has nothing to draw: leave it out (and say so) rather than fail.
+        var members = all.Where(m => File.Exists(Path.Combine(m, RunFiles.Metrics))).ToArray();
+        if (members.Length == 0)
+            throw new FormatException($"{dir}: none of the group's {all.Count} runs has a {RunFiles.Metrics} yet");
         JsonObject? report = null;
         string reportPath = Path.Combine(dir, RunFiles.Report);
         if (File.Exists(reportPath))
@@ -197,6 +204,7 @@ internal sealed class RunSet
         {
             Dir = dir, Name = name, Members = members.Select(RunData.Load).ToArray(), IsGroup = true,
             GroupReport = report, GroupConfig = config,
+            Skipped = all.Except(members).Select(m => Path.GetFileName(m)).ToArray(),
         };
     }
 

@@ -106,7 +106,9 @@ public static class RunReport
         string where = set.IsGroup
             ? $"Run group {set.Dir}: seeds {string.Join(", ", set.Members.Select(m => m.Name))}."
             : $"Run folder {set.Dir}.";
-        return $"{where} {Cap(method)}; {layers}.";
+        string skipped = set.Skipped.Count == 0 ? ""
+            : $" Left out (no metrics.csv yet): {string.Join(", ", set.Skipped)}.";
+        return $"{where} {Cap(method)}; {layers}.{skipped}";
     }
 
     private static string Cap(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..];

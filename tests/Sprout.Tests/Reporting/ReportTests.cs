@@ -205,6 +205,28 @@ public class ReportTests
     }
 
     [Fact]
+    public void ARunThatHasNotFinishedAnEpochGetsAReportWithoutCharts()
+    {
+        using var dir = new ReportDir("no-epochs");
+        string run = RunFixtures.WriteRun(dir.Sub("run"), new FixtureOptions { Stages = 0 });
+        File.WriteAllText(Path.Combine(run, RunFiles.Metrics), MetricsTable.Header(RunFixtures.Layers) + "\n");
+        var files = RunReport.Write(run);
+        Assert.Empty(files.Charts);
+        Assert.Contains("metrics.csv has no rows yet", File.ReadAllText(files.Html));
+        Assert.Contains("| epochs | 0 |", File.ReadAllText(files.Markdown));
+
+        // In a group, a seed without metrics.csv yet is left out, and the report says so.
+        string group = RunFixtures.WriteGroup(dir.Sub("group"), 3, new FixtureOptions());
+        File.Delete(Path.Combine(group, "seed-3", RunFiles.Metrics));
+        var g = RunReport.Write(group);
+        Assert.Contains("Left out (no metrics.csv yet): seed-3.", File.ReadAllText(g.Markdown));
+        Assert.Contains("| figure | seed-1 | seed-2 | mean ± std |", File.ReadAllText(g.Markdown));
+        // A run folder without metrics is named as such.
+        File.Delete(Path.Combine(run, RunFiles.Metrics));
+        Assert.Contains("no metrics.csv", Assert.Throws<FileNotFoundException>(() => RunReport.Write(run)).Message);
+    }
+
+    [Fact]
     public void MissingValuesDoNotBreakACurve()
     {
         using var dir = new ReportDir("nan");
@@ -244,7 +266,7 @@ public class ReportTests
     }
 
     [Fact]
-    public void OtherBadRunFilesGiveOneLine()
+    public async Task OtherBadRunFilesGiveOneLine()
     {
         using var dir = new ReportDir("bad-other");
         string run = RunFixtures.WriteRun(dir.Sub("run"), new FixtureOptions { Paper = true });
@@ -268,11 +290,22 @@ public class ReportTests
             File.Delete(metrics);
             File.CreateSymbolicLink(metrics, "/dev/zero");
             Assert.Contains("metrics.csv", Assert.Throws<FormatException>(() => RunReport.Write(run)).Message);
+            // A FIFO is refused without being opened (opening it would wait for a writer forever).
+            File.Delete(metrics);
+            Assert.Equal(0, MkFifo(metrics, Convert.ToUInt32("644", 8)));
+            var write = Task.Run(() => RunReport.Write(run), TestContext.Current.CancellationToken);
+            var first = await Task.WhenAny(write, Task.Delay(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken));
+            Assert.True(first == write, "reading a FIFO hung");
+            Assert.Contains("metrics.csv: empty (or not a regular file)", (await Assert.ThrowsAsync<FormatException>(() => write)).Message);
+            File.Delete(metrics);
         }
 
         Assert.Contains("neither a run folder", Assert.Throws<FormatException>(() => RunReport.Write(dir.Sub("run/charts"))).Message);
         Assert.Throws<DirectoryNotFoundException>(() => RunReport.Write(dir.Sub("nowhere")));
     }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mkfifo", SetLastError = true)]
+    private static extern int MkFifo(string path, uint mode);
 
     [Fact]
     public void SeedsAreAlignedByStagePhaseAndEpoch()
