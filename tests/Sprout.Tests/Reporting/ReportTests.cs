@@ -53,6 +53,13 @@ public class ReportTests
         return new SvgContent(shapes, bands, texts);
     }
 
+    /// <summary>Segments (L commands) of the longest path drawn in <paramref name="color"/> inside the data area.</summary>
+    private static int LongestStroke(string path, string color) =>
+        XDocument.Load(path).Descendants(Svg + "g").Where(g => g.Attribute("clip-path") is not null)
+            .SelectMany(g => g.Descendants(Svg + "path"))
+            .Where(p => string.Equals((string?)p.Attribute("stroke"), color, StringComparison.OrdinalIgnoreCase))
+            .Select(p => ((string?)p.Attribute("d") ?? "").Count(c => c == 'L')).DefaultIfEmpty(0).Max();
+
     private static void AssertPng(string path)
     {
         var bytes = File.ReadAllBytes(path);
@@ -115,6 +122,10 @@ public class ReportTests
         Assert.Contains("growth step", loss.Texts);
         Assert.Contains("phase change", loss.Texts);
         Assert.Equal(0, ReadSvg(byName["loss"].Svg, "#1F77B4").Bands);
+        // The training loss is one polyline through every epoch (22 = 6 initial + 3 × (4 + adjust epochs)).
+        int epochs = MetricsTable.Read(Path.Combine(run, RunFiles.Metrics)).Rows.Count;
+        Assert.Equal(epochs - 1, LongestStroke(byName["loss"].Svg, "#1F77B4"));
+        Assert.Equal(epochs - 1, LongestStroke(byName["loss"].Svg, "#FF7F0E"));
 
         string html = File.ReadAllText(files.Html);
         Assert.Contains("ours − paper", html);
@@ -235,6 +246,10 @@ public class ReportTests
         AssertCharts(files, "loss", "accuracy", "widths", "inactivity", "cosine-fc1", "cosine-fc2");
         Assert.Equal(["train loss", "validation loss"], files.Charts[0].Series);
         Assert.DoesNotContain("NaN", File.ReadAllText(files.Charts[0].Svg));
+        int epochs = MetricsTable.Read(Path.Combine(gaps, RunFiles.Metrics)).Rows.Count;
+        Assert.Equal(epochs - 1, LongestStroke(files.Charts[0].Svg, "#1F77B4")); // training loss: whole
+        // Validation is missing at rows 3, 4 and 6: its line has the pieces 1–2 and 7–end (row 5 is a lone point).
+        Assert.Equal(1 + (epochs - 7), LongestStroke(files.Charts[0].Svg, "#FF7F0E"));
 
         string noVal = RunFixtures.WriteRun(dir.Sub("no-validation"), new FixtureOptions { NoValidation = true, Stages = 1 });
         var f2 = RunReport.Write(noVal);
