@@ -45,12 +45,12 @@ internal static class GrowthSummary
         }).ToArray();
 
     /// <summary>
-    /// Per growth stage with cosines for <paramref name="layer"/>: the share of pairs per bin in % (bins over [−1, 1];
-    /// mean over the members).
+    /// Per growth stage with cosines for <paramref name="layer"/>: the share of pairs per bin in % (bins over [−1, 1])
+    /// and the number of pairs (both the mean over the members).
     /// </summary>
-    public static IReadOnlyList<(int Stage, double[] Share)> Cosines(RunSet set, string layer)
+    public static IReadOnlyList<(int Stage, double[] Share, double Pairs)> Cosines(RunSet set, string layer)
     {
-        var result = new List<(int, double[])>();
+        var result = new List<(int, double[], double)>();
         foreach (int s in Stages(set))
         {
             var hists = set.Members.SelectMany(m => m.Events)
@@ -60,7 +60,7 @@ internal static class GrowthSummary
             int bins = hists[0].Count;
             hists = hists.Where(h => h.Count == bins).ToArray();
             var share = Enumerable.Range(0, bins).Select(b => Stats.Mean(hists.Select(h => 100.0 * h[b] / h.Sum(c => (double)c)))).ToArray();
-            result.Add((s, share));
+            result.Add((s, share, Stats.Mean(hists.Select(h => h.Sum(c => (double)c)))));
         }
         return result;
     }

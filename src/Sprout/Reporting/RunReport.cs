@@ -178,7 +178,8 @@ public static class RunReport
                 + "right after insertion (share of pairs per bin). Mass near 1: the new neurons are near copies of each other; near 0: they point in unrelated directions."
                 + (shown.Count < cos.Count ? $" {shown.Count} of {cos.Count} steps shown, evenly spaced." : ""),
                 "cosine similarity", "share of pairs (%)",
-                shown.Select(c => new Charts.HistogramSeries("G" + c.Stage.ToString(CultureInfo.InvariantCulture), -1, 1, c.Share)).ToArray()));
+                shown.Select(c => new Charts.HistogramSeries(
+                    $"G{c.Stage.ToString(CultureInfo.InvariantCulture)} ({Fmt.Num(c.Pairs, 0)} pair{(c.Pairs == 1 ? "" : "s")})", -1, 1, c.Share)).ToArray()));
         }
     }
 

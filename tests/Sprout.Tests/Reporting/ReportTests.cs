@@ -115,7 +115,9 @@ public class ReportTests
         Assert.Equal(["train loss", "validation loss"], byName["loss"].Series);
         Assert.Equal(["fc1", "fc2"], byName["widths"].Series);
         Assert.Equal(["fc1 · at insertion", "fc1 · at stage end", "fc2 · at insertion", "fc2 · at stage end"], byName["inactivity"].Series);
-        Assert.Equal(["G1", "G2", "G3"], byName["cosine-fc1"].Series);
+        // One histogram per growth step, labelled with its number of pairs (n new neurons: n(n−1)/2 pairs).
+        var added = GrowthEvent.ReadAll(Path.Combine(run, RunFiles.Events)).Where(e => e.Layer == "fc1").Select(e => e.Added).ToArray();
+        Assert.Equal(added.Select((n, i) => $"G{i + 1} ({n * (n - 1) / 2} pair{(n == 2 ? "" : "s")})"), byName["cosine-fc1"].Series);
         // Growth steps are marked (labels G1 +n … at the top of the loss chart) and explained in the legend.
         var loss = ReadSvg(byName["loss"].Svg);
         Assert.Equal(3, loss.Texts.Count(t => t.StartsWith("G", StringComparison.Ordinal) && t.Contains('+')));
@@ -199,8 +201,8 @@ public class ReportTests
         // The cosine histograms show 10 of the 16 steps, the first and the last among them.
         var cos = files.Charts.Single(c => c.Name == "cosine-fc1").Series;
         Assert.Equal(10, cos.Count);
-        Assert.Equal("G1", cos[0]);
-        Assert.Equal("G16", cos[^1]);
+        Assert.StartsWith("G1 (", cos[0]);
+        Assert.StartsWith("G16 (", cos[^1]);
     }
 
     [Fact]
