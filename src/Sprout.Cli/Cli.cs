@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Sprout.Experiments;
+using Sprout.Training;
 using Sprout.Kernels;
 
 namespace Sprout.Cli;
