@@ -2,11 +2,11 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using Sprout.Experiments;
 using Sprout.Kernels;
 using Sprout.Nn;
 using Sprout.Optim;
 using Sprout.Tensors;
+using Sprout.Training;
 
 namespace Sprout.Cli;
 
@@ -191,10 +191,10 @@ internal static class BenchCommands
         for (int i = 0; i < x.Length; i++) x[i] = px[i] * scale[0] + shift[0];
         var y = new int[samples];
         for (int i = 0; i < samples; i++) y[i] = rng.NextInt(10);
-        var trainer = new ArrayTrainer(x, y, 784);
-        var byteTrainer = new ArrayTrainer(px, y, 784, scale, shift);
+        var floatData = new InMemoryDataset(x, y, 784);
+        var byteData = new InMemoryDataset(px, y, 784, scale, shift);
         int warm = samples / 10;
-        var warmTrainer = new ArrayTrainer(x[..(warm * 784)], y[..warm], 784);
+        var warmData = new InMemoryDataset(x[..(warm * 784)], y[..warm], 784);
 
         var torch = new Dictionary<(string, int, int), double>();
         string? torchNote = null;
@@ -222,32 +222,32 @@ internal static class BenchCommands
                     Workers.Threads = t;
                     string name = string.Join("-", arch);
                     var model = SequentialConfig.Mlp(arch, ActivationConfig.Relu).Build(new Rng(1));
-                    var opt = new Adam(model.Parameters(), 1e-3);
+                    var trainer = new Trainer(model, new Adam(model.Parameters(), 1e-3));
                     var order = rng.Permutation(samples);
-                    warmTrainer.TrainEpoch(model, opt, rng.Permutation(warm), batch);
+                    trainer.TrainEpoch(warmData, rng.Permutation(warm), batch);
                     // The process's first case also waits out .NET's tiered JIT: small methods start unoptimised and are
                     // recompiled in the background after ~100 ms without new first calls. With only the warm-up above
                     // the first case measured 0.056 s/epoch where the same case run second measured 0.040.
                     for (var jitWarm = Stopwatch.StartNew(); results.Count == 0 && jitWarm.Elapsed.TotalSeconds < 1.5;)
                     {
-                        warmTrainer.TrainEpoch(model, opt, rng.Permutation(warm), batch);
-                        byteTrainer.TrainEpoch(model, opt, rng.Permutation(warm), batch);
+                        trainer.TrainEpoch(warmData, rng.Permutation(warm), batch);
+                        trainer.TrainEpoch(byteData, rng.Permutation(warm), batch);
                     }
-                    double BestEpoch(ArrayTrainer tr)
+                    double BestEpoch(InMemoryDataset data)
                     {
                         double b = double.MaxValue;
                         for (int r = 0; r < reps; r++)
                         {
                             var sw = Stopwatch.StartNew();
-                            tr.TrainEpoch(model, opt, order, batch);
+                            trainer.TrainEpoch(data, order, batch);
                             b = Math.Min(b, sw.Elapsed.TotalSeconds);
                         }
                         return b;
                     }
                     long before = GC.GetTotalAllocatedBytes(precise: true);
-                    double best = BestEpoch(trainer);
+                    double best = BestEpoch(floatData);
                     long perStep = (GC.GetTotalAllocatedBytes(precise: true) - before) / Math.Max(1, reps * ((samples + batch - 1) / batch));
-                    double bestU8 = BestEpoch(byteTrainer);
+                    double bestU8 = BestEpoch(byteData);
                     double? ts = torch.TryGetValue((name, batch, t), out var v) ? v : null;
                     var res = new MlpResult(name, batch, t, best, ts, ts / best, perStep, bestU8, ts / bestU8);
                     results.Add(res);
@@ -273,47 +273,22 @@ internal static class BenchCommands
         var opt = new Adam(model.Parameters(), 1e-3);
         var x = Tensor.Uniform(rng, 0, 1, batch, widths[0]);
         var y = Enumerable.Range(0, batch).Select(i => i % widths[^1]).ToArray();
-        Console.Write(ProfileSteps((Sequential)model, x, y, opt, steps).Format(steps));
+        Console.Write(ProfileSteps(new Trainer(model, opt), new Batch(x, y), steps).Format(steps));
         Console.WriteLine("(\"backward (graph walk)\" includes the backward rules listed separately)");
         return 0;
     }
 
-    /// <summary>Runs training steps layer by layer and returns time per forward layer, backward rule and phase.</summary>
-    internal static Sprout.Diagnostics.OpProfile ProfileSteps(Sequential model, Tensor x, int[] y, Optimizer opt, int steps, int warmup = 50)
+    /// <summary>Runs training steps and returns time per forward layer, backward rule and phase (the trainer's profile).</summary>
+    internal static Sprout.Diagnostics.OpProfile ProfileSteps(Trainer trainer, Batch batch, int steps, int warmup = 50)
     {
         var profile = new Sprout.Diagnostics.OpProfile();
-        var layers = model.Layers;
+        trainer.Profile = profile;
         for (int s = 0; s < steps + warmup; s++)
         {
             if (s == warmup) profile.Clear();
-            Sprout.Autograd.Graph.Profile = s >= warmup ? profile : null;
-            using (TensorScope.Begin())
-            {
-                long t0 = Stopwatch.GetTimestamp();
-                opt.ZeroGrad();
-                profile.Add("zero grad", Stopwatch.GetTimestamp() - t0);
-                var h = x;
-                for (int l = 0; l < layers.Count;)
-                {
-                    t0 = Stopwatch.GetTimestamp();
-                    h = model.Step(l, h, out int next);
-                    long ticks = Stopwatch.GetTimestamp() - t0; // the entry's name is built outside the timed span
-                    string name = string.Join("+", layers.Skip(l).Take(next - l).Select(m => m.ToString()));
-                    profile.Add($"forward {l}:{name}", ticks);
-                    l = next;
-                }
-                t0 = Stopwatch.GetTimestamp();
-                var loss = Sprout.Autograd.Ops.CrossEntropy(h, y);
-                profile.Add("forward loss", Stopwatch.GetTimestamp() - t0);
-                t0 = Stopwatch.GetTimestamp();
-                loss.Backward();
-                profile.Add("backward (graph walk)", Stopwatch.GetTimestamp() - t0);
-                t0 = Stopwatch.GetTimestamp();
-                opt.Step();
-                profile.Add("optimizer", Stopwatch.GetTimestamp() - t0);
-            }
+            trainer.Step(batch);
         }
-        Sprout.Autograd.Graph.Profile = null;
+        trainer.Profile = null;
         return profile;
     }
 }

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Help;
 using System.CommandLine.Invocation;
 using System.Text.Json;
-using Sprout.Experiments;
+using Sprout.Training;
 
 namespace Sprout.Cli;
 

@@ -7,6 +7,7 @@ using Sprout.Kernels;
 using Sprout.Nn;
 using Sprout.Optim;
 using Sprout.Tensors;
+using Sprout.Training;
 
 namespace Sprout.Cli;
 
@@ -51,13 +52,13 @@ internal static class CnnBench
         {
             Workers.Threads = threadList[0];
             var pm = (Sequential)Models.SweBackbone(10, [40]).Build(new Rng(1));
-            var popt = new Adam(pm.Parameters(), 1e-3);
-            BenchCommands.ProfileSteps(pm, x, y, popt, 2, warmup: 2); // fill the pool first
+            var ptrainer = new Trainer(pm, new Adam(pm.Parameters(), 1e-3));
+            BenchCommands.ProfileSteps(ptrainer, new Batch(x, y), 2, warmup: 2); // fill the pool first
             using var listener = new AllocListener();
             long misses = Sprout.Tensors.BufferPool.Misses;
             long before = GC.GetTotalAllocatedBytes(precise: true);
             int gen2 = GC.CollectionCount(2);
-            Console.Write(BenchCommands.ProfileSteps(pm, x, y, popt, steps, warmup: 3).Format(steps));
+            Console.Write(BenchCommands.ProfileSteps(ptrainer, new Batch(x, y), steps, warmup: 3).Format(steps));
             Console.WriteLine($"managed allocation: {(GC.GetTotalAllocatedBytes(precise: true) - before) / (steps + 3) / 1024.0:F1} KiB per step, " +
                               $"{GC.CollectionCount(2) - gen2} gen-2 collections, pool holds {Sprout.Tensors.BufferPool.RetainedFloats * 4 / 1048576.0:F0} MiB idle");
             Console.WriteLine($"pool misses: {Sprout.Tensors.BufferPool.Misses - misses}");
@@ -69,17 +70,13 @@ internal static class CnnBench
         {
             Workers.Threads = t;
             var model = Models.SweBackbone(10, [40]).Build(new Rng(1));
-            var opt = new Adam(model.Parameters(), 1e-3);
+            var trainer = new Trainer(model, new Adam(model.Parameters(), 1e-3));
+            var batch = new Batch(x, y);
             var times = new List<double>();
             for (int s = 0; s < steps + 3; s++)
             {
                 var sw = Stopwatch.StartNew();
-                using (TensorScope.Begin())
-                {
-                    opt.ZeroGrad();
-                    Ops.CrossEntropy(model.Forward(x), y).Backward();
-                    opt.Step();
-                }
+                trainer.Step(batch);
                 if (s >= 3) times.Add(sw.Elapsed.TotalSeconds);
             }
             times.Sort();

@@ -48,7 +48,7 @@ public static class Graph
     }
 
     /// <summary>When set, every backward rule's time is added to it under "backward &lt;op&gt;" (diagnostics).</summary>
-    public static Diagnostics.OpProfile? Profile { get; set; }
+    public static IOpProfiler? Profile { get; set; }
 
     /// <summary>True when an op with these inputs must record a backward rule.</summary>
     internal static bool Needs(Tensor a) => _noGradDepth == 0 && a.RequiresGrad;

@@ -1,13 +1,14 @@
 using Sprout.Autograd;
-using Sprout.Growth;
+using Sprout.Nn;
 using Sprout.Tensors;
+using Sprout.Training;
 
 namespace Sprout.Diagnostics;
 
-/// <summary>Which neurons of one growable layer fired (output ≠ 0) on at least one sample.</summary>
-/// <param name="Site">Site name.</param>
-/// <param name="Active">Per neuron: true if its output was non-zero on some sample.</param>
-public sealed record LayerActivity(string Site, bool[] Active)
+/// <summary>Which neurons of one layer output fired (output ≠ 0) on at least one sample.</summary>
+/// <param name="Layer">Name of the measured output (e.g. a growth site's name).</param>
+/// <param name="Active">Per neuron (axis 1 of the output: unit or channel): true if its output was non-zero on some sample.</param>
+public sealed record LayerActivity(string Layer, bool[] Active)
 {
     /// <summary>Neurons in the layer.</summary>
     public int Width => Active.Length;
@@ -30,43 +31,68 @@ public sealed record LayerActivity(string Site, bool[] Active)
 /// </summary>
 public static class NeuronActivity
 {
-    /// <summary>Runs the whole data set through the model (evaluation mode, no gradients) and records activity per site.</summary>
-    public static LayerActivity[] Measure(GrowableModel model, GrowthData data, int batchSize = 1000)
+    /// <summary>
+    /// Runs the whole data set through <paramref name="model"/> layer by layer (evaluation mode, no gradients) and
+    /// records, for the output of each layer index in <paramref name="layers"/> ([batch, units] or [batch, channels, …]),
+    /// which units or channels were ever non-zero. <paramref name="names"/> labels the results (default: the indices).
+    /// </summary>
+    public static LayerActivity[] Measure(Sequential model, IReadOnlyList<int> layers, InMemoryDataset data,
+        IReadOnlyList<string>? names = null, int batchSize = 1000)
     {
         ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(layers);
         ArgumentNullException.ThrowIfNull(data);
-        var sites = model.Sites;
-        var active = sites.Select(s => new bool[s.Width]).ToArray();
-        bool was = model.Module.IsTraining;
-        model.Module.Eval();
-        var order = GrowthData.Identity(data.Count);
-        using (Graph.NoGrad())
+        if (names is not null && names.Count != layers.Count) throw new ArgumentException($"{names.Count} names for {layers.Count} layers");
+        var modules = model.Layers;
+        for (int k = 0; k < layers.Count; k++)
+            if (layers[k] < 0 || layers[k] >= modules.Count || k > 0 && layers[k] <= layers[k - 1])
+                throw new ArgumentException("layer indices must be increasing indices of the model's layers");
+        var active = new bool[layers.Count][];
+        bool was = model.IsTraining;
+        model.Eval();
+        var order = data.IdentityOrder;
+        try
         {
-            for (int start = 0; start < data.Count; start += batchSize)
+            using (Graph.NoGrad())
             {
-                int rows = Math.Min(batchSize, data.Count - start);
-                var (bx, _) = data.Batch(order, start, rows);
-                using (TensorScope.Begin())
+                for (int start = 0; start < data.Count; start += batchSize)
                 {
-                    var (_, hidden) = model.ForwardCapture(bx);
-                    for (int k = 0; k < sites.Count; k++)
+                    int rows = Math.Min(batchSize, data.Count - start);
+                    var x = data.Gather(order, start, rows).X;
+                    using (TensorScope.Begin())
                     {
-                        var h = hidden[k].Span;
-                        int w = active[k].Length;
-                        int per = h.Length / (rows * w);   // 1 for Linear, H·W for a conv channel
-                        var a = active[k];
-                        for (int r = 0; r < rows; r++)
-                            for (int c = 0; c < w; c++)
-                            {
-                                if (a[c]) continue;
-                                var cell = h.Slice((r * w + c) * per, per);
-                                foreach (float v in cell) if (v != 0) { a[c] = true; break; }
-                            }
+                        for (int i = 0, next = 0; i < modules.Count && next < layers.Count; i++)
+                        {
+                            x = modules[i].Forward(x);
+                            if (layers[next] != i) continue;
+                            Record(x, rows, active[next] ??= new bool[x.Dim(1)]);
+                            next++;
+                        }
                     }
                 }
             }
         }
-        model.Module.Train(was);
-        return sites.Select((s, k) => new LayerActivity(s.Name, active[k])).ToArray();
+        finally
+        {
+            model.Train(was);
+        }
+        return layers.Select((l, k) => new LayerActivity(names?[k] ?? l.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            active[k] ?? new bool[0])).ToArray();
+    }
+
+    // marks units (axis 1) of h [rows, width, …] with a non-zero value in any row or position
+    private static void Record(Tensor h, int rows, bool[] a)
+    {
+        int w = a.Length;
+        if (h.Dim(1) != w) throw new InvalidOperationException("a measured layer changed width during the pass");
+        var s = h.Span;
+        int per = s.Length / (rows * w);   // 1 for a Linear unit, H·W for a conv channel
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < w; c++)
+            {
+                if (a[c]) continue;
+                var cell = s.Slice((r * w + c) * per, per);
+                foreach (float v in cell) if (v != 0) { a[c] = true; break; }
+            }
     }
 }

@@ -5,7 +5,7 @@ using System.Text;
 namespace Sprout.Diagnostics;
 
 /// <summary>Accumulated time and call count per named section (ops, layers, phases).</summary>
-public sealed class OpProfile
+public sealed class OpProfile : Sprout.Autograd.IOpProfiler
 {
     private readonly Dictionary<string, (long Ticks, long Calls)> _entries = new(StringComparer.Ordinal);
 

@@ -1,5 +1,3 @@
-using Sprout.Growth;
-
 namespace Sprout.Diagnostics;
 
 /// <summary>Pairwise cosine similarities of a set of neurons' incoming weight vectors.</summary>
@@ -12,17 +10,19 @@ public sealed record CosineSummary(int Pairs, double Mean, double Max, int[] His
 /// <summary>Cosine-similarity diagnostics of neurons' incoming weights (methods §8).</summary>
 public static class WeightSimilarity
 {
-    /// <summary>Pairwise cosines among neurons [first, first+count) of a site (weights only, bias excluded).</summary>
-    public static CosineSummary Cosines(GrowthSite site, int first, int count, int bins = 20)
+    /// <summary>
+    /// Pairwise cosines among neurons [first, first+count) of a layer's weight whose axis 0 indexes neurons (Linear
+    /// [out, in], Conv2d [Cout, Cin, k, k]); each neuron's vector is its slice along the other axes (bias excluded).
+    /// </summary>
+    public static CosineSummary Cosines(Tensor weight, int first, int count, int bins = 20)
     {
-        ArgumentNullException.ThrowIfNull(site);
-        int f = site.FanIn;
+        ArgumentNullException.ThrowIfNull(weight);
+        int n = weight.Dim(0);
+        if (first < 0 || count < 0 || first + count > n) throw new ArgumentOutOfRangeException(nameof(count), $"neurons [{first}, {first + count}) outside 0..{n}");
+        int f = weight.Length / Math.Max(1, n);
+        var w = weight.Span;
         var rows = new float[count][];
-        for (int j = 0; j < count; j++)
-        {
-            rows[j] = new float[f];
-            site.GetIncoming(first + j, rows[j]);
-        }
+        for (int j = 0; j < count; j++) rows[j] = w.Slice((first + j) * f, f).ToArray();
         return Cosines(rows, bins);
     }
 

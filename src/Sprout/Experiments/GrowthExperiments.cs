@@ -1,5 +1,5 @@
-using Sprout.Growth;
 using Sprout.Tensors;
+using Sprout.Training;
 
 namespace Sprout.Experiments;
 
@@ -10,15 +10,16 @@ public static class GrowthExperiments
     /// A stratified subset of <paramref name="samples"/> training samples (0 = all), split into training and
     /// validation parts.
     /// </summary>
-    public static (GrowthData Train, GrowthData Validation) TrainValidation(GrowthData full, int samples, double validationFraction, Rng rng)
+    public static (InMemoryDataset Train, InMemoryDataset Validation) TrainValidation(InMemoryDataset full, int samples, double validationFraction, Rng rng)
     {
         ArgumentNullException.ThrowIfNull(full);
         ArgumentNullException.ThrowIfNull(rng);
-        int classes = full.Y.Max() + 1;
-        int[] pool = GrowthData.Identity(full.Count);
+        var y = full.Labels ?? throw new ArgumentException("a stratified split needs class labels");
+        int classes = y.Max() + 1;
+        int[] pool = InMemoryDataset.Identity(full.Count);
         if (samples > 0 && samples < full.Count)
-            pool = Data.Splits.Stratified(full.Y, classes, 1.0 - (double)samples / full.Count, rng.Fork("subset")).Train;
-        var labels = pool.Select(i => full.Y[i]).ToArray();
+            pool = Data.Splits.Stratified(y, classes, 1.0 - (double)samples / full.Count, rng.Fork("subset")).Train;
+        var labels = pool.Select(i => y[i]).ToArray();
         var fold = Data.Splits.Stratified(labels, classes, validationFraction, rng.Fork("val"));
         return (full.Subset(fold.Train.Select(i => pool[i]).ToArray()), full.Subset(fold.Validation.Select(i => pool[i]).ToArray()));
     }

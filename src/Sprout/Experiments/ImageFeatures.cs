@@ -1,5 +1,5 @@
 using Sprout.Data;
-using Sprout.Growth;
+using Sprout.Training;
 
 namespace Sprout.Experiments;
 
@@ -10,7 +10,7 @@ public static class ImageFeatures
     /// [count, C·H·W] features of <paramref name="data"/> normalised with the given per-channel mean and std
     /// (in 0..1 pixel units, as <see cref="Dataset.ChannelStats"/> reports them).
     /// </summary>
-    public static GrowthData Flatten(Dataset data, float[] mean, float[] std)
+    public static InMemoryDataset Flatten(Dataset data, float[] mean, float[] std)
     {
         ArgumentNullException.ThrowIfNull(data);
         int c = data.Channels;
@@ -24,11 +24,11 @@ public static class ImageFeatures
             shift[ch] = -mean[ch] * inv;
         }
         // bytes stay bytes (a quarter of the memory; each gathered batch is converted on the fly)
-        return new GrowthData(data.Pixels, (int[])data.Labels.Clone(), data.SampleSize, scale, shift);
+        return new InMemoryDataset(data.Pixels, (int[])data.Labels.Clone(), data.SampleSize, scale, shift);
     }
 
     /// <summary>Loads train and test splits, normalised with the training set's statistics.</summary>
-    public static (GrowthData Train, GrowthData Test) Load(string name, string? dataDir)
+    public static (InMemoryDataset Train, InMemoryDataset Test) Load(string name, string? dataDir)
     {
         var train = DataCatalog.Load(name, DataSplit.Train, dataDir);
         var test = DataCatalog.Load(name, DataSplit.Test, dataDir);

@@ -1,4 +1,5 @@
 using Sprout.Growth;
+using Sprout.Training;
 
 namespace Sprout.Experiments;
 
@@ -51,7 +52,7 @@ public sealed record SweDeepSummary(string Extender, double MaxNewInactiveAtInse
 public static class SweDeepExperiment
 {
     /// <summary>Runs all (extender, seed) growth runs; returns the reports grouped by extender.</summary>
-    public static Dictionary<string, List<GrowthRunReport>> Run(SweDeepOptions o, GrowthData full, GrowthData test, Action<string>? log = null)
+    public static Dictionary<string, List<GrowthRunReport>> Run(SweDeepOptions o, InMemoryDataset full, InMemoryDataset test, Action<string>? log = null)
     {
         ArgumentNullException.ThrowIfNull(o);
         var result = new Dictionary<string, List<GrowthRunReport>>();

@@ -4,6 +4,7 @@ using Sprout.Growth;
 using Sprout.Nn;
 using Sprout.Optim;
 using Sprout.Tensors;
+using Sprout.Training;
 
 namespace Sprout.Experiments;
 
@@ -119,7 +120,7 @@ public static class SweInactiveExperiment
     public static IReadOnlyList<int> PaperWidths { get; } = [20, 40, 60];
 
     /// <summary>Runs every (data set, seed, width): pre-train once, then apply each extender to a copy.</summary>
-    public static List<SweInactiveRow> Run(SweInactiveOptions o, Func<string, (GrowthData Train, GrowthData Test)> load, Action<string>? log = null)
+    public static List<SweInactiveRow> Run(SweInactiveOptions o, Func<string, (InMemoryDataset Train, InMemoryDataset Test)> load, Action<string>? log = null)
     {
         ArgumentNullException.ThrowIfNull(o);
         ArgumentNullException.ThrowIfNull(load);
@@ -139,7 +140,7 @@ public static class SweInactiveExperiment
         return rows;
     }
 
-    private static IEnumerable<SweInactiveRow> RunOne(string ds, int seed, int width, GrowthData train, GrowthData val, GrowthData test,
+    private static IEnumerable<SweInactiveRow> RunOne(string ds, int seed, int width, InMemoryDataset train, InMemoryDataset val, InMemoryDataset test,
         SweInactiveOptions o, Rng rng, Action<string>? log)
     {
         var module = (Sequential)SequentialConfig.Mlp([train.Features, width, 10], ActivationConfig.Relu).Build(rng.Fork("init"));
@@ -147,10 +148,10 @@ public static class SweInactiveExperiment
         var opt = new Adam(model.Parameters(), o.LearningRate);
         int pre = GrowthRunner.TrainPhase(model, opt, train, val, o.Pretrain, rng.Fork("pretrain"), o.BatchSize);
         var snapshot = new ParameterSnapshot(module);
-        double trBefore = train.Trainer.Evaluate(module).Accuracy;
-        double teBefore = test.Trainer.Evaluate(module).Accuracy;
-        var (hx, _) = train.Head(1000);
-        var diag = new Tensor(hx.ToArray(), hx.ShapeArray());
+        var eval = new Trainer(module);
+        double trBefore = eval.Evaluate(train).Accuracy;
+        double teBefore = eval.Evaluate(test).Accuracy;
+        var diag = train.Head(1000).X;
         var logitsBefore = model.Logits(diag);
         log?.Invoke($"{ds} seed {seed} width {width}: pre-trained {pre} epochs, train {trBefore:P2}, test {teBefore:P2}");
         var result = new List<SweInactiveRow>();
@@ -162,14 +163,13 @@ public static class SweInactiveExperiment
             var ctx = new GrowthContext(model, train, rng.Fork("extend/" + name), 0);
             ext.Extend(ctx, [width]);
             double change = FunctionChange.MaxAbsDifference(logitsBefore, model.Logits(diag));
-            double trAfter = train.Trainer.Evaluate(module).Accuracy;
-            var cos = WeightSimilarity.Cosines(model.Sites[0], width, width);
-            var actIns = NeuronActivity.Measure(model, train)[0];
-            var post = new Adam(model.Parameters(), o.LearningRate);
-            var sh = rng.Fork("post/" + name);
-            for (int e = 0; e < o.PostEpochs; e++) train.Trainer.TrainEpoch(module, post, sh.Permutation(train.Count), o.BatchSize);
-            var act = NeuronActivity.Measure(model, train)[0];
-            double teEnd = test.Trainer.Evaluate(module).Accuracy;
+            double trAfter = eval.Evaluate(train).Accuracy;
+            var cos = model.Cosines(0, width, width);
+            var actIns = model.Activity(train)[0];
+            var post = new Trainer(module, new Adam(model.Parameters(), o.LearningRate)) { Name = $"post-growth training ({name})" };
+            post.Fit(train, rng.Fork("post/" + name), o.BatchSize, o.PostEpochs);
+            var act = model.Activity(train)[0];
+            double teEnd = eval.Evaluate(test).Accuracy;
             var row = new SweInactiveRow(ds, width, name, seed, pre,
                 100.0 * actIns.Inactive(width, width) / width, 100.0 * act.Inactive(width, width) / width, 100.0 * act.Inactive(0, width) / width,
                 trBefore, trAfter, teBefore, teEnd, cos.Mean, change, Stopwatch.GetElapsedTime(t0).TotalSeconds);

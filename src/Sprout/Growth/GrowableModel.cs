@@ -1,6 +1,8 @@
 using Sprout.Autograd;
+using Sprout.Diagnostics;
 using Sprout.Nn;
 using Sprout.Tensors;
+using Sprout.Training;
 
 namespace Sprout.Growth;
 
@@ -132,6 +134,19 @@ public sealed class GrowableModel
         if (_window[siteIndex] is null) return x;
         return Ops.Reshape(Ops.Permute(x, 0, 2, 3, 1), -1, x.Dim(1));
     }
+
+    /// <summary>
+    /// Per site, the index of the module (in <see cref="Sequential.Layers"/>) whose output is the site's post-activation
+    /// output — what "inactive" is measured on.
+    /// </summary>
+    public IReadOnlyList<int> SiteOutputLayers => _captureAfter;
+
+    /// <summary>Which neurons of every site fired on at least one sample of <paramref name="data"/> (see <see cref="NeuronActivity"/>).</summary>
+    public LayerActivity[] Activity(InMemoryDataset data, int batchSize = 1000) =>
+        NeuronActivity.Measure(_seq, _captureAfter, data, _sites.ConvertAll(s => s.Name), batchSize);
+
+    /// <summary>Pairwise cosines of the incoming weights of neurons [first, first+count) of site <paramref name="siteIndex"/>.</summary>
+    public CosineSummary Cosines(int siteIndex, int first, int count) => WeightSimilarity.Cosines(_sites[siteIndex].InWeight, first, count);
 
     /// <summary>Every parameter.</summary>
     public IEnumerable<Tensor> Parameters() => _seq.Parameters();

@@ -1,4 +1,5 @@
 using Sprout.Tensors;
+using Sprout.Training;
 
 namespace Sprout.Growth;
 
@@ -7,7 +8,7 @@ namespace Sprout.Growth;
 /// <param name="Train">Training data (adjustment phases, probes, dead-neuron checks).</param>
 /// <param name="Rng">Random stream for this stage (fork it per use).</param>
 /// <param name="Stage">Stage index (0-based), for naming random streams.</param>
-public sealed record GrowthContext(GrowableModel Model, GrowthData Train, Rng Rng, int Stage = 0);
+public sealed record GrowthContext(GrowableModel Model, InMemoryDataset Train, Rng Rng, int Stage = 0);
 
 /// <summary>What an extender did at one site.</summary>
 /// <param name="Site">Site name.</param>

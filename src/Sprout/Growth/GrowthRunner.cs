@@ -3,6 +3,7 @@ using Sprout.Diagnostics;
 using Sprout.Nn;
 using Sprout.Optim;
 using Sprout.Tensors;
+using Sprout.Training;
 
 namespace Sprout.Growth;
 
@@ -36,7 +37,7 @@ public sealed class GrowthRunner
     public Action<string>? Log { get; set; }
 
     /// <summary>Trains and grows; <paramref name="test"/> may be null.</summary>
-    public GrowthRunReport Run(GrowthData train, GrowthData validation, GrowthData? test = null)
+    public GrowthRunReport Run(InMemoryDataset train, InMemoryDataset validation, InMemoryDataset? test = null)
     {
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(validation);
@@ -59,12 +60,12 @@ public sealed class GrowthRunner
         var extender = c.Extender.Build();
         var distributor = c.Distributor.Build();
 
+        var eval = new Trainer(module);
         int initialEpochs = TrainPhase(model, opt, train, validation, c.InitialTraining ?? new StageTraining(10), shuffle, c.BatchSize);
-        double initVal = validation.Trainer.Evaluate(module).Accuracy;
-        double initTest = test is null ? double.NaN : test.Trainer.Evaluate(module).Accuracy;
+        double initVal = eval.Evaluate(validation).Accuracy;
+        double initTest = test is null ? double.NaN : eval.Evaluate(test).Accuracy;
         Log?.Invoke($"initial: {initialEpochs} epochs, widths [{string.Join(",", model.Widths())}], val {initVal:P2}");
-        var (diagX, _) = train.Head(c.DiagnosticBatch);
-        var diagBatch = new Tensor(diagX.ToArray(), diagX.ShapeArray());
+        var diagBatch = train.Head(c.DiagnosticBatch).X;
 
         var stages = new List<StageReport>();
         for (int s = 0; s < c.Schedule.Count; s++)
@@ -75,23 +76,23 @@ public sealed class GrowthRunner
             var ctx = new GrowthContext(model, train, rng.Fork("stage", s), s);
             var alloc = distributor.Allocate(ctx, total);
             var votes = distributor.LastVotes;
-            double trBefore = train.Trainer.Evaluate(module).Accuracy;
-            double vaBefore = validation.Trainer.Evaluate(module).Accuracy;
+            double trBefore = eval.Evaluate(train).Accuracy;
+            double vaBefore = eval.Evaluate(validation).Accuracy;
             var logitsBefore = model.Logits(diagBatch);
             var ext = extender.Extend(ctx, alloc);
             BufferPool.Trim(); // shapes changed: idle buffers of the old sizes would only hold memory
             if (c.OptimizerOnGrowth == GrowthStatePolicy.Reset) opt.ResetState();
             double change = FunctionChange.MaxAbsDifference(logitsBefore, model.Logits(diagBatch));
-            double trAfter = train.Trainer.Evaluate(module).Accuracy;
-            double vaAfter = validation.Trainer.Evaluate(module).Accuracy;
-            var actIns = NeuronActivity.Measure(model, train);
-            var cos = model.Sites.Select((site, k) => WeightSimilarity.Cosines(site, widths[k], alloc[k])).ToArray();
+            double trAfter = eval.Evaluate(train).Accuracy;
+            double vaAfter = eval.Evaluate(validation).Accuracy;
+            var actIns = model.Activity(train);
+            var cos = model.Sites.Select((_, k) => model.Cosines(k, widths[k], alloc[k])).ToArray();
 
             int epochs = TrainPhase(model, opt, train, validation, c.StageTraining ?? new StageTraining(5), shuffle, c.BatchSize);
-            var actEnd = NeuronActivity.Measure(model, train);
-            double trEnd = train.Trainer.Evaluate(module).Accuracy;
-            var vaEnd = validation.Trainer.Evaluate(module);
-            double teEnd = test is null ? double.NaN : test.Trainer.Evaluate(module).Accuracy;
+            var actEnd = model.Activity(train);
+            double trEnd = eval.Evaluate(train).Accuracy;
+            var vaEnd = eval.Evaluate(validation);
+            double teEnd = test is null ? double.NaN : eval.Evaluate(test).Accuracy;
             var layers = model.Sites.Select((site, k) => new LayerStageReport(site.Name, site.Width, alloc[k],
                 actIns[k].Inactive(widths[k], alloc[k]), actEnd[k].Inactive(widths[k], alloc[k]), actEnd[k].InactiveAll,
                 cos[k].Mean, cos[k].Max, cos[k].Histogram)).ToArray();
@@ -102,34 +103,28 @@ public sealed class GrowthRunner
             Log?.Invoke($"stage {s}: +{total} as [{string.Join(",", alloc)}] → [{string.Join(",", model.Widths())}], " +
                         $"train {trBefore:P2}→{trAfter:P2}, val end {vaEnd.Accuracy:P2}, new inactive [{string.Join(",", layers.Select(l => l.NewInactiveAtEnd))}]");
         }
-        double final = test is null ? double.NaN : test.Trainer.Evaluate(module).Accuracy;
+        double final = test is null ? double.NaN : eval.Evaluate(test).Accuracy;
         return new GrowthRunReport(c, initialEpochs, initVal, initTest, stages, model.Widths(), final);
     }
 
     /// <summary>
-    /// Trains for a fixed number of epochs, or with early stopping on validation loss (best weights restored).
-    /// Returns the epochs run.
+    /// Trains for a fixed number of epochs, or with early stopping on validation loss (best weights restored), on the
+    /// <see cref="Trainer"/>; <paramref name="callbacks"/> (e.g. a metrics sink) see every epoch. Returns the epochs run.
     /// </summary>
-    public static int TrainPhase(GrowableModel model, Optimizer optimizer, GrowthData train, GrowthData validation,
-        StageTraining training, Rng shuffle, int batchSize = 100)
+    public static int TrainPhase(GrowableModel model, Optimizer optimizer, InMemoryDataset train, InMemoryDataset validation,
+        StageTraining training, Rng shuffle, int batchSize = 100, IEnumerable<ITrainingCallback>? callbacks = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(training);
+        var trainer = new Trainer(model.Module, optimizer);
         if (!training.EarlyStopping)
         {
-            for (int e = 0; e < training.Epochs; e++)
-                train.Trainer.TrainEpoch(model.Module, optimizer, shuffle.Permutation(train.Count), batchSize);
-            return training.Epochs;
+            foreach (var cb in callbacks ?? []) trainer.Add(cb);
+            return trainer.Fit(train, shuffle, batchSize, training.Epochs);
         }
-        var es = new EarlyStopping(model.Module, training.Patience);
-        int epochs = 0;
-        while (epochs < training.MaxEpochs)
-        {
-            train.Trainer.TrainEpoch(model.Module, optimizer, shuffle.Permutation(train.Count), batchSize);
-            epochs++;
-            if (es.Update(validation.Trainer.Evaluate(model.Module).Loss)) break;
-        }
-        es.RestoreBest();
-        return epochs;
+        trainer.Validation = validation;
+        trainer.Add(new EarlyStopping(model.Module, training.Patience));
+        foreach (var cb in callbacks ?? []) trainer.Add(cb);
+        return trainer.Fit(train, shuffle, batchSize, training.MaxEpochs);
     }
 }

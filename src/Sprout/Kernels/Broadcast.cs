@@ -31,11 +31,15 @@ public static class Broadcast
             int da = i - (rank - a.Length) >= 0 ? a[i - (rank - a.Length)] : 1;
             int db = i - (rank - b.Length) >= 0 ? b[i - (rank - b.Length)] : 1;
             if (da != db && da != 1 && db != 1)
-                throw new ArgumentException($"shapes {Tensors.Tensor.FormatShape(a)} and {Tensors.Tensor.FormatShape(b)} do not broadcast");
+                throw new ArgumentException($"shapes {Format(a)} and {Format(b)} do not broadcast");
             r[i] = da == 1 ? db : da;
         }
         return r;
     }
+
+    // "[2, 3]", as Tensor.FormatShape writes shapes (kernels sit below tensors and do not name them)
+    private static string Format(ReadOnlySpan<int> shape) =>
+        "[" + string.Join(", ", shape.ToArray().Select(d => d.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]";
 
     // Output dims and per-operand strides after padding to rank 4 and collapsing contiguous axes.
     internal struct Plan

@@ -9,16 +9,31 @@ public static class GradClip
     /// </summary>
     public static double ClipByNorm(IEnumerable<Tensor> parameters, double maxNorm)
     {
-        var ps = parameters.Where(p => p.Grad is not null).ToList();
+        ArgumentNullException.ThrowIfNull(parameters);
+        return ClipByNorm(parameters as IReadOnlyList<Tensor> ?? parameters.ToArray(), maxNorm);
+    }
+
+    /// <summary>As <see cref="ClipByNorm(IEnumerable{Tensor}, double)"/>, without allocating (for a training step).</summary>
+    public static double ClipByNorm(IReadOnlyList<Tensor> parameters, double maxNorm)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
         double sq = 0;
-        foreach (var p in ps)
-            foreach (float g in p.Grad!.Span) sq += (double)g * g;
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            var g = parameters[i].Grad;
+            if (g is null) continue;
+            foreach (float v in g.Span) sq += (double)v * v;
+        }
         double norm = Math.Sqrt(sq);
         if (!double.IsFinite(norm)) return norm;
         if (norm > maxNorm)
         {
             float scale = (float)(maxNorm / (norm + 1e-6));
-            foreach (var p in ps) System.Numerics.Tensors.TensorPrimitives.Multiply(p.Grad!.Span, scale, p.Grad!.Span);
+            for (int i = 0; i < parameters.Count; i++)
+            {
+                var g = parameters[i].Grad;
+                if (g is not null) System.Numerics.Tensors.TensorPrimitives.Multiply(g.Span, scale, g.Span);
+            }
         }
         return norm;
     }

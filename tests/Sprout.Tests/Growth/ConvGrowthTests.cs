@@ -2,6 +2,7 @@ using Sprout.Growth;
 using Sprout.Nn;
 using Sprout.Optim;
 using Sprout.Tensors;
+using Sprout.Training;
 using Xunit;
 
 namespace Sprout.Tests.Growth;
@@ -76,13 +77,8 @@ public class ConvGrowthTests
         var x = Tensor.Uniform(rng, -1, 1, 8, 3, 8, 8);
         int[] y = [0, 1, 2, 0, 1, 2, 0, 1];
         var opt = new Adam(m.Parameters(), 1e-2);
-        void Step()
-        {
-            using var _ = TensorScope.Begin();
-            opt.ZeroGrad();
-            Sprout.Autograd.Ops.CrossEntropy(m.Forward(x), y).Backward();
-            opt.Step();
-        }
+        var trainer = new Trainer(m.Module, opt);
+        void Step() => trainer.Step(new Batch(x, y));
         Step();
         var conv = (Conv2d)m.Module.Layers[3];
         var m0 = (float[])opt.StateOf(conv.Weight)!.Slots[0].Clone();
@@ -135,23 +131,18 @@ public class ConvGrowthTests
         var xs = new float[64 * 3 * 8 * 8];
         rng.FillUniform(xs, -1, 1);
         var ys = Enumerable.Range(0, 64).Select(i => i % 3).ToArray();
-        var data = new GrowthData(xs, ys, 3 * 8 * 8, [3, 8, 8]);
+        var data = new InMemoryDataset(xs, ys, 3 * 8 * 8, [3, 8, 8]);
         var ext = (name == "swe-reference" ? new SweConfig(SweOptions.Reference with { AdjustSteps = 10 }) { Name = name } : GrowthMethods.Extender(name)).Build();
         var report = ext.Extend(new GrowthContext(m, data, rng.Fork("grow")), [2, 2, 3, 1]);
         Assert.Equal([6, 6, 9, 6], m.Widths());
         Assert.Equal(4, report.Count);
-        var opt = new Adam(m.Parameters(), 1e-2);
+        var trainer = new Trainer(m.Module, new Adam(m.Parameters(), 1e-2));
+        var order = InMemoryDataset.Identity(64);
         float first = 0, last = 0;
         for (int step = 0; step < 30; step++)
         {
-            using var _ = TensorScope.Begin();
-            opt.ZeroGrad();
-            var (bx, by) = data.Batch(GrowthData.Identity(64), 0, 64);
-            var loss = Sprout.Autograd.Ops.CrossEntropy(m.Forward(bx), by);
-            if (step == 0) first = loss.Item();
-            last = loss.Item();
-            loss.Backward();
-            opt.Step();
+            last = trainer.Step(data.Gather(order, 0, 64));
+            if (step == 0) first = last;
         }
         Assert.True(float.IsFinite(last) && last < first, $"loss {first} → {last}");
     }
@@ -166,7 +157,7 @@ public class ConvGrowthTests
         var rng = new Rng(6);
         var xs = new float[64 * 3 * 8 * 8];
         rng.FillUniform(xs, -1, 1);
-        var data = new GrowthData(xs, Enumerable.Range(0, 64).Select(i => i % 3).ToArray(), 3 * 8 * 8, [3, 8, 8]);
+        var data = new InMemoryDataset(xs, Enumerable.Range(0, 64).Select(i => i % 3).ToArray(), 3 * 8 * 8, [3, 8, 8]);
         var before = m.CopyWeights();
         var dist = (name == "svod-topn" ? new SvodConfig(SvodOptions.TopN with { BatchSize = 32 }) { Name = name } : GrowthMethods.Distributor(name)).Build();
         var alloc = dist.Allocate(new GrowthContext(m, data, rng.Fork("d")), 10);

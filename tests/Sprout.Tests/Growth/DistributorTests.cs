@@ -1,5 +1,6 @@
 using Sprout.Growth;
 using Sprout.Tensors;
+using Sprout.Training;
 using Xunit;
 
 namespace Sprout.Tests.Growth;
@@ -58,7 +59,7 @@ public class DistributorTests
         var data = GrowthFixtures.Random(600, 6, 3, 2);
         var before = GrowthFixtures.Weights(model);
         var shapes = model.Parameters().Select(p => p.ShapeArray()).ToArray();
-        var (x, _) = data.Head(100);
+        var x = data.Head(100).X;
         var logits = model.Logits(x);
         var d = Distributor.Create(name);
         var alloc = d.Allocate(new GrowthContext(model, data, new Rng(4)), 11);
@@ -91,7 +92,8 @@ public class DistributorTests
             site.SetBias(p, (float)rng.Uniform(-0.5, 0.5));
             rng.FillUniform(ow, -0.5, 0.5); site.SetOutgoing(p, ow);
         }
-        var (x, y) = data.Head(200);
+        var head = data.Head(200);
+        var (x, y) = (head.X, head.Labels);
         double Loss(float z)
         {
             var inc = site.IncomingMatrix();

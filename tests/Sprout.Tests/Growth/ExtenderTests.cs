@@ -2,6 +2,7 @@ using Sprout.Optim;
 using Sprout.Autograd;
 using Sprout.Growth;
 using Sprout.Tensors;
+using Sprout.Training;
 using Xunit;
 
 namespace Sprout.Tests.Growth;
@@ -83,7 +84,7 @@ public class ExtenderTests
     {
         var model = GrowthFixtures.Mlp(8, 6, 10, 10, 3);
         var data = GrowthFixtures.Random(300, 6, 3, 8);
-        var (x, _) = data.Head(100);
+        var x = data.Head(100).X;
         var before = model.Logits(x);
         var ext = name == "kaiming" ? Extender.Create(name) : new SharedWeightsExtender(SweOptions.Plus with { AdjustSteps = 0, CenterNewBias = true }, name);
         var rep = ext.Extend(new GrowthContext(model, data, new Rng(3)), [3, 2]);
@@ -123,20 +124,20 @@ public class ExtenderTests
         var data = GrowthFixtures.Random(2000, 6, 3, 12);
         var plus = new SharedWeightsExtender(SweOptions.PlusFrozen with { AdjustSteps = 30 }, "swe-plus-frozen");
         var rep = plus.Extend(new GrowthContext(model, data, new Rng(5)), [8, 8]);
-        var act = Sprout.Diagnostics.NeuronActivity.Measure(model, data);
+        var act = model.Activity(data);
         Assert.Equal(0, act[0].Inactive(8, 8));
         Assert.Equal(0, act[1].Inactive(8, 8));
         Assert.All(rep, r => Assert.Equal(30, r.AdjustSteps));
-        var cos = Sprout.Diagnostics.WeightSimilarity.Cosines(model.Sites[1], 8, 8);
+        var cos = model.Cosines(1, 8, 8);
         Assert.True(cos.Mean < 0.5, $"new neurons should not be collinear, mean cosine {cos.Mean:F3}");
     }
 
-    private static (GrowableModel Model, GrowthData Data) TrainedNet()
+    private static (GrowableModel Model, InMemoryDataset Data) TrainedNet()
     {
         var model = GrowthFixtures.Mlp(21, 6, 16, 16, 3);
         var data = GrowthFixtures.Random(1000, 6, 3, 4);
-        var opt = new Adam(model.Parameters(), 1e-2);
-        for (int e = 0; e < 60; e++) data.Trainer.TrainEpoch(model.Module, opt, new Rng((ulong)e).Permutation(data.Count), 50);
+        var trainer = new Trainer(model.Module, new Adam(model.Parameters(), 1e-2));
+        for (int e = 0; e < 60; e++) trainer.TrainEpoch(data, new Rng((ulong)e).Permutation(data.Count), 50);
         return (model, data);
     }
 
@@ -146,16 +147,16 @@ public class ExtenderTests
         // a strong shrink (lr 1e-2 on the base decay) costs accuracy; the recovery epochs must win it back
         var shrink = SweOptions.Plus with { LearningRate = 1e-2, AdjustSteps = 20, RecoverTolerance = double.NaN };
         var (m1, data) = TrainedNet();
-        double before = data.Trainer.Evaluate(m1.Module).Accuracy;
+        double before = new Trainer(m1.Module).Evaluate(data).Accuracy;
         Assert.True(before > 0.9, $"fixture net should have learned its rule, {before:P1}");
         new SharedWeightsExtender(shrink, "shrink").Extend(new GrowthContext(m1, data, new Rng(7)), [4, 4]);
-        double shrunk = data.Trainer.Evaluate(m1.Module).Accuracy;
+        double shrunk = new Trainer(m1.Module).Evaluate(data).Accuracy;
         Assert.True(before - shrunk > 0.02, $"the shrink alone should cost accuracy: {before:P2} → {shrunk:P2}");
 
         var (m2, _) = TrainedNet();
         var rep = new SharedWeightsExtender(shrink with { RecoverTolerance = 0.2, MaxRecoverEpochs = 50 }, "recover")
             .Extend(new GrowthContext(m2, data, new Rng(7)), [4, 4]);
-        double recovered = data.Trainer.Evaluate(m2.Module).Accuracy;
+        double recovered = new Trainer(m2.Module).Evaluate(data).Accuracy;
         Assert.True(before - recovered <= 0.002 + 1e-9, $"recovered to {recovered:P2} from {before:P2}");
         Assert.Contains(rep, r => r.AdjustSteps > 20);                 // recovery epochs ran beyond the planned steps
         Assert.Equal([20, 20], m2.Widths());

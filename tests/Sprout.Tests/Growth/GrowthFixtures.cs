@@ -1,3 +1,4 @@
+using Sprout.Training;
 using Sprout.Data;
 using Sprout.Growth;
 using Sprout.Nn;
@@ -10,14 +11,14 @@ internal static class GrowthFixtures
     public static GrowableModel Mlp(ulong seed, params int[] widths) =>
         new((Sequential)SequentialConfig.Mlp(widths, ActivationConfig.Relu).Build(new Rng(seed)));
 
-    public static GrowthData Spirals(int n, ulong seed)
+    public static InMemoryDataset Spirals(int n, ulong seed)
     {
         var (x, y) = Synthetic.TwoSpirals(n, new Rng(seed));
-        return new GrowthData(x, y, 2);
+        return new InMemoryDataset(x, y, 2);
     }
 
     /// <summary>Random features in [−1, 1] with labels from a fixed random linear rule.</summary>
-    public static GrowthData Random(int n, int features, int classes, ulong seed)
+    public static InMemoryDataset Random(int n, int features, int classes, ulong seed)
     {
         var rng = new Rng(seed);
         var x = new float[n * features];
@@ -37,7 +38,7 @@ internal static class GrowthFixtures
             }
             y[i] = best;
         }
-        return new GrowthData(x, y, features);
+        return new InMemoryDataset(x, y, features);
     }
 
     public static float[][] Weights(GrowableModel m) => m.CopyWeights();

@@ -2,6 +2,7 @@ using Sprout.Autograd;
 using Sprout.Growth;
 using Sprout.Nn;
 using Sprout.Tensors;
+using Sprout.Training;
 using Xunit;
 
 namespace Sprout.Tests.Growth;
@@ -14,7 +15,7 @@ public class GrowthSiteTests
     {
         var model = GrowthFixtures.Mlp(3, 7, 12, 9, 4);
         var data = GrowthFixtures.Random(64, 7, 4, 5);
-        var (x, _) = data.Head(64);
+        var x = data.Head(64).X;
         var before = model.Logits(x);
         var rng = new Rng(11);
         foreach (var site in model.Sites)
@@ -87,17 +88,9 @@ public class GrowthSiteTests
         var model = GrowthFixtures.Mlp(2, 4, 5, 3);
         var data = GrowthFixtures.Random(32, 4, 3, 9);
         var opt = new Sprout.Optim.Adam(model.Parameters(), 1e-2);
-        var (x, y) = data.Head(32);
-        void Step()
-        {
-            using (TensorScope.Begin())
-            {
-                opt.ZeroGrad();
-                Ops.CrossEntropy(model.Forward(x), y).Backward();
-                opt.Step();
-            }
-        }
-        Step();
+        var trainer = new Trainer(model.Module, opt);
+        var batch = data.Head(32);
+        trainer.Step(batch);
         var site = model.Sites[0];
         var w = site.InWeight;
         var m0 = (float[])opt.StateOf(w)!.Slots[0].Clone();
@@ -108,14 +101,8 @@ public class GrowthSiteTests
         var outg = new float[site.FanOut];
         for (int j = 5; j < 7; j++) { rng.FillNormal(row, 0, 1); site.SetIncoming(j, row); rng.FillNormal(outg, 0, 1); site.SetOutgoing(j, outg); }
         // gradient of the grown net, then one step: m = β1·m_old + (1−β1)·g, with m_old = 0 for new rows
-        float[] g;
-        using (TensorScope.Begin())
-        {
-            opt.ZeroGrad();
-            Ops.CrossEntropy(model.Forward(x), y).Backward();
-            g = w.Grad!.ToArray();
-            opt.Step();
-        }
+        trainer.Step(batch);
+        var g = w.Grad!.ToArray();   // the update leaves the gradient in place
         var st = opt.StateOf(w)!;
         Assert.Equal([7, 4], st.Shape);
         Assert.Equal(2, st.Step);

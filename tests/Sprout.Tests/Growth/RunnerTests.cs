@@ -2,6 +2,7 @@ using System.Text.Json;
 using Sprout.Growth;
 using Sprout.Nn;
 using Sprout.Tensors;
+using Sprout.Training;
 using Xunit;
 
 namespace Sprout.Tests.Growth;
@@ -41,15 +42,15 @@ public class RunnerTests
         Assert.InRange(epochs, 1, 12);
         // rerun the same epochs while tracking the best validation loss by hand
         var model2 = GrowthFixtures.Mlp(2, 5, 6, 3);
-        var opt2 = new Sprout.Optim.Adam(model2.Parameters(), 0.05);
+        var trainer2 = new Trainer(model2.Module, new Sprout.Optim.Adam(model2.Parameters(), 0.05));
         var sh = new Rng(1);
         double best = double.PositiveInfinity;
         for (int e = 0; e < epochs; e++)
         {
-            train.Trainer.TrainEpoch(model2.Module, opt2, sh.Permutation(train.Count), 50);
-            best = Math.Min(best, val.Trainer.Evaluate(model2.Module).Loss);
+            trainer2.TrainEpoch(train, sh.Permutation(train.Count), 50);
+            best = Math.Min(best, trainer2.Evaluate(val).Loss);
         }
-        Assert.Equal(best, val.Trainer.Evaluate(model.Module).Loss, 6);
+        Assert.Equal(best, new Trainer(model.Module).Evaluate(val).Loss, 6);
     }
 
     private static GrowthRunConfig Config(string extender, string distributor) => new(

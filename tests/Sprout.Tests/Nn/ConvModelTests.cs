@@ -2,6 +2,7 @@ using Sprout.Autograd;
 using Sprout.Nn;
 using Sprout.Optim;
 using Sprout.Tensors;
+using Sprout.Training;
 using Xunit;
 
 namespace Sprout.Tests.Nn;
@@ -119,15 +120,12 @@ public class ConvModelTests
         var lc = (LocallyConnected2d)cfg.Build(new Rng(3));
         var mask = lc.WeightMask!.ToArray();
         Assert.InRange(mask.Count(v => v == 0f) / (double)mask.Length, 0.4, 0.6);
-        var opt = new AdamW(lc.Parameters(), 0.05, weightDecay: 0.1);
+        var trainer = new Trainer(lc, new AdamW(lc.Parameters(), 0.05, weightDecay: 0.1), Loss.Mse);
         var rng = new Rng(4);
         for (int step = 0; step < 20; step++)
         {
-            using var _ = TensorScope.Begin();
-            opt.ZeroGrad();
-            var y = lc.Forward(Tensor.Uniform(rng, -1, 1, 4, 1, 8, 8));
-            Ops.Mse(y, Tensor.Uniform(rng, -1, 1, y.ShapeArray())).Backward();
-            opt.Step();
+            var x = Tensor.Uniform(rng, -1, 1, 4, 1, 8, 8);
+            trainer.Step(new Batch(x, target: Tensor.Uniform(rng, -1, 1, 4, 4, 6, 6)));
         }
         var w = lc.Weight.ToArray();
         for (int i = 0; i < w.Length; i++)
@@ -200,29 +198,13 @@ public class ConvModelTests
             new Conv2dConfig(8, width, 3, 1, 1), ActivationConfig.Relu, new PoolConfig(PoolKind.AdaptiveAverage, OutputSize: 1, FlattenOutput: true),
             new LinearConfig(width, 2)]);
         var model = cfg.Build(rng.Fork("init"));
-        var opt = new Adam(model.Parameters(), 0.01);
-        for (int epoch = 0; epoch < 15; epoch++)
-        {
-            var order = rng.Permutation(n);
-            for (int s = 0; s < n; s += 32)
-            {
-                using var _ = TensorScope.Begin();
-                var bx = Tensor.Empty(32, 1, size, size);
-                var by = new int[32];
-                for (int r = 0; r < 32; r++)
-                {
-                    x.AsSpan(order[s + r] * px, px).CopyTo(bx.Span.Slice(r * px, px));
-                    by[r] = y[order[s + r]];
-                }
-                opt.ZeroGrad();
-                Ops.CrossEntropy(model.Forward(bx), by).Backward();
-                opt.Step();
-            }
-        }
+        var trainer = new Trainer(model, new Adam(model.Parameters(), 0.01));
+        var data = new InMemoryDataset(x, y, px, [1, size, size]);
+        for (int epoch = 0; epoch < 15; epoch++) trainer.TrainEpoch(data, rng.Permutation(n), 32);
         model.Eval();
         using var scope = TensorScope.Begin();
         var logits = model.Forward(new Tensor(xt, 256, 1, size, size));
-        double acc = Sprout.Experiments.ArrayTrainer.CountCorrect(logits, yt) / 256.0;
+        double acc = Loss.CountArgMaxMatches(logits, yt) / 256.0;
         Assert.True(acc >= 0.95, $"test accuracy {acc:P1}");
     }
 }

@@ -1,9 +1,9 @@
 using Sprout.Data;
-using Sprout.Experiments;
 using Sprout.Kernels;
 using Sprout.Nn;
 using Sprout.Optim;
 using Sprout.Tensors;
+using Sprout.Training;
 using Xunit;
 
 namespace Sprout.Tests.Training;
@@ -11,21 +11,21 @@ namespace Sprout.Tests.Training;
 [Collection("Workers")]
 public class MlpTrainingTests
 {
-    private static (Module Model, ArrayTrainer Train, ArrayTrainer Test, Rng Rng) Spirals(ulong seed)
+    private static (Module Model, InMemoryDataset Train, InMemoryDataset Test, Rng Rng) Spirals(ulong seed)
     {
         var rng = new Rng(seed);
         var (x, y) = Synthetic.TwoSpirals(2000, rng.Fork("train"));
         var (xt, yt) = Synthetic.TwoSpirals(1000, rng.Fork("test"));
         var model = SequentialConfig.Mlp([2, 64, 64, 2], ActivationConfig.Relu).Build(rng.Fork("init"));
-        return (model, new ArrayTrainer(x, y, 2), new ArrayTrainer(xt, yt, 2), rng);
+        return (model, new InMemoryDataset(x, y, 2), new InMemoryDataset(xt, yt, 2), rng);
     }
 
-    private static EpochStats Fit(Module model, ArrayTrainer train, Rng rng, int epochs)
+    private static EpochStats Fit(Module model, InMemoryDataset train, Rng rng, int epochs)
     {
-        var opt = new Adam(model.Parameters(), 0.01);
+        var trainer = new Trainer(model, new Adam(model.Parameters(), 0.01));
         var shuffle = rng.Fork("shuffle");
         EpochStats last = default;
-        for (int e = 0; e < epochs; e++) last = train.TrainEpoch(model, opt, shuffle.Permutation(train.Count), 32);
+        for (int e = 0; e < epochs; e++) last = trainer.TrainEpoch(train, shuffle.Permutation(train.Count), 32);
         return last;
     }
 
@@ -33,9 +33,10 @@ public class MlpTrainingTests
     public void MlpLearnsTwoSpirals()
     {
         var (model, train, test, rng) = Spirals(7);
-        double before = test.Evaluate(model).Accuracy;
+        var eval = new Trainer(model);
+        double before = eval.Evaluate(test).Accuracy;
         Fit(model, train, rng, 60);
-        var after = test.Evaluate(model);
+        var after = eval.Evaluate(test);
         Assert.True(before < 0.75, $"an untrained net should not already solve it ({before:P1})");
         Assert.True(after.Accuracy >= 0.97, $"test accuracy {after.Accuracy:P2} (loss {after.Loss:F4})");
     }
@@ -71,8 +72,7 @@ public class MlpTrainingTests
                 rng.FillUniform(x, 0, 1);
                 var y = Enumerable.Range(0, 512).Select(i => i % 10).ToArray();
                 var model = SequentialConfig.Mlp([784, 300, 10], ActivationConfig.Relu).Build(rng.Fork("init"));
-                var opt = new Adam(model.Parameters(), 1e-3);
-                new ArrayTrainer(x, y, 784).TrainEpoch(model, opt, rng.Fork("s").Permutation(512), 128);
+                new Trainer(model, new Adam(model.Parameters(), 1e-3)).TrainEpoch(new InMemoryDataset(x, y, 784), rng.Fork("s").Permutation(512), 128);
                 return model.Parameters().SelectMany(p => p.ToArray()).ToArray();
             }
             finally { Workers.Threads = saved; }
@@ -90,12 +90,12 @@ public class MlpTrainingTests
         rng.FillUniform(x, 0, 1);
         var y = Enumerable.Range(0, n).Select(i => i % 10).ToArray();
         var model = SequentialConfig.Mlp([784, 120, 10], ActivationConfig.Relu).Build(rng);
-        var opt = new Adam(model.Parameters(), 1e-3);
-        var trainer = new ArrayTrainer(x, y, 784);
+        var trainer = new Trainer(model, new Adam(model.Parameters(), 1e-3));
+        var data = new InMemoryDataset(x, y, 784);
         var order = rng.Permutation(n);
-        trainer.TrainEpoch(model, opt, order, 64); // warm-up: pools and JIT
+        trainer.TrainEpoch(data, order, 64); // warm-up: pools and JIT
         long before = GC.GetAllocatedBytesForCurrentThread();
-        trainer.TrainEpoch(model, opt, order, 64);
+        trainer.TrainEpoch(data, order, 64);
         long perStep = (GC.GetAllocatedBytesForCurrentThread() - before) / 40;
         Assert.True(perStep < 64 * 1024, $"{perStep} bytes allocated per warm step");
     }
@@ -104,10 +104,10 @@ public class MlpTrainingTests
     public void DivergenceIsReportedNotHidden()
     {
         var (model, train, _, rng) = Spirals(5);
-        var opt = new Sgd(model.Parameters(), 1e30);
+        var trainer = new Trainer(model, new Sgd(model.Parameters(), 1e30));
         var e = Assert.Throws<TrainingDivergedException>(() =>
         {
-            for (int i = 0; i < 5; i++) train.TrainEpoch(model, opt, rng.Permutation(train.Count), 32);
+            for (int i = 0; i < 5; i++) trainer.TrainEpoch(train, rng.Permutation(train.Count), 32);
         });
         Assert.Contains("loss became", e.Message);
     }

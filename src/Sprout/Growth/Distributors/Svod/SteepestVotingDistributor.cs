@@ -1,6 +1,6 @@
-using Sprout.Autograd;
 using Sprout.Optim;
 using Sprout.Tensors;
+using Sprout.Training;
 
 namespace Sprout.Growth;
 
@@ -145,21 +145,16 @@ public sealed class SteepestVotingDistributor : Distributor
             if (o.TrainEpochs > 0)
             {
                 var opt = new RmsProp(model.Parameters(), o.RmsPropLearningRate, o.RmsPropAlpha, momentum: o.RmsPropMomentum);
-                var tr = rng.Fork("train");
-                for (int e = 0; e < o.TrainEpochs; e++)
-                    data.Trainer.TrainEpoch(model.Module, opt, tr.Permutation(data.Count), bs);
+                new Trainer(model.Module, opt) { Name = "SVoD's probe training" }.Fit(data, rng.Fork("train"), bs, o.TrainEpochs);
             }
             int batches = o.ScoreBatches > 0 ? Math.Min(o.ScoreBatches, Math.Max(1, data.Count / bs)) : Math.Max(1, data.Count / bs);
             var order = rng.Fork("score").Permutation(data.Count);
             var grads = sites.Select(s => new float[s.Width * s.IncomingLength]).ToArray();
+            // scoring: gradients only (no update), on the model in training mode as it was trained
+            var scorer = new Trainer(model.Module) { Name = "SVoD's probe scoring" };
             for (int b = 0; b < batches; b++)
             {
-                var (bx, by) = data.Batch(order, b * bs, bs);
-                using (TensorScope.Begin())
-                {
-                    model.Module.ZeroGrad();
-                    Ops.CrossEntropy(model.Forward(bx), by).Backward();
-                }
+                scorer.Backward(data.Gather(order, b * bs, bs));
                 for (int k = 0; k < sites.Count; k++)
                 {
                     var s = sites[k];

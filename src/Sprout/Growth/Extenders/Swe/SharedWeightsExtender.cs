@@ -1,6 +1,7 @@
 using Sprout.Autograd;
 using Sprout.Optim;
 using Sprout.Tensors;
+using Sprout.Training;
 
 namespace Sprout.Growth;
 
@@ -38,7 +39,7 @@ public sealed class SharedWeightsExtender : Extender
     /// <inheritdoc/>
     protected override void BeginExtend(GrowthContext ctx) =>
         // recovery aims at the accuracy before the whole growth step, so small per-site losses cannot add up
-        _accBeforeStep = double.IsNaN(Options.RecoverTolerance) ? double.NaN : ctx.Train.Trainer.Evaluate(ctx.Model.Module).Accuracy;
+        _accBeforeStep = double.IsNaN(Options.RecoverTolerance) ? double.NaN : new Trainer(ctx.Model.Module).Evaluate(ctx.Train).Accuracy;
 
     /// <inheritdoc/>
     protected override SiteExtension ExtendSite(GrowthContext ctx, int siteIndex, int count, Rng rng)
@@ -176,33 +177,23 @@ public sealed class SharedWeightsExtender : Extender
         var model = ctx.Model;
 
         // only the producer (for its gradient) and the consumer take part; everything else is frozen for the phase
-        var involved = new HashSet<Tensor>(ReferenceEqualityComparer.Instance) { site.InWeight, site.OutWeight };
+        var involved = new List<Tensor> { site.InWeight, site.OutWeight };
         if (site.InBias is not null) involved.Add(site.InBias);
         if (site.OutBias is not null) involved.Add(site.OutBias);
-        var frozen = model.Parameters().Where(p => !involved.Contains(p) && p.RequiresGrad).ToList();
-        foreach (var p in frozen) p.RequiresGrad = false;
-
-        var next = new List<Tensor> { site.OutWeight };
-        if (site.OutBias is not null) next.Add(site.OutBias);
-        double nextLr = double.IsNaN(o.NextLearningRate) ? o.LearningRate : o.NextLearningRate;
-        var optBase = o.DecayBase ? new Adam([baseT], nextLr, weightDecay: o.WeightDecay) : null;
-        var optNext = new Adam(next, nextLr, weightDecay: o.WeightDecay);
-        var optC = new Adam([coup], o.LearningRate / load, weightDecay: o.WeightDecay);
-        var grad = new float[(n + N) * d];
-        var cgrad = new Tensor(new float[coup.Length], coup.ShapeArray());
-        var zeroBase = new Tensor(new float[baseT.Length], baseT.ShapeArray());
-        int[] order = o.Shuffle ? rng.Permutation(data.Count) : GrowthData.Identity(data.Count);
+        var rule = new CouplingStep(site, baseT, coup, mask, n, N, d, involved, o, load, decaySteps);
+        var trainer = new Trainer(model.Module, rule) { Name = "the SWE adjustment phase", Trainable = involved };
+        int[] order = o.Shuffle ? rng.Permutation(data.Count) : InMemoryDataset.Identity(data.Count);
         int pos = 0, done = 0;
         try
         {
+            using var frozen = trainer.Freeze();
             model.Module.Train();
             for (int s = 0; s < maxSteps; s++, done++)
             {
                 // recovery: past the planned steps, one more epoch only while accuracy is still short of the tolerance
                 if (s >= steps && (s - steps) % epochSteps == 0)
                 {
-                    double acc = data.Trainer.Evaluate(model.Module).Accuracy;
-                    model.Module.Train();
+                    double acc = trainer.Evaluate(data).Accuracy;
                     if (100 * (accBefore - acc) <= o.RecoverTolerance) break;
                 }
                 if (pos + bs > data.Count)
@@ -210,44 +201,91 @@ public sealed class SharedWeightsExtender : Extender
                     pos = 0;
                     if (o.Shuffle) order = rng.Permutation(data.Count);
                 }
-                var (bx, by) = data.Batch(order, pos, bs);
+                var batch = data.Gather(order, pos, bs);
                 pos += bs;
-                using (TensorScope.Begin())
-                {
-                    foreach (var p in involved) p.ZeroGrad();
-                    var loss = Ops.CrossEntropy(model.Forward(bx), by);
-                    if (!float.IsFinite(loss.Item())) throw new Experiments.TrainingDivergedException("loss became non-finite during the SWE adjustment phase");
-                    loss.Backward();
-                }
-                site.IncomingGradient(grad);
-                var cg = cgrad.Span;
-                for (int j = 0; j < N; j++)
-                {
-                    var gNew = grad.AsSpan((n + j) * d, d);
-                    for (int i = 0; i < n; i++)
-                    {
-                        var dst = cg.Slice((j * n + i) * d, d);
-                        if (mask[j * n + i]) System.Numerics.Tensors.TensorPrimitives.Subtract(gNew, grad.AsSpan(i * d, d), dst);
-                        else dst.Clear();
-                    }
-                }
-                coup.Grad = cgrad;
-                optC.Step();
-                optNext.Step();
-                if (optBase is not null && s < decaySteps)
-                {
-                    baseT.Grad = zeroBase;
-                    optBase.Step();
-                }
-                WriteEffective(site, baseT.Span, coup.Span, mask, n, N, d);
+                trainer.Step(batch);
             }
         }
         finally
         {
-            foreach (var p in frozen) p.RequiresGrad = true;
             foreach (var p in involved) p.ZeroGrad();
         }
         return done;
+    }
+
+    /// <summary>
+    /// SWE's update rule for the adjustment phase: the couplings' gradient dL/dc_{j,i} = dL/dnew_j − dL/dold_i is read
+    /// from the producer's gradient; Adam steps the couplings (rate / load), the consumer, and (while decaying) the
+    /// base weights with a zero gradient (weight decay alone); then the effective weights are written into the layer.
+    /// </summary>
+    private sealed class CouplingStep : IStepRule
+    {
+        private readonly GrowthSite _site;
+        private readonly Tensor _base, _coup, _cgrad, _zeroBase;
+        private readonly bool[] _mask;
+        private readonly int _n, _N, _d, _decaySteps;
+        private readonly float[] _grad;
+        private readonly Adam _optC, _optNext;
+        private readonly Adam? _optBase;
+        private readonly List<Tensor> _involved;
+        private int _steps;
+
+        public CouplingStep(GrowthSite site, Tensor baseT, Tensor coup, bool[] mask, int n, int N, int d, List<Tensor> involved,
+            SweOptions o, int load, int decaySteps)
+        {
+            _site = site;
+            _base = baseT;
+            _coup = coup;
+            _mask = mask;
+            _n = n;
+            _N = N;
+            _d = d;
+            _involved = involved;
+            _decaySteps = decaySteps;
+            var next = new List<Tensor> { site.OutWeight };
+            if (site.OutBias is not null) next.Add(site.OutBias);
+            double nextLr = double.IsNaN(o.NextLearningRate) ? o.LearningRate : o.NextLearningRate;
+            _optBase = o.DecayBase ? new Adam([baseT], nextLr, weightDecay: o.WeightDecay) : null;
+            _optNext = new Adam(next, nextLr, weightDecay: o.WeightDecay);
+            _optC = new Adam([coup], o.LearningRate / load, weightDecay: o.WeightDecay);
+            _grad = new float[(n + N) * d];
+            _cgrad = new Tensor(new float[coup.Length], coup.ShapeArray());
+            _zeroBase = new Tensor(new float[baseT.Length], baseT.ShapeArray());
+        }
+
+        public IReadOnlyList<Tensor> Parameters => _involved;
+
+        public void ZeroGrad()
+        {
+            foreach (var p in _involved) p.ZeroGrad();
+        }
+
+        public void Step()
+        {
+            int n = _n, N = _N, d = _d;
+            _site.IncomingGradient(_grad);
+            var cg = _cgrad.Span;
+            for (int j = 0; j < N; j++)
+            {
+                var gNew = _grad.AsSpan((n + j) * d, d);
+                for (int i = 0; i < n; i++)
+                {
+                    var dst = cg.Slice((j * n + i) * d, d);
+                    if (_mask[j * n + i]) System.Numerics.Tensors.TensorPrimitives.Subtract(gNew, _grad.AsSpan(i * d, d), dst);
+                    else dst.Clear();
+                }
+            }
+            _coup.Grad = _cgrad;
+            _optC.Step();
+            _optNext.Step();
+            if (_optBase is not null && _steps < _decaySteps)
+            {
+                _base.Grad = _zeroBase;
+                _optBase.Step();
+            }
+            _steps++;
+            WriteEffective(_site, _base.Span, _coup.Span, _mask, n, N, d);
+        }
     }
 
     // Sets each new neuron's bias to minus a quantile of its pre-bias activation on check samples, so it fires on
@@ -257,7 +295,7 @@ public sealed class SharedWeightsExtender : Extender
         var site = ctx.Model.Sites[siteIndex];
         int rows = Math.Min(Options.DeadCheckSamples, ctx.Train.Count);
         if (rows <= 0 || site.InBias is null) return;
-        var (bx, _) = ctx.Train.Batch(rng.Permutation(ctx.Train.Count), 0, rows);
+        var bx = ctx.Train.Gather(rng.Permutation(ctx.Train.Count), 0, rows).X;
         int f = site.FanIn;
         var w = new float[f];
         using (Graph.NoGrad())
@@ -295,7 +333,7 @@ public sealed class SharedWeightsExtender : Extender
         // A BatchNorm after the producer renormalises each channel on every batch, so a new channel is never silent at
         // insertion; its activity is measured after stage training on the post-activation output instead.
         if (rows <= 0 || site.Norm is not null) return (-1, 0);
-        var (bx, _) = ctx.Train.Batch(rng.Fork("samples").Permutation(ctx.Train.Count), 0, rows);
+        var bx = ctx.Train.Gather(rng.Fork("samples").Permutation(ctx.Train.Count), 0, rows).X;
         int f = site.FanIn, dead = 0, revived = 0;
         using (Graph.NoGrad())
         using (TensorScope.Begin())

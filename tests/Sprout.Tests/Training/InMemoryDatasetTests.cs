@@ -1,12 +1,11 @@
-using Sprout.Experiments;
-using Sprout.Growth;
 using Sprout.Tensors;
+using Sprout.Training;
 using Xunit;
 
-namespace Sprout.Tests.Growth;
+namespace Sprout.Tests.Training;
 
 [Collection("Workers")]
-public class GrowthDataTests
+public class InMemoryDatasetTests
 {
     // byte samples and the float features they stand for (channel c: byte · scale[c] + shift[c], rounded as the kernel does)
     private static (byte[] Px, float[] X, int[] Y, float[] Scale, float[] Shift) Fixture(int n, int features, int channels, ulong seed)
@@ -41,17 +40,19 @@ public class GrowthDataTests
     public void BytePixelsGatherTheSameFloatsAsFloatStorage(int features, int channels, int rows)
     {
         var (px, x, y, scale, shift) = Fixture(300, features, channels, 5);
-        var floats = new ArrayTrainer(x, y, features);
-        var bytes = new ArrayTrainer(px, y, features, scale, shift);
+        var floats = new InMemoryDataset(x, y, features);
+        var bytes = new InMemoryDataset(px, y, features, scale, shift);
         var order = new Rng(9).Permutation(300);
-        var (fx, fy) = floats.Gather(order, 17, rows);
-        var (bx, by) = bytes.Gather(order, 17, rows);
-        Assert.Equal(fy, by);
+        var f = floats.Gather(order, 17, rows);
+        var fx = f.X;
+        var b = bytes.Gather(order, 17, rows);
+        var bx = b.X;
+        Assert.Equal(f.Labels, b.Labels);
         Assert.Equal(fx.ShapeArray(), bx.ShapeArray());
-        var a = fx.Span;
-        var b = bx.Span;
-        for (int i = 0; i < a.Length; i++)
-            Assert.Equal(BitConverter.SingleToInt32Bits(a[i]), BitConverter.SingleToInt32Bits(b[i]));
+        var sa = fx.Span;
+        var sb = bx.Span;
+        for (int i = 0; i < sa.Length; i++)
+            Assert.Equal(BitConverter.SingleToInt32Bits(sa[i]), BitConverter.SingleToInt32Bits(sb[i]));
     }
 
     [Theory]
@@ -68,10 +69,11 @@ public class GrowthDataTests
         try
         {
             Sprout.Kernels.Workers.Threads = threads;
-            foreach (var trainer in new[] { new ArrayTrainer(x, y, features), new ArrayTrainer(px, y, features, scale, shift) })
+            foreach (var data in new[] { new InMemoryDataset(x, y, features), new InMemoryDataset(px, y, features, scale, shift) })
             {
-                var (bx, by) = trainer.Gather(order, 100, rows);
-                var got = bx.Span;
+                var batch = data.Gather(order, 100, rows);
+                var by = batch.Labels;
+                var got = batch.X.Span;
                 for (int r = 0; r < rows; r++)
                 {
                     int sample = order[100 + r];
@@ -84,21 +86,21 @@ public class GrowthDataTests
     }
 
     [Fact]
-    public void ByteGrowthDataMatchesFloatGrowthData()
+    public void ByteStorageMatchesFloatStorage()
     {
         var (px, x, y, scale, shift) = Fixture(50, 2 * 6 * 6, 2, 3);
-        var f = new GrowthData(x, y, 72, [2, 6, 6]);
-        var b = new GrowthData(px, y, 72, scale, shift, [2, 6, 6]);
+        var f = new InMemoryDataset(x, y, 72, [2, 6, 6]);
+        var b = new InMemoryDataset(px, y, 72, scale, shift, [2, 6, 6]);
         Assert.Equal(x, b.X);                                    // materialised on demand
-        var (hf, _) = f.Head(7);
-        var (hb, _) = b.Head(7);
+        var hf = f.Head(7).X;
+        var hb = b.Head(7).X;
         Assert.Equal(hf.ShapeArray(), hb.ShapeArray());
         Assert.Equal(hf.ToArray(), hb.ToArray());
         int[] pick = [4, 0, 49, 4];
         var sb = b.Subset(pick);
         Assert.NotNull(sb.Pixels);                               // subsets stay compact
         Assert.Equal(f.Subset(pick).X, sb.X);
-        Assert.Equal(pick.Select(i => y[i]), sb.Y);
+        Assert.Equal(pick.Select(i => y[i]), sb.Labels!);
         var flat = b.WithShape([72]);
         Assert.Same(px, flat.Pixels);
         Assert.Equal([3, 72], flat.Head(3).X.ShapeArray());
@@ -108,8 +110,8 @@ public class GrowthDataTests
     public void ByteStorageRejectsMismatchedChannelMaps()
     {
         var (px, _, y, _, _) = Fixture(10, 12, 1, 1);
-        Assert.Throws<ArgumentException>(() => new ArrayTrainer(px, y, 12, [1f, 1f, 1f, 1f, 1f], [0f, 0f, 0f, 0f, 0f]));
-        Assert.Throws<ArgumentException>(() => new ArrayTrainer(px, y, 12, [1f], [0f, 0f]));
-        Assert.Throws<ArgumentException>(() => new ArrayTrainer(px, y[..5], 12, [1f], [0f]));
+        Assert.Throws<ArgumentException>(() => new InMemoryDataset(px, y, 12, [1f, 1f, 1f, 1f, 1f], [0f, 0f, 0f, 0f, 0f]));
+        Assert.Throws<ArgumentException>(() => new InMemoryDataset(px, y, 12, [1f], [0f, 0f]));
+        Assert.Throws<ArgumentException>(() => new InMemoryDataset(px, y[..5], 12, [1f], [0f]));
     }
 }

@@ -1,0 +1,485 @@
+using System.Diagnostics;
+using Sprout.Autograd;
+using Sprout.Nn;
+using Sprout.Optim;
+using Sprout.Tensors;
+
+namespace Sprout.Training;
+
+/// <summary>What a learning-rate schedule counts.</summary>
+public enum ScheduleUnit
+{
+    /// <summary>Finished epochs (<see cref="Trainer.Epoch"/>); the rate is set at the start of each epoch.</summary>
+    Epoch,
+    /// <summary>Steps taken (<see cref="Trainer.GlobalStep"/>); the rate is set before each step.</summary>
+    Step,
+}
+
+/// <summary>
+/// The one training loop: step, epoch and evaluation of a model with a <see cref="Training.Loss"/>, any
+/// <see cref="Optim.Optimizer"/> (or an <see cref="IStepRule"/>), an optional parameter subset (everything else
+/// frozen while the trainer runs), learning-rate schedule, gradient clipping and callbacks. A step: zero gradients,
+/// forward, loss, divergence check (before backward, so a non-finite loss leaves the weights untouched), backward,
+/// clip, update, callbacks — inside one <see cref="TensorScope"/>, on batches gathered into reused buffers, so a warm
+/// step allocates nothing.
+/// </summary>
+public sealed class Trainer
+{
+    private readonly Optimizer? _optimizer;
+    private readonly IStepRule? _rule;
+    private ITrainingCallback[] _callbacks = [];
+    private IReadOnlyCollection<Tensor>? _trainable;
+    private IReadOnlyList<Tensor>? _trainableList, _modelParameters;
+    private FreezeScope? _freeze;
+    private int _batch = -1;
+
+    /// <summary>
+    /// A trainer of <paramref name="model"/> updated by <paramref name="optimizer"/> (null: evaluation and gradient
+    /// passes only) on <paramref name="loss"/> (default cross-entropy).
+    /// </summary>
+    public Trainer(Module model, Optimizer? optimizer = null, Loss? loss = null)
+    {
+        Model = model ?? throw new ArgumentNullException(nameof(model));
+        _optimizer = optimizer;
+        Loss = loss ?? Loss.CrossEntropy;
+        BaseLearningRate = optimizer?.LearningRate ?? double.NaN;
+    }
+
+    /// <summary>A trainer whose updates are <paramref name="stepRule"/>'s instead of an optimizer's.</summary>
+    public Trainer(Module model, IStepRule stepRule, Loss? loss = null)
+    {
+        Model = model ?? throw new ArgumentNullException(nameof(model));
+        _rule = stepRule ?? throw new ArgumentNullException(nameof(stepRule));
+        Loss = loss ?? Loss.CrossEntropy;
+        BaseLearningRate = double.NaN;
+    }
+
+    /// <summary>The model trained.</summary>
+    public Module Model { get; }
+
+    /// <summary>The optimizer (null with a step rule or for an evaluation-only trainer).</summary>
+    public Optimizer? Optimizer => _optimizer;
+
+    /// <summary>The step rule used instead of an optimizer, or null.</summary>
+    public IStepRule? StepRule => _rule;
+
+    /// <summary>The objective.</summary>
+    public Loss Loss { get; }
+
+    /// <summary>What this trainer trains, for messages (e.g. "stage 2 training").</summary>
+    public string Name { get; set; } = "training";
+
+    /// <summary>Learning-rate schedule applied to the optimizer (factor of <see cref="BaseLearningRate"/>), or null.</summary>
+    public LrSchedule? Schedule { get; set; }
+
+    /// <summary>Whether <see cref="Schedule"/> counts epochs (default) or steps.</summary>
+    public ScheduleUnit ScheduleUnit { get; set; } = ScheduleUnit.Epoch;
+
+    /// <summary>The rate the schedule scales (the optimizer's rate when the trainer was made).</summary>
+    public double BaseLearningRate { get; set; }
+
+    /// <summary>When set, gradients are scaled to this joint L2 norm at most before each update (PyTorch clip_grad_norm_).</summary>
+    public double? ClipNorm { get; set; }
+
+    /// <summary>The gradient norm before clipping at the last update (NaN when clipping is off).</summary>
+    public double LastGradNorm { get; private set; } = double.NaN;
+
+    /// <summary>
+    /// When set, only these parameters train: every other parameter of the model is frozen (RequiresGrad = false)
+    /// while an epoch or step runs, or for the span of <see cref="Freeze"/>, and unfrozen afterwards.
+    /// </summary>
+    public IReadOnlyCollection<Tensor>? Trainable
+    {
+        get => _trainable;
+        set
+        {
+            if (_freeze is not null) throw new InvalidOperationException("the trainable subset cannot change while it is in force");
+            _trainable = value;
+            _trainableList = null;
+        }
+    }
+
+    /// <summary>Evaluated after every finished epoch (its result goes to <see cref="ITrainingCallback.OnEpochEnd"/>), or null.</summary>
+    public InMemoryDataset? Validation { get; set; }
+
+    /// <summary>Batch size of evaluation passes run by the trainer itself (validation).</summary>
+    public int EvaluationBatchSize { get; set; } = 1000;
+
+    /// <summary>The callbacks, in call order.</summary>
+    public IReadOnlyList<ITrainingCallback> Callbacks => _callbacks;
+
+    /// <summary>Adds a callback (called after those added before it). Returns this trainer.</summary>
+    public Trainer Add(ITrainingCallback callback)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        _callbacks = [.. _callbacks, callback];
+        return this;
+    }
+
+    /// <summary>Removes a callback; false if it was not there.</summary>
+    public bool Remove(ITrainingCallback callback)
+    {
+        int i = Array.IndexOf(_callbacks, callback);
+        if (i < 0) return false;
+        _callbacks = [.. _callbacks[..i], .. _callbacks[(i + 1)..]];
+        return true;
+    }
+
+    /// <summary>Epochs finished (the epoch counter of schedules and callbacks; set it when resuming).</summary>
+    public int Epoch { get; set; }
+
+    /// <summary>Batch of the current epoch to run next: 0 after a finished epoch, k after an interruption before batch k.</summary>
+    public int NextBatch { get; private set; }
+
+    /// <summary>Optimizer steps taken (set it when resuming a step-counted schedule).</summary>
+    public long GlobalStep { get; set; }
+
+    /// <summary>The current (or last) epoch's statistics so far; pass them back as <c>carried</c> to resume mid-epoch.</summary>
+    public EpochStats Running { get; private set; }
+
+    /// <summary>Set (e.g. by early stopping) to end <see cref="Fit"/> after the current epoch; cleared when Fit starts.</summary>
+    public bool ShouldStop { get; set; }
+
+    /// <summary>The stop signal checked at every batch boundary (share one across the trainers of a run).</summary>
+    public StopSignal Stop { get; set; } = new();
+
+    /// <summary>Requests a stop at the next batch boundary (e.g. on Ctrl+C); see <see cref="Stop"/>.</summary>
+    public void RequestStop() => Stop.Request();
+
+    /// <summary>Whether a stop was requested.</summary>
+    public bool StopRequested => Stop.IsRequested;
+
+    /// <summary>
+    /// When set, each step records its phases into it ("zero grad", "forward i:layers" per fused layer of a
+    /// <see cref="Sequential"/>, "forward loss", "backward (graph walk)", "optimizer") and the backward rules report to
+    /// it through <see cref="Graph.Profile"/>. Off (null) for normal training.
+    /// </summary>
+    public IOpProfiler? Profile { get; set; }
+
+    /// <summary>
+    /// Freezes every parameter outside <see cref="Trainable"/> until disposed (steps inside do not freeze again).
+    /// Without a subset, or inside another freeze, it does nothing.
+    /// </summary>
+    public IDisposable Freeze() => BeginFreeze() ? new FreezeRelease(this) : NoRelease.Instance;
+
+    /// <summary>One optimizer step on <paramref name="batch"/> (model mode unchanged). Returns the batch loss.</summary>
+    public float Step(Batch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        RequireUpdater();
+        bool freeze = BeginFreeze();
+        try
+        {
+            if (Schedule is not null && ScheduleUnit == ScheduleUnit.Step) ApplySchedule((int)GlobalStep);
+            _batch = -1;
+            float l;
+            int correct = 0;
+            using (TensorScope.Begin())
+            {
+                l = Run(batch, update: true, out var output);
+                if (_callbacks.Length != 0 && Loss.HasAccuracy) correct = Loss.CountCorrect(output, batch);
+            }
+            GlobalStep++;
+            if (_callbacks.Length != 0)
+            {
+                var running = new EpochStats((double)l * batch.Rows, correct, batch.Rows, Loss.HasAccuracy);
+                var info = new StepEnd(Epoch, -1, 0, l, batch.Rows, running, GlobalStep);
+                foreach (var c in _callbacks) c.OnStepEnd(this, info);
+            }
+            return l;
+        }
+        finally
+        {
+            if (freeze) EndFreeze();
+        }
+    }
+
+    /// <summary>
+    /// A gradient-only pass: zero gradients, forward, loss, divergence check, backward — no update. The parameters'
+    /// gradients hold the batch's gradient afterwards. Returns the batch loss.
+    /// </summary>
+    public float Backward(Batch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        bool freeze = BeginFreeze();
+        try
+        {
+            _batch = -1;
+            using (TensorScope.Begin()) return Run(batch, update: false, out _);
+        }
+        finally
+        {
+            if (freeze) EndFreeze();
+        }
+    }
+
+    /// <summary>
+    /// One pass over the samples in <paramref name="order"/> (e.g. a seeded permutation), one update per batch, from
+    /// batch <paramref name="startBatch"/> on (resuming an interrupted epoch: same order, the batch index
+    /// <see cref="NextBatch"/> and the <see cref="Running"/> stats it had, as <paramref name="carried"/>). Stops early,
+    /// with <see cref="NextBatch"/> set, when a stop is requested. Returns the epoch's statistics (carried ones
+    /// included). Throws <see cref="TrainingDivergedException"/> on a non-finite loss.
+    /// </summary>
+    public EpochStats TrainEpoch(InMemoryDataset data, ReadOnlySpan<int> order, int batchSize, int startBatch = 0,
+        EpochStats carried = default, bool dropLast = false)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        if (batchSize <= 0) throw new ArgumentException("batch size must be positive");
+        RequireUpdater();
+        int batches = dropLast ? order.Length / batchSize : (order.Length + batchSize - 1) / batchSize;
+        if (startBatch < 0 || startBatch > batches) throw new ArgumentOutOfRangeException(nameof(startBatch), $"batch {startBatch} outside the epoch's {batches}");
+        long t0 = Stopwatch.GetTimestamp();
+        bool acc = Loss.HasAccuracy;
+        double lossSum = carried.LossSum;
+        long correct = carried.Correct;
+        int seen = carried.Samples;
+        var callbacks = _callbacks;
+        Model.Train();
+        bool freeze = BeginFreeze();
+        try
+        {
+            if (Schedule is not null && ScheduleUnit == ScheduleUnit.Epoch) ApplySchedule(Epoch);
+            NextBatch = startBatch;
+            Running = new EpochStats(lossSum, correct, seen, acc);
+            foreach (var c in callbacks) c.OnEpochStart(this);
+            for (int k = startBatch; k < batches; k++)
+            {
+                if (Stop.IsRequested) return Running;
+                int start = k * batchSize;
+                int rows = Math.Min(batchSize, order.Length - start);
+                var b = data.Gather(order, start, rows);
+                if (Schedule is not null && ScheduleUnit == ScheduleUnit.Step) ApplySchedule((int)GlobalStep);
+                _batch = k;
+                float l;
+                using (TensorScope.Begin())
+                {
+                    l = Run(b, update: true, out var output);
+                    lossSum += (double)l * rows;
+                    if (acc) correct += Loss.CountCorrect(output, b);
+                }
+                seen += rows;
+                GlobalStep++;
+                NextBatch = k + 1;
+                Running = new EpochStats(lossSum, correct, seen, acc);
+                if (callbacks.Length != 0)
+                {
+                    var info = new StepEnd(Epoch, k, batches, l, rows, Running, GlobalStep);
+                    foreach (var c in callbacks) c.OnStepEnd(this, info);
+                }
+            }
+        }
+        finally
+        {
+            _batch = -1;
+            if (freeze) EndFreeze();
+        }
+        var train = Running;
+        Epoch++;
+        NextBatch = 0;
+        EpochStats? validation = Validation is null ? null : Evaluate(Validation, EvaluationBatchSize);
+        if (callbacks.Length != 0)
+        {
+            var end = new EpochEnd(Epoch - 1, train, validation, _optimizer?.LearningRate ?? double.NaN, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            foreach (var c in callbacks) c.OnEpochEnd(this, end);
+        }
+        return train;
+    }
+
+    /// <summary>
+    /// Trains up to <paramref name="epochs"/> epochs, each over a fresh permutation drawn from
+    /// <paramref name="shuffle"/>; ends early when a callback sets <see cref="ShouldStop"/> (e.g. early stopping) or a
+    /// stop is requested. Calls <see cref="ITrainingCallback.OnTrainEnd"/> at the end. Returns the epochs finished.
+    /// </summary>
+    public int Fit(InMemoryDataset train, Rng shuffle, int batchSize, int epochs)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(shuffle);
+        ShouldStop = false;
+        int done = 0;
+        bool interrupted = false;
+        while (done < epochs)
+        {
+            if (Stop.IsRequested) { interrupted = true; break; }
+            TrainEpoch(train, shuffle.Permutation(train.Count), batchSize);
+            if (NextBatch != 0) { interrupted = true; break; }   // stopped mid-epoch
+            done++;
+            if (ShouldStop) break;
+        }
+        foreach (var c in _callbacks) c.OnTrainEnd(this, interrupted);
+        return done;
+    }
+
+    /// <summary>Loss and accuracy over all samples in storage order, in evaluation mode, without recording gradients.</summary>
+    public EpochStats Evaluate(InMemoryDataset data, int batchSize = 1000)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        if (batchSize <= 0) throw new ArgumentException("batch size must be positive");
+        bool wasTraining = Model.IsTraining;
+        bool acc = Loss.HasAccuracy;
+        double lossSum = 0;
+        long correct = 0;
+        var order = data.IdentityOrder;
+        Model.Eval();
+        try
+        {
+            using (Graph.NoGrad())
+            {
+                for (int start = 0; start < data.Count; start += batchSize)
+                {
+                    int rows = Math.Min(batchSize, data.Count - start);
+                    var b = data.Gather(order, start, rows);
+                    using (TensorScope.Begin())
+                    {
+                        var output = Model.Forward(b.X);
+                        lossSum += (double)Loss.Compute(output, b).Item() * rows;
+                        if (acc) correct += Loss.CountCorrect(output, b);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            Model.Train(wasTraining);
+        }
+        return new EpochStats(lossSum, correct, data.Count, acc);
+    }
+
+    // zero grad → forward → loss → divergence check → backward → (clip, update); inside the caller's scope
+    private float Run(Batch batch, bool update, out Tensor output)
+    {
+        if (Profile is not null) return RunProfiled(batch, update, out output);
+        ZeroGrad();
+        output = Model.Forward(batch.X);
+        var loss = Loss.Compute(output, batch);
+        float l = loss.Item();
+        if (!float.IsFinite(l)) throw Diverged(l);
+        loss.Backward();
+        if (update) Update();
+        return l;
+    }
+
+    private float RunProfiled(Batch batch, bool update, out Tensor output)
+    {
+        var profile = Profile!;
+        var saved = Graph.Profile;
+        Graph.Profile = profile;
+        try
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            ZeroGrad();
+            profile.Add("zero grad", Stopwatch.GetTimestamp() - t0);
+            if (Model is Sequential seq)
+            {
+                var layers = seq.Layers;
+                var h = batch.X;
+                for (int i = 0; i < layers.Count;)
+                {
+                    t0 = Stopwatch.GetTimestamp();
+                    h = seq.Step(i, h, out int next);
+                    long ticks = Stopwatch.GetTimestamp() - t0; // the entry's name is built outside the timed span
+                    string name = string.Join("+", layers.Skip(i).Take(next - i).Select(m => m.ToString()));
+                    profile.Add($"forward {i}:{name}", ticks);
+                    i = next;
+                }
+                output = h;
+            }
+            else
+            {
+                t0 = Stopwatch.GetTimestamp();
+                output = Model.Forward(batch.X);
+                profile.Add("forward", Stopwatch.GetTimestamp() - t0);
+            }
+            t0 = Stopwatch.GetTimestamp();
+            var loss = Loss.Compute(output, batch);
+            profile.Add("forward loss", Stopwatch.GetTimestamp() - t0);
+            float l = loss.Item();
+            if (!float.IsFinite(l)) throw Diverged(l);
+            t0 = Stopwatch.GetTimestamp();
+            loss.Backward();
+            profile.Add("backward (graph walk)", Stopwatch.GetTimestamp() - t0);
+            if (update)
+            {
+                t0 = Stopwatch.GetTimestamp();
+                Update();
+                profile.Add("optimizer", Stopwatch.GetTimestamp() - t0);
+            }
+            return l;
+        }
+        finally
+        {
+            Graph.Profile = saved;
+        }
+    }
+
+    private void ZeroGrad()
+    {
+        if (_rule is not null) _rule.ZeroGrad();
+        else if (_optimizer is not null) _optimizer.ZeroGrad();
+        else Model.ZeroGrad();
+    }
+
+    private void Update()
+    {
+        if (ClipNorm is double max) LastGradNorm = GradClip.ClipByNorm(ClipParameters(), max);
+        if (_rule is not null) _rule.Step();
+        else _optimizer!.Step();
+    }
+
+    // the parameters whose gradients are clipped: the trainable subset, else those the optimizer or rule updates
+    private IReadOnlyList<Tensor> ClipParameters()
+    {
+        if (_trainable is not null) return _trainableList ??= _trainable as IReadOnlyList<Tensor> ?? _trainable.ToArray();
+        if (_rule is not null) return _rule.Parameters;
+        if (_optimizer is not null) return _optimizer.Parameters;
+        return _modelParameters ??= Model.Parameters().ToArray();
+    }
+
+    private void ApplySchedule(int t)
+    {
+        if (_optimizer is null) throw new InvalidOperationException("a learning-rate schedule needs an optimizer");
+        Schedule!.Apply(_optimizer, BaseLearningRate, t);
+    }
+
+    private void RequireUpdater()
+    {
+        if (_optimizer is null && _rule is null)
+            throw new InvalidOperationException("this trainer has no optimizer or step rule: it can only evaluate and compute gradients");
+    }
+
+    private TrainingDivergedException Diverged(float loss) => new(_batch >= 0
+        ? $"loss became {loss} in {Name} at batch {_batch} of epoch {Epoch} (try a lower learning rate)"
+        : $"loss became {loss} in {Name} after {GlobalStep} steps (try a lower learning rate)");
+
+    private bool BeginFreeze()
+    {
+        if (_trainable is null || _freeze is not null) return false;
+        _freeze = FreezeScope.AllBut(Model, _trainable);
+        return true;
+    }
+
+    private void EndFreeze()
+    {
+        _freeze?.Dispose();
+        _freeze = null;
+    }
+
+    private sealed class FreezeRelease(Trainer trainer) : IDisposable
+    {
+        private Trainer? _trainer = trainer;
+
+        public void Dispose()
+        {
+            _trainer?.EndFreeze();
+            _trainer = null;
+        }
+    }
+
+    private sealed class NoRelease : IDisposable
+    {
+        public static readonly NoRelease Instance = new();
+
+        public void Dispose()
+        {
+        }
+    }
+}
