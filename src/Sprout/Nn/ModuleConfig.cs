@@ -105,12 +105,26 @@ public abstract record ModuleConfig
     /// <summary>This config with every width that growth changes set to 0 (to compare what growth may not change).</summary>
     internal virtual ModuleConfig WithoutWidths() => this;
 
-    /// <summary>Whether two configs are the same network up to the widths growth changes.</summary>
-    internal static bool SameUpToWidths(ModuleConfig a, ModuleConfig b)
+    /// <summary>
+    /// Where two configs differ in more than the widths growth changes ("layer 3 (conv2d)"), or null when they are the
+    /// same network up to widths.
+    /// </summary>
+    internal static string? DifferenceBeyondWidths(ModuleConfig a, ModuleConfig b, string where = "")
     {
         if (a is SequentialConfig sa && b is SequentialConfig sb)
-            return sa.Layers.Count == sb.Layers.Count && sa.Layers.Zip(sb.Layers).All(p => SameUpToWidths(p.First, p.Second));
-        return a.WithoutWidths() == b.WithoutWidths();
+        {
+            if (sa.Layers.Count != sb.Layers.Count) return (where.Length == 0 ? "the network" : where) + " (layer count)";
+            for (int i = 0; i < sa.Layers.Count; i++)
+            {
+                string? d = DifferenceBeyondWidths(sa.Layers[i], sb.Layers[i],
+                    (where.Length == 0 ? "layer " : where + ".") + i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                if (d is not null) return d;
+            }
+            return null;
+        }
+        if (a.WithoutWidths() == b.WithoutWidths()) return null;
+        string type = a.GetType().Name.Replace("Config", "", StringComparison.Ordinal).ToLowerInvariant();
+        return $"{(where.Length == 0 ? "the layer" : where)} ({type})";
     }
 }
 
