@@ -16,7 +16,7 @@ public class ReaderTests
         string img = dir.File("imgs" + (gzip ? ".gz" : "")), lab = dir.File("labs");
         Fixtures.WriteIdx(img, lab, labels, 3, 5, gzip);
         if (gzip) Assert.True(IdxReader.IsGzip(File.ReadAllBytes(img)));
-        var ds = IdxReader.Load("t", img, lab, 10);
+        var ds = IdxReader.Load("t", img, lab, 10, 3, 5);
         Assert.Equal(6, ds.Count);
         Assert.Equal((1, 3, 5), (ds.Channels, ds.Height, ds.Width));
         Assert.Equal([5, 0, 4, 1, 9, 2], ds.Labels);
@@ -31,7 +31,7 @@ public class ReaderTests
         string img = dir.File("images-no-ext"), lab = dir.File("labels.gz");
         IdxReader.Write(img, IdxReader.ImagesMagic, [2, 2, 2], new byte[8], gzip: true);
         IdxReader.Write(lab, IdxReader.LabelsMagic, [2], new byte[] { 1, 2 }, gzip: false);
-        var ds = IdxReader.Load("t", img, lab, 10);
+        var ds = IdxReader.Load("t", img, lab, 10, 2, 2);
         Assert.Equal([1, 2], ds.Labels);
     }
 
@@ -102,7 +102,7 @@ public class ReaderTests
         string img = dir.File("imgs"), lab = dir.File("labs");
         IdxReader.Write(img, IdxReader.ImagesMagic, [3, 2, 2], new byte[12]);
         IdxReader.Write(lab, IdxReader.LabelsMagic, [2], new byte[] { 0, 1 });
-        var e = Assert.Throws<DataFormatException>(() => IdxReader.Load("t", img, lab, 10));
+        var e = Assert.Throws<DataFormatException>(() => IdxReader.Load("t", img, lab, 10, 2, 2));
         Assert.Contains("imgs", e.Message);
         Assert.Contains("labs", e.Message);
         Assert.Contains("image count 3 does not match label count 2", e.Message);
