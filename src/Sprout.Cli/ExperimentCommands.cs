@@ -187,7 +187,7 @@ internal static class ExperimentCommands
         int threads = Cli.ApplyThreads(a);
         a.RejectUnknown();
         if (!File.Exists(cfgPath)) throw new IOException($"config file {cfgPath} does not exist");
-        var cfg = GrowthRunConfig.FromJson(File.ReadAllText(cfgPath));
+        var cfg = GrowthRunConfig.FromFile(cfgPath);
         cfg.Validate();
         return RunCommand.GrowAndReport(cfg, datasets[0], dataDirOpt, samples, outDir, json, $"the network of {cfgPath}", threads, save);
     }

@@ -38,7 +38,7 @@ internal static class RunCommand
         if (!Distributor.Names.Contains(distributor)) throw new UsageException($"unknown distributor '{distributor}' (known: {string.Join(", ", Distributor.Names)})");
 
         var cfg = configPath is not null
-            ? GrowthRunConfig.FromJson(File.Exists(configPath) ? File.ReadAllText(configPath) : throw new IOException($"config file {configPath} does not exist"))
+            ? (File.Exists(configPath) ? GrowthRunConfig.FromFile(configPath) : throw new IOException($"config file {configPath} does not exist"))
             : new GrowthRunConfig([784, 16, 16, 10], GrowthSchedule.FromPercent(percent, stages), extender, distributor,
                 InitialTraining: new StageTraining(epochs), StageTraining: new StageTraining(epochs), Seed: seed);
         cfg.Validate();
