@@ -116,7 +116,11 @@ public sealed record GrowthRunConfig(
         }
         catch (Exception e) when (e is NotSupportedException or InvalidOperationException or ArgumentException)
         {
-            throw new JsonException("not a growth config: " + e.Message, e);
+            throw new JsonException("not a growth config: " + Nn.ModuleConfig.OneLine(e.Message), e);
+        }
+        catch (JsonException e) when (e.Message.Contains('\n') || e.Message.Length > 400)
+        {
+            throw new JsonException(Nn.ModuleConfig.OneLine(e.Message), e.Path, e.LineNumber, e.BytePositionInLine, e);
         }
     }
 

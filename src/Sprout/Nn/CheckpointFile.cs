@@ -435,6 +435,7 @@ public sealed class CheckpointFile
         var header = new byte[n];
         SafeFile.ReadExactly(s, header, fail);
         if (header[0] != (byte)'{') throw fail("not a checkpoint: the header is not a JSON object");
+        if (!System.Text.Unicode.Utf8.IsValid(header)) throw fail("corrupt header: not UTF-8 text");
         var ck = new CheckpointFile { FilePath = path };
         var entries = ParseHeader(header, ck.Metadata, fail);
         int digitsAt = FindChecksum(header, ck.Metadata, fail);
@@ -553,7 +554,8 @@ public sealed class CheckpointFile
             throw fail($"{what} of shape {Tensor.FormatShape(shape)} has more than {ModuleConfig.MaxTensorElements:N0} elements");
         if (!v.TryGetProperty("data_offsets", out var off) || off.ValueKind != JsonValueKind.Array || off.GetArrayLength() != 2)
             throw fail($"corrupt header: {what} has no data_offsets [begin, end]");
-        if (!off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end) || begin < 0 || end < begin)
+        if (off[0].ValueKind != JsonValueKind.Number || off[1].ValueKind != JsonValueKind.Number
+            || !off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end) || begin < 0 || end < begin)
             throw fail($"corrupt header: {what} has invalid data_offsets {Truncate(off.GetRawText())}");
         if (end - begin != 4 * count)
             throw fail($"corrupt header: {what} of shape {Tensor.FormatShape(shape)} needs {4 * count:N0} bytes but its offsets span {end - begin:N0}");

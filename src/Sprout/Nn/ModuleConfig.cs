@@ -82,8 +82,19 @@ public abstract record ModuleConfig
         }
         catch (Exception e) when (e is NotSupportedException or InvalidOperationException or ArgumentException)
         {
-            throw new JsonException("not a model config: " + e.Message, e);
+            throw new JsonException("not a model config: " + OneLine(e.Message), e);
         }
+        catch (JsonException e) when (e.Message.Contains('\n') || e.Message.Length > 400)
+        {
+            throw new JsonException(OneLine(e.Message), e.Path, e.LineNumber, e.BytePositionInLine, e);
+        }
+    }
+
+    /// <summary>A message on one line of at most 400 characters (JSON errors may quote the input).</summary>
+    internal static string OneLine(string message)
+    {
+        string s = string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        return s.Length <= 400 ? s : s[..400] + "…";
     }
 
     /// <summary>
