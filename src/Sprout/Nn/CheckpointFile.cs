@@ -74,6 +74,7 @@ public sealed class CheckpointFile
 
     private const string MetadataEntry = "__metadata__";
     private const int DigitCount = 64;
+    private const int Chunk = 1 << 26; // floats per read or write (256 MiB)
     private static readonly byte[] LegacyMagic = "SPROUTCK"u8.ToArray();
 
     private readonly List<string> _order = new();
@@ -388,9 +389,12 @@ public sealed class CheckpointFile
     {
         if (BitConverter.IsLittleEndian)
         {
-            var bytes = MemoryMarshal.AsBytes(data.AsSpan());
-            fs.Write(bytes);
-            sha.AppendData(bytes);
+            for (int i = 0; i < data.Length; i += Chunk) // a span of bytes holds at most 2³¹ − 1: write large tensors in parts
+            {
+                var bytes = MemoryMarshal.AsBytes(data.AsSpan(i, Math.Min(Chunk, data.Length - i)));
+                fs.Write(bytes);
+                sha.AppendData(bytes);
+            }
             return;
         }
         var chunk = new byte[1 << 16];
@@ -477,11 +481,14 @@ public sealed class CheckpointFile
         {
             var e = entries[i];
             var data = new float[(e.End - e.Begin) / 4];
-            var bytes = MemoryMarshal.AsBytes(data.AsSpan());
-            SafeFile.ReadExactly(s, bytes, fail);
-            sha?.AppendData(bytes);
-            if (!BitConverter.IsLittleEndian)
-                for (int k = 0; k < data.Length; k++) data[k] = BinaryPrimitives.ReadSingleLittleEndian(bytes.Slice(4 * k, 4));
+            for (int from = 0; from < data.Length; from += Chunk)
+            {
+                var bytes = MemoryMarshal.AsBytes(data.AsSpan(from, Math.Min(Chunk, data.Length - from)));
+                SafeFile.ReadExactly(s, bytes, fail);
+                sha?.AppendData(bytes);
+                if (!BitConverter.IsLittleEndian)
+                    for (int k = 0; k < bytes.Length / 4; k++) data[from + k] = BinaryPrimitives.ReadSingleLittleEndian(bytes.Slice(4 * k, 4));
+            }
             tensors[i] = new CheckpointTensor(e.Shape, data);
         }
         if (sha is not null)
