@@ -163,7 +163,7 @@ internal static class ExperimentCommands
         string? save = a.GetValue(SharedOptions.Save);
         int threads = SharedOptions.ApplyThreads(a);
         if (!File.Exists(cfgPath)) throw new IOException($"config file {cfgPath} does not exist");
-        var cfg = GrowthRunConfig.FromJson(File.ReadAllText(cfgPath));
+        var cfg = GrowthRunConfig.FromFile(cfgPath);
         cfg.Validate();
         return RunCommand.GrowAndReport(cfg, datasets[0], dataDirOpt, samples, outDir, json, $"the network of {cfgPath}", threads, save, a.GetValue(SharedOptions.NoProgress));
     }

@@ -53,7 +53,7 @@ internal static class RunCommand
         int threads = SharedOptions.ApplyThreads(a);
 
         var cfg = configPath is not null
-            ? GrowthRunConfig.FromJson(File.Exists(configPath) ? File.ReadAllText(configPath) : throw new IOException($"config file {configPath} does not exist"))
+            ? (File.Exists(configPath) ? GrowthRunConfig.FromFile(configPath) : throw new IOException($"config file {configPath} does not exist"))
             : new GrowthRunConfig([784, 16, 16, 10], GrowthSchedule.FromPercent(percent, stages), GrowthMethods.Extender(extender), GrowthMethods.Distributor(distributor),
                 InitialTraining: new StageTraining(epochs), StageTraining: new StageTraining(epochs), Seed: seed);
         cfg.Validate();

@@ -147,7 +147,8 @@ public static class DataCatalog
 
     /// <summary>
     /// Loads one split of a known data set from the data folder (<see cref="DataDirectory.Resolve"/> when null).
-    /// Throws <see cref="DataFormatException"/> naming the file when a file is missing, truncated or corrupt.
+    /// Throws <see cref="DataFormatException"/> naming the file when a file is missing, truncated, corrupt, not a
+    /// regular file, or holds images of another size than the data set's.
     /// </summary>
     public static Dataset Load(string name, DataSplit split, string? dataDir = null) => Load(Get(name), split, dataDir);
 
@@ -164,7 +165,7 @@ public static class DataCatalog
                 throw new DataFormatException(p, $"file is missing (run 'sprout data fetch {spec.Name}' or place the files in {FolderOf(spec, dir)})");
         return spec.Format switch
         {
-            DataFormat.Idx => IdxReader.Load(setName, paths[0], paths[1], spec.Classes),
+            DataFormat.Idx => IdxReader.Load(setName, paths[0], paths[1], spec.Classes, spec.Height, spec.Width),
             DataFormat.Cifar10 => CifarReader.ReadCifar10(setName, paths),
             _ => CifarReader.ReadCifar100(setName, paths),
         };

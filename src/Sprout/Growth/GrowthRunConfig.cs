@@ -72,8 +72,11 @@ public sealed record GrowthRunConfig(
         init { if (value is not null && Distributor is FixedConfig fixedConfig) Distributor = fixedConfig with { Counts = value }; }
     }
 
-    /// <summary>Number of input features the data must have.</summary>
-    public int InputSize => InputShape is { Count: > 0 } ? InputShape.Aggregate(1, (a, b) => a * b) : Widths.Count > 0 ? Widths[0] : 0;
+    /// <summary>Most neurons of one layer, and most samples of a batch or a diagnostic batch: 2²⁴ and 2²⁰.</summary>
+    public const int MaxWidth = 1 << 24, MaxBatch = 1 << 20;
+
+    /// <summary>Number of input features the data must have (checked: <see cref="Validate"/> bounds the product).</summary>
+    public int InputSize => InputShape is { Count: > 0 } ? InputShape.Aggregate(1, (a, b) => checked(a * b)) : Widths is { Count: > 0 } ? Widths[0] : 0;
     /// <summary>Checks the config; throws <see cref="ArgumentException"/> with the reason.</summary>
     public void Validate()
     {
@@ -94,14 +97,67 @@ public sealed record GrowthRunConfig(
         if (BatchSize <= 0) throw new ArgumentException("batch size must be positive");
         if (!(LearningRate > 0)) throw new ArgumentException("learning rate must be positive");
         if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) throw new ArgumentException("weight decay must be a finite number ≥ 0");
+        ValidateSizes();
+    }
+
+    /// <summary>
+    /// Every size against sane limits with checked arithmetic, before anything is built: the network (each layer's
+    /// tensors, the input fitting it), batch sizes, epochs, and the widths the schedule grows to.
+    /// </summary>
+    private void ValidateSizes()
+    {
+        if (Model is null && Widths.Any(w => w > MaxWidth)) throw new ArgumentException($"widths: {Widths.Max()} is more than the limit of {MaxWidth:N0} neurons per layer");
+        if (InputShape is { Count: > 0 } shape)
+        {
+            if (shape.Count > 3) throw new ArgumentException($"inputShape has {shape.Count} dimensions; one sample is [features] or [channels, height, width]");
+            const long cap = Nn.ModuleConfig.MaxTensorElements;
+            if (shape.Aggregate(1L, (a, b) => a > cap / b ? cap + 1 : a * b) > cap)
+                throw new ArgumentException($"inputShape [{string.Join(", ", shape)}] has more than {Nn.ModuleConfig.MaxTensorElements:N0} features");
+        }
+        var model = Model ?? Nn.SequentialConfig.Mlp(Widths, Nn.ActivationConfig.Relu);
+        try
+        {
+            model.Validate();
+            model.OutputShape(InputShape is { Count: > 0 } s ? s : [InputSize]);
+        }
+        catch (ArgumentException e) { throw new ArgumentException((Model is null ? "widths: " : "model: ") + e.Message, e); }
+        if (BatchSize > MaxBatch) throw new ArgumentException($"batchSize {BatchSize} is more than the limit of {MaxBatch:N0}");
+        if (DiagnosticBatch < 1 || DiagnosticBatch > MaxBatch) throw new ArgumentException($"diagnosticBatch must be in 1..{MaxBatch:N0}, got {DiagnosticBatch}");
+        InitialTraining?.Validate("initialTraining");
+        StageTraining?.Validate("stageTraining");
+        // hidden width: every Linear or Conv2d output but the last (the network's output)
+        var producers = model.Layers.Select(l => l switch { Nn.LinearConfig li => li.OutFeatures, Nn.Conv2dConfig c => c.OutChannels, _ => -1 })
+            .Where(w => w >= 0).ToArray();
+        Schedule.ValidateGrowth(producers.Length > 1 ? producers[..^1].Sum(w => (long)w) : 0);
     }
 
     /// <summary>Indented JSON.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 
-    /// <summary>Reads a config from JSON.</summary>
-    public static GrowthRunConfig FromJson(string json) =>
-        JsonSerializer.Deserialize<GrowthRunConfig>(json, JsonOptions) ?? throw new JsonException("empty growth config");
+    /// <summary>Reads a config from JSON (throws <see cref="JsonException"/> on anything that is not one).</summary>
+    public static GrowthRunConfig FromJson(string json)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        try
+        {
+            return JsonSerializer.Deserialize<GrowthRunConfig>(json, JsonOptions) ?? throw new JsonException("empty growth config");
+        }
+        catch (Exception e) when (e is NotSupportedException or InvalidOperationException or ArgumentException)
+        {
+            throw new JsonException("not a growth config: " + Nn.ModuleConfig.OneLine(e.Message), e);
+        }
+        catch (JsonException e) when (e.Message.Contains('\n') || e.Message.Length > 400)
+        {
+            throw new JsonException(Nn.ModuleConfig.OneLine(e.Message), e.Path, e.LineNumber, e.BytePositionInLine, e);
+        }
+    }
+
+    /// <summary>
+    /// Reads a config file: a regular UTF-8 file of at most 16 MiB (see <see cref="Tensors.SafeFile"/>; otherwise an
+    /// <see cref="ArgumentException"/> naming the file), parsed with <see cref="FromJson"/>.
+    /// </summary>
+    public static GrowthRunConfig FromFile(string path) =>
+        FromJson(Tensors.SafeFile.ReadAllText(path, 16L << 20, problem => new ArgumentException($"config file {path}: {problem}")));
 
     /// <summary>Options used for growth JSON (camelCase, enums as strings, method configs by "type"): <see cref="GrowthMethods.JsonOptions"/>.</summary>
     public static JsonSerializerOptions JsonOptions => GrowthMethods.JsonOptions;

@@ -56,7 +56,42 @@ public sealed record ActivationConfig(ActivationKind Kind, float Slope = 0.01f, 
     public static ActivationConfig Relu { get; } = new(ActivationKind.Relu);
 
     /// <inheritdoc/>
-    public override Module Build(Rng rng) => new Activation(this);
+    public override Module Build(Rng rng)
+    {
+        Validate();
+        return new Activation(this);
+    }
+
+    /// <inheritdoc/>
+    public override void Validate()
+    {
+        Limits.Defined("activation", "kind", Kind);
+        Limits.Defined("activation", "wib", Wib);
+        Limits.Finite("activation", "slope", Slope);
+        Limits.Finite("activation", "alpha", Alpha);
+        Limits.Finite("activation", "wibConstant", WibConstant);
+        if (!(Momentum >= 0 && Momentum <= 1)) throw new ArgumentException($"activation: momentum must be in [0, 1], got {Momentum}");
+        if (Kind == ActivationKind.PRelu) Limits.Range("activation", "channels", Channels, 1, MaxTensorElements);
+    }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<(string Name, int[] Shape)> TensorShapes() => Kind switch
+    {
+        ActivationKind.PRelu => [("weight", [Channels])],
+        ActivationKind.WibRelu when Wib == WibVariant.Running => [("running_mean", [1])],
+        _ => [],
+    };
+
+    /// <inheritdoc/>
+    public override int[] OutputShape(IReadOnlyList<int> sampleShape)
+    {
+        ArgumentNullException.ThrowIfNull(sampleShape);
+        if (Kind == ActivationKind.PRelu && Channels > 1 && (sampleShape.Count == 0 || sampleShape[0] != Channels))
+            throw new ArgumentException($"activation: PReLU has {Channels} slopes, the input is {Limits.Format(sampleShape)}");
+        return sampleShape.ToArray();
+    }
+
+    internal override ModuleConfig WithoutWidths() => Kind == ActivationKind.PRelu && Channels > 1 ? this with { Channels = 0 } : this;
 }
 
 /// <summary>An activation layer (stateless except PReLU's slopes and WIB-ReLU's running mean).</summary>
@@ -82,6 +117,13 @@ public sealed class Activation : Module
         }
         if (config.Kind == ActivationKind.WibRelu && config.Wib == WibVariant.Running)
             RunningMean = RegisterBuffer("running_mean", Tensor.Full(config.WibConstant, 1).Persist());
+    }
+
+    /// <inheritdoc/>
+    protected internal override ModuleConfig ConfigFor(Func<Tensor, int[]> shapeOf)
+    {
+        ArgumentNullException.ThrowIfNull(shapeOf);
+        return Slopes is null ? Config : Config with { Channels = shapeOf(Slopes)[0] };
     }
 
     /// <inheritdoc/>

@@ -13,9 +13,33 @@ public sealed record BatchNormConfig(int Channels, float Momentum = 0.1f, float 
     /// <inheritdoc/>
     public override Module Build(Rng rng)
     {
-        if (Channels <= 0) throw new ArgumentException("BatchNorm needs at least one channel");
+        Validate();
         return new BatchNorm(this);
     }
+
+    /// <inheritdoc/>
+    public override void Validate()
+    {
+        Limits.Range("batchnorm", "channels", Channels, 1, MaxTensorElements);
+        if (!(Momentum >= 0 && Momentum <= 1)) throw new ArgumentException($"batchnorm: momentum must be in [0, 1], got {Momentum}");
+        if (!(Eps > 0) || !float.IsFinite(Eps)) throw new ArgumentException($"batchnorm: eps must be a finite number > 0, got {Eps}");
+    }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<(string Name, int[] Shape)> TensorShapes() => Affine
+        ? [("weight", [Channels]), ("bias", [Channels]), ("running_mean", [Channels]), ("running_var", [Channels])]
+        : [("running_mean", [Channels]), ("running_var", [Channels])];
+
+    /// <inheritdoc/>
+    public override int[] OutputShape(IReadOnlyList<int> sampleShape)
+    {
+        ArgumentNullException.ThrowIfNull(sampleShape);
+        if (sampleShape.Count is not (1 or 3) || sampleShape[0] != Channels)
+            throw new ArgumentException($"batchnorm: expects {Channels} channels ([C] or [C, H, W]), gets {Limits.Format(sampleShape)}");
+        return sampleShape.ToArray();
+    }
+
+    internal override ModuleConfig WithoutWidths() => this with { Channels = 0 };
 }
 
 /// <summary>
@@ -54,6 +78,13 @@ public sealed class BatchNorm : Module
         }
         RunningMean = RegisterBuffer("running_mean", new Tensor(new float[c], c));
         RunningVar = RegisterBuffer("running_var", new Tensor(Enumerable.Repeat(1f, c).ToArray(), c));
+    }
+
+    /// <inheritdoc/>
+    protected internal override ModuleConfig ConfigFor(Func<Tensor, int[]> shapeOf)
+    {
+        ArgumentNullException.ThrowIfNull(shapeOf);
+        return Config with { Channels = shapeOf(RunningMean)[0] };
     }
 
     /// <inheritdoc/>

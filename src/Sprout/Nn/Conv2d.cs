@@ -19,12 +19,46 @@ public sealed record Conv2dConfig(int InChannels, int OutChannels, int Kernel, i
     /// <inheritdoc/>
     public override Module Build(Rng rng)
     {
-        if (InChannels <= 0 || OutChannels <= 0 || Kernel <= 0 || Stride <= 0 || Padding < 0 || Groups <= 0)
-            throw new ArgumentException($"invalid conv config {this}");
-        if (InChannels % Groups != 0 || OutChannels % Groups != 0)
-            throw new ArgumentException($"conv channels {InChannels}→{OutChannels} not divisible by {Groups} groups");
+        Validate();
         return new Conv2d(this, rng);
     }
+
+    /// <inheritdoc/>
+    public override void Validate()
+    {
+        Limits.Range("conv2d", "inChannels", InChannels, 1, MaxTensorElements);
+        Limits.Range("conv2d", "outChannels", OutChannels, 1, MaxTensorElements);
+        Limits.Range("conv2d", "kernel", Kernel, 1, MaxSpatial);
+        Limits.Range("conv2d", "stride", Stride, 1, MaxSpatial);
+        Limits.Range("conv2d", "padding", Padding, 0, MaxSpatial);
+        Limits.Range("conv2d", "groups", Groups, 1, MaxTensorElements);
+        if (InChannels % Groups != 0 || OutChannels % Groups != 0)
+            throw new ArgumentException($"conv2d: channels {InChannels}→{OutChannels} are not divisible by {Groups} groups");
+        Limits.Elements("conv2d", "weight", OutChannels, InChannels / Groups, Kernel, Kernel);
+        Limits.Defined("conv2d", "init", Init);
+        Limits.Finite("conv2d", "gain", Gain);
+    }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<(string Name, int[] Shape)> TensorShapes()
+    {
+        int[] w = [OutChannels, InChannels / Groups, Kernel, Kernel];
+        return Bias ? [("weight", w), ("bias", [OutChannels])] : [("weight", w)];
+    }
+
+    /// <inheritdoc/>
+    public override int[] OutputShape(IReadOnlyList<int> sampleShape)
+    {
+        var s = Limits.Image("conv2d", sampleShape);
+        if (s[0] != InChannels) throw new ArgumentException($"conv2d: expects {InChannels} input channels, gets {Limits.Format(sampleShape)}");
+        return [OutChannels, Limits.WindowOut("conv2d", s[1], Kernel, Stride, Padding), Limits.WindowOut("conv2d", s[2], Kernel, Stride, Padding)];
+    }
+
+    /// <summary>Whether this is a depthwise conv (one group per channel, as many outputs as inputs): its width is tied.</summary>
+    internal bool IsDepthwise => Groups > 1 && Groups == InChannels && Groups == OutChannels;
+
+    internal override ModuleConfig WithoutWidths() =>
+        this with { InChannels = 0, OutChannels = 0, Groups = IsDepthwise ? 0 : Groups };
 }
 
 /// <summary>2-D convolution: Weight [out, in/groups, k, k], Bias [out].</summary>
@@ -58,6 +92,15 @@ public sealed class Conv2d : Module
             Bias = RegisterParameter("bias", new Tensor(new float[config.OutChannels], config.OutChannels));
             if (config.Init == InitScheme.PyTorchDefault) Nn.Init.FillBias(Bias.Span, fanIn, rng);
         }
+    }
+
+    /// <inheritdoc/>
+    protected internal override ModuleConfig ConfigFor(Func<Tensor, int[]> shapeOf)
+    {
+        ArgumentNullException.ThrowIfNull(shapeOf);
+        var w = shapeOf(Weight);
+        int groups = Config.IsDepthwise ? w[0] : Config.Groups;
+        return Config with { OutChannels = w[0], InChannels = (int)Math.Min(int.MaxValue, (long)w[1] * groups), Kernel = w[2], Groups = groups, Bias = Bias is not null };
     }
 
     /// <inheritdoc/>

@@ -35,6 +35,14 @@ public sealed class Linear : Module
     }
 
     /// <inheritdoc/>
+    protected internal override ModuleConfig ConfigFor(Func<Tensor, int[]> shapeOf)
+    {
+        ArgumentNullException.ThrowIfNull(shapeOf);
+        var w = shapeOf(Weight);
+        return Config with { OutFeatures = w[0], InFeatures = w[1], Bias = Bias is not null };
+    }
+
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x) => Ops.Linear(x, Weight, Bias);
 
     /// <summary>Growable: neurons on axis 0 of the weight and bias, inputs on axis 1.</summary>
@@ -58,6 +66,10 @@ public sealed class Sequential : Module
 
     /// <summary>The layers in order.</summary>
     public IReadOnlyList<Module> Layers => _layers;
+
+    /// <inheritdoc/>
+    protected internal override ModuleConfig ConfigFor(Func<Tensor, int[]> shapeOf) =>
+        new SequentialConfig(_layers.Select(l => l.ConfigFor(shapeOf)).ToArray());
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor x)
@@ -89,6 +101,9 @@ public sealed class Sequential : Module
 /// <summary>[n, ...] → [n, rest].</summary>
 public sealed class Flatten : Module
 {
+    /// <inheritdoc/>
+    protected internal override ModuleConfig ConfigFor(Func<Tensor, int[]> shapeOf) => new FlattenConfig();
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor x) => Ops.Flatten(x);
 

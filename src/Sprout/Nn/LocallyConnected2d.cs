@@ -51,10 +51,46 @@ public sealed record LocallyConnected2dConfig(int InChannels, int InHeight, int 
     /// <inheritdoc/>
     public override Module Build(Rng rng)
     {
-        if (InChannels <= 0 || Filters <= 0 || Kernel <= 0 || Stride <= 0 || OutHeight <= 0 || OutWidth <= 0)
-            throw new ArgumentException($"invalid locally connected config {this}");
-        if (!(SeverProbability >= 0 && SeverProbability < 1)) throw new ArgumentException("sever probability must be in [0, 1)");
+        Validate();
         return new LocallyConnected2d(this, rng);
+    }
+
+    /// <inheritdoc/>
+    public override void Validate()
+    {
+        const string kind = "locally-connected2d";
+        Limits.Range(kind, "inChannels", InChannels, 1, MaxTensorElements);
+        Limits.Range(kind, "inHeight", InHeight, 1, MaxSpatial);
+        Limits.Range(kind, "inWidth", InWidth, 1, MaxSpatial);
+        Limits.Range(kind, "filters", Filters, 1, MaxTensorElements);
+        Limits.Range(kind, "kernel", Kernel, 1, Math.Min(InHeight, InWidth));
+        Limits.Range(kind, "stride", Stride, 1, MaxSpatial);
+        Limits.Defined(kind, "init", Init);
+        Limits.Defined(kind, "mask", Mask);
+        if (!(SeverProbability >= 0 && SeverProbability < 1)) throw new ArgumentException($"{kind}: severProbability must be in [0, 1), got {SeverProbability}");
+        int k = Limits.Elements(kind, "taps", InChannels, Kernel, Kernel);
+        Limits.Elements(kind, "weight", OutHeight, OutWidth, k, Filters);
+        Limits.Elements(kind, "input mask", InChannels, InHeight, InWidth);
+    }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<(string Name, int[] Shape)> TensorShapes()
+    {
+        int p = OutHeight * OutWidth, k = InChannels * Kernel * Kernel;
+        var list = new List<(string, int[])> { ("weight", [p, k, Filters]) };
+        if (Bias) list.Add(("bias", [p, Filters]));
+        if (Mask == LcMask.Input) list.Add(("input_mask", [1, InChannels, InHeight, InWidth]));
+        else if (Mask == LcMask.Weight) list.Add(("weight_mask", [p, k, Filters]));
+        return list;
+    }
+
+    /// <inheritdoc/>
+    public override int[] OutputShape(IReadOnlyList<int> sampleShape)
+    {
+        var s = Limits.Image("locally-connected2d", sampleShape);
+        if (s[0] != InChannels || s[1] != InHeight || s[2] != InWidth)
+            throw new ArgumentException($"locally-connected2d: built for [{InChannels}, {InHeight}, {InWidth}], gets {Limits.Format(sampleShape)}");
+        return [Filters, OutHeight, OutWidth];
     }
 }
 
@@ -116,6 +152,9 @@ public sealed class LocallyConnected2d : Module
             System.Numerics.Tensors.TensorPrimitives.Multiply(ws, m, ws);
         }
     }
+
+    /// <inheritdoc/>
+    protected internal override ModuleConfig ConfigFor(Func<Tensor, int[]> shapeOf) => Config;
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor x)

@@ -1,3 +1,5 @@
+using Sprout.Tensors;
+
 namespace Sprout.Nn;
 
 /// <summary>
@@ -9,6 +11,7 @@ public abstract class Module
     private readonly List<(string Name, Tensor Tensor)> _parameters = new();
     private readonly List<(string Name, Tensor Tensor)> _buffers = new();
     private readonly List<(string Name, Module Module)> _children = new();
+    private readonly List<(string Name, Rng Rng)> _rngs = new();
 
     /// <summary>Whether the module is in training mode (dropout active, batch statistics used).</summary>
     public bool IsTraining { get; private set; } = true;
@@ -45,6 +48,14 @@ public abstract class Module
         return module;
     }
 
+    /// <summary>Registers a random stream the module draws from while it runs (e.g. dropout masks).</summary>
+    protected Rng RegisterRng(string name, Rng rng)
+    {
+        ArgumentNullException.ThrowIfNull(rng);
+        _rngs.Add((name, rng));
+        return rng;
+    }
+
     /// <summary>Direct children with their names.</summary>
     public IReadOnlyList<(string Name, Module Module)> Children => _children;
 
@@ -63,6 +74,31 @@ public abstract class Module
         foreach (var (n, c) in _children)
             foreach (var x in c.NamedBuffers(prefix + n + ".")) yield return x;
     }
+
+    /// <summary>
+    /// Every random stream of this module and its descendants (e.g. a dropout layer's "rng"), with dotted path names,
+    /// so a checkpoint can save and restore them and a resumed run draws the same masks.
+    /// </summary>
+    public IEnumerable<(string Name, Rng Rng)> NamedRngs(string prefix = "")
+    {
+        foreach (var (n, r) in _rngs) yield return (prefix + n, r);
+        foreach (var (n, c) in _children)
+            foreach (var x in c.NamedRngs(prefix + n + ".")) yield return x;
+    }
+
+    /// <summary>
+    /// The config that builds a module of this one's current shapes: a grown Linear 784→24 says OutFeatures 24, a
+    /// Sequential describes every layer. Throws <see cref="NotSupportedException"/> for a module type without a config.
+    /// </summary>
+    public ModuleConfig ToConfig() => ConfigFor(t => t.ShapeArray());
+
+    /// <summary>
+    /// The config of this module if its tensors had the shapes <paramref name="shapeOf"/> gives (<see cref="ToConfig"/>
+    /// passes their current shapes; loading a checkpoint passes the saved ones, to check a grown shape before
+    /// adopting it). Every module type of Sprout.Nn overrides it.
+    /// </summary>
+    protected internal virtual ModuleConfig ConfigFor(Func<Tensor, int[]> shapeOf) =>
+        throw new NotSupportedException($"{GetType().Name} cannot describe itself as a config");
 
     /// <summary>This module and all descendants, depth first, with dotted path names ("" for this one).</summary>
     public IEnumerable<(string Name, Module Module)> NamedModules(string prefix = "")

@@ -25,7 +25,39 @@ public sealed record PoolConfig(PoolKind Kind, int Kernel = 2, int Stride = -1, 
     bool FlattenOutput = false) : ModuleConfig
 {
     /// <inheritdoc/>
-    public override Module Build(Rng rng) => new Pool(this);
+    public override Module Build(Rng rng)
+    {
+        Validate();
+        return new Pool(this);
+    }
+
+    /// <inheritdoc/>
+    public override void Validate()
+    {
+        Limits.Defined("pool", "kind", Kind);
+        if (Kind == PoolKind.AdaptiveAverage)
+        {
+            Limits.Range("pool", "outputSize", OutputSize, 1, MaxSpatial);
+            return;
+        }
+        Limits.Range("pool", "kernel", Kernel, 1, MaxSpatial);
+        if (Stride != -1) Limits.Range("pool", "stride", Stride, 1, MaxSpatial);
+        Limits.Range("pool", "padding", Padding, 0, Kernel / 2);
+    }
+
+    /// <inheritdoc/>
+    public override int[] OutputShape(IReadOnlyList<int> sampleShape)
+    {
+        var s = Limits.Image("pool", sampleShape);
+        int oh, ow;
+        if (Kind == PoolKind.AdaptiveAverage) (oh, ow) = (OutputSize, OutputSize);
+        else
+        {
+            int stride = Stride == -1 ? Kernel : Stride;
+            (oh, ow) = (Limits.WindowOut("pool", s[1], Kernel, stride, Padding), Limits.WindowOut("pool", s[2], Kernel, stride, Padding));
+        }
+        return FlattenOutput ? [Limits.Elements("pool", "output", s[0], oh, ow)] : [s[0], oh, ow];
+    }
 }
 
 /// <summary>A pooling layer.</summary>
@@ -33,6 +65,9 @@ public sealed class Pool(PoolConfig config) : Module
 {
     /// <summary>Its config.</summary>
     public PoolConfig Config { get; } = config;
+
+    /// <inheritdoc/>
+    protected internal override ModuleConfig ConfigFor(Func<Tensor, int[]> shapeOf) => Config;
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor x)
@@ -60,19 +95,41 @@ public sealed record DropoutConfig(float P = 0.5f) : ModuleConfig
     /// <inheritdoc/>
     public override Module Build(Rng rng)
     {
-        if (!(P >= 0 && P < 1)) throw new ArgumentException($"dropout probability must be in [0, 1), got {P}");
+        Validate();
         return new Dropout(this, rng.Fork("dropout", rng.NextInt(int.MaxValue)));
+    }
+
+    /// <inheritdoc/>
+    public override void Validate()
+    {
+        if (!(P >= 0 && P < 1)) throw new ArgumentException($"dropout: probability p must be in [0, 1), got {P}");
     }
 }
 
-/// <summary>Inverted dropout with its own seeded stream (forked from the build seed).</summary>
-public sealed class Dropout(DropoutConfig config, Rng rng) : Module
+/// <summary>
+/// Inverted dropout with its own seeded stream (forked from the build seed), registered as the module's RNG stream
+/// "rng" so a checkpoint saves and restores it.
+/// </summary>
+public sealed class Dropout : Module
 {
+    private readonly Rng _rng;
+
+    /// <summary>Creates the layer with its own stream.</summary>
+    public Dropout(DropoutConfig config, Rng rng)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        Config = config;
+        _rng = RegisterRng("rng", rng);
+    }
+
     /// <summary>Its config.</summary>
-    public DropoutConfig Config { get; } = config;
+    public DropoutConfig Config { get; }
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor x) => Ops.Dropout(x, Config.P, rng, IsTraining);
+    protected internal override ModuleConfig ConfigFor(Func<Tensor, int[]> shapeOf) => Config;
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor x) => Ops.Dropout(x, Config.P, _rng, IsTraining);
 
     /// <summary>Channels pass through.</summary>
     public override GrowthRole GrowthRole => GrowthRole.PassThrough;

@@ -32,6 +32,9 @@ public class Adam : Optimizer
     protected override int SlotCount => 2;
 
     /// <inheritdoc/>
+    public override IReadOnlyList<string> SlotNames { get; } = ["exp_avg", "exp_avg_sq"];
+
+    /// <inheritdoc/>
     protected override void WarmNewEntries(ParamState state, ReadOnlySpan<float> isOld) => FillNewWithOldMean(state.Slots[1], isOld);
 
     /// <inheritdoc/>

@@ -67,6 +67,10 @@ public abstract class Optimizer
     /// <summary>Number of state slots per parameter.</summary>
     protected abstract int SlotCount { get; }
 
+    /// <summary>Names of the state slots, in slot order (PyTorch's names where it has them, e.g. Adam: exp_avg, exp_avg_sq).</summary>
+    public virtual IReadOnlyList<string> SlotNames =>
+        Enumerable.Range(0, SlotCount).Select(i => "slot" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+
     /// <summary>The parameters being optimized.</summary>
     public IReadOnlyList<Tensor> Parameters => _params;
 
@@ -82,6 +86,19 @@ public abstract class Optimizer
 
     /// <summary>The state of a parameter, or null before its first step.</summary>
     public ParamState? StateOf(Tensor p) => _state.GetValueOrDefault(p);
+
+    /// <summary>
+    /// Sets a parameter's state, as exported from an optimizer of the same type (restoring a checkpoint): the slots
+    /// are copied; <paramref name="shape"/> is the shape they were made for, which may be smaller than the
+    /// parameter's current one (the parameter grew since; the next step embeds them as usual).
+    /// </summary>
+    internal void SetState(Tensor p, int[] shape, IReadOnlyList<float[]> slots, long step)
+    {
+        if (slots.Count != SlotCount) throw new ArgumentException($"{slots.Count} slots given, {GetType().Name} has {SlotCount}");
+        var st = new ParamState(SlotCount, (int[])shape.Clone()) { Step = step };
+        for (int i = 0; i < SlotCount; i++) slots[i].CopyTo(st.Slots[i], 0);
+        _state[p] = st;
+    }
 
     /// <summary>Forgets all state (a fresh optimizer with the same parameters and settings).</summary>
     public void ResetState() => _state.Clear();

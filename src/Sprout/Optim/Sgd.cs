@@ -27,6 +27,9 @@ public sealed class Sgd : Optimizer
     protected override int SlotCount => 1;
 
     /// <inheritdoc/>
+    public override IReadOnlyList<string> SlotNames { get; } = ["momentum_buffer"];
+
+    /// <inheritdoc/>
     protected override void Update(Tensor p, Tensor grad, ParamState st) =>
         OptimKernels.Sgd(p.Span, grad.Span, st.Slots[0], (float)LearningRate, (float)Momentum, (float)Dampening, Nesterov,
             (float)WeightDecay, st.Step == 1);
@@ -56,6 +59,9 @@ public sealed class RmsProp : Optimizer
 
     /// <inheritdoc/>
     protected override int SlotCount => 3;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<string> SlotNames { get; } = ["square_avg", "grad_avg", "momentum_buffer"];
 
     /// <inheritdoc/>
     protected override void WarmNewEntries(ParamState state, ReadOnlySpan<float> isOld) => FillNewWithOldMean(state.Slots[0], isOld);

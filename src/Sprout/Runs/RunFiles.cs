@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Sprout.Tensors;
 
 namespace Sprout.Runs;
 
@@ -47,6 +48,22 @@ public static class RunFiles
         for (int k = 2; Directory.Exists(dir); k++) dir = stem + "-" + k.ToString(CultureInfo.InvariantCulture);
         Directory.CreateDirectory(dir);
         return dir;
+    }
+
+    /// <summary>Largest run file read (metrics.csv, events.jsonl): 256 MiB.</summary>
+    public const long MaxFileBytes = 256L << 20;
+
+    /// <summary>
+    /// The lines of a run file: a regular UTF-8 file of at most <see cref="MaxFileBytes"/> (see
+    /// <see cref="SafeFile"/>); anything else is a <see cref="FormatException"/> naming the file.
+    /// </summary>
+    internal static string[] ReadLines(string path)
+    {
+        string text = SafeFile.ReadAllText(path, MaxFileBytes, problem => new FormatException($"{path}: {problem}"));
+        if (text.Length == 0) return [];
+        var lines = text.Split('\n');
+        for (int i = 0; i < lines.Length; i++) if (lines[i].EndsWith('\r')) lines[i] = lines[i][..^1];
+        return text.EndsWith('\n') ? lines[..^1] : lines;
     }
 
     /// <summary>JSON options of every run file (camelCase, enums as strings, NaN allowed).</summary>
@@ -106,7 +123,7 @@ public sealed record MetricsTable(IReadOnlyList<string> Layers, IReadOnlyList<Me
     /// <summary>Reads metrics.csv; throws <see cref="FormatException"/> naming the line on anything malformed.</summary>
     public static MetricsTable Read(string path)
     {
-        var lines = File.ReadAllLines(path);
+        var lines = RunFiles.ReadLines(path);
         if (lines.Length == 0) throw new FormatException($"{path}: empty (no header)");
         var head = lines[0].Split(',');
         if (head.Length < Fixed.Length || !head.AsSpan(0, Fixed.Length).SequenceEqual(Fixed)
@@ -172,7 +189,7 @@ public sealed record GrowthEvent(int Stage, string Layer, int WidthBefore, int A
     {
         var list = new List<GrowthEvent>();
         int n = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var line in RunFiles.ReadLines(path))
         {
             n++;
             if (line.Length == 0) continue;

@@ -1,6 +1,50 @@
+using System.Globalization;
 using System.Runtime.CompilerServices;
 
 namespace Sprout.Tensors;
+
+/// <summary>
+/// Everything an <see cref="Rng"/> is: its seed (forks derive from it), the four xoshiro256** words and the cached
+/// second normal of the last Box–Muller pair. <see cref="Rng.FromState"/> of it continues the identical stream.
+/// The text form (<see cref="ToString"/>, <see cref="Parse"/>) is six lower-case hex words separated by spaces:
+/// seed, s0, s1, s2, s3, and the bits of the spare normal (or "-" when there is none).
+/// </summary>
+/// <param name="Seed">The generator's seed.</param>
+/// <param name="S0">xoshiro256** word 0.</param>
+/// <param name="S1">xoshiro256** word 1.</param>
+/// <param name="S2">xoshiro256** word 2.</param>
+/// <param name="S3">xoshiro256** word 3.</param>
+/// <param name="HasSpareNormal">Whether a second normal sample is cached.</param>
+/// <param name="SpareNormal">The cached normal sample (0 when none).</param>
+public readonly record struct RngState(ulong Seed, ulong S0, ulong S1, ulong S2, ulong S3, bool HasSpareNormal, double SpareNormal)
+{
+    /// <summary>The text form: "seed s0 s1 s2 s3 spare" in hex ("-" for no spare normal).</summary>
+    public override string ToString() =>
+        string.Join(' ', Hex(Seed), Hex(S0), Hex(S1), Hex(S2), Hex(S3), HasSpareNormal ? Hex(BitConverter.DoubleToUInt64Bits(SpareNormal)) : "-");
+
+    /// <summary>Reads the text form; throws <see cref="FormatException"/> on anything else (or an all-zero state).</summary>
+    public static RngState Parse(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var f = text.Split(' ');
+        if (f.Length != 6) throw new FormatException($"an RNG state has 6 hex words, got {f.Length}");
+        var w = new ulong[6];
+        for (int i = 0; i < 6; i++)
+        {
+            if (i == 5 && f[i] == "-") continue;
+            if (f[i].Length is 0 or > 16 || !ulong.TryParse(f[i], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out w[i]))
+                throw new FormatException($"RNG state word {i} '{(f[i].Length > 20 ? f[i][..20] + "…" : f[i])}' is not a hex number");
+        }
+        double spare = BitConverter.UInt64BitsToDouble(w[5]);
+        bool has = f[5] != "-";
+        if (has && !double.IsFinite(spare)) throw new FormatException("RNG state: the spare normal is not a finite number");
+        var s = new RngState(w[0], w[1], w[2], w[3], w[4], has, has ? spare : 0);
+        if ((s.S0 | s.S1 | s.S2 | s.S3) == 0) throw new FormatException("RNG state is all zero (xoshiro256** would only ever return 0)");
+        return s;
+    }
+
+    private static string Hex(ulong v) => v.ToString("x16", CultureInfo.InvariantCulture);
+}
 
 /// <summary>
 /// Seeded pseudo-random generator (xoshiro256** seeded by SplitMix64). Its output depends only on the seed,
@@ -14,7 +58,7 @@ public sealed class Rng
     private bool _hasSpare;
 
     /// <summary>The seed this generator was created with.</summary>
-    public ulong Seed { get; }
+    public ulong Seed { get; private set; }
 
     /// <summary>Creates a generator from a seed.</summary>
     public Rng(ulong seed)
@@ -25,6 +69,30 @@ public sealed class Rng
         _s1 = SplitMix(ref x);
         _s2 = SplitMix(ref x);
         _s3 = SplitMix(ref x);
+    }
+
+    /// <summary>A generator that continues exactly where the one whose state this is stood.</summary>
+    public static Rng FromState(RngState state)
+    {
+        var r = new Rng(state.Seed);
+        r.SetState(state);
+        return r;
+    }
+
+    /// <summary>This generator's complete state (seed, the four words, the cached normal).</summary>
+    public RngState GetState() => new(Seed, _s0, _s1, _s2, _s3, _hasSpare, _hasSpare ? _spareNormal : 0);
+
+    /// <summary>
+    /// Makes this generator continue the stream of <paramref name="state"/> (e.g. restored from a checkpoint).
+    /// Throws <see cref="ArgumentException"/> for an all-zero state, which xoshiro256** cannot leave.
+    /// </summary>
+    public void SetState(RngState state)
+    {
+        if ((state.S0 | state.S1 | state.S2 | state.S3) == 0) throw new ArgumentException("an all-zero xoshiro256** state is invalid");
+        Seed = state.Seed;
+        (_s0, _s1, _s2, _s3) = (state.S0, state.S1, state.S2, state.S3);
+        _hasSpare = state.HasSpareNormal;
+        _spareNormal = state.HasSpareNormal ? state.SpareNormal : 0;
     }
 
     private static ulong SplitMix(ref ulong x)

@@ -16,7 +16,7 @@ public class ReaderTests
         string img = dir.File("imgs" + (gzip ? ".gz" : "")), lab = dir.File("labs");
         Fixtures.WriteIdx(img, lab, labels, 3, 5, gzip);
         if (gzip) Assert.True(IdxReader.IsGzip(File.ReadAllBytes(img)));
-        var ds = IdxReader.Load("t", img, lab, 10);
+        var ds = IdxReader.Load("t", img, lab, 10, 3, 5);
         Assert.Equal(6, ds.Count);
         Assert.Equal((1, 3, 5), (ds.Channels, ds.Height, ds.Width));
         Assert.Equal([5, 0, 4, 1, 9, 2], ds.Labels);
@@ -31,7 +31,7 @@ public class ReaderTests
         string img = dir.File("images-no-ext"), lab = dir.File("labels.gz");
         IdxReader.Write(img, IdxReader.ImagesMagic, [2, 2, 2], new byte[8], gzip: true);
         IdxReader.Write(lab, IdxReader.LabelsMagic, [2], new byte[] { 1, 2 }, gzip: false);
-        var ds = IdxReader.Load("t", img, lab, 10);
+        var ds = IdxReader.Load("t", img, lab, 10, 2, 2);
         Assert.Equal([1, 2], ds.Labels);
     }
 
@@ -102,7 +102,7 @@ public class ReaderTests
         string img = dir.File("imgs"), lab = dir.File("labs");
         IdxReader.Write(img, IdxReader.ImagesMagic, [3, 2, 2], new byte[12]);
         IdxReader.Write(lab, IdxReader.LabelsMagic, [2], new byte[] { 0, 1 });
-        var e = Assert.Throws<DataFormatException>(() => IdxReader.Load("t", img, lab, 10));
+        var e = Assert.Throws<DataFormatException>(() => IdxReader.Load("t", img, lab, 10, 2, 2));
         Assert.Contains("imgs", e.Message);
         Assert.Contains("labs", e.Message);
         Assert.Contains("image count 3 does not match label count 2", e.Message);
@@ -243,5 +243,32 @@ public class ReaderTests
         Assert.Equal(Path.GetFullPath("/tmp/x-data"), DataDirectory.Resolve("/tmp/x-data"));
         string fallback = DataDirectory.Resolve(null);
         Assert.True(Path.IsPathRooted(fallback));
+    }
+
+    [Fact]
+    public void Idx_HeaderWithOtherImageSizeButSameByteCount_IsRejected()
+    {
+        using var dir = new TempDir();
+        string folder = Path.Combine(dir.Path, "mnist");
+        Directory.CreateDirectory(folder);
+        // 3 images of 14x56 = the bytes of 3 images of 28x28: only the header's dimensions tell them apart
+        IdxReader.Write(Path.Combine(folder, "t10k-images-idx3-ubyte"), IdxReader.ImagesMagic, [3, 14, 56], Fixtures.Pixels(3, 784));
+        IdxReader.Write(Path.Combine(folder, "t10k-labels-idx1-ubyte"), IdxReader.LabelsMagic, [3], new byte[] { 1, 2, 3 });
+        var e = Assert.Throws<DataFormatException>(() => DataCatalog.Load("mnist", DataSplit.Test, dir.Path));
+        Assert.Contains("t10k-images-idx3-ubyte", e.Message);
+        Assert.Contains("images are 14x56 but this data set's images are 28x28", e.Message);
+    }
+
+    [Fact]
+    public void Idx_GzipHeaderClaimingMoreThanTheFileCanHold_IsRejectedBeforeAllocating()
+    {
+        using var dir = new TempDir();
+        string img = dir.File("big.gz");
+        // a valid gzip whose header claims 60000 images but holds 2: the claim exceeds what its bytes can expand to
+        IdxReader.Write(img, IdxReader.ImagesMagic, [2_000_000, 28, 28], Fixtures.Pixels(2, 784), gzip: true);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<DataFormatException>(() => IdxReader.ReadImages(img, 28, 28));
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 8 << 20);
+        Assert.Contains("more than this compressed file can hold", e.Message);
     }
 }

@@ -34,7 +34,7 @@ public class ModuleTests
     {
         Assert.Throws<System.Text.Json.JsonException>(() => ModuleConfig.FromJson("{\"type\":\"linear\",\"inFeatures\":\"x\"}"));
         var e = Assert.Throws<ArgumentException>(() => new LinearConfig(0, 3).Build(new Rng(1)));
-        Assert.Contains("positive", e.Message);
+        Assert.Contains("inFeatures 0", e.Message);
     }
 
     [Theory]
