@@ -35,6 +35,12 @@ internal static class Cli
             HelpName = "sprout",
         };
         root.Add(RunCommand.Create());
+        root.Add(RunCommand.CreateGrow());
+        root.Add(RunCommand.CreateTrain());
+        root.Add(RunsCommands.CreateResume());
+        root.Add(RunsCommands.CreateEval());
+        root.Add(RunsCommands.CreateReport());
+        root.Add(RunsCommands.CreateCompare());
         root.Add(ExperimentCommands.Create());
         root.Add(DataCommands.Create());
         root.Add(BenchCommands.Create());

@@ -35,12 +35,7 @@ internal static class ExperimentCommands
             SharedOptions.DataDir, SharedOptions.Out, SharedOptions.Json, SharedOptions.Threads,
         };
         sweDeep.SetAction(SweDeep);
-        var grow = new Command("grow", "one growth run (distribute → extend → train per stage) from a GrowthRunConfig JSON file (--config)")
-        {
-            SharedOptions.Config, SharedOptions.Dataset, SharedOptions.TrainSamples, SharedOptions.DataDir, SharedOptions.Out,
-            SharedOptions.Json, SharedOptions.Save, SharedOptions.Threads, SharedOptions.NoProgress,
-        };
-        grow.SetAction(Grow);
+        var grow = RunCommand.CreateGrow();   // the same command as "sprout grow"
         return new Command("experiment", "the papers' experiments") { sweInactive, sweDeep, grow };
     }
 
@@ -75,7 +70,7 @@ internal static class ExperimentCommands
         foreach (var ds in datasets)
         {
             var one = opts with { Datasets = [ds] };
-            rows.AddRange(SweInactiveExperiment.Run(one, name => ImageFeatures.Load(name, dataDir), line => progress.WriteLine(line)));
+            rows.AddRange(SweInactiveExperiment.Run(one, name => Sprout.Runs.RunData.Load(name, dataDir), line => progress.WriteLine(line)));
             WriteResults(outDir, opts with { Datasets = datasets.TakeWhile(d => d != ds).Append(ds).ToArray() }, rows, started);
         }
         string md = SweInactiveExperiment.Markdown(opts, rows);
@@ -139,7 +134,7 @@ internal static class ExperimentCommands
         var progress = json ? Console.Error : Console.Out;
         progress.WriteLine(opts.Describe());
         var started = DateTime.UtcNow;
-        var (full, test) = ImageFeatures.Load(datasets[0], dataDir);
+        var (full, test) = Sprout.Runs.RunData.Load(datasets[0], dataDir);
         var runs = SweDeepExperiment.Run(opts, full, test, line => progress.WriteLine(line));
         var summary = SweDeepExperiment.Summarise(runs);
         string md = SweDeepExperiment.Markdown(opts, summary);
@@ -150,21 +145,5 @@ internal static class ExperimentCommands
         Console.WriteLine(json ? text : md);
         progress.WriteLine($"results in {outDir} (results.md, results.json), {(DateTime.UtcNow - started).TotalMinutes:F1} min");
         return 0;
-    }
-
-    private static int Grow(ParseResult a)
-    {
-        string cfgPath = a.GetValue(SharedOptions.Config) ?? throw new UsageException("experiment grow needs --config FILE.json");
-        var datasets = Datasets(a.GetValue(SharedOptions.Dataset)!);
-        int samples = a.GetValue(SharedOptions.TrainSamples);
-        string? dataDirOpt = a.GetValue(SharedOptions.DataDir);
-        bool json = a.GetValue(SharedOptions.Json);
-        string outDir = a.GetValue(SharedOptions.Out) ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-grow");
-        string? save = a.GetValue(SharedOptions.Save);
-        int threads = SharedOptions.ApplyThreads(a);
-        if (!File.Exists(cfgPath)) throw new IOException($"config file {cfgPath} does not exist");
-        var cfg = GrowthRunConfig.FromFile(cfgPath);
-        cfg.Validate();
-        return RunCommand.GrowAndReport(cfg, datasets[0], dataDirOpt, samples, outDir, json, $"the network of {cfgPath}", threads, save, a.GetValue(SharedOptions.NoProgress));
     }
 }

@@ -20,6 +20,10 @@ internal static class SharedOptions
     /// <summary><c>--dataset</c> for a run on one data set.</summary>
     public static readonly Option<string> Dataset = Opt.Choice("--dataset", "the data set to train on", "mnist", ImageDatasets, DatasetAliases);
 
+    /// <summary><c>--dataset</c> of a run folder's run (<c>run</c>, <c>grow</c>, <c>train</c>): catalog or generated data sets.</summary>
+    public static readonly Option<string> RunDataset = Opt.Choice("--dataset",
+        "the data set to train on (the generated spirals and moons need no files)", "mnist", Runs.RunData.Names, DatasetAliases);
+
     /// <summary><c>--data-dir</c>: where data sets live.</summary>
     public static readonly Option<string?> DataDir = Opt.Text("--data-dir", "DIR",
         "the data folder (default: $SPROUT_DATA, else $XDG_CACHE_HOME/sprout/data or ~/.cache/sprout/data)");

@@ -58,7 +58,7 @@ public static class SweDeepExperiment
         var result = new Dictionary<string, List<GrowthRunReport>>();
         for (int seed = 0; seed < o.Seeds; seed++)
         {
-            var (train, val) = GrowthExperiments.TrainValidation(full, o.TrainSamples, 0.1, new Tensors.Rng((ulong)seed).Fork("split"));
+            var (train, val) = Runs.RunData.TrainValidation(full, o.TrainSamples, 0.1, new Tensors.Rng((ulong)seed).Fork("split"));
             foreach (var e in o.Extenders)
             {
                 var cfg = new GrowthRunConfig([train.Features, o.InitialWidth, o.InitialWidth, o.InitialWidth, 10], o.Schedule,

@@ -132,7 +132,7 @@ public static class SweInactiveExperiment
             for (int seed = 0; seed < o.Seeds; seed++)
             {
                 var rng = new Rng((ulong)seed).Fork(ds);
-                var (train, val) = GrowthExperiments.TrainValidation(fullTrain, o.TrainSamples, o.ValidationFraction, rng.Fork("split"));
+                var (train, val) = Runs.RunData.TrainValidation(fullTrain, o.TrainSamples, o.ValidationFraction, rng.Fork("split"));
                 foreach (int width in o.Widths)
                     rows.AddRange(RunOne(ds, seed, width, train, val, test, o, rng.Fork("width", width), log));
             }

@@ -8,7 +8,12 @@ namespace Sprout.Growth;
 /// <param name="Train">Training data (adjustment phases, probes, dead-neuron checks).</param>
 /// <param name="Rng">Random stream for this stage (fork it per use).</param>
 /// <param name="Stage">Stage index (0-based), for naming random streams.</param>
-public sealed record GrowthContext(GrowableModel Model, InMemoryDataset Train, Rng Rng, int Stage = 0);
+public sealed record GrowthContext(GrowableModel Model, InMemoryDataset Train, Rng Rng, int Stage = 0)
+{
+    /// <summary>A stop request (Ctrl+C): methods with long phases of their own end them early when it is set; the
+    /// runner then discards the growth step.</summary>
+    public StopSignal? Stop { get; init; }
+}
 
 /// <summary>What an extender did at one site.</summary>
 /// <param name="Site">Site name.</param>

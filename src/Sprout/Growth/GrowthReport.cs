@@ -31,11 +31,12 @@ public sealed record LayerStageReport(string Site, int Width, int Added, int New
 /// <param name="TestAccuracyEnd">Test accuracy at the end (NaN without a test set).</param>
 /// <param name="Layers">Per-layer diagnostics.</param>
 /// <param name="Extension">What the extender did per layer.</param>
-/// <param name="Seconds">Wall time of the stage.</param>
+/// <param name="Seconds">Wall time of the run when the stage ended (across resumes).</param>
+/// <param name="GrowSeconds">Wall time of the stage's growth step (distribute + extend).</param>
 public sealed record StageReport(int Stage, int Total, int[] WidthsBefore, int[] Allocation, IReadOnlyList<double>? Votes,
     double TrainAccuracyBefore, double TrainAccuracyAfterInsertion, double ValAccuracyBefore, double ValAccuracyAfterInsertion,
     double MaxOutputChange, int Epochs, double TrainAccuracyEnd, double ValAccuracyEnd, double ValLossEnd, double TestAccuracyEnd,
-    IReadOnlyList<LayerStageReport> Layers, IReadOnlyList<SiteExtension> Extension, double Seconds)
+    IReadOnlyList<LayerStageReport> Layers, IReadOnlyList<SiteExtension> Extension, double Seconds, double GrowSeconds = double.NaN)
 {
     /// <summary>Hidden widths after insertion.</summary>
     public int[] WidthsAfter => WidthsBefore.Zip(Allocation, (a, b) => a + b).ToArray();

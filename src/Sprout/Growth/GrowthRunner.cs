@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using Sprout.Diagnostics;
 using Sprout.Nn;
 using Sprout.Optim;
@@ -7,12 +8,35 @@ using Sprout.Training;
 
 namespace Sprout.Growth;
 
+/// <summary>One trained epoch of the model being grown, as the runner reports it (a row of metrics.csv).</summary>
+/// <param name="Stage">Growth steps done before this epoch (0 = the initial network).</param>
+/// <param name="Phase">"initial" or "stage".</param>
+/// <param name="Epoch">Epoch within the phase, from 1.</param>
+/// <param name="Widths">Width of every growable layer.</param>
+/// <param name="Parameters">Parameter count.</param>
+/// <param name="Train">Training statistics accumulated over the epoch.</param>
+/// <param name="Validation">Validation statistics after the epoch.</param>
+/// <param name="LearningRate">The optimizer's learning rate.</param>
+/// <param name="Seconds">Wall time of the run so far, across resumes.</param>
+public sealed record GrowthEpoch(int Stage, string Phase, int Epoch, int[] Widths, long Parameters, EpochStats Train,
+    EpochStats Validation, double LearningRate, double Seconds);
+
 /// <summary>
-/// Runs paper 000's Algorithm 1 on an MLP: initial training, then per stage distribute → extend → train, with
-/// per-stage diagnostics. One seed drives everything, so the same config and data give an identical run.
+/// Runs paper 000's Algorithm 1: initial training, then per stage distribute → extend → train, with per-stage
+/// diagnostics. One seed drives everything, so the same config and data give an identical run. The run is a state
+/// machine (<see cref="GrowthRunState"/>): at every epoch end and stage boundary it calls <see cref="SafePoint"/>,
+/// where <see cref="Capture"/> gives a checkpoint that <see cref="Run"/> continues from bit for bit.
 /// </summary>
 public sealed class GrowthRunner
 {
+    private GrowthRunState _state = GrowthRunState.Start;
+    private Optimizer? _opt;
+    private Rng? _shuffle;
+    private RngState? _epochStart;          // shuffle state before the running epoch's permutation (mid-epoch stops)
+    private EarlyStopping? _es;
+    private long _clock;
+    private double _secondsBefore;
+
     /// <summary>Creates a runner for a config.</summary>
     public GrowthRunner(GrowthRunConfig config)
     {
@@ -27,17 +51,40 @@ public sealed class GrowthRunner
     /// <summary>The model being grown (set by <see cref="Run"/>).</summary>
     public GrowableModel? Model { get; private set; }
 
+    /// <summary>Where the run is.</summary>
+    public GrowthRunState State => _state;
+
     /// <summary>
     /// Called after every finished stage with the report so far (final test accuracy NaN), so a caller can save
     /// partial results that survive a later failure.
     /// </summary>
     public Action<GrowthRunReport>? StageCompleted { get; set; }
 
+    /// <summary>Called after every trained epoch of the model (initial and stage training).</summary>
+    public Action<GrowthEpoch>? EpochCompleted { get; set; }
+
+    /// <summary>
+    /// Called where the run can be checkpointed: after every epoch, at every stage boundary, at the end, and when a stop
+    /// request ends an epoch early. <see cref="Capture"/> is valid inside it.
+    /// </summary>
+    public Action<GrowthRunner>? SafePoint { get; set; }
+
+    /// <summary>Extra callbacks attached to every training phase's trainer (e.g. a progress display).</summary>
+    public IList<ITrainingCallback> Callbacks { get; } = new List<ITrainingCallback>();
+
+    /// <summary>Set to stop at the next batch boundary (Ctrl+C): <see cref="Run"/> then throws <see cref="TrainingInterruptedException"/>.</summary>
+    public StopSignal Stop { get; } = new();
+
     /// <summary>Progress lines (optional).</summary>
     public Action<string>? Log { get; set; }
 
-    /// <summary>Trains and grows; <paramref name="test"/> may be null.</summary>
-    public GrowthRunReport Run(InMemoryDataset train, InMemoryDataset validation, InMemoryDataset? test = null)
+    private double Seconds => _secondsBefore + Stopwatch.GetElapsedTime(_clock).TotalSeconds;
+
+    /// <summary>
+    /// Trains and grows; <paramref name="test"/> may be null. With <paramref name="resume"/> (a checkpoint from
+    /// <see cref="Capture"/> of a run of the same config) the run continues where that checkpoint was taken.
+    /// </summary>
+    public GrowthRunReport Run(InMemoryDataset train, InMemoryDataset validation, InMemoryDataset? test = null, CheckpointFile? resume = null)
     {
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(validation);
@@ -50,61 +97,149 @@ public sealed class GrowthRunner
             validation = validation.WithShape(shape.ToArray());
             test = test?.WithShape(shape.ToArray());
         }
+        _clock = Stopwatch.GetTimestamp();
         var rng = new Rng(c.Seed);
-        var module = (Sequential)(c.Model ?? SequentialConfig.Mlp(c.Widths, ActivationConfig.Relu)).Build(rng.Fork("init"));
+        var module = resume is null
+            ? (Sequential)(c.Model ?? SequentialConfig.Mlp(c.Widths, ActivationConfig.Relu)).Build(rng.Fork("init"))
+            : resume.BuildModule(ModulePrefix) as Sequential ?? throw resume.Fail("its model is not a sequential network");
         var model = new GrowableModel(module);
         Model = model;
         var opt = c.WeightDecay > 0 ? new AdamW(model.Parameters(), c.LearningRate, weightDecay: c.WeightDecay) : new Adam(model.Parameters(), c.LearningRate);
         opt.OnGrowth = c.OptimizerOnGrowth;
-        var shuffle = rng.Fork("shuffle");
+        _opt = opt;
+        _shuffle = rng.Fork("shuffle");
+        _state = GrowthRunState.Start;
+        if (resume is not null) Restore(resume, module);
+        _secondsBefore = _state.Seconds;
         var extender = c.Extender.Build();
         var distributor = c.Distributor.Build();
-
         var eval = new Trainer(module);
-        int initialEpochs = TrainPhase(model, opt, train, validation, c.InitialTraining ?? new StageTraining(10), shuffle, c.BatchSize);
-        double initVal = eval.Evaluate(validation).Accuracy;
-        double initTest = test is null ? double.NaN : eval.Evaluate(test).Accuracy;
-        Log?.Invoke($"initial: {initialEpochs} epochs, widths [{string.Join(",", model.Widths())}], val {initVal:P2}");
         var diagBatch = train.Head(c.DiagnosticBatch).X;
 
-        var stages = new List<StageReport>();
-        for (int s = 0; s < c.Schedule.Count; s++)
+        if (_state.Phase == GrowthPhase.Initial)
         {
-            long t0 = Stopwatch.GetTimestamp();
-            var widths = model.Widths();
-            int total = c.Schedule.TotalFor(s, widths.Sum());
-            var ctx = new GrowthContext(model, train, rng.Fork("stage", s), s);
-            var alloc = distributor.Allocate(ctx, total);
-            var votes = distributor.LastVotes;
-            double trBefore = eval.Evaluate(train).Accuracy;
-            double vaBefore = eval.Evaluate(validation).Accuracy;
-            var logitsBefore = model.Logits(diagBatch);
-            var ext = extender.Extend(ctx, alloc);
-            BufferPool.Trim(); // shapes changed: idle buffers of the old sizes would only hold memory
-            if (c.OptimizerOnGrowth == GrowthStatePolicy.Reset) opt.ResetState();
-            double change = FunctionChange.MaxAbsDifference(logitsBefore, model.Logits(diagBatch));
-            double trAfter = eval.Evaluate(train).Accuracy;
-            double vaAfter = eval.Evaluate(validation).Accuracy;
-            var actIns = model.Activity(train);
-            var cos = model.Sites.Select((_, k) => model.Cosines(k, widths[k], alloc[k])).ToArray();
+            int initialEpochs = TrainResumable(model, train, validation, c.InitialTraining ?? new StageTraining(10), "initial", 0);
+            double initVal = eval.Evaluate(validation).Accuracy;
+            double initTest = test is null ? double.NaN : eval.Evaluate(test).Accuracy;
+            Log?.Invoke($"initial: {initialEpochs} epochs, widths [{string.Join(",", model.Widths())}], val {initVal:P2}");
+            Advance(_state with { Phase = GrowthPhase.Grow, Stage = 0, InitialEpochs = initialEpochs, InitialValAccuracy = initVal, InitialTestAccuracy = initTest });
+        }
 
-            int epochs = TrainPhase(model, opt, train, validation, c.StageTraining ?? new StageTraining(5), shuffle, c.BatchSize);
+        while (_state.Phase != GrowthPhase.Done && _state.Stage < c.Schedule.Count)
+        {
+            int s = _state.Stage;
+            if (_state.Phase == GrowthPhase.Grow)
+            {
+                var pending = GrowthStep(model, eval, extender, distributor, train, validation, diagBatch, s);
+                if (Stop.IsRequested)
+                    throw new TrainingInterruptedException($"stopped during {_state.Describe()}; a resumed run repeats it", saved: false);
+                Advance(_state with { Phase = GrowthPhase.Stage, Pending = pending });
+            }
+            var p = _state.Pending ?? throw new InvalidOperationException("stage training without its growth step's measurements");
+            int epochs = TrainResumable(model, train, validation, c.StageTraining ?? new StageTraining(5), "stage", s + 1);
             var actEnd = model.Activity(train);
             double trEnd = eval.Evaluate(train).Accuracy;
             var vaEnd = eval.Evaluate(validation);
             double teEnd = test is null ? double.NaN : eval.Evaluate(test).Accuracy;
-            var layers = model.Sites.Select((site, k) => new LayerStageReport(site.Name, site.Width, alloc[k],
-                actIns[k].Inactive(widths[k], alloc[k]), actEnd[k].Inactive(widths[k], alloc[k]), actEnd[k].InactiveAll,
-                cos[k].Mean, cos[k].Max, cos[k].Histogram)).ToArray();
-            var rep = new StageReport(s, total, widths, alloc, votes, trBefore, trAfter, vaBefore, vaAfter, change, epochs,
-                trEnd, vaEnd.Accuracy, vaEnd.Loss, teEnd, layers, ext, Stopwatch.GetElapsedTime(t0).TotalSeconds);
-            stages.Add(rep);
-            StageCompleted?.Invoke(new GrowthRunReport(c, initialEpochs, initVal, initTest, stages.ToList(), model.Widths(), double.NaN));
-            Log?.Invoke($"stage {s}: +{total} as [{string.Join(",", alloc)}] → [{string.Join(",", model.Widths())}], " +
-                        $"train {trBefore:P2}→{trAfter:P2}, val end {vaEnd.Accuracy:P2}, new inactive [{string.Join(",", layers.Select(l => l.NewInactiveAtEnd))}]");
+            var widths = p.WidthsBefore;
+            var layers = model.Sites.Select((site, k) => new LayerStageReport(site.Name, site.Width, p.Allocation[k],
+                p.InactiveAtInsertion[k], actEnd[k].Inactive(widths[k], p.Allocation[k]), actEnd[k].InactiveAll,
+                p.Cosines[k].Mean, p.Cosines[k].Max, p.Cosines[k].Histogram)).ToArray();
+            var rep = new StageReport(s, p.Total, widths, p.Allocation, p.Votes, p.TrainAccuracyBefore, p.TrainAccuracyAfter,
+                p.ValAccuracyBefore, p.ValAccuracyAfter, p.MaxOutputChange, epochs, trEnd, vaEnd.Accuracy, vaEnd.Loss, teEnd, layers,
+                p.Extension, Seconds, p.GrowSeconds);
+            var stages = _state.Stages.Append(rep).ToList();
+            _state = _state with { Phase = GrowthPhase.Grow, Stage = s + 1, Pending = null, Stages = stages };
+            StageCompleted?.Invoke(Report(model, double.NaN));
+            Log?.Invoke($"stage {s + 1}: +{p.Total} as [{string.Join(",", p.Allocation)}] → [{string.Join(",", model.Widths())}], " +
+                        $"train {p.TrainAccuracyBefore:P2}→{p.TrainAccuracyAfter:P2}, val end {vaEnd.Accuracy:P2}, new inactive [{string.Join(",", layers.Select(l => l.NewInactiveAtEnd))}]");
+            Advance(_state);
         }
         double final = test is null ? double.NaN : eval.Evaluate(test).Accuracy;
-        return new GrowthRunReport(c, initialEpochs, initVal, initTest, stages, model.Widths(), final);
+        Advance(_state with { Phase = GrowthPhase.Done });
+        return Report(model, final);
+    }
+
+    private GrowthRunReport Report(GrowableModel model, double finalTest) =>
+        new(Config, _state.InitialEpochs, _state.InitialValAccuracy, _state.InitialTestAccuracy, _state.Stages.ToList(), model.Widths(), finalTest);
+
+    // A new position at a stage boundary: no phase in progress, so a checkpoint here carries no early-stopping state.
+    private void Advance(GrowthRunState next)
+    {
+        _state = next with { EpochsDone = 0, NextBatch = 0, PartialLossSum = 0, PartialCorrect = 0, PartialSamples = 0, EarlyStopping = null };
+        _es = null;
+        _epochStart = null;
+        SafePoint?.Invoke(this);
+    }
+
+    // distribute → extend, with the measurements around it
+    private PendingStage GrowthStep(GrowableModel model, Trainer eval, Extender extender, Distributor distributor,
+        InMemoryDataset train, InMemoryDataset validation, Tensor diagBatch, int s)
+    {
+        var c = Config;
+        long t0 = Stopwatch.GetTimestamp();
+        var widths = model.Widths();
+        int total = c.Schedule.TotalFor(s, widths.Sum());
+        var ctx = new GrowthContext(model, train, new Rng(c.Seed).Fork("stage", s), s) { Stop = Stop };
+        var alloc = distributor.Allocate(ctx, total);
+        var votes = distributor.LastVotes;
+        double trBefore = eval.Evaluate(train).Accuracy;
+        double vaBefore = eval.Evaluate(validation).Accuracy;
+        var logitsBefore = model.Logits(diagBatch);
+        var ext = extender.Extend(ctx, alloc);
+        BufferPool.Trim(); // shapes changed: idle buffers of the old sizes would only hold memory
+        if (c.OptimizerOnGrowth == GrowthStatePolicy.Reset) _opt!.ResetState();
+        double change = FunctionChange.MaxAbsDifference(logitsBefore, model.Logits(diagBatch));
+        double trAfter = eval.Evaluate(train).Accuracy;
+        double vaAfter = eval.Evaluate(validation).Accuracy;
+        var actIns = model.Activity(train);
+        var inactive = model.Sites.Select((_, k) => actIns[k].Inactive(widths[k], alloc[k])).ToArray();
+        var cos = model.Sites.Select((_, k) => model.Cosines(k, widths[k], alloc[k])).ToArray();
+        return new PendingStage(total, widths, alloc, votes?.ToArray(), trBefore, trAfter, vaBefore, vaAfter, change, inactive, cos,
+            ext.ToArray(), Stopwatch.GetElapsedTime(t0).TotalSeconds);
+    }
+
+    // Trains one phase from where the state says it is (epoch, batch, early stopping); returns the epochs run.
+    private int TrainResumable(GrowableModel model, InMemoryDataset train, InMemoryDataset validation, StageTraining training,
+        string phase, int stage)
+    {
+        var module = model.Module;
+        var trainer = new Trainer(module, _opt) { Stop = Stop, Validation = validation, Name = Where(phase, stage), Epoch = _state.EpochsDone };
+        EarlyStopping? es = null;
+        if (training.EarlyStopping)
+        {
+            es = new EarlyStopping(module, training.Patience) { RestoreBestWeights = false };
+            if (_es is not null) es.Restore(_es.State);   // resumed mid-phase
+            trainer.Add(es);
+        }
+        _es = es;
+        var last = new LastEpoch();
+        trainer.Add(last);
+        foreach (var cb in Callbacks) trainer.Add(cb);
+        int max = training.EarlyStopping ? training.MaxEpochs : training.Epochs;
+        while (_state.EpochsDone < max && !(es?.Stopped ?? false))
+        {
+            if (Stop.IsRequested) Interrupt();
+            _epochStart = _shuffle!.GetState();
+            var order = _shuffle.Permutation(train.Count);
+            var carried = new EpochStats(_state.PartialLossSum, _state.PartialCorrect, _state.PartialSamples, trainer.Loss.HasAccuracy);
+            int before = trainer.Epoch;
+            var stats = trainer.TrainEpoch(train, order, Config.BatchSize, _state.NextBatch, carried);
+            if (trainer.Epoch == before)
+            {
+                // stopped inside the epoch: the checkpoint continues at the next batch of the same permutation
+                _state = _state with { NextBatch = trainer.NextBatch, PartialLossSum = stats.LossSum, PartialCorrect = stats.Correct, PartialSamples = stats.Samples };
+                Interrupt();
+            }
+            _state = _state with { EpochsDone = _state.EpochsDone + 1, NextBatch = 0, PartialLossSum = 0, PartialCorrect = 0, PartialSamples = 0 };
+            _epochStart = null;
+            EpochCompleted?.Invoke(new GrowthEpoch(stage, phase, _state.EpochsDone, model.Widths(), module.ParameterCount(), stats,
+                last.Validation, _opt!.LearningRate, Seconds));
+            SafePoint?.Invoke(this);
+            if (Stop.IsRequested) throw new TrainingInterruptedException($"stopped after {Where(phase, stage)} epoch {_state.EpochsDone}", saved: SafePoint is not null);
+        }
+        if (es is not null) es.RestoreBest();
+        return _state.EpochsDone;
     }
 
     /// <summary>
@@ -126,5 +261,99 @@ public sealed class GrowthRunner
         trainer.Add(new EarlyStopping(model.Module, training.Patience));
         foreach (var cb in callbacks ?? []) trainer.Add(cb);
         return trainer.Fit(train, shuffle, batchSize, training.MaxEpochs);
+    }
+
+    private void Interrupt()
+    {
+        SafePoint?.Invoke(this);
+        throw new TrainingInterruptedException($"stopped during {_state.Describe()}", saved: SafePoint is not null);
+    }
+
+    private static string Where(string phase, int stage) => phase == "initial" ? "initial training" : $"stage {stage} training";
+
+    private sealed class LastEpoch : ITrainingCallback
+    {
+        public EpochStats Validation;
+
+        public void OnEpochEnd(Trainer trainer, in EpochEnd epoch) => Validation = epoch.Validation ?? default;
+    }
+
+    private const string ModulePrefix = "model/", OptimizerPrefix = "optim/", EarlyStoppingPrefix = "es/";
+
+    /// <summary>Checkpoint metadata key of the run state (JSON).</summary>
+    public const string StateKey = "run/state";
+
+    /// <summary>Checkpoint metadata key of the growth config (JSON).</summary>
+    public const string ConfigKey = "run/growth-config";
+
+    /// <summary>Checkpoint metadata key of the shuffle stream.</summary>
+    public const string ShuffleKey = "rng/shuffle";
+
+    /// <summary>
+    /// The whole state at the current safe point: the model (architecture at its current widths, weights, buffers,
+    /// RNG streams), the optimizer's state, the shuffle stream (as it was before the running epoch's permutation when the
+    /// run stopped inside an epoch), the early-stopping state with its best weights, and the position and bookkeeping
+    /// (<see cref="GrowthRunState"/>). Valid inside <see cref="SafePoint"/>.
+    /// </summary>
+    public CheckpointFile Capture()
+    {
+        var module = Model?.Module ?? throw new InvalidOperationException("the run has not started");
+        var ck = new CheckpointFile();
+        ck.AddModule(ModulePrefix, module);
+        ck.AddOptimizer(OptimizerPrefix, _opt!, module);
+        ck.AddRng(ShuffleKey, _epochStart is { } st ? Rng.FromState(st) : _shuffle!);
+        EarlyStoppingPosition? esPos = null;
+        if (_es is { } es)
+        {
+            var best = es.Best?.Entries;
+            if (best is not null)
+                foreach (var e in best) ck.Add(EarlyStoppingPrefix + e.Name, new CheckpointTensor(e.Shape, e.Data));
+            esPos = new EarlyStoppingPosition(es.BestLoss, es.BestEpoch, es.Epochs, es.EpochsSinceBest,
+                best?.Select(e => new SnapshotName(e.Name, e.IsBuffer)).ToArray());
+        }
+        ck.Metadata[StateKey] = JsonSerializer.Serialize(_state with { EarlyStopping = esPos, Seconds = Seconds }, GrowthRunConfig.JsonOptions);
+        ck.Metadata[ConfigKey] = JsonSerializer.Serialize(Config, GrowthRunConfig.JsonOptions);
+        return ck;
+    }
+
+    /// <summary>The run state stored in a checkpoint from <see cref="Capture"/>.</summary>
+    public static GrowthRunState ReadState(CheckpointFile checkpoint)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        try
+        {
+            return JsonSerializer.Deserialize<GrowthRunState>(checkpoint.GetMetadata(StateKey), GrowthRunConfig.JsonOptions)
+                   ?? throw checkpoint.Fail("its run state is empty");
+        }
+        catch (JsonException e)
+        {
+            throw checkpoint.Fail($"its run state is not valid ({e.Message.ReplaceLineEndings(" ")})");
+        }
+    }
+
+    private void Restore(CheckpointFile ck, Module module)
+    {
+        var state = ReadState(ck);
+        if (state.Stage < 0 || state.Stage > Config.Schedule.Count || state.EpochsDone < 0 || state.NextBatch < 0 || state.Stages is null
+            || (state.Phase == GrowthPhase.Stage && state.Pending is null))
+            throw ck.Fail("its run state does not fit this run's config");
+        ck.LoadOptimizer(OptimizerPrefix, _opt!, module);
+        ck.LoadRng(ShuffleKey, _shuffle!);
+        _es = null;
+        if (state.EarlyStopping is { } p)
+        {
+            var es = new EarlyStopping(module, 1);
+            ParameterSnapshot? best = null;
+            if (p.Entries is { } names)
+                best = ParameterSnapshot.FromEntries(module, names.Select(n =>
+                {
+                    var t = ck.Get(EarlyStoppingPrefix + n.Name);
+                    return new SnapshotEntry(n.Name, n.IsBuffer, t.Data, t.Shape);
+                }));
+            try { es.Restore(new EarlyStoppingState(p.BestLoss, p.BestEpoch, p.Epochs, p.EpochsSinceBest, best)); }
+            catch (ArgumentException e) { throw ck.Fail(e.Message); }
+            _es = es;
+        }
+        _state = state with { EarlyStopping = null };
     }
 }

@@ -181,14 +181,14 @@ public sealed class SharedWeightsExtender : Extender
         if (site.InBias is not null) involved.Add(site.InBias);
         if (site.OutBias is not null) involved.Add(site.OutBias);
         var rule = new CouplingStep(site, baseT, coup, mask, n, N, d, involved, o, load, decaySteps);
-        var trainer = new Trainer(model.Module, rule) { Name = "the SWE adjustment phase", Trainable = involved };
+        var trainer = new Trainer(model.Module, rule) { Name = "the SWE adjustment phase", Trainable = involved, Stop = ctx.Stop ?? new StopSignal() };
         int[] order = o.Shuffle ? rng.Permutation(data.Count) : InMemoryDataset.Identity(data.Count);
         int pos = 0, done = 0;
         try
         {
             using var frozen = trainer.Freeze();
             model.Module.Train();
-            for (int s = 0; s < maxSteps; s++, done++)
+            for (int s = 0; s < maxSteps && !trainer.StopRequested; s++, done++)
             {
                 // recovery: past the planned steps, one more epoch only while accuracy is still short of the tolerance
                 if (s >= steps && (s - steps) % epochSteps == 0)

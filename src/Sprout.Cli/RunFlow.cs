@@ -1,0 +1,121 @@
+using System.Text.Json;
+using Sprout.Growth;
+using Sprout.Kernels;
+using Sprout.Nn;
+using Sprout.Runs;
+using Sprout.Tensors;
+using Sprout.Training;
+
+namespace Sprout.Cli;
+
+/// <summary>
+/// Runs a <see cref="RunSession"/> from the command line: loads (and fetches) the data, shows progress, turns Ctrl+C
+/// into a saved checkpoint and exit 130, and prints the result. Shared by <c>run</c>, <c>grow</c>, <c>train</c>,
+/// <c>experiment grow</c> and <c>resume</c>.
+/// </summary>
+internal static class RunFlow
+{
+    /// <summary>Exit code after Ctrl+C (128 + SIGINT), as shells report it.</summary>
+    public const int Interrupted = 130;
+
+    /// <summary>Runs or resumes <paramref name="session"/>; returns the exit code.</summary>
+    public static int Execute(RunSession session, bool resume, string? dataDir, bool json, bool noProgress, string? save, int? threads = null)
+    {
+        var cfg = session.Config;
+        var progress = json ? Console.Error : Console.Out;
+        CheckpointFile? ck = null;
+        if (resume)
+        {
+            ck = session.LastCheckpoint();
+            if (ck is not null && GrowthRunner.ReadState(ck).Phase == GrowthPhase.Done)
+            {
+                progress.WriteLine($"{session.Directory} has finished already: nothing to resume (sprout report {session.Directory})");
+                return 0;
+            }
+        }
+        Workers.Threads = threads ?? cfg.Threads;
+        var (full, test) = RunData.Load(cfg.Dataset, dataDir, line => progress.WriteLine(line));
+        var (train, val) = RunData.TrainValidation(full, cfg.TrainSamples, cfg.ValidationFraction, new Rng(cfg.Growth.Seed).Fork("split"));
+        var g = cfg.Growth;
+        string what = g.Model is null ? $"an MLP {string.Join("-", g.Widths)}" : "the configured network";
+        string verb = g.Schedule.Count == 0 ? "training" : "growing";
+        progress.WriteLine((resume ? (ck is null ? "restarting (no checkpoint yet) " : $"resuming at {GrowthRunner.ReadState(ck).Describe()}: ") : "") +
+                           $"{verb} {what} on {cfg.Dataset} ({train.Count} train / {val.Count} validation / {test.Count} test)" +
+                           (g.Schedule.Count == 0 ? "" : $", extender {g.Extender.Label}, distributor {g.Distributor.Label}, {g.Schedule.Count} stages") +
+                           $", seed {g.Seed}, {Workers.Threads} thread(s); run folder {session.Directory}");
+
+        var runner = session.Runner;
+        using var view = ProgressView.Create(noProgress, toStdErr: json);
+        runner.Log = view.Event;
+        runner.Callbacks.Add(new TrainerProgress(view));
+        session.GrowthEventWritten = e => view.Event(
+            $"  stage {e.Stage}, layer {e.Layer}: {e.WidthBefore} → {e.WidthBefore + e.Added} (+{e.Added}" + (e.Vote is { } v ? $", vote {v:G4}" : "") +
+            $"), max output change {e.MaxOutputChange:G3}, new inactive {e.InactiveAtInsertion} at insertion / {e.InactiveAtStageEnd} at stage end");
+        int presses = 0;
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            // first Ctrl+C: stop at the next safe point and save; a second one: leave now (the last checkpoint stays)
+            if (Interlocked.Increment(ref presses) > 1) return;
+            e.Cancel = true;
+            runner.Stop.Request();
+        };
+        Console.CancelKeyPress += onCancel;
+        GrowthRunReport report;
+        try
+        {
+            report = session.Run(train, val, test, ck);
+        }
+        catch (TrainingInterruptedException e)
+        {
+            view.Dispose();
+            Console.Error.WriteLine($"sprout: interrupted: {e.Message}; " +
+                                    (e.Saved ? "checkpoint saved" : $"the last checkpoint stays") +
+                                    $" — continue with: sprout resume {session.Directory}");
+            return Interrupted;
+        }
+        catch (TrainingDivergedException e)
+        {
+            view.Dispose();
+            string last = RunFiles.LastCheckpoint(session.Directory);
+            Console.Error.WriteLine($"sprout: error: {e.Message}" + (File.Exists(last) ? $"; the last good checkpoint is {last}" : ""));
+            return 1;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+        view.Dispose();
+        if (save is not null) Checkpoint.Save(runner.Model!.Module, save);
+        if (json) Console.WriteLine(JsonSerializer.Serialize(report, GrowthRunConfig.JsonOptions));
+        else
+            Console.WriteLine($"done: widths [{string.Join(",", report.FinalWidths)}], test accuracy {report.FinalTestAccuracy:P2}; " +
+                              $"run folder {session.Directory} (sprout report {session.Directory})" + (save is null ? "" : $", model {save}"));
+        return 0;
+    }
+
+    // Feeds a trainer's epochs and batches to the progress view: one bar per epoch, one summary line after it.
+    private sealed class TrainerProgress(ProgressView view) : ITrainingCallback
+    {
+        private int _batches;
+
+        public void OnEpochStart(Trainer trainer)
+        {
+            _batches = 0;
+            view.BeginPhase($"{trainer.Name}, epoch {trainer.Epoch + 1}", 0);
+        }
+
+        public void OnStepEnd(Trainer trainer, in StepEnd step)
+        {
+            if (_batches != step.Batches)
+            {
+                _batches = step.Batches;
+                view.BeginPhase($"{trainer.Name}, epoch {trainer.Epoch + 1}", step.Batches);
+            }
+            view.Advance(step.Batch + 1, step.Running.Loss, step.Running.Accuracy);
+        }
+
+        public void OnEpochEnd(Trainer trainer, in EpochEnd epoch) =>
+            view.EndPhase($"{trainer.Name}, epoch {epoch.Epoch + 1}: loss {epoch.Train.Loss:F4}, accuracy {epoch.Train.Accuracy:P2}" +
+                          (epoch.Validation is { } v ? $", validation loss {v.Loss:F4}, accuracy {v.Accuracy:P2}" : "") + $" ({epoch.Seconds:F1} s)");
+    }
+}

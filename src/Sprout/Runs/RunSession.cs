@@ -1,0 +1,193 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Sprout.Growth;
+using Sprout.Nn;
+using Sprout.Tensors;
+using Sprout.Training;
+
+namespace Sprout.Runs;
+
+/// <summary>
+/// A run and its folder (docs/runs.md): writes config.json when the run is made, one metrics.csv row per epoch,
+/// one events.jsonl line per growth step and layer, report.json after every stage and at the end, and the
+/// checkpoints (last.ckpt at every safe point of the run, best.ckpt when the validation loss improves). A run that
+/// was stopped or killed resumes from last.ckpt: its metrics and events are cut back to what that checkpoint had
+/// seen, and it continues to the same final weights as an uninterrupted run.
+/// </summary>
+public sealed class RunSession
+{
+    private const string MetricsBytesKey = "run/metrics-bytes", EventsBytesKey = "run/events-bytes", BestKey = "run/best-val-loss";
+    private double _bestVal = double.PositiveInfinity;
+    private bool _metricsHeader;
+
+    private RunSession(string dir, RunConfig config)
+    {
+        Directory = dir;
+        Config = config;
+        Runner = new GrowthRunner(config.Growth);
+    }
+
+    /// <summary>The run folder.</summary>
+    public string Directory { get; }
+
+    /// <summary>The run's config (as in config.json).</summary>
+    public RunConfig Config { get; }
+
+    /// <summary>The growth runner (stop signal, callbacks, log).</summary>
+    public GrowthRunner Runner { get; }
+
+    /// <summary>One line per growth step and layer, as it is written to events.jsonl (e.g. for a progress display).</summary>
+    public Action<GrowthEvent>? GrowthEventWritten { get; set; }
+
+    /// <summary>Path of a run file.</summary>
+    public string PathOf(string file) => Path.Combine(Directory, file);
+
+    /// <summary>
+    /// Makes a new run folder (<paramref name="outDir"/>, or <paramref name="runsRoot"/>/&lt;time&gt;-&lt;name&gt;) and
+    /// writes its config.json. An existing <paramref name="outDir"/> must not hold a run already.
+    /// </summary>
+    public static RunSession Create(RunConfig config, string? outDir, string runsRoot = "runs")
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        string dir;
+        if (outDir is not null)
+        {
+            if (RunFiles.IsRun(outDir))
+                throw new IOException($"{outDir} already holds a run (resume it with 'sprout resume {outDir}', or choose another --out)");
+            System.IO.Directory.CreateDirectory(outDir);
+            dir = outDir;
+        }
+        else dir = RunFiles.NewRunDirectory(runsRoot, config.Name, DateTime.UtcNow);
+        WriteAtomically(Path.Combine(dir, RunFiles.Config), config.ToJson());
+        return new RunSession(dir, config);
+    }
+
+    /// <summary>Opens an existing run folder (for resume, eval, report); its config.json must be valid.</summary>
+    public static RunSession Open(string runDir)
+    {
+        ArgumentNullException.ThrowIfNull(runDir);
+        string path = Path.Combine(runDir, RunFiles.Config);
+        if (!System.IO.Directory.Exists(runDir)) throw new IOException($"{runDir}: no such run folder");
+        if (!File.Exists(path)) throw new IOException($"{runDir} is not a run folder (it has no {RunFiles.Config})");
+        string json = SafeFile.ReadAllText(path, 16 << 20, problem => new FormatException($"{path}: {problem}"));
+        RunConfig config;
+        try { config = RunConfig.FromJson(json); }
+        catch (JsonException e) { throw new FormatException($"{path}: not a run config ({e.Message.ReplaceLineEndings(" ")})"); }
+        catch (ArgumentException e) { throw new FormatException($"{path}: {e.Message}"); }
+        return new RunSession(runDir, config);
+    }
+
+    /// <summary>The checkpoint a resume continues from, or null when the run saved none yet.</summary>
+    public CheckpointFile? LastCheckpoint()
+    {
+        string path = RunFiles.LastCheckpoint(Directory);
+        return File.Exists(path) ? CheckpointFile.Load(path) : null;
+    }
+
+    /// <summary>
+    /// Runs (or, with <paramref name="resume"/>, continues) the run. Throws <see cref="TrainingInterruptedException"/>
+    /// when stopped (the stopping point is saved when it is a safe point) and <see cref="TrainingDivergedException"/>
+    /// on a non-finite loss (the last good checkpoint stays).
+    /// </summary>
+    public GrowthRunReport Run(InMemoryDataset train, InMemoryDataset validation, InMemoryDataset? test, CheckpointFile? resume = null)
+    {
+        long metricsBytes = 0, eventsBytes = 0;
+        if (resume is not null)
+        {
+            metricsBytes = Long(resume, MetricsBytesKey);
+            eventsBytes = Long(resume, EventsBytesKey);
+            _bestVal = double.Parse(resume.GetMetadata(BestKey), NumberStyles.Float, CultureInfo.InvariantCulture);
+        }
+        using var metrics = OpenLog(RunFiles.Metrics, metricsBytes);
+        using var events = OpenLog(RunFiles.Events, eventsBytes);
+        _metricsHeader = metrics.Length > 0;
+        var r = Runner;
+        r.EpochCompleted = e => Epoch(e, metrics);
+        r.StageCompleted = report => Stage(report, events);
+        r.SafePoint = runner =>
+        {
+            var ck = runner.Capture();
+            ck.Metadata[MetricsBytesKey] = metrics.Length.ToString(CultureInfo.InvariantCulture);
+            ck.Metadata[EventsBytesKey] = events.Length.ToString(CultureInfo.InvariantCulture);
+            ck.Metadata[BestKey] = _bestVal.ToString("R", CultureInfo.InvariantCulture);
+            ck.Save(RunFiles.LastCheckpoint(Directory));
+        };
+        var final = r.Run(train, validation, test, resume);
+        WriteAtomically(PathOf(RunFiles.Report), JsonSerializer.Serialize(final, GrowthRunConfig.JsonOptions));
+        return final;
+    }
+
+    private static long Long(CheckpointFile ck, string key) =>
+        long.TryParse(ck.GetMetadata(key), NumberStyles.None, CultureInfo.InvariantCulture, out long v) ? v : throw ck.Fail($"its '{key}' is not a byte count");
+
+    // An append-only log cut back to `keep` bytes (what the checkpoint had seen; 0 for a fresh run).
+    private FileStream OpenLog(string file, long keep)
+    {
+        var fs = new FileStream(PathOf(file), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
+        if (fs.Length < keep)
+        {
+            fs.Dispose();
+            throw new IOException($"{PathOf(file)} is shorter than its checkpoint says ({keep} bytes): the run folder was altered");
+        }
+        fs.SetLength(keep);
+        fs.Seek(0, SeekOrigin.End);
+        return fs;
+    }
+
+    private static void Append(FileStream fs, string line)
+    {
+        fs.Write(Encoding.UTF8.GetBytes(line + "\n"));
+        fs.Flush(flushToDisk: true);
+    }
+
+    private void Epoch(GrowthEpoch e, FileStream metrics)
+    {
+        var model = Runner.Model!;
+        if (!_metricsHeader)
+        {
+            Append(metrics, MetricsTable.Header(model.Sites.Select(s => s.Name).ToArray()));
+            _metricsHeader = true;
+        }
+        Append(metrics, MetricsTable.Line(new MetricsRow(e.Stage, e.Phase, e.Epoch, e.Widths, e.Parameters, e.Train.Loss, e.Train.Accuracy,
+            e.Validation.Loss, e.Validation.Accuracy, e.LearningRate, e.Seconds)));
+        if (e.Validation.Samples > 0 && e.Validation.Loss < _bestVal)
+        {
+            _bestVal = e.Validation.Loss;
+            var best = new CheckpointFile().AddModule("", model.Module);
+            best.Metadata[BestKey] = _bestVal.ToString("R", CultureInfo.InvariantCulture);
+            best.Save(RunFiles.BestCheckpoint(Directory));
+        }
+    }
+
+    private void Stage(GrowthRunReport report, FileStream events)
+    {
+        var rep = report.Stages[^1];
+        var c = Config.Growth;
+        for (int k = 0; k < rep.Layers.Count; k++)
+        {
+            var l = rep.Layers[k];
+            var ev = new GrowthEvent(rep.Stage + 1, l.Site, rep.WidthsBefore[k], rep.Allocation[k], c.Extender.Label, c.Distributor.Label,
+                rep.Votes is { } v && k < v.Count ? v[k] : null, rep.Allocation, rep.MaxOutputChange, rep.TrainAccuracyBefore,
+                rep.TrainAccuracyAfterInsertion, l.NewInactiveAtInsertion, l.NewInactiveAtEnd,
+                k < rep.Extension.Count ? rep.Extension[k].AdjustSteps : 0, l.NewCosineMean, l.NewCosineMax, l.NewCosineHistogram, rep.GrowSeconds);
+            Append(events, ev.ToJsonLine());
+            GrowthEventWritten?.Invoke(ev);
+        }
+        WriteAtomically(PathOf(RunFiles.Report), JsonSerializer.Serialize(report, GrowthRunConfig.JsonOptions));
+    }
+
+    /// <summary>Writes a file so that a reader never sees a partial one: a temporary file in the same folder, flushed to disk, then a rename.</summary>
+    public static void WriteAtomically(string path, string text)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        string tmp = path + ".tmp-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write))
+        {
+            fs.Write(Encoding.UTF8.GetBytes(text));
+            fs.Flush(flushToDisk: true);
+        }
+        File.Move(tmp, path, overwrite: true);
+    }
+}
