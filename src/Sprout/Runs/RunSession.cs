@@ -125,7 +125,10 @@ public sealed class RunSession
     // An append-only log cut back to `keep` bytes (what the checkpoint had seen; 0 for a fresh run).
     private FileStream OpenLog(string file, long keep)
     {
-        var fs = new FileStream(PathOf(file), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
+        string path = PathOf(file);
+        // a FIFO or a device in the run folder would hang or feed garbage: only regular files are appended to
+        if (Path.Exists(path)) SafeFile.CheckRegularFile(path, problem => new IOException($"{path}: {problem}"));
+        var fs = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
         if (fs.Length < keep)
         {
             fs.Dispose();
