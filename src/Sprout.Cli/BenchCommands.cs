@@ -44,7 +44,7 @@ internal static class BenchCommands
         Description = "the MLP's layer widths (default: 784-120-10)", HelpName = "W1-W2-…",
         CustomParser = r =>
         {
-            var (w, error) = ParseWidths(Opt.Token(r));
+            var (w, error) = Opt.ParseWidths(Opt.Token(r));
             if (error is null) return w!;
             r.AddError($"{Opt.NameOf(r)}: {error}");
             return null;
@@ -74,17 +74,9 @@ internal static class BenchCommands
     }
 
     // "784-120-10" → [784, 120, 10]: two or more positive widths
-    private static (int[]? Widths, string? Error) ParseWidths(string spec)
-    {
-        var w = spec.Split('-').Select(x => Opt.IntItem(x, 1, 1 << 20)).ToArray();
-        return w.Length >= 2 && w.All(x => x.Error is null)
-            ? (w.Select(x => x.Value).ToArray(), null)
-            : (null, $"takes two or more positive layer widths like 784-120-10, got '{spec}'");
-    }
-
     private static (int[]? Widths, string? Error) ParseMnistWidths(string spec)
     {
-        var (w, error) = ParseWidths(spec);
+        var (w, error) = Opt.ParseWidths(spec);
         return error is null && w![0] != 784 ? (null, $"MNIST-sized widths start at 784 (e.g. 784-20-10), got '{spec}'") : (w, error);
     }
 
@@ -163,7 +155,7 @@ internal static class BenchCommands
 
     /// <summary>The thread counts a benchmark measures (--threads 1,2; default 1 and 2 where there are two cores).</summary>
     internal static int[] ThreadList(ParseResult a) =>
-        a.GetValue(SharedOptions.ThreadSweep) ?? (Environment.ProcessorCount >= 2 ? [1, 2] : [1]);
+        a.Given(SharedOptions.ThreadSweep) ?? (Environment.ProcessorCount >= 2 ? [1, 2] : [1]);
 
     // ------------------------------------------------------------------ MLP
 
@@ -179,8 +171,8 @@ internal static class BenchCommands
         int reps = a.GetValue(Reps) ?? (quick ? 1 : 2);
         var threadList = ThreadList(a);
 
-        int[][] archs = a.GetValue(Models) ?? (quick ? [[784, 20, 10], [784, 120, 10]] : [[784, 20, 10], [784, 120, 10], [784, 1000, 10], [784, 30, 30, 30, 10]]);
-        int[] batches = a.GetValue(Batches) ?? [64, 256];
+        int[][] archs = a.Given(Models) ?? (quick ? [[784, 20, 10], [784, 120, 10]] : [[784, 20, 10], [784, 120, 10], [784, 1000, 10], [784, 30, 30, 30, 10]]);
+        int[] batches = a.Given(Batches) ?? [64, 256];
         var rng = new Rng(0);
         // MNIST-like pixels: random bytes, normalised with MNIST's mean/std; stored as floats (the same work as the
         // PyTorch baseline's float tensor) and as bytes converted per batch (how growth runs hold image data sets)
@@ -264,7 +256,7 @@ internal static class BenchCommands
 
     private static int Step(ParseResult a)
     {
-        var widths = a.GetValue(StepModel) ?? [784, 120, 10];
+        var widths = a.Given(StepModel) ?? [784, 120, 10];
         int batch = a.GetValue(SharedOptions.Batch);
         int steps = a.GetValue(StepSteps);
         SharedOptions.ApplyThreads(a);

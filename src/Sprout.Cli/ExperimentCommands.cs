@@ -54,7 +54,7 @@ internal static class ExperimentCommands
         var datasets = Datasets(a.GetValue(DatasetOrBoth)!);
         var (scale, seeds) = ScaleAndSeeds(a);
         var opts = scale == "quick" ? SweInactiveOptions.Quick(datasets, seeds) : SweInactiveOptions.Paper(datasets, seeds);
-        if (a.GetValue(SharedOptions.Extenders) is { } list) opts = opts with { Extenders = list };
+        if (a.Given(SharedOptions.Extenders) is { } list) opts = opts with { Extenders = list };
         string? dataDirOpt = a.GetValue(SharedOptions.DataDir);
         bool json = a.GetValue(SharedOptions.Json);
         string outDir = a.GetValue(SharedOptions.Out) ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-swe-inactive");
@@ -121,7 +121,7 @@ internal static class ExperimentCommands
         var datasets = Datasets(a.GetValue(SharedOptions.Dataset)!);
         var (scale, seeds) = ScaleAndSeeds(a);
         var opts = scale == "quick" ? SweDeepOptions.Quick(datasets[0], seeds) : SweDeepOptions.Paper(datasets[0], seeds);
-        if (a.GetValue(SharedOptions.Extenders) is { } list) opts = opts with { Extenders = list };
+        if (a.Given(SharedOptions.Extenders) is { } list) opts = opts with { Extenders = list };
         opts = opts with { WeightDecay = a.GetValue(WeightDecay) };
         if (a.GetValue(OptimizerOnGrowth) is { } pol) opts = opts with { OptimizerOnGrowth = pol };
         string? dataDirOpt = a.GetValue(SharedOptions.DataDir);

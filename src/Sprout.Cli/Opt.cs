@@ -115,6 +115,36 @@ internal static class Opt
             },
         };
 
+    /// <summary>
+    /// The value of <paramref name="option"/> when it was given on the command line, else null: System.CommandLine reads
+    /// an absent array-valued option as an empty array, which would silently replace a command's default list.
+    /// </summary>
+    public static T? Given<T>(this ParseResult parse, Option<T?> option) where T : class =>
+        parse.GetResult(option) is { Implicit: false } ? parse.GetValue(option) : null;
+
+    /// <summary>An option of layer widths written W0-W1-…, e.g. <c>784-120-10</c>; null when absent (read it with <see cref="Given{T}"/>).</summary>
+    public static Option<int[]?> Widths(string name, string description, int maxWidth) =>
+        new(name)
+        {
+            Description = description, HelpName = "W0-W1-…", Arity = ArgumentArity.ExactlyOne,
+            CustomParser = r =>
+            {
+                var (w, error) = ParseWidths(Token(r), maxWidth);
+                if (error is null) return w;
+                r.AddError($"{NameOf(r)} {error}");
+                return null;
+            },
+        };
+
+    /// <summary>Parses layer widths written W0-W1-… (two or more, each in 1..<paramref name="maxWidth"/>).</summary>
+    public static (int[]? Widths, string? Error) ParseWidths(string spec, int maxWidth = 1 << 20)
+    {
+        var w = spec.Split('-').Select(x => IntItem(x, 1, maxWidth)).ToArray();
+        return w.Length >= 2 && w.All(x => x.Error is null)
+            ? (w.Select(x => x.Value).ToArray(), null)
+            : (null, $"takes two or more positive layer widths like 784-120-10, got '{spec}'");
+    }
+
     /// <summary>Parses one list item as an integer in [min, max].</summary>
     public static (int Value, string? Error) IntItem(string s, int min, int max) =>
         int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) && v >= min && v <= max

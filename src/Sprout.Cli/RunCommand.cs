@@ -19,8 +19,8 @@ internal static class RunCommand
     private static readonly Option<int> TrainEpochs = Opt.Int("--epochs", "training epochs (the most, with --patience)", 5, 1, 100_000);
     private static readonly Option<int?> Patience = Opt.IntOrNull("--patience",
         "early stopping: end when the validation loss has not improved for N epochs (best weights restored)", 1, 100_000);
-    private static readonly Option<int[]?> Widths = Opt.List("--widths", "W0-W1-…", "MLP widths: input, hidden…, output (default 784-16-16-10, or 2-16-16-2 for spirals/moons)",
-        s => Opt.IntItem(s, 1, GrowthRunConfig.MaxWidth));
+    private static readonly Option<int[]?> Widths = Opt.Widths("--widths",
+        "MLP widths: input, hidden…, output (default 784-16-16-10, or 2-16-16-2 for spirals/moons)", GrowthRunConfig.MaxWidth);
     private static readonly Option<string?> Name = Opt.Text("--name", "NAME", "the run's name, the end of its folder name (default: the command)");
 
     /// <summary>The <c>run</c> command: the main job with its defaults.</summary>
@@ -42,7 +42,7 @@ internal static class RunCommand
             string dataset = a.GetValue(SharedOptions.RunDataset)!;
             int epochs = a.GetValue(Epochs);
             var cfg = a.GetValue(SharedOptions.Config) is { } path
-                ? GrowthRunConfig.FromFile(path)
+                ? ReadConfig(path)
                 : new GrowthRunConfig(DefaultWidths(a, dataset), GrowthSchedule.FromPercent(a.GetValue(GrowPercent), a.GetValue(Stages)),
                     GrowthMethods.Extender(a.GetValue(ExtenderOption)!), GrowthMethods.Distributor(a.GetValue(DistributorOption)!),
                     InitialTraining: new StageTraining(epochs), StageTraining: new StageTraining(epochs), Seed: a.GetValue(SharedOptions.Seed));
@@ -65,15 +65,18 @@ internal static class RunCommand
             int epochs = a.GetValue(TrainEpochs);
             var training = a.GetValue(Patience) is { } p ? new StageTraining(epochs, true, p, epochs) : new StageTraining(epochs);
             var cfg = a.GetValue(SharedOptions.Config) is { } path
-                ? GrowthRunConfig.FromFile(path) with { Schedule = GrowthSchedule.FromTotals() }
+                ? ReadConfig(path) with { Schedule = GrowthSchedule.FromTotals() }
                 : new GrowthRunConfig(DefaultWidths(a, dataset), GrowthSchedule.FromTotals(), InitialTraining: training, Seed: a.GetValue(SharedOptions.Seed));
             return Start(a, "train", dataset, cfg);
         });
         return c;
     }
 
+    private static GrowthRunConfig ReadConfig(string path) =>
+        Path.Exists(path) ? GrowthRunConfig.FromFile(path) : throw new IOException($"config file {path} does not exist");
+
     private static int[] DefaultWidths(ParseResult a, string dataset) =>
-        a.GetValue(Widths) is { Length: > 0 } w ? w : (RunData.SyntheticNames.Contains(dataset) ? [2, 16, 16, 2] : [RunData.Features(dataset), 16, 16, 10]);
+        a.Given(Widths) ?? (RunData.SyntheticNames.Contains(dataset) ? [2, 16, 16, 2] : [RunData.Features(dataset), 16, 16, 10]);
 
     /// <summary>Makes the run folder for <paramref name="cfg"/> and runs it (shared with <c>experiment grow</c>).</summary>
     internal static int Start(ParseResult a, string command, string dataset, GrowthRunConfig cfg)

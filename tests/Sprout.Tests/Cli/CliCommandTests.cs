@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Sprout.Cli;
 using Xunit;
 using static Sprout.Tests.Cli.CliHarness;
 
@@ -27,7 +28,7 @@ public class CliCommandTests
     public void TodaysCommandsAllExist()
     {
         var paths = AllCommands().Select(c => c.Path).ToHashSet();
-        string[] expected = ["", "run", "experiment", "experiment swe-inactive", "experiment swe-deep", "experiment grow",
+        string[] expected = ["", "run", "grow", "train", "resume", "eval", "report", "compare", "experiment", "experiment swe-inactive", "experiment swe-deep", "experiment grow",
             "data", "data fetch", "data info", "data bench", "bench", "bench gemm", "bench mlp", "bench cnn", "bench step"];
         Assert.Empty(expected.Except(paths));
     }
@@ -95,7 +96,7 @@ public class CliCommandTests
     [InlineData("bench mlp --models 785-10", "--models: MNIST-sized widths start at 784")]
     [InlineData("bench mlp --batches 64,0", "--batches: '0' is not an integer from 1")]
     // values outside a fixed set
-    [InlineData("run --dataset cifar10", "--dataset must be mnist or fashion-mnist, got 'cifar10'")]
+    [InlineData("run --dataset imagenet", "--dataset must be mnist, fashion-mnist, cifar10, cifar100, spirals or moons, got 'imagenet'")]
     [InlineData("run --extender nope", "--extender must be swe, swe-reference,")]
     [InlineData("run --distributor nope", "--distributor must be svod, svod-topn, ras or fixed, got 'nope'")]
     [InlineData("experiment swe-inactive --scale huge", "--scale must be quick or paper, got 'huge'")]
@@ -104,7 +105,8 @@ public class CliCommandTests
     // missing value or argument
     [InlineData("run --stages", "--stages")]
     [InlineData("data fetch", "missing")]
-    [InlineData("experiment grow", "--config")]
+    [InlineData("resume", "run")]
+    [InlineData("compare", "runs")]
     public void UsageErrorIsOneLineAndExitsTwo(string args, string message)
     {
         var (code, stdout, err) = Run(Split(args));
@@ -151,5 +153,15 @@ public class CliCommandTests
         foreach (string name in new[] { "--data-dir", "--json", "--no-progress", "--seed", "--out", "--save", "--config", "--train-samples" })
             Assert.Single(options.Where(o => o.Name == name).Distinct());
         Assert.True(options.Count(o => o.Name == "--data-dir") >= 6);
+    }
+
+    [Fact]
+    public void AnAbsentListOptionIsNullSoItsCommandUsesItsDefault()
+    {
+        // bench mlp read an absent --models as an empty list and measured nothing
+        var list = Opt.List("--items", "A,B", "items", s => Opt.IntItem(s, 1, 9));
+        var command = new Command("t") { list };
+        Assert.Null(command.Parse("").Given(list));
+        Assert.Equal([1, 2], command.Parse("--items 1,2").Given(list)!);
     }
 }
