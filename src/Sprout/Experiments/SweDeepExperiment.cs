@@ -64,8 +64,8 @@ public static class SweDeepExperiment
 
     /// <summary>
     /// The fully resolved config of one (extender, seed) run: MLP <paramref name="features"/>-w-w-w-<paramref name="classes"/>,
-    /// the experiment's schedule, training and distributor, seed <paramref name="seed"/>. Rerunning it (<c>sprout grow
-    /// --config</c> with its growth part, or <c>sprout resume</c> on its folder) reproduces the run.
+    /// the experiment's schedule, training and distributor, seed <paramref name="seed"/>, split as <see cref="RunData.TrainValidation"/>
+    /// does with the seed's "split" stream; <c>sprout resume</c> on its folder reruns it to the same result.
     /// </summary>
     public static RunConfig RunConfigFor(SweDeepOptions o, string extender, int seed, int features, int classes)
     {
