@@ -4,6 +4,7 @@ using System.Text.Json;
 using Sprout.Data;
 using Sprout.Experiments;
 using Sprout.Growth;
+using Sprout.Training;
 
 namespace Sprout.Cli;
 
@@ -65,19 +66,58 @@ internal static class ExperimentCommands
         Directory.CreateDirectory(outDir);
         var progress = json ? Console.Error : Console.Out;
         progress.WriteLine(opts.Describe());
+        progress.WriteLine($"run folders in {outDir}/<data set>/w<width>/<extender>/seed-<n> (a run group per data set, width and extender)");
         var rows = new List<SweInactiveRow>();
         var started = DateTime.UtcNow;
-        foreach (var ds in datasets)
+        int code = WithStop(outDir, "swe-inactive", stop =>
         {
-            var one = opts with { Datasets = [ds] };
-            rows.AddRange(SweInactiveExperiment.Run(one, name => Sprout.Runs.RunData.Load(name, dataDir), line => progress.WriteLine(line)));
-            WriteResults(outDir, opts with { Datasets = datasets.TakeWhile(d => d != ds).Append(ds).ToArray() }, rows, started);
-        }
+            foreach (var ds in datasets)
+            {
+                var one = opts with { Datasets = [ds] };
+                rows.AddRange(SweInactiveExperiment.Run(one, name => Sprout.Runs.RunData.Load(name, dataDir), outDir, line => progress.WriteLine(line), stop));
+                WriteResults(outDir, opts with { Datasets = datasets.TakeWhile(d => d != ds).Append(ds).ToArray() }, rows, started);
+            }
+        });
+        if (code != 0) return code;
         string md = SweInactiveExperiment.Markdown(opts, rows);
         if (json) Console.WriteLine(File.ReadAllText(Path.Combine(outDir, "results.json")));
         else Console.WriteLine(md);
-        progress.WriteLine($"results in {outDir} (results.md, results.json), {(DateTime.UtcNow - started).TotalMinutes:F1} min");
+        progress.WriteLine($"results in {outDir} (results.md, results.json), {(DateTime.UtcNow - started).TotalMinutes:F1} min; " +
+                           $"charts: sprout report {SweInactiveExperiment.GroupFolder(outDir, datasets[0], opts.Widths[0], opts.Extenders[0])}");
         return 0;
+    }
+
+    /// <summary>
+    /// Runs an experiment's body with Ctrl+C turned into a stop at the next safe point of the running run (its checkpoint
+    /// saved): one line, exit 130; rerunning the same command with the same --out continues where it stopped.
+    /// </summary>
+    private static int WithStop(string outDir, string command, Action<StopSignal> body)
+    {
+        var stop = new StopSignal();
+        int presses = 0;
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            // first Ctrl+C: stop at the next safe point and save; a second one: leave now (the last checkpoint stays)
+            if (Interlocked.Increment(ref presses) > 1) return;
+            e.Cancel = true;
+            stop.Request();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            body(stop);
+            return 0;
+        }
+        catch (TrainingInterruptedException e)
+        {
+            Console.Error.WriteLine($"sprout: interrupted: {e.Message}; " + (e.Saved ? "checkpoint saved" : "the last checkpoint stays") +
+                                    $" — continue with: sprout experiment {command} … --out {outDir} (the same options)");
+            return RunFlow.Interrupted;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
     }
 
     private static void WriteResults(string outDir, SweInactiveOptions opts, List<SweInactiveRow> rows, DateTime started)
@@ -133,9 +173,12 @@ internal static class ExperimentCommands
         Directory.CreateDirectory(outDir);
         var progress = json ? Console.Error : Console.Out;
         progress.WriteLine(opts.Describe());
+        progress.WriteLine($"run folders in {outDir}/<extender>/seed-<n> (a run group per extender)");
         var started = DateTime.UtcNow;
         var (full, test) = Sprout.Runs.RunData.Load(datasets[0], dataDir);
-        var runs = SweDeepExperiment.Run(opts, full, test, line => progress.WriteLine(line));
+        Dictionary<string, List<GrowthRunReport>> runs = [];
+        int code = WithStop(outDir, "swe-deep", stop => runs = SweDeepExperiment.Run(opts, full, test, outDir, line => progress.WriteLine(line), stop));
+        if (code != 0) return code;
         var summary = SweDeepExperiment.Summarise(runs);
         string md = SweDeepExperiment.Markdown(opts, summary);
         string text = JsonSerializer.Serialize(new { experiment = "swe-deep", description = opts.Describe(), options = opts, minutes = (DateTime.UtcNow - started).TotalMinutes, summary, runs },
@@ -143,7 +186,9 @@ internal static class ExperimentCommands
         Cli.WriteAtomically(Path.Combine(outDir, "results.json"), text);
         Cli.WriteAtomically(Path.Combine(outDir, "results.md"), md);
         Console.WriteLine(json ? text : md);
-        progress.WriteLine($"results in {outDir} (results.md, results.json), {(DateTime.UtcNow - started).TotalMinutes:F1} min");
+        progress.WriteLine($"results in {outDir} (results.md, results.json), {(DateTime.UtcNow - started).TotalMinutes:F1} min; " +
+                           $"charts: sprout report {SweDeepExperiment.GroupFolder(outDir, opts.Extenders[0])}, " +
+                           $"sprout compare {string.Join(" ", opts.Extenders.Take(3).Select(e => SweDeepExperiment.GroupFolder(outDir, e)))}");
         return 0;
     }
 }

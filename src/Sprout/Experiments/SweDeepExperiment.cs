@@ -1,4 +1,7 @@
+using System.Globalization;
 using Sprout.Growth;
+using Sprout.Runs;
+using Sprout.Tensors;
 using Sprout.Training;
 
 namespace Sprout.Experiments;
@@ -48,24 +51,60 @@ public sealed record SweDeepOptions(string Dataset, IReadOnlyList<string> Extend
 public sealed record SweDeepSummary(string Extender, double MaxNewInactiveAtInsertionPct, double MaxNewInactiveAtEndPct,
     double MeanAccChangeAtInsertion, double WorstAccChangeAtInsertion, double MeanNewCosine, double FinalTestMean, double FinalTestStd, int[] FinalWidths);
 
-/// <summary>Grows a three-hidden-layer MLP with each extender and measures the improved-SWE goals.</summary>
+/// <summary>
+/// Grows a three-hidden-layer MLP with each extender and measures the improved-SWE goals. Every (extender, seed) is a
+/// run folder <c>&lt;out&gt;/&lt;extender&gt;/seed-&lt;n&gt;/</c> written by a <see cref="RunSession"/>, so each extender's
+/// folder is a run group (<c>sprout report &lt;out&gt;/swe-plus</c> draws mean ± std bands over the seeds, <c>sprout
+/// compare &lt;out&gt;/swe-plus &lt;out&gt;/swe</c> overlays extenders), and every run resumes with <c>sprout resume</c>.
+/// </summary>
 public static class SweDeepExperiment
 {
-    /// <summary>Runs all (extender, seed) growth runs; returns the reports grouped by extender.</summary>
-    public static Dictionary<string, List<GrowthRunReport>> Run(SweDeepOptions o, InMemoryDataset full, InMemoryDataset test, Action<string>? log = null)
+    /// <summary>The <c>command</c> of the experiment's run configs.</summary>
+    public const string Command = "experiment swe-deep";
+
+    /// <summary>
+    /// The fully resolved config of one (extender, seed) run: MLP <paramref name="features"/>-w-w-w-<paramref name="classes"/>,
+    /// the experiment's schedule, training and distributor, seed <paramref name="seed"/>, split as <see cref="RunData.TrainValidation"/>
+    /// does with the seed's "split" stream; <c>sprout resume</c> on its folder reruns it to the same result.
+    /// </summary>
+    public static RunConfig RunConfigFor(SweDeepOptions o, string extender, int seed, int features, int classes)
     {
         ArgumentNullException.ThrowIfNull(o);
+        var growth = new GrowthRunConfig([features, o.InitialWidth, o.InitialWidth, o.InitialWidth, classes], o.Schedule,
+            GrowthMethods.Extender(extender), GrowthMethods.Distributor(o.Distributor),
+            o.Initial, o.Stage, Seed: (ulong)seed, WeightDecay: o.WeightDecay, OptimizerOnGrowth: o.OptimizerOnGrowth);
+        return new RunConfig(Command, $"swe-deep-{extender}-seed-{seed.ToString(CultureInfo.InvariantCulture)}", o.Dataset, growth,
+            o.TrainSamples, ValidationFraction, Kernels.Workers.Threads);
+    }
+
+    /// <summary>Share of the training samples held out for validation (early stopping).</summary>
+    public const double ValidationFraction = 0.1;
+
+    /// <summary>The run group of an extender: <c>&lt;out&gt;/&lt;extender&gt;</c>.</summary>
+    public static string GroupFolder(string outDir, string extender) => Path.Combine(outDir, extender);
+
+    /// <summary>
+    /// Runs all (extender, seed) growth runs, each in its run folder under <paramref name="outDir"/> (a run already
+    /// there, from an interrupted earlier call, is continued); returns the reports grouped by extender.
+    /// <paramref name="stop"/> stops the running run at its next safe point (<see cref="TrainingInterruptedException"/>).
+    /// </summary>
+    public static Dictionary<string, List<GrowthRunReport>> Run(SweDeepOptions o, InMemoryDataset full, InMemoryDataset test, string outDir,
+        Action<string>? log = null, StopSignal? stop = null)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        ArgumentNullException.ThrowIfNull(full);
+        ArgumentNullException.ThrowIfNull(outDir);
+        int classes = ExperimentRuns.Classes(full);
         var result = new Dictionary<string, List<GrowthRunReport>>();
         for (int seed = 0; seed < o.Seeds; seed++)
         {
-            var (train, val) = Runs.RunData.TrainValidation(full, o.TrainSamples, 0.1, new Tensors.Rng((ulong)seed).Fork("split"));
+            // the split a run folder's config makes (RunData.TrainValidation with the seed's "split" stream)
+            var (train, val) = RunData.TrainValidation(full, o.TrainSamples, ValidationFraction, new Rng((ulong)seed).Fork("split"));
             foreach (var e in o.Extenders)
             {
-                var cfg = new GrowthRunConfig([train.Features, o.InitialWidth, o.InitialWidth, o.InitialWidth, 10], o.Schedule,
-                    GrowthMethods.Extender(e), GrowthMethods.Distributor(o.Distributor),
-                    o.Initial, o.Stage, Seed: (ulong)seed, WeightDecay: o.WeightDecay, OptimizerOnGrowth: o.OptimizerOnGrowth);
-                var runner = new GrowthRunner(cfg) { Log = log is null ? null : line => log($"{e} seed {seed}: {line}") };
-                var rep = runner.Run(train, val, test);
+                var cfg = RunConfigFor(o, e, seed, full.Features, classes);
+                string dir = ExperimentRuns.SeedFolder(GroupFolder(outDir, e), seed);
+                var rep = ExperimentRuns.Run(cfg, dir, train, val, test, log, stop);
                 if (!result.TryGetValue(e, out var list)) result[e] = list = new List<GrowthRunReport>();
                 list.Add(rep);
             }

@@ -1,8 +1,7 @@
-using System.Diagnostics;
-using Sprout.Diagnostics;
+using System.Globalization;
 using Sprout.Growth;
-using Sprout.Nn;
 using Sprout.Optim;
+using Sprout.Runs;
 using Sprout.Tensors;
 using Sprout.Training;
 
@@ -82,14 +81,17 @@ public sealed record SweInactiveOptions(
 /// <param name="TestAccEnd">Test accuracy after the post-growth epochs.</param>
 /// <param name="NewCosineMean">Mean pairwise cosine of the new neurons' incoming weights right after insertion.</param>
 /// <param name="MaxOutputChange">max |logit change| on 1000 training samples at insertion.</param>
-/// <param name="Seconds">Wall time of extension + post-training.</param>
+/// <param name="Seconds">Wall time of the run (its pre-training included), as its run folder records it.</param>
 public sealed record SweInactiveRow(string Dataset, int Width, string Extender, int Seed, int PretrainEpochs,
     double NewInactiveAtInsertionPct, double NewInactivePct, double OldInactivePct, double TrainAccBefore, double TrainAccAfterInsertion,
     double TestAccBefore, double TestAccEnd, double NewCosineMean, double MaxOutputChange, double Seconds);
 
 /// <summary>
 /// Paper 000, Table 1: one-hidden-layer nets of 20/40/60 neurons trained to convergence on MNIST and
-/// Fashion-MNIST, doubled by each extender, trained 5 more epochs; % of the new neurons that are inactive.
+/// Fashion-MNIST, doubled by each extender, trained 5 more epochs; % of the new neurons that are inactive. Every
+/// (data set, width, extender, seed) is a run folder written by a <see cref="RunSession"/> (pre-training, the doubling
+/// as one growth step, the post-growth epochs), and the seeds of a (data set, width, extender) form a run group whose
+/// report sets the paper's figure beside ours.
 /// </summary>
 public static class SweInactiveExperiment
 {
@@ -119,66 +121,137 @@ public static class SweInactiveExperiment
     /// <summary>Widths of the paper's Table 1 rows.</summary>
     public static IReadOnlyList<int> PaperWidths { get; } = [20, 40, 60];
 
-    /// <summary>Runs every (data set, seed, width): pre-train once, then apply each extender to a copy.</summary>
-    public static List<SweInactiveRow> Run(SweInactiveOptions o, Func<string, (InMemoryDataset Train, InMemoryDataset Test)> load, Action<string>? log = null)
+    /// <summary>The <c>command</c> of the experiment's run configs.</summary>
+    public const string Command = "experiment swe-inactive";
+
+    /// <summary>Where the paper's table is.</summary>
+    public const string PaperTable = "000 Table 1";
+
+    /// <summary>
+    /// The fully resolved config of one (data set, width, extender, seed) run: MLP <paramref name="features"/>-w-<paramref name="classes"/>
+    /// pre-trained as <see cref="SweInactiveOptions.Pretrain"/> says, one growth step adding w neurons (the fixed
+    /// distributor), then <see cref="SweInactiveOptions.PostEpochs"/> epochs with the optimizer's state reset (a fresh
+    /// Adam). The configs of one (data set, width, seed) differ only in the extender, so they share the pre-training bit
+    /// for bit; rerunning one (<c>sprout resume</c> on its folder) reproduces the run.
+    /// </summary>
+    public static RunConfig RunConfigFor(SweInactiveOptions o, string dataset, int width, string extender, int seed, int features, int classes)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        var growth = new GrowthRunConfig([features, width, classes], GrowthSchedule.FromTotals(width),
+            GrowthMethods.Extender(extender), new FixedConfig([width]),
+            InitialTraining: o.Pretrain, StageTraining: new StageTraining(o.PostEpochs), BatchSize: o.BatchSize, LearningRate: o.LearningRate,
+            Seed: (ulong)seed, OptimizerOnGrowth: GrowthStatePolicy.Reset, DiagnosticBatch: DiagnosticSamples);
+        return new RunConfig(Command, string.Create(CultureInfo.InvariantCulture, $"swe-inactive-{dataset}-w{width}-{extender}-seed-{seed}"),
+            dataset, growth, o.TrainSamples, o.ValidationFraction, Kernels.Workers.Threads);
+    }
+
+    /// <summary>Training samples on which the output change at insertion is measured.</summary>
+    public const int DiagnosticSamples = 1000;
+
+    /// <summary>The run group of one (data set, width, extender): <c>&lt;out&gt;/&lt;data set&gt;/w&lt;width&gt;/&lt;extender&gt;</c>.</summary>
+    public static string GroupFolder(string outDir, string dataset, int width, string extender) =>
+        Path.Combine(outDir, dataset, "w" + width.ToString(CultureInfo.InvariantCulture), extender);
+
+    /// <summary>
+    /// Runs every (data set, seed, width, extender) as a run folder under <paramref name="outDir"/>
+    /// (<see cref="GroupFolder"/>/seed-&lt;n&gt;): the first extender's run pre-trains, and its run folder is branched
+    /// (<see cref="RunSession.Branch"/>) into the other extenders' folders right after the pre-training, so each
+    /// extender doubles a copy of the same pre-trained network. Each run's report.json and each group's get the paper's
+    /// Table 1 figure beside ours (<see cref="PaperNumbers"/>). Runs already in <paramref name="outDir"/> (from an
+    /// interrupted earlier call) are continued. <paramref name="stop"/> stops at the next safe point
+    /// (<see cref="TrainingInterruptedException"/>).
+    /// </summary>
+    public static List<SweInactiveRow> Run(SweInactiveOptions o, Func<string, (InMemoryDataset Train, InMemoryDataset Test)> load, string outDir,
+        Action<string>? log = null, StopSignal? stop = null)
     {
         ArgumentNullException.ThrowIfNull(o);
         ArgumentNullException.ThrowIfNull(load);
-        foreach (var e in o.Extenders) Extender.Create(e);   // validate names before the long part
+        ArgumentNullException.ThrowIfNull(outDir);
+        foreach (var e in o.Extenders) GrowthMethods.Extender(e);   // validate names before the long part
         var rows = new List<SweInactiveRow>();
         foreach (var ds in o.Datasets)
         {
             var (fullTrain, test) = load(ds);
             for (int seed = 0; seed < o.Seeds; seed++)
             {
-                var rng = new Rng((ulong)seed).Fork(ds);
-                var (train, val) = Runs.RunData.TrainValidation(fullTrain, o.TrainSamples, o.ValidationFraction, rng.Fork("split"));
+                // the split a run folder's config makes (RunData.TrainValidation with the seed's "split" stream)
+                var (train, val) = RunData.TrainValidation(fullTrain, o.TrainSamples, o.ValidationFraction, new Rng((ulong)seed).Fork("split"));
                 foreach (int width in o.Widths)
-                    rows.AddRange(RunOne(ds, seed, width, train, val, test, o, rng.Fork("width", width), log));
+                    RunWidth(o, ds, seed, width, ExperimentRuns.Classes(fullTrain), train, val, test, outDir, rows, log, stop);
             }
         }
         return rows;
     }
 
-    private static IEnumerable<SweInactiveRow> RunOne(string ds, int seed, int width, InMemoryDataset train, InMemoryDataset val, InMemoryDataset test,
-        SweInactiveOptions o, Rng rng, Action<string>? log)
+    // One (data set, seed, width): every extender's run, the later ones branched from the first one's pre-training.
+    private static void RunWidth(SweInactiveOptions o, string ds, int seed, int width, int classes, InMemoryDataset train, InMemoryDataset val,
+        InMemoryDataset test, string outDir, List<SweInactiveRow> rows, Action<string>? log, StopSignal? stop)
     {
-        var module = (Sequential)SequentialConfig.Mlp([train.Features, width, 10], ActivationConfig.Relu).Build(rng.Fork("init"));
-        var model = new GrowableModel(module);
-        var opt = new Adam(model.Parameters(), o.LearningRate);
-        int pre = GrowthRunner.TrainPhase(model, opt, train, val, o.Pretrain, rng.Fork("pretrain"), o.BatchSize);
-        var snapshot = new ParameterSnapshot(module);
-        var eval = new Trainer(module);
-        double trBefore = eval.Evaluate(train).Accuracy;
-        double teBefore = eval.Evaluate(test).Accuracy;
-        var diag = train.Head(1000).X;
-        var logitsBefore = model.Logits(diag);
-        log?.Invoke($"{ds} seed {seed} width {width}: pre-trained {pre} epochs, train {trBefore:P2}, test {teBefore:P2}");
-        var result = new List<SweInactiveRow>();
-        foreach (var name in o.Extenders)
+        var configs = o.Extenders.Select(e => RunConfigFor(o, ds, width, e, seed, train.Features, classes)).ToArray();
+        var dirs = o.Extenders.Select(e => ExperimentRuns.SeedFolder(GroupFolder(outDir, ds, width, e), seed)).ToArray();
+        for (int i = 0; i < configs.Length; i++)
         {
-            long t0 = Stopwatch.GetTimestamp();
-            snapshot.Restore();
-            var ext = Extender.Create(name);
-            var ctx = new GrowthContext(model, train, rng.Fork("extend/" + name), 0);
-            ext.Extend(ctx, [width]);
-            double change = FunctionChange.MaxAbsDifference(logitsBefore, model.Logits(diag));
-            double trAfter = eval.Evaluate(train).Accuracy;
-            var cos = model.Cosines(0, width, width);
-            var actIns = model.Activity(train)[0];
-            var post = new Trainer(module, new Adam(model.Parameters(), o.LearningRate)) { Name = $"post-growth training ({name})" };
-            post.Fit(train, rng.Fork("post/" + name), o.BatchSize, o.PostEpochs);
-            var act = model.Activity(train)[0];
-            double teEnd = eval.Evaluate(test).Accuracy;
-            var row = new SweInactiveRow(ds, width, name, seed, pre,
-                100.0 * actIns.Inactive(width, width) / width, 100.0 * act.Inactive(width, width) / width, 100.0 * act.Inactive(0, width) / width,
-                trBefore, trAfter, teBefore, teEnd, cos.Mean, change, Stopwatch.GetElapsedTime(t0).TotalSeconds);
-            result.Add(row);
-            log?.Invoke($"  {name,-14} new inactive {row.NewInactivePct,5:F1}% (at insertion {row.NewInactiveAtInsertionPct:F1}%), " +
-                        $"train {trBefore:P2}→{trAfter:P2}, test end {teEnd:P2}, cos {cos.Mean:F2}, {row.Seconds:F1}s");
+            int first = i;
+            // right after the pre-training (the growth step of stage 1 is next), copy the run into the later extenders' folders
+            void Branch(RunSession s)
+            {
+                if (s.Runner.State is not { Phase: GrowthPhase.Grow, Stage: 0 }) return;
+                for (int j = first + 1; j < configs.Length; j++)
+                    if (!RunFiles.IsRun(dirs[j])) s.Branch(configs[j], dirs[j]);
+                var pre = s.Runner.State;
+                log?.Invoke($"{ds} seed {seed} width {width}: pre-trained {pre.InitialEpochs} epochs, validation {pre.InitialValAccuracy:P2}, test {pre.InitialTestAccuracy:P2}");
+            }
+            var rep = ExperimentRuns.Run(configs[i], dirs[i], train, val, test, null, stop, Branch);
+            var row = Row(ds, width, o.Extenders[i], seed, rep);
+            rows.Add(row);
+            RunFiles.WritePaper(dirs[i], PaperNumbers(ds, width, row.Extender, o.PostEpochs, row.NewInactivePct, double.NaN));
+            // the group's figure: mean ± std over the seeds so far
+            var seeds = rows.Where(r => r.Dataset == ds && r.Width == width && r.Extender == row.Extender).Select(r => r.NewInactivePct).ToArray();
+            var (m, sd) = MeanStd(seeds);
+            RunFiles.WritePaper(Path.GetDirectoryName(dirs[i])!, PaperNumbers(ds, width, row.Extender, o.PostEpochs, m, seeds.Length > 1 ? sd : double.NaN));
+            log?.Invoke($"  {row.Extender,-15} new inactive {row.NewInactivePct,5:F1}% (at insertion {row.NewInactiveAtInsertionPct:F1}%), " +
+                        $"train {row.TrainAccBefore:P2}→{row.TrainAccAfterInsertion:P2}, test end {row.TestAccEnd:P2}, cos {row.NewCosineMean:F2} ({dirs[i]})");
         }
-        snapshot.Restore();
-        return result;
+    }
+
+    /// <summary>The measurements of one run's report (one hidden layer, one growth step).</summary>
+    public static SweInactiveRow Row(string dataset, int width, string extender, int seed, GrowthRunReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        if (report.Stages.Count != 1 || report.Stages[0].Layers.Count != 1)
+            throw new ArgumentException($"a swe-inactive run grows one layer once; this one has {report.Stages.Count} stages");
+        var st = report.Stages[0];
+        var l = st.Layers[0];
+        int added = Math.Max(1, l.Added);
+        return new SweInactiveRow(dataset, width, extender, seed, report.InitialEpochs,
+            100.0 * l.NewInactiveAtInsertion / added, 100.0 * l.NewInactiveAtEnd / added, 100.0 * (l.InactiveAtEnd - l.NewInactiveAtEnd) / Math.Max(1, width),
+            st.TrainAccuracyBefore, st.TrainAccuracyAfterInsertion, report.InitialTestAccuracy, report.FinalTestAccuracy, l.NewCosineMean,
+            st.MaxOutputChange, st.Seconds);
+    }
+
+    /// <summary>The paper's column an extender is compared with: its own, or SWE for the SWE variants (null: none).</summary>
+    public static string? PaperColumn(string extender)
+    {
+        ArgumentNullException.ThrowIfNull(extender);
+        return extender is "random" or "frobenius" or "firefly" or "swe" ? extender
+            : extender.StartsWith("swe-", StringComparison.Ordinal) ? "swe" : null;
+    }
+
+    /// <summary>
+    /// The paper's Table 1 figure for (data set, width, extender) beside ours (% of the new neurons inactive after the
+    /// post-growth epochs); empty when the paper has no such figure (another width or data set, or an extender it did
+    /// not run, e.g. kaiming). SWE variants are set beside the paper's SWE, and the setting says so.
+    /// </summary>
+    public static IReadOnlyList<PaperNumber> PaperNumbers(string dataset, int width, string extender, int postEpochs, double ours, double oursStd)
+    {
+        string? col = PaperColumn(extender);
+        int pi = PaperWidths.ToList().IndexOf(width);
+        if (col is null || pi < 0 || !PaperTable1.TryGetValue(dataset, out var table) || !table.TryGetValue(col, out var figures)) return [];
+        string paperName = col switch { "swe" => "SWE", "random" => "Random", "frobenius" => "Frobenius", _ => "Firefly" };
+        string method = col == extender ? paperName : $"ours {extender}, paper {paperName}";
+        string data = dataset == "mnist" ? "MNIST" : dataset == "fashion-mnist" ? "Fashion-MNIST" : dataset;
+        return [new PaperNumber(PaperTable, string.Create(CultureInfo.InvariantCulture, $"{data}, {width}→{2 * width} neurons, {method}"),
+            string.Create(CultureInfo.InvariantCulture, $"new neurons inactive after {postEpochs} epochs (%)"), figures[pi], double.NaN, ours, oursStd)];
     }
 
     /// <summary>mean ± sample std.</summary>

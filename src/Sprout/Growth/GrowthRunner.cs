@@ -72,8 +72,11 @@ public sealed class GrowthRunner
     /// <summary>Extra callbacks attached to every training phase's trainer (e.g. a progress display).</summary>
     public IList<ITrainingCallback> Callbacks { get; } = new List<ITrainingCallback>();
 
-    /// <summary>Set to stop at the next batch boundary (Ctrl+C): <see cref="Run"/> then throws <see cref="TrainingInterruptedException"/>.</summary>
-    public StopSignal Stop { get; } = new();
+    /// <summary>
+    /// Set to stop at the next batch boundary (Ctrl+C): <see cref="Run"/> then throws <see cref="TrainingInterruptedException"/>.
+    /// Replace it before <see cref="Run"/> to share one signal among several runs (e.g. the runs of an experiment).
+    /// </summary>
+    public StopSignal Stop { get; set; } = new();
 
     /// <summary>Progress lines (optional).</summary>
     public Action<string>? Log { get; set; }

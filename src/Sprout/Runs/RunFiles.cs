@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Sprout.Tensors;
 
@@ -49,6 +51,38 @@ public static class RunFiles
         Directory.CreateDirectory(dir);
         return dir;
     }
+
+    /// <summary>
+    /// Sets the <c>"paper"</c> array of <paramref name="dir"/>'s report.json — the published figures beside ours that
+    /// <c>sprout report</c> shows — keeping everything else in it; a folder without report.json (e.g. a run group) gets
+    /// one holding just the array. Written atomically.
+    /// </summary>
+    /// <exception cref="FormatException">The existing report.json is not a JSON object.</exception>
+    public static void WritePaper(string dir, IReadOnlyList<PaperNumber> paper)
+    {
+        ArgumentNullException.ThrowIfNull(dir);
+        ArgumentNullException.ThrowIfNull(paper);
+        string path = Path.Combine(dir, Report);
+        JsonObject report;
+        if (File.Exists(path))
+        {
+            string text = SafeFile.ReadAllText(path, MaxJsonBytes, problem => new FormatException($"{path}: {problem}"));
+            try
+            {
+                report = JsonNode.Parse(text) as JsonObject ?? throw new FormatException($"{path}: not a JSON object");
+            }
+            catch (JsonException e)
+            {
+                throw new FormatException($"{path}: not JSON ({e.Message.ReplaceLineEndings(" ")})");
+            }
+        }
+        else report = new JsonObject();
+        report["paper"] = JsonSerializer.SerializeToNode(paper, JsonOptions);
+        RunSession.WriteAtomically(path, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+    }
+
+    /// <summary>Largest report.json or config.json read: 16 MiB.</summary>
+    public const long MaxJsonBytes = 16L << 20;
 
     /// <summary>Largest run file read (metrics.csv, events.jsonl): 256 MiB.</summary>
     public const long MaxFileBytes = 256L << 20;

@@ -40,6 +40,13 @@ public sealed class RunSession
     /// <summary>One line per growth step and layer, as it is written to events.jsonl (e.g. for a progress display).</summary>
     public Action<GrowthEvent>? GrowthEventWritten { get; set; }
 
+    /// <summary>
+    /// Called after last.ckpt is written at a safe point of <see cref="Run"/>; the run's files then hold exactly what
+    /// that checkpoint has seen, so <see cref="Branch"/> may be called in it (<see cref="GrowthRunner.State"/> says where
+    /// the run is).
+    /// </summary>
+    public Action<RunSession>? CheckpointSaved { get; set; }
+
     /// <summary>Path of a run file.</summary>
     public string PathOf(string file) => Path.Combine(Directory, file);
 
@@ -113,10 +120,62 @@ public sealed class RunSession
             ck.Metadata[EventsBytesKey] = events.Length.ToString(CultureInfo.InvariantCulture);
             ck.Metadata[BestKey] = _bestVal.ToString("R", CultureInfo.InvariantCulture);
             ck.Save(RunFiles.LastCheckpoint(Directory));
+            CheckpointSaved?.Invoke(this);
         };
         var final = r.Run(train, validation, test, resume);
         WriteAtomically(PathOf(RunFiles.Report), JsonSerializer.Serialize(final, GrowthRunConfig.JsonOptions));
         return final;
+    }
+
+    /// <summary>
+    /// A new run folder <paramref name="outDir"/> for <paramref name="config"/> that begins with this run's history up
+    /// to its last checkpoint: metrics.csv and events.jsonl as that checkpoint saw them, best.ckpt, and last.ckpt (naming
+    /// the new growth config), so that <see cref="Run"/> of the returned session with <c>resume: LastCheckpoint()</c>
+    /// continues from there under <paramref name="config"/>. For runs that share their beginning — one pre-trained
+    /// network grown by several methods: when <paramref name="config"/> trains exactly as this run's config up to that
+    /// checkpoint (e.g. the two differ only in the growth method and the checkpoint lies before the first growth step),
+    /// the branch ends bit for bit where a run of <paramref name="config"/> from the start would. Call it at a safe point:
+    /// in <see cref="CheckpointSaved"/>, or when <see cref="Run"/> has returned or was stopped.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">This run has saved no checkpoint yet.</exception>
+    /// <exception cref="IOException"><paramref name="outDir"/> holds a run already, or this run's files were altered.</exception>
+    public RunSession Branch(RunConfig config, string outDir)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(outDir);
+        var ck = LastCheckpoint() ?? throw new InvalidOperationException($"{Directory} has saved no checkpoint to branch from");
+        long metricsBytes = Long(ck, MetricsBytesKey), eventsBytes = Long(ck, EventsBytesKey);
+        var branch = Create(config, outDir);
+        CopyPrefix(PathOf(RunFiles.Metrics), branch.PathOf(RunFiles.Metrics), metricsBytes);
+        CopyPrefix(PathOf(RunFiles.Events), branch.PathOf(RunFiles.Events), eventsBytes);
+        System.IO.Directory.CreateDirectory(Path.Combine(branch.Directory, RunFiles.Checkpoints));
+        string best = RunFiles.BestCheckpoint(Directory);
+        if (File.Exists(best)) CheckpointFile.Load(best).Save(RunFiles.BestCheckpoint(branch.Directory));
+        ck.Metadata[GrowthRunner.ConfigKey] = JsonSerializer.Serialize(config.Growth, GrowthRunConfig.JsonOptions);
+        ck.Save(RunFiles.LastCheckpoint(branch.Directory));
+        return branch;
+    }
+
+    // The first `bytes` bytes of a run log into a new file (nothing when the log was empty at the checkpoint).
+    private static void CopyPrefix(string from, string to, long bytes)
+    {
+        if (bytes == 0) return;
+        using var src = SafeFile.OpenRead(from, problem => new IOException($"{from}: {problem}"));
+        if (src.Length < bytes) throw new IOException($"{from} is shorter than its checkpoint says ({bytes} bytes): the run folder was altered");
+        var buffer = new byte[(int)Math.Min(bytes, 1 << 16)];
+        string tmp = to + ".tmp-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        using (var dst = new FileStream(tmp, FileMode.Create, FileAccess.Write))
+        {
+            for (long left = bytes; left > 0;)
+            {
+                int n = src.Read(buffer, 0, (int)Math.Min(left, buffer.Length));
+                if (n == 0) throw new IOException($"{from} ended early");
+                dst.Write(buffer, 0, n);
+                left -= n;
+            }
+            dst.Flush(flushToDisk: true);
+        }
+        File.Move(tmp, to, overwrite: true);
     }
 
     private static long Long(CheckpointFile ck, string key) =>
