@@ -5,7 +5,7 @@ internal sealed record FinalFigures(IReadOnlyList<string> Layers, double[] Width
     double TrainAccuracy, double ValLoss, double ValAccuracy, double BestValAccuracy, double TestAccuracy, double Seconds,
     double GrowthSteps, double Epochs)
 {
-    public static FinalFigures Of(RunData r)
+    public static FinalFigures Of(LoadedRun r)
     {
         var rows = r.Metrics.Rows;
         var last = rows.Count > 0 ? rows[^1] : null;

@@ -78,7 +78,7 @@ internal static class GrowthSummary
     /// The growth events of one run, one row per stage and layer; columns that say nothing for this run (no votes, no
     /// adjustment phase) are left out.
     /// </summary>
-    public static (string[] Header, IEnumerable<string[]> Rows, bool[] Numeric) EventTable(RunData run)
+    public static (string[] Header, IEnumerable<string[]> Rows, bool[] Numeric) EventTable(LoadedRun run)
     {
         var ev = run.Events.OrderBy(e => e.Stage).ToArray();
         var cols = new List<(string Head, bool Num, Func<GrowthEvent, string> Cell)>

@@ -8,7 +8,7 @@ namespace Sprout.Reporting;
 /// <summary>
 /// One run folder as a report sees it: its metrics, growth events, report.json and config, read with bounded reads.
 /// </summary>
-internal sealed class RunData
+internal sealed class LoadedRun
 {
     /// <summary>Largest metrics.csv or events.jsonl a report reads (a run of a million epochs is far below it).</summary>
     internal const long MaxTableBytes = 64L << 20;
@@ -31,7 +31,7 @@ internal sealed class RunData
     public JsonNode? ConfigNode { get; init; }
 
     /// <summary>Reads a run folder; <see cref="FormatException"/> (one line, naming the file) on anything malformed.</summary>
-    public static RunData Load(string dir)
+    public static LoadedRun Load(string dir)
     {
         string metricsPath = Path.Combine(dir, RunFiles.Metrics);
         if (!File.Exists(metricsPath))
@@ -68,7 +68,7 @@ internal sealed class RunData
             config = configNode?.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) ?? "null";
         }
 
-        return new RunData
+        return new LoadedRun
         {
             Dir = dir, Name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir))),
             Metrics = metrics, Events = events, Report = report, Config = config, ConfigNode = configNode,
@@ -166,7 +166,7 @@ internal sealed class RunSet
 {
     public required string Dir { get; init; }
     public required string Name { get; set; }
-    public required IReadOnlyList<RunData> Members { get; init; }
+    public required IReadOnlyList<LoadedRun> Members { get; init; }
     public bool IsGroup { get; init; }
 
     /// <summary>report.json of the group folder itself (null for a single run or a group without one).</summary>
@@ -185,7 +185,7 @@ internal sealed class RunSet
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{dir}: no such folder");
         string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir)));
         if (File.Exists(Path.Combine(dir, RunFiles.Metrics)) || RunFiles.IsRun(dir))
-            return new RunSet { Dir = dir, Name = name, Members = [RunData.Load(dir)] };
+            return new RunSet { Dir = dir, Name = name, Members = [LoadedRun.Load(dir)] };
         var all = RunFiles.GroupMembers(dir);
         if (all.Count == 0)
             throw new FormatException($"{dir}: neither a run folder (no {RunFiles.Config} or {RunFiles.Metrics}) nor a run group (no run folders inside)");
@@ -196,13 +196,13 @@ internal sealed class RunSet
         JsonObject? report = null;
         string reportPath = Path.Combine(dir, RunFiles.Report);
         if (File.Exists(reportPath))
-            report = RunData.ReadJson(reportPath) as JsonObject ?? throw new FormatException($"{reportPath}: not a JSON object");
+            report = LoadedRun.ReadJson(reportPath) as JsonObject ?? throw new FormatException($"{reportPath}: not a JSON object");
         string configPath = Path.Combine(dir, RunFiles.Config);
         string? config = File.Exists(configPath)
-            ? RunData.ReadJson(configPath)?.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) : null;
+            ? LoadedRun.ReadJson(configPath)?.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) : null;
         return new RunSet
         {
-            Dir = dir, Name = name, Members = members.Select(RunData.Load).ToArray(), IsGroup = true,
+            Dir = dir, Name = name, Members = members.Select(LoadedRun.Load).ToArray(), IsGroup = true,
             GroupReport = report, GroupConfig = config,
             Skipped = all.Except(members).Select(m => Path.GetFileName(m)).ToArray(),
         };
@@ -220,7 +220,7 @@ internal sealed class RunSet
     /// </summary>
     public IReadOnlyList<PaperNumber> Paper()
     {
-        var own = RunData.ReadPaper(GroupReport, Path.Combine(Dir, RunFiles.Report));
+        var own = LoadedRun.ReadPaper(GroupReport, Path.Combine(Dir, RunFiles.Report));
         if (own.Count > 0 || Members.Count == 1) return own.Count > 0 ? own : Members[0].Paper;
         var all = Members.SelectMany(m => m.Paper).ToList();
         return all.GroupBy(p => (p.Table, p.Setting, p.Metric)).Select(g =>
