@@ -37,6 +37,7 @@ public sealed class GrowableModel
             if (roles[i] is UnsupportedRole u)
                 throw new ArgumentException($"growth cannot pass layer {i} ({layers[i]}): {u.Reason}");
         var found = Models.GrowableLayers(layers);
+        int fc = 0, conv = 0;
         for (int k = 0; k < found.Count; k++)
         {
             var (pi, ci) = (found[k].Producer, found[k].Consumer);
@@ -56,7 +57,10 @@ public sealed class GrowableModel
             int capture = ci - 1;
             for (int j = pi + 1; j < ci; j++)
                 if (roles[j] is PassThroughRole { IsActivation: true }) capture = j; // the activation output is what "inactive" is measured on
-            _sites.Add(new GrowthSite(k.ToString(System.Globalization.CultureInfo.InvariantCulture), producer.Weight, producer.Bias,
+            // readable names for reports and logs: fc1, fc2, … and conv1, conv2, … in network order
+            string name = producer.Window is null ? "fc" + (++fc).ToString(System.Globalization.CultureInfo.InvariantCulture)
+                                                       : "conv" + (++conv).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            _sites.Add(new GrowthSite(name, producer.Weight, producer.Bias,
                 consumer.Weight, 1, found[k].ConsumerBlock, consumer.Bias, norm));
             _captureAfter.Add(capture);
             _producer.Add(pi);

@@ -27,7 +27,7 @@ public class RealRunReportTests
 
             // the run folder holds what docs/runs.md promises
             var metrics = MetricsTable.Read(Path.Combine(dir, RunFiles.Metrics));
-            Assert.Equal(["0", "1"], metrics.Layers);   // the growable layers' names
+            Assert.Equal(["fc1", "fc2"], metrics.Layers);   // the growable layers' names
             Assert.Equal(2 + 1 + 1, metrics.Rows.Count);   // initial epochs + one per stage
             Assert.Equal(report.FinalWidths, metrics.Rows[^1].Widths);
             Assert.All(metrics.Rows, r => Assert.False(double.IsNaN(r.ValLoss)));
