@@ -184,6 +184,7 @@ public sealed class GrowthRunner
         var widths = model.Widths();
         int total = c.Schedule.TotalFor(s, widths.Sum());
         var ctx = new GrowthContext(model, train, new Rng(c.Seed).Fork("stage", s), s) { Stop = Stop };
+        Log?.Invoke($"stage {s + 1}: growth step, +{total} neurons ({c.Distributor.Label} distributes, {c.Extender.Label} extends)…");
         var alloc = distributor.Allocate(ctx, total);
         var votes = distributor.LastVotes;
         double trBefore = eval.Evaluate(train).Accuracy;
