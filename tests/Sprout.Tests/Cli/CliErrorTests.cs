@@ -1,4 +1,5 @@
 using Xunit;
+using static Sprout.Tests.Cli.CliHarness;
 
 namespace Sprout.Tests.Cli;
 
@@ -8,32 +9,6 @@ namespace Sprout.Tests.Cli;
 [Collection("Workers")]
 public class CliErrorTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var outW = new StringWriter();
-        var errW = new StringWriter();
-        var (o, e) = (Console.Out, Console.Error);
-        int threads = Sprout.Kernels.Workers.Threads;
-        Console.SetOut(outW);
-        Console.SetError(errW);
-        try { return (Sprout.Cli.Cli.Run(args), outW.ToString(), errW.ToString()); }
-        finally
-        {
-            Console.SetOut(o);
-            Console.SetError(e);
-            Sprout.Kernels.Workers.Threads = threads;
-        }
-    }
-
-    private static void AssertOneLineError(string err, string contains)
-    {
-        var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        Assert.StartsWith("sprout", lines[0]);
-        Assert.Contains(contains, lines[0]);
-        Assert.DoesNotContain("   at ", err); // no stack trace
-    }
-
     [Fact]
     public void UnknownCommandAndOption()
     {
