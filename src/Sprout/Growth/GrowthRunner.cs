@@ -69,7 +69,10 @@ public sealed class GrowthRunner
     /// </summary>
     public Action<GrowthRunner>? SafePoint { get; set; }
 
-    /// <summary>Extra callbacks attached to every training phase's trainer (e.g. a progress display).</summary>
+    /// <summary>
+    /// Extra callbacks attached to every training phase's trainer (e.g. a progress display), and to the growth methods'
+    /// own trainers through <see cref="GrowthContext.Callbacks"/> (SWE's adjustment phase, SVoD's probe training).
+    /// </summary>
     public IList<ITrainingCallback> Callbacks { get; } = new List<ITrainingCallback>();
 
     /// <summary>Set to stop at the next batch boundary (Ctrl+C): <see cref="Run"/> then throws <see cref="TrainingInterruptedException"/>.</summary>
@@ -180,7 +183,7 @@ public sealed class GrowthRunner
         long t0 = Stopwatch.GetTimestamp();
         var widths = model.Widths();
         int total = c.Schedule.TotalFor(s, widths.Sum());
-        var ctx = new GrowthContext(model, train, new Rng(c.Seed).Fork("stage", s), s) { Stop = Stop };
+        var ctx = new GrowthContext(model, train, new Rng(c.Seed).Fork("stage", s), s) { Stop = Stop, Callbacks = Callbacks.ToArray() };
         var alloc = distributor.Allocate(ctx, total);
         var votes = distributor.LastVotes;
         double trBefore = eval.Evaluate(train).Accuracy;
