@@ -60,6 +60,12 @@ public sealed class GrowthRunner
     /// </summary>
     public Action<GrowthRunReport>? StageCompleted { get; set; }
 
+    /// <summary>
+    /// Called with the final report right before the run's last safe point, so a caller can save the result before a
+    /// checkpoint marks the run finished (a run stopped between the two repeats only the final evaluation).
+    /// </summary>
+    public Action<GrowthRunReport>? Finished { get; set; }
+
     /// <summary>Called after every trained epoch of the model (initial and stage training).</summary>
     public Action<GrowthEpoch>? EpochCompleted { get; set; }
 
@@ -159,8 +165,10 @@ public sealed class GrowthRunner
             Advance(_state);
         }
         double final = test is null ? double.NaN : eval.Evaluate(test).Accuracy;
+        var report = Report(model, final);
+        Finished?.Invoke(report);
         Advance(_state with { Phase = GrowthPhase.Done });
-        return Report(model, final);
+        return report;
     }
 
     private GrowthRunReport Report(GrowableModel model, double finalTest) =>

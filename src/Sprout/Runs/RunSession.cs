@@ -114,9 +114,10 @@ public sealed class RunSession
             ck.Metadata[BestKey] = _bestVal.ToString("R", CultureInfo.InvariantCulture);
             ck.Save(RunFiles.LastCheckpoint(Directory));
         };
-        var final = r.Run(train, validation, test, resume);
-        WriteAtomically(PathOf(RunFiles.Report), JsonSerializer.Serialize(final, GrowthRunConfig.JsonOptions));
-        return final;
+        // the final report is written before the checkpoint that marks the run finished: a run killed between the two
+        // is not finished yet, and its resume writes the report again
+        r.Finished = report => WriteAtomically(PathOf(RunFiles.Report), JsonSerializer.Serialize(report, GrowthRunConfig.JsonOptions));
+        return r.Run(train, validation, test, resume);
     }
 
     private static long Long(CheckpointFile ck, string key) =>
