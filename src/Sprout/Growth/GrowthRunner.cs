@@ -139,6 +139,8 @@ public sealed class GrowthRunner
             int s = _state.Stage;
             if (_state.Phase == GrowthPhase.Grow)
             {
+                // a stop that came at the stage boundary ends the run there, before the growth step starts
+                if (Stop.IsRequested) Interrupt("before");
                 var pending = GrowthStep(model, eval, extender, distributor, train, validation, diagBatch, s);
                 if (Stop.IsRequested)
                     throw new TrainingInterruptedException($"stopped during {_state.Describe()}; a resumed run repeats it", saved: false);
@@ -274,10 +276,10 @@ public sealed class GrowthRunner
         return trainer.Fit(train, shuffle, batchSize, training.MaxEpochs);
     }
 
-    private void Interrupt()
+    private void Interrupt(string where = "during")
     {
         SafePoint?.Invoke(this);
-        throw new TrainingInterruptedException($"stopped during {_state.Describe()}", saved: SafePoint is not null);
+        throw new TrainingInterruptedException($"stopped {where} {_state.Describe()}", saved: SafePoint is not null);
     }
 
     private static string Where(string phase, int stage) => phase == "initial" ? "initial training" : $"stage {stage} training";
