@@ -344,8 +344,23 @@ public sealed class GrowthRunner
         }
     }
 
+    /// <summary>
+    /// Throws <see cref="CheckpointException"/> unless <paramref name="checkpoint"/> was captured by a run of this
+    /// config: a checkpoint of another run (another network, schedule, method or seed) would continue that run under
+    /// this one's name.
+    /// </summary>
+    public void CheckSameRun(CheckpointFile checkpoint)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        GrowthRunConfig saved;
+        try { saved = GrowthRunConfig.FromJson(checkpoint.GetMetadata(ConfigKey)); }
+        catch (JsonException e) { throw checkpoint.Fail($"its growth config is not valid ({e.Message.ReplaceLineEndings(" ")})"); }
+        if (saved.ToJson() != Config.ToJson()) throw checkpoint.Fail("it belongs to another run: its growth config differs from this run's");
+    }
+
     private void Restore(CheckpointFile ck, Module module)
     {
+        CheckSameRun(ck);
         var state = ReadState(ck);
         if (state.Stage < 0 || state.Stage > Config.Schedule.Count || state.EpochsDone < 0 || state.NextBatch < 0 || state.Stages is null
             || (state.Phase == GrowthPhase.Stage && state.Pending is null))

@@ -79,11 +79,17 @@ public sealed class RunSession
         return new RunSession(runDir, config);
     }
 
-    /// <summary>The checkpoint a resume continues from, or null when the run saved none yet.</summary>
+    /// <summary>
+    /// The checkpoint a resume continues from, or null when the run saved none yet. A checkpoint that is not this run's
+    /// (see <see cref="GrowthRunner.CheckSameRun"/>) is a <see cref="CheckpointException"/>.
+    /// </summary>
     public CheckpointFile? LastCheckpoint()
     {
         string path = RunFiles.LastCheckpoint(Directory);
-        return File.Exists(path) ? CheckpointFile.Load(path) : null;
+        if (!Path.Exists(path)) return null;
+        var ck = CheckpointFile.Load(path);
+        Runner.CheckSameRun(ck);
+        return ck;
     }
 
     /// <summary>
