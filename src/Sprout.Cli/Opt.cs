@@ -89,17 +89,18 @@ internal static class Opt
     }
 
     /// <summary>
-    /// A comma-separated list parsed item by item; <paramref name="parse"/> returns null and sets its error text for a bad
-    /// item. Null when absent.
+    /// A list parsed item by item, its items separated by <paramref name="separators"/> (default: commas);
+    /// <paramref name="parse"/> returns null and sets its error text for a bad item. Null when absent.
     /// </summary>
-    public static Option<T[]?> List<T>(string name, string helpName, string description, Func<string, (T? Value, string? Error)> parse) =>
+    public static Option<T[]?> List<T>(string name, string helpName, string description, Func<string, (T? Value, string? Error)> parse,
+        params char[] separators) =>
         new(name)
         {
             Description = description, HelpName = helpName, Arity = ArgumentArity.ExactlyOne,
             CustomParser = r =>
             {
                 string s = Token(r);
-                var items = s.Split(',', StringSplitOptions.TrimEntries);
+                var items = s.Split(separators.Length > 0 ? separators : [','], StringSplitOptions.TrimEntries);
                 var result = new T[items.Length];
                 for (int i = 0; i < items.Length; i++)
                 {
