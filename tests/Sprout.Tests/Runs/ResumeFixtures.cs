@@ -62,6 +62,12 @@ internal static class ResumeFixtures
         public void OnStepEnd(Trainer trainer, in StepEnd step) => onStep(trainer, step);
     }
 
+    /// <summary>Calls <paramref name="onEpoch"/> after every finished epoch of every trainer it is attached to.</summary>
+    public sealed class EpochHook(Action<Trainer, EpochEnd> onEpoch) : ITrainingCallback
+    {
+        public void OnEpochEnd(Trainer trainer, in EpochEnd epoch) => onEpoch(trainer, epoch);
+    }
+
     /// <summary>Every tensor of two checkpoints, bit for bit (names, shapes and values).</summary>
     public static void AssertSameTensors(CheckpointFile expected, CheckpointFile actual, Func<string, bool>? which = null)
     {

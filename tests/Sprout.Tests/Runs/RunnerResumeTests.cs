@@ -45,7 +45,8 @@ public class RunnerResumeTests
     /// request ends it; then continues from the last checkpoint in a fresh runner (after a file round trip when asked).
     /// </summary>
     private static (Outcome Resumed, TrainingInterruptedException Stop, CheckpointFile From, GrowthRunner First) StopAndResume(
-        GrowthRunConfig cfg, Action<GrowthRunner> arm, bool roundTrip = true, Func<GrowthRunner, bool>? stopAtSafePoint = null) => OneThread(() =>
+        GrowthRunConfig cfg, Action<GrowthRunner> arm, bool roundTrip = true, Func<GrowthRunner, bool>? stopAtSafePoint = null,
+        Action<GrowthRunner>? armResumed = null) => OneThread(() =>
     {
         var (train, val, test) = Spirals;
         var first = new GrowthRunner(cfg);
@@ -60,6 +61,7 @@ public class RunnerResumeTests
         Assert.NotNull(last);
         var from = roundTrip ? RoundTrip(last) : last;
         var second = new GrowthRunner(cfg);
+        armResumed?.Invoke(second);
         int safePoints = 0;
         second.SafePoint = r =>
         {
@@ -121,9 +123,13 @@ public class RunnerResumeTests
     public void AStopInsideAnEpochResumesAtTheNextBatchBitIdentical(string extender, string phase, int stage, int epoch, int batch)
     {
         var cfg = Mlp(extender);
-        var (resumed, stop, from, _) = StopAndResume(cfg, StopAtStep(phase, (_, t, s) => t.Epoch == epoch && s.Batch == batch));
+        (string Trainer, int Epoch, int Batch)? firstStep = null;
+        var (resumed, stop, from, _) = StopAndResume(cfg, StopAtStep(phase, (_, t, s) => t.Epoch == epoch && s.Batch == batch),
+            armResumed: r => r.Callbacks.Add(new StepHook((t, s) => firstStep ??= (t.Name, t.Epoch, s.Batch))));
         Assert.True(stop.Saved);
         var st = StateOf(from);
+        // the resumed run's first step is the next batch of the same phase and epoch, counted as the stopped run counted
+        if (batch < 7) Assert.Equal(((string, int, int)?)(phase, epoch, batch + 1), firstStep);
         Assert.Equal(stage == 0 ? GrowthPhase.Initial : GrowthPhase.Stage, st.Phase);
         // a stop after an epoch's last batch (of 8) lands at the epoch's end
         Assert.Equal(batch == 7 ? (epoch + 1, 0) : (epoch, batch + 1), (st.EpochsDone, st.NextBatch));

@@ -96,6 +96,49 @@ public class SessionResumeTests
     }
 
     [Fact]
+    public void AResumeBeforeAnEpochThatIsNoBestKeepsTheBestCheckpoint()
+    {
+        using var tmp = new TempFolder();
+        string full = tmp.Sub("uninterrupted"), once = tmp.Sub("stopped-once"), twice = tmp.Sub("stopped-twice");
+        Uninterrupted(full);
+        // the first epoch whose validation loss is no new best
+        var rows = File.ReadAllLines(Path.Combine(full, RunFiles.Metrics)).Skip(1).Select(l => l.Split(',')).ToArray();
+        double best = double.PositiveInfinity;
+        int worse = -1;
+        for (int i = 0; i < rows.Length && worse < 0; i++)
+        {
+            double v = double.Parse(rows[i][6], System.Globalization.CultureInfo.InvariantCulture);
+            if (v >= best) worse = i;
+            best = Math.Min(best, v);
+        }
+        Assert.True(worse > 0, "the run's validation loss improved every epoch: no epoch to test with");
+        // the run stopped right after that epoch, and one stopped before it, resumed, and stopped after it: the same
+        // best checkpoint (the best epoch's weights, not the first epoch after the resume) and the same last one
+        StopAfter(once, rows[worse], resume: false);
+        StopAfter(twice, rows[worse - 1], resume: false);
+        StopAfter(twice, rows[worse], resume: true);
+        AssertSameTensors(CheckpointFile.Load(RunFiles.BestCheckpoint(once)), CheckpointFile.Load(RunFiles.BestCheckpoint(twice)));
+        AssertSameCheckpoint(CheckpointFile.Load(RunFiles.LastCheckpoint(once)), CheckpointFile.Load(RunFiles.LastCheckpoint(twice)));
+        Assert.Equal(MetricsWithoutSeconds(Path.Combine(once, RunFiles.Metrics)), MetricsWithoutSeconds(Path.Combine(twice, RunFiles.Metrics)));
+    }
+
+    // runs (or resumes) the folder until the epoch of a metrics row has ended and been saved
+    private static void StopAfter(string dir, string[] row, bool resume) => OneThread(() =>
+    {
+        string trainer = row[0] == "0" ? "initial training" : $"stage {row[0]} training";
+        int epoch = int.Parse(row[2], System.Globalization.CultureInfo.InvariantCulture);
+        var (train, val, test) = Data();
+        var session = resume ? RunSession.Open(dir) : RunSession.Create(Config, dir);
+        session.Runner.Callbacks.Add(new EpochHook((t, e) =>
+        {
+            if (t.Name == trainer && e.Epoch + 1 == epoch) session.Runner.Stop.Request();
+        }));
+        var stop = Assert.Throws<TrainingInterruptedException>(() => session.Run(train, val, test, resume ? session.LastCheckpoint() : null));
+        Assert.True(stop.Saved);
+        return stop;
+    });
+
+    [Fact]
     public void TheFinalReportIsWrittenBeforeTheCheckpointThatMarksTheRunFinished()
     {
         // a run killed right after its last checkpoint is finished for good (resume has nothing to do): its report.json
