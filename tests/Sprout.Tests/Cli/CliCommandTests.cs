@@ -96,7 +96,7 @@ public class CliCommandTests
     [InlineData("bench mlp --batches 64,0", "--batches: '0' is not an integer from 1")]
     [InlineData("run --widths 784-0-10", "--widths: '0' is not an integer from 1")]
     // values outside a fixed set
-    [InlineData("run --dataset cifar10", "--dataset must be mnist or fashion-mnist, got 'cifar10'")]
+    [InlineData("run --dataset nope", "--dataset must be mnist, fashion-mnist, cifar10, cifar100, spirals or moons, got 'nope'")]
     [InlineData("run --extender nope", "--extender must be swe, swe-reference,")]
     [InlineData("run --distributor nope", "--distributor must be svod, svod-topn, ras or fixed, got 'nope'")]
     [InlineData("experiment swe-inactive --scale huge", "--scale must be quick or paper, got 'huge'")]
@@ -105,7 +105,7 @@ public class CliCommandTests
     // missing value or argument
     [InlineData("run --stages", "--stages")]
     [InlineData("data fetch", "missing")]
-    [InlineData("experiment grow", "--config")]
+    [InlineData("resume", "Required argument 'run' missing")]
     public void UsageErrorIsOneLineAndExitsTwo(string args, string message)
     {
         var (code, stdout, err) = Run(Split(args));

@@ -71,7 +71,7 @@ public class CliErrorTests
         string missing = Path.Combine(Path.GetTempPath(), "sprout-no-such-" + Guid.NewGuid().ToString("N") + ".json");
         var (code, _, err) = Run("run", "--config", missing);
         Assert.Equal(1, code);
-        AssertOneLineError(err, "does not exist");
+        AssertOneLineError(err, "file is missing");
         string bad = Path.GetTempFileName();
         try
         {
