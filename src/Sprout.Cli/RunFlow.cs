@@ -39,7 +39,7 @@ internal static class RunFlow
         var g = cfg.Growth;
         string what = g.Model is null ? $"an MLP {string.Join("-", g.Widths)}" : "the configured network";
         string verb = g.Schedule.Count == 0 ? "training" : "growing";
-        progress.WriteLine((resume ? (ck is null ? "restarting (no checkpoint yet) " : $"resuming at {GrowthRunner.ReadState(ck).Describe()}: ") : "") +
+        progress.WriteLine((resume ? (ck is null ? "restarting (no checkpoint yet) " : $"resuming at {GrowthRunner.ReadState(ck).Describe(g.Schedule.Count)}: ") : "") +
                            $"{verb} {what} on {cfg.Dataset} ({train.Count} train / {val.Count} validation / {test.Count} test)" +
                            (g.Schedule.Count == 0 ? "" : $", extender {g.Extender.Label}, distributor {g.Distributor.Label}, {g.Schedule.Count} stages") +
                            $", seed {g.Seed}, {Workers.Threads} thread(s); run folder {session.Directory}");

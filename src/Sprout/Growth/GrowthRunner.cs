@@ -143,7 +143,7 @@ public sealed class GrowthRunner
                 if (Stop.IsRequested) Interrupt("before");
                 var pending = GrowthStep(model, eval, extender, distributor, train, validation, diagBatch, s);
                 if (Stop.IsRequested)
-                    throw new TrainingInterruptedException($"stopped during {_state.Describe()}; a resumed run repeats it", saved: false);
+                    throw new TrainingInterruptedException($"stopped during {_state.Describe(Config.Schedule.Count)}; a resumed run repeats it", saved: false);
                 Advance(_state with { Phase = GrowthPhase.Stage, Pending = pending });
             }
             var p = _state.Pending ?? throw new InvalidOperationException("stage training without its growth step's measurements");
@@ -279,7 +279,7 @@ public sealed class GrowthRunner
     private void Interrupt(string where = "during")
     {
         SafePoint?.Invoke(this);
-        throw new TrainingInterruptedException($"stopped {where} {_state.Describe()}", saved: SafePoint is not null);
+        throw new TrainingInterruptedException($"stopped {where} {_state.Describe(Config.Schedule.Count)}", saved: SafePoint is not null);
     }
 
     private static string Where(string phase, int stage) => phase == "initial" ? "initial training" : $"stage {stage} training";

@@ -54,7 +54,7 @@ public class InterruptTests
 
             (code, output, err) = CliProcess.Run(TimeSpan.FromSeconds(90), "resume", dir, "--no-progress");
             Assert.True(code == 0, err);
-            Assert.Contains($"resuming at {state.Describe()}", output);
+            Assert.Contains($"resuming at {state.Describe(stages: 2)}", output);
             AssertSameRunFolder(expected, dir);
         }, TestContext.Current.CancellationToken);
     }

@@ -264,6 +264,25 @@ public class RunnerResumeTests
     }
 
     [Fact]
+    public void StopMessagesNameAPositionThatExists()
+    {
+        var s = GrowthRunState.Start;
+        Assert.Equal("initial training, epoch 1", s.Describe(3));
+        Assert.Equal("initial training, epoch 2, batch 5", (s with { EpochsDone = 1, NextBatch = 5 }).Describe(3));
+        // a phase's last epoch done: not "epoch 3" of a 2-epoch phase
+        Assert.Equal("stage 2 training, after epoch 2", (s with { Phase = GrowthPhase.Stage, Stage = 1, EpochsDone = 2 }).Describe(3));
+        Assert.Equal("the growth step of stage 3", (s with { Phase = GrowthPhase.Grow, Stage = 2 }).Describe(3));
+        // after the last of 3 stages: not "the growth step of stage 4"
+        Assert.Equal("the end of the run (its final evaluation)", (s with { Phase = GrowthPhase.Grow, Stage = 3 }).Describe(3));
+        // the message of a stop at the end of a phase, as the runner raises it
+        var cfg = Mlp("swe-plus");
+        var (_, stop, _, _) = StopAndResume(cfg, _ => { }, stopAtSafePoint: r => r.State is { Phase: GrowthPhase.Stage, Stage: 2, EpochsDone: 2 });
+        Assert.Equal("stopped after stage 3 training epoch 2", stop.Message);
+        var (_, end, _, _) = StopAndResume(cfg, StopAtStep("stage 3 training", (_, t, st) => t.Epoch == 1 && st.Batch == 7));
+        Assert.Equal("stopped after stage 3 training epoch 2", end.Message);
+    }
+
+    [Fact]
     public void ResumingAFinishedRunTrainsNothingAndChangesNothing()
     {
         var cfg = Mlp("swe-plus");
