@@ -14,7 +14,7 @@ namespace Sprout.Tests.Runs;
 public class InterruptTests
 {
     private static string[] Grow(string dir) =>
-        ["grow", "--dataset", "spirals", "--widths", "2-128-128-2", "--stages", "2", "--epochs", "3", "--seed", "4",
+        ["grow", "--dataset", "spirals", "--widths", "2-64-64-2", "--stages", "2", "--epochs", "3", "--seed", "4",
          "--threads", "1", "--no-progress", "--out", dir];
 
     [Fact(Timeout = 180_000)]

@@ -15,7 +15,7 @@ namespace Sprout.Tests.Runs;
 /// </summary>
 public class KillResumeTests
 {
-    private const int MinKills = 5, Epochs = 8;
+    private const int MinKills = 5, Epochs = 6;
 
     // a few seconds: start-up, short epochs (a checkpoint and a metrics row after each), and growth steps with SWE's
     // adjustment phase
@@ -69,7 +69,7 @@ public class KillResumeTests
         // writes) or 0–20 ms (into the next epoch) more — or, after a phase's last epoch, 0–300 ms (into the stage's
         // end, its events and checkpoint, or the growth step) — and is killed; one attempt in four is killed right as
         // the run writes a checkpoint instead (its temporary file has appeared). Up to two attempts are killed at a
-        // random moment of their start-up (loading the checkpoint, cutting the logs back). The run's 32 epochs take
+        // random moment of their start-up (loading the checkpoint, cutting the logs back). The run's 24 epochs take
         // many attempts.
         int kills = 0, startupKills = 0, midWrite = 0;
         for (int attempt = 1; ; attempt++)
