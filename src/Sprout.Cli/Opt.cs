@@ -89,17 +89,18 @@ internal static class Opt
     }
 
     /// <summary>
-    /// A comma-separated list parsed item by item; <paramref name="parse"/> returns null and sets its error text for a bad
-    /// item. Null when absent.
+    /// A list parsed item by item, its items separated by <paramref name="separators"/> (default: commas);
+    /// <paramref name="parse"/> returns null and sets its error text for a bad item. Null when absent.
     /// </summary>
-    public static Option<T[]?> List<T>(string name, string helpName, string description, Func<string, (T? Value, string? Error)> parse) =>
+    public static Option<T[]?> List<T>(string name, string helpName, string description, Func<string, (T? Value, string? Error)> parse,
+        params char[] separators) =>
         new(name)
         {
             Description = description, HelpName = helpName, Arity = ArgumentArity.ExactlyOne,
             CustomParser = r =>
             {
                 string s = Token(r);
-                var items = s.Split(',', StringSplitOptions.TrimEntries);
+                var items = s.Split(separators.Length > 0 ? separators : [','], StringSplitOptions.TrimEntries);
                 var result = new T[items.Length];
                 for (int i = 0; i < items.Length; i++)
                 {
@@ -121,20 +122,6 @@ internal static class Opt
     /// </summary>
     public static T? Given<T>(this ParseResult parse, Option<T?> option) where T : class =>
         parse.GetResult(option) is { Implicit: false } ? parse.GetValue(option) : null;
-
-    /// <summary>An option of layer widths written W0-W1-…, e.g. <c>784-120-10</c>; null when absent (read it with <see cref="Given{T}"/>).</summary>
-    public static Option<int[]?> Widths(string name, string description, int maxWidth) =>
-        new(name)
-        {
-            Description = description, HelpName = "W0-W1-…", Arity = ArgumentArity.ExactlyOne,
-            CustomParser = r =>
-            {
-                var (w, error) = ParseWidths(Token(r), maxWidth);
-                if (error is null) return w;
-                r.AddError($"{NameOf(r)} {error}");
-                return null;
-            },
-        };
 
     /// <summary>Parses layer widths written W0-W1-… (two or more, each in 1..<paramref name="maxWidth"/>).</summary>
     public static (int[]? Widths, string? Error) ParseWidths(string spec, int maxWidth = 1 << 20)

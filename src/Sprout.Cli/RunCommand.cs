@@ -19,8 +19,8 @@ internal static class RunCommand
     private static readonly Option<int> TrainEpochs = Opt.Int("--epochs", "training epochs (the most, with --patience)", 5, 1, 100_000);
     private static readonly Option<int?> Patience = Opt.IntOrNull("--patience",
         "early stopping: end when the validation loss has not improved for N epochs (best weights restored)", 1, 100_000);
-    private static readonly Option<int[]?> Widths = Opt.Widths("--widths",
-        "MLP widths: input, hidden…, output (default 784-16-16-10, or 2-16-16-2 for spirals/moons)", GrowthRunConfig.MaxWidth);
+    private static readonly Option<int[]?> Widths = Opt.List("--widths", "W0-W1-…", "MLP widths: input, hidden…, output (default 784-16-16-10, or 2-16-16-2 for spirals/moons)",
+        s => Opt.IntItem(s, 1, GrowthRunConfig.MaxWidth), '-', ',');
     private static readonly Option<string?> Name = Opt.Text("--name", "NAME", "the run's name, the end of its folder name (default: the command)");
 
     /// <summary>The <c>run</c> command: the main job with its defaults.</summary>

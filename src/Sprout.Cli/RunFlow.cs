@@ -39,7 +39,7 @@ internal static class RunFlow
         var g = cfg.Growth;
         string what = g.Model is null ? $"an MLP {string.Join("-", g.Widths)}" : "the configured network";
         string verb = g.Schedule.Count == 0 ? "training" : "growing";
-        progress.WriteLine((resume ? (ck is null ? "restarting (no checkpoint yet) " : $"resuming at {GrowthRunner.ReadState(ck).Describe()}: ") : "") +
+        progress.WriteLine((resume ? (ck is null ? "restarting (no checkpoint yet) " : $"resuming at {GrowthRunner.ReadState(ck).Describe(g.Schedule.Count)}: ") : "") +
                            $"{verb} {what} on {cfg.Dataset} ({train.Count} train / {val.Count} validation / {test.Count} test)" +
                            (g.Schedule.Count == 0 ? "" : $", extender {g.Extender.Label}, distributor {g.Distributor.Label}, {g.Schedule.Count} stages") +
                            $", seed {g.Seed}, {Workers.Threads} thread(s); run folder {session.Directory}");
@@ -93,19 +93,32 @@ internal static class RunFlow
         return 0;
     }
 
-    // Feeds a trainer's epochs and batches to the progress view: one bar per epoch, one summary line after it.
+    // Feeds a trainer's epochs and batches to the progress view: one bar per epoch, one summary line after it; a
+    // growth method's steps outside an epoch (SWE's adjustment phase) show as one phase with the trainer's name.
     private sealed class TrainerProgress(ProgressView view) : ITrainingCallback
     {
         private int _batches;
+        private Trainer? _stepping;
 
         public void OnEpochStart(Trainer trainer)
         {
             _batches = 0;
+            _stepping = null;
             view.BeginPhase($"{trainer.Name}, epoch {trainer.Epoch + 1}", 0);
         }
 
         public void OnStepEnd(Trainer trainer, in StepEnd step)
         {
+            if (step.Batch < 0)
+            {
+                if (!ReferenceEquals(_stepping, trainer))
+                {
+                    _stepping = trainer;
+                    _batches = -1;
+                    view.BeginPhase(trainer.Name, 0);
+                }
+                return;
+            }
             if (_batches != step.Batches)
             {
                 _batches = step.Batches;

@@ -13,6 +13,10 @@ public sealed record GrowthContext(GrowableModel Model, InMemoryDataset Train, R
     /// <summary>A stop request (Ctrl+C): methods with long phases of their own end them early when it is set; the
     /// runner then discards the growth step.</summary>
     public StopSignal? Stop { get; init; }
+
+    /// <summary>The run's extra training callbacks (a progress display, a test's probe): a method's own trainers (SWE's
+    /// adjustment phase, SVoD's probe training) attach them, so they see those phases' steps too.</summary>
+    public IReadOnlyList<ITrainingCallback> Callbacks { get; init; } = [];
 }
 
 /// <summary>What an extender did at one site.</summary>

@@ -82,12 +82,19 @@ public sealed record GrowthRunState(GrowthPhase Phase, int Stage, int EpochsDone
     public static GrowthRunState Start { get; } =
         new(GrowthPhase.Initial, 0, 0, 0, 0, 0, 0, 0, double.NaN, double.NaN, [], null, null, 0);
 
-    /// <summary>Where the run is, for messages ("stage 2 training, epoch 3, batch 120").</summary>
-    public string Describe() => Phase switch
+    /// <summary>
+    /// Where the run is, for messages: "stage 2 training, epoch 3, batch 120" inside an epoch, "stage 2 training, after
+    /// epoch 3" at an epoch's end, "the growth step of stage 3"; with the schedule's <paramref name="stages"/>, the
+    /// position after the last stage is "the end of the run".
+    /// </summary>
+    public string Describe(int? stages = null) => Phase switch
     {
-        GrowthPhase.Initial => $"initial training, epoch {EpochsDone + 1}" + (NextBatch > 0 ? $", batch {NextBatch}" : ""),
-        GrowthPhase.Grow => $"the growth step of stage {Stage + 1}",
-        GrowthPhase.Stage => $"stage {Stage + 1} training, epoch {EpochsDone + 1}" + (NextBatch > 0 ? $", batch {NextBatch}" : ""),
+        GrowthPhase.Initial => "initial training" + InPhase(),
+        GrowthPhase.Grow => Stage >= stages ? "the end of the run (its final evaluation)" : $"the growth step of stage {Stage + 1}",
+        GrowthPhase.Stage => $"stage {Stage + 1} training" + InPhase(),
         _ => "the end",
     };
+
+    private string InPhase() =>
+        NextBatch > 0 ? $", epoch {EpochsDone + 1}, batch {NextBatch}" : EpochsDone > 0 ? $", after epoch {EpochsDone}" : ", epoch 1";
 }

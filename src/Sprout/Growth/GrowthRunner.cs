@@ -60,6 +60,12 @@ public sealed class GrowthRunner
     /// </summary>
     public Action<GrowthRunReport>? StageCompleted { get; set; }
 
+    /// <summary>
+    /// Called with the final report right before the run's last safe point, so a caller can save the result before a
+    /// checkpoint marks the run finished (a run stopped between the two repeats only the final evaluation).
+    /// </summary>
+    public Action<GrowthRunReport>? Finished { get; set; }
+
     /// <summary>Called after every trained epoch of the model (initial and stage training).</summary>
     public Action<GrowthEpoch>? EpochCompleted { get; set; }
 
@@ -69,7 +75,10 @@ public sealed class GrowthRunner
     /// </summary>
     public Action<GrowthRunner>? SafePoint { get; set; }
 
-    /// <summary>Extra callbacks attached to every training phase's trainer (e.g. a progress display).</summary>
+    /// <summary>
+    /// Extra callbacks attached to every training phase's trainer (e.g. a progress display), and to the growth methods'
+    /// own trainers through <see cref="GrowthContext.Callbacks"/> (SWE's adjustment phase, SVoD's probe training).
+    /// </summary>
     public IList<ITrainingCallback> Callbacks { get; } = new List<ITrainingCallback>();
 
     /// <summary>
@@ -133,9 +142,11 @@ public sealed class GrowthRunner
             int s = _state.Stage;
             if (_state.Phase == GrowthPhase.Grow)
             {
+                // a stop that came at the stage boundary ends the run there, before the growth step starts
+                if (Stop.IsRequested) Interrupt("before");
                 var pending = GrowthStep(model, eval, extender, distributor, train, validation, diagBatch, s);
                 if (Stop.IsRequested)
-                    throw new TrainingInterruptedException($"stopped during {_state.Describe()}; a resumed run repeats it", saved: false);
+                    throw new TrainingInterruptedException($"stopped during {_state.Describe(Config.Schedule.Count)}; a resumed run repeats it", saved: false);
                 Advance(_state with { Phase = GrowthPhase.Stage, Pending = pending });
             }
             var p = _state.Pending ?? throw new InvalidOperationException("stage training without its growth step's measurements");
@@ -159,8 +170,10 @@ public sealed class GrowthRunner
             Advance(_state);
         }
         double final = test is null ? double.NaN : eval.Evaluate(test).Accuracy;
+        var report = Report(model, final);
+        Finished?.Invoke(report);
         Advance(_state with { Phase = GrowthPhase.Done });
-        return Report(model, final);
+        return report;
     }
 
     private GrowthRunReport Report(GrowableModel model, double finalTest) =>
@@ -183,7 +196,7 @@ public sealed class GrowthRunner
         long t0 = Stopwatch.GetTimestamp();
         var widths = model.Widths();
         int total = c.Schedule.TotalFor(s, widths.Sum());
-        var ctx = new GrowthContext(model, train, new Rng(c.Seed).Fork("stage", s), s) { Stop = Stop };
+        var ctx = new GrowthContext(model, train, new Rng(c.Seed).Fork("stage", s), s) { Stop = Stop, Callbacks = Callbacks.ToArray() };
         Log?.Invoke($"stage {s + 1}: growth step, +{total} neurons ({c.Distributor.Label} distributes, {c.Extender.Label} extends)…");
         var alloc = distributor.Allocate(ctx, total);
         var votes = distributor.LastVotes;
@@ -267,10 +280,10 @@ public sealed class GrowthRunner
         return trainer.Fit(train, shuffle, batchSize, training.MaxEpochs);
     }
 
-    private void Interrupt()
+    private void Interrupt(string where = "during")
     {
         SafePoint?.Invoke(this);
-        throw new TrainingInterruptedException($"stopped during {_state.Describe()}", saved: SafePoint is not null);
+        throw new TrainingInterruptedException($"stopped {where} {_state.Describe(Config.Schedule.Count)}", saved: SafePoint is not null);
     }
 
     private static string Where(string phase, int stage) => phase == "initial" ? "initial training" : $"stage {stage} training";
@@ -335,8 +348,23 @@ public sealed class GrowthRunner
         }
     }
 
+    /// <summary>
+    /// Throws <see cref="CheckpointException"/> unless <paramref name="checkpoint"/> was captured by a run of this
+    /// config: a checkpoint of another run (another network, schedule, method or seed) would continue that run under
+    /// this one's name.
+    /// </summary>
+    public void CheckSameRun(CheckpointFile checkpoint)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        GrowthRunConfig saved;
+        try { saved = GrowthRunConfig.FromJson(checkpoint.GetMetadata(ConfigKey)); }
+        catch (JsonException e) { throw checkpoint.Fail($"its growth config is not valid ({e.Message.ReplaceLineEndings(" ")})"); }
+        if (saved.ToJson() != Config.ToJson()) throw checkpoint.Fail("it belongs to another run: its growth config differs from this run's");
+    }
+
     private void Restore(CheckpointFile ck, Module module)
     {
+        CheckSameRun(ck);
         var state = ReadState(ck);
         if (state.Stage < 0 || state.Stage > Config.Schedule.Count || state.EpochsDone < 0 || state.NextBatch < 0 || state.Stages is null
             || (state.Phase == GrowthPhase.Stage && state.Pending is null))

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Sprout.Growth;
 using Sprout.Nn;
 using Sprout.Tensors;
@@ -86,11 +87,17 @@ public sealed class RunSession
         return new RunSession(runDir, config);
     }
 
-    /// <summary>The checkpoint a resume continues from, or null when the run saved none yet.</summary>
+    /// <summary>
+    /// The checkpoint a resume continues from, or null when the run saved none yet. A checkpoint that is not this run's
+    /// (see <see cref="GrowthRunner.CheckSameRun"/>) is a <see cref="CheckpointException"/>.
+    /// </summary>
     public CheckpointFile? LastCheckpoint()
     {
         string path = RunFiles.LastCheckpoint(Directory);
-        return File.Exists(path) ? CheckpointFile.Load(path) : null;
+        if (!Path.Exists(path)) return null;
+        var ck = CheckpointFile.Load(path);
+        Runner.CheckSameRun(ck);
+        return ck;
     }
 
     /// <summary>
@@ -100,6 +107,7 @@ public sealed class RunSession
     /// </summary>
     public GrowthRunReport Run(InMemoryDataset train, InMemoryDataset validation, InMemoryDataset? test, CheckpointFile? resume = null)
     {
+        RemoveStaleTemporaryFiles();
         long metricsBytes = 0, eventsBytes = 0;
         if (resume is not null)
         {
@@ -122,9 +130,31 @@ public sealed class RunSession
             ck.Save(RunFiles.LastCheckpoint(Directory));
             CheckpointSaved?.Invoke(this);
         };
-        var final = r.Run(train, validation, test, resume);
-        WriteAtomically(PathOf(RunFiles.Report), JsonSerializer.Serialize(final, GrowthRunConfig.JsonOptions));
-        return final;
+        // the final report is written before the checkpoint that marks the run finished: a run killed between the two
+        // is not finished yet, and its resume writes the report again
+        r.Finished = report => WriteAtomically(PathOf(RunFiles.Report), JsonSerializer.Serialize(report, GrowthRunConfig.JsonOptions));
+        return r.Run(train, validation, test, resume);
+    }
+
+    // the temporary files of WriteAtomically and CheckpointFile.Save, named after the process that wrote them
+    private static readonly Regex TemporaryRunFile = new(@"^(config|report)\.json\.tmp-\d+$", RegexOptions.CultureInvariant);
+    private static readonly Regex TemporaryCheckpoint = new(@"^\.(last|best)\.ckpt\.tmp-\d+-[0-9a-f]+$", RegexOptions.CultureInvariant);
+
+    // A process killed while it wrote one of the run's files leaves the temporary file behind (as big as a checkpoint);
+    // a run that starts or resumes in the folder removes them.
+    private void RemoveStaleTemporaryFiles()
+    {
+        foreach (var (dir, pattern) in new[] { (Directory, TemporaryRunFile), (Path.Combine(Directory, RunFiles.Checkpoints), TemporaryCheckpoint) })
+        {
+            if (!System.IO.Directory.Exists(dir)) continue;
+            foreach (var file in System.IO.Directory.EnumerateFiles(dir, "*.tmp-*"))
+            {
+                if (!pattern.IsMatch(Path.GetFileName(file))) continue;
+                try { File.Delete(file); }
+                catch (IOException) { }
+                catch (UnauthorizedAccessException) { }
+            }
+        }
     }
 
     /// <summary>

@@ -95,8 +95,9 @@ public class CliCommandTests
     [InlineData("data bench --epochs 0", "--epochs must be an integer from 1 to 1000")]
     [InlineData("bench mlp --models 785-10", "--models: MNIST-sized widths start at 784")]
     [InlineData("bench mlp --batches 64,0", "--batches: '0' is not an integer from 1")]
+    [InlineData("run --widths 784-0-10", "--widths: '0' is not an integer from 1")]
     // values outside a fixed set
-    [InlineData("run --dataset imagenet", "--dataset must be mnist, fashion-mnist, cifar10, cifar100, spirals or moons, got 'imagenet'")]
+    [InlineData("run --dataset nope", "--dataset must be mnist, fashion-mnist, cifar10, cifar100, spirals or moons, got 'nope'")]
     [InlineData("run --extender nope", "--extender must be swe, swe-reference,")]
     [InlineData("run --distributor nope", "--distributor must be svod, svod-topn, ras or fixed, got 'nope'")]
     [InlineData("experiment swe-inactive --scale huge", "--scale must be quick or paper, got 'huge'")]
@@ -105,7 +106,7 @@ public class CliCommandTests
     // missing value or argument
     [InlineData("run --stages", "--stages")]
     [InlineData("data fetch", "missing")]
-    [InlineData("resume", "run")]
+    [InlineData("resume", "Required argument 'run' missing")]
     [InlineData("compare", "runs")]
     public void UsageErrorIsOneLineAndExitsTwo(string args, string message)
     {
@@ -113,6 +114,23 @@ public class CliCommandTests
         Assert.Equal(2, code);
         AssertOneLineError(err, message);
         Assert.Equal("", stdout);
+    }
+
+    [Theory]
+    [InlineData("2-4-3-2")]   // the form the help shows (W0-W1-…)
+    [InlineData("2,4,3,2")]
+    public void WidthsAreReadInTheFormTheHelpShows(string widths)
+    {
+        string dir = Directory.CreateTempSubdirectory("sprout-widths-").FullName;
+        try
+        {
+            string run = Path.Combine(dir, "run");
+            var (code, _, err) = Run("train", "--dataset", "spirals", "--widths", widths, "--epochs", "1", "--train-samples", "200",
+                "--threads", "1", "--no-progress", "--out", run);
+            Assert.True(code == 0, err);
+            Assert.Equal(new[] { 2, 4, 3, 2 }, Sprout.Runs.RunSession.Open(run).Config.Growth.Widths);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
     }
 
     [Fact]

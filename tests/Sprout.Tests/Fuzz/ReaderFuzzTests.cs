@@ -353,6 +353,17 @@ public class ReaderFuzzTests
     }
 
     [Fact(Timeout = 120_000)]
+    public async Task RunConfigJson()
+    {
+        var growth = new GrowthRunConfig([2, 16, 16, 2], GrowthSchedule.FromPercent(50, 3), GrowthMethods.Extender("swe-plus"),
+            GrowthMethods.Distributor("svod-topn"), InitialTraining: new StageTraining(2), StageTraining: new StageTraining(1, true, 2, 5));
+        var seed = Encoding.UTF8.GetBytes(new RunConfig("grow", "fuzz", "spirals", growth, TrainSamples: 500, ValidationFraction: 0.2, Threads: 2).ToJson());
+        // the run folder's reader: config.json through RunSession.Open (which calls RunConfig.FromJson)
+        await Fuzz(RunFiles.Config, seed, p => RunSession.Open(Path.GetDirectoryName(p)!), [typeof(FormatException)],
+            (s, r) => r.NextInt(3) == 0 ? MutateBytes(s, r, []) : Encoding.UTF8.GetBytes(MutateText(Encoding.UTF8.GetString(s), r)));
+    }
+
+    [Fact(Timeout = 120_000)]
     public async Task MetricsCsv()
     {
         var rows = Enumerable.Range(1, 5).Select(i => MetricsTable.Line(new MetricsRow(i / 3, "stage", i, [16 + i, 8], 1000 + i,

@@ -145,7 +145,9 @@ public sealed class SteepestVotingDistributor : Distributor
             if (o.TrainEpochs > 0)
             {
                 var opt = new RmsProp(model.Parameters(), o.RmsPropLearningRate, o.RmsPropAlpha, momentum: o.RmsPropMomentum);
-                new Trainer(model.Module, opt) { Name = "SVoD's probe training", Stop = ctx.Stop ?? new StopSignal() }.Fit(data, rng.Fork("train"), bs, o.TrainEpochs);
+                var trainer = new Trainer(model.Module, opt) { Name = "SVoD's probe training", Stop = ctx.Stop ?? new StopSignal() };
+                foreach (var cb in ctx.Callbacks) trainer.Add(cb);
+                trainer.Fit(data, rng.Fork("train"), bs, o.TrainEpochs);
             }
             int batches = o.ScoreBatches > 0 ? Math.Min(o.ScoreBatches, Math.Max(1, data.Count / bs)) : Math.Max(1, data.Count / bs);
             var order = rng.Fork("score").Permutation(data.Count);

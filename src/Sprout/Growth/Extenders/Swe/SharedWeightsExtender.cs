@@ -182,6 +182,7 @@ public sealed class SharedWeightsExtender : Extender
         if (site.OutBias is not null) involved.Add(site.OutBias);
         var rule = new CouplingStep(site, baseT, coup, mask, n, N, d, involved, o, load, decaySteps);
         var trainer = new Trainer(model.Module, rule) { Name = "the SWE adjustment phase", Trainable = involved, Stop = ctx.Stop ?? new StopSignal() };
+        foreach (var cb in ctx.Callbacks) trainer.Add(cb);
         int[] order = o.Shuffle ? rng.Permutation(data.Count) : InMemoryDataset.Identity(data.Count);
         int pos = 0, done = 0;
         try
