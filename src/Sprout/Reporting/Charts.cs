@@ -90,7 +90,12 @@ internal static class Charts
             drawn.Add(c.Label);
         }
         if (markGrowth && curves.Count > 0) MarkBoundaries(p, curves[0].Timeline, growthLabels);
-        if (curves.Count > 0) p.Axes.SetLimitsX(0.5, curves.Max(c => c.Timeline.X.Length) + 0.5);
+        if (curves.Count > 0)
+        {
+            int epochs = curves.Max(c => c.Timeline.X.Length);
+            p.Axes.SetLimitsX(0.5, epochs + 0.5);
+            IntegerTicks(p.Axes.Bottom, 1, epochs, "");   // epochs are whole: no 1.5, 2.5 ticks
+        }
         Legend(p);
         return new Chart(name, title, caption, p, drawn);
     }
