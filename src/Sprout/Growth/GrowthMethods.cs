@@ -30,6 +30,7 @@ public static class GrowthMethods
         RegisterExtender("random", ("random", new RandomConfig()));
         RegisterExtender("kaiming", ("kaiming", new KaimingConfig()));
         RegisterExtender("frobenius", ("frobenius", new FrobeniusConfig()));
+        RegisterExtender("net2net", ("net2net", new Net2NetConfig()), ("net2net-noise", new Net2NetConfig(Noise: 0.01)));
 
         RegisterDistributor("svod",
             ("svod", new SvodConfig(SvodOptions.Paper)),

@@ -11,7 +11,7 @@ namespace Sprout.Tests.Growth;
 public class ConvGrowthTests
 {
     // A small version of the SWE backbone on 8×8 images: conv-BN-ReLU ×2, pool, conv-BN-ReLU ×2, pool, MLP head.
-    private static GrowableModel Backbone(ulong seed = 1)
+    internal static GrowableModel Backbone(ulong seed = 1)
     {
         var cfg = new SequentialConfig([
             new Conv2dConfig(3, 4, 3, 1, 1, Bias: false), new BatchNormConfig(4), ActivationConfig.Relu,
