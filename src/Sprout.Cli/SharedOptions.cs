@@ -58,16 +58,16 @@ internal static class SharedOptions
         "plain lines instead of a live progress bar (also when output is redirected or TERM=dumb)");
 
     /// <summary><c>--out</c>: the folder a command writes its results to.</summary>
-    public static readonly Option<string?> Out = Opt.Text("--out", "DIR", "the folder to write results to (default: runs/<UTC time>-<command>)");
+    public static readonly Option<string?> Out = Opt.Text("--out", "DIR", "the folder to write results to (default: runs/<UTC time>-<name>)");
 
     /// <summary><c>--config</c>: a growth run's JSON config.</summary>
     public static readonly Option<string?> Config = Opt.Text("--config", "FILE.json", "a GrowthRunConfig JSON file describing the network and its growth");
 
     /// <summary><c>--save</c>: where to write the grown network's checkpoint.</summary>
-    public static readonly Option<string?> Save = Opt.Text("--save", "FILE", "where to write the grown network's checkpoint (default: <out>/model.ckpt)");
+    public static readonly Option<string?> Save = Opt.Text("--save", "FILE", "also write the final model alone to FILE (a model-only checkpoint; the run folder's checkpoints/ hold it anyway)");
 
     /// <summary><c>--train-samples</c>: use only this many training samples.</summary>
-    public static readonly Option<int> TrainSamples = Opt.Int("--train-samples", "use only the first N training samples (0: all)", 0, 0, 10_000_000);
+    public static readonly Option<int> TrainSamples = Opt.Int("--train-samples", "use a stratified subset of N training samples (0: all)", 0, 0, 10_000_000);
 
     /// <summary><c>--batch</c>: the batch size.</summary>
     public static readonly Option<int> Batch = Opt.Int("--batch", "batch size", 64, 1, 1_000_000);
