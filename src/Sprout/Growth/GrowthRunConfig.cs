@@ -25,6 +25,8 @@ namespace Sprout.Growth;
 /// <param name="Model">A network to grow instead of an MLP (its growable layers are found automatically).</param>
 /// <param name="InputShape">Shape of one input sample for <paramref name="Model"/> (e.g. [1, 28, 28]); default flat.</param>
 /// <param name="WeightDecay">Decoupled weight decay of the training optimizer (AdamW; 0 = plain Adam).</param>
+/// <param name="Similarity">Similarity-guided growth (paper 002) on top of the extender: a regulariser added to the
+/// training loss for the first steps after each growth step (null = off, the default; not written when null).</param>
 public sealed record GrowthRunConfig(
     [property: JsonPropertyOrder(-4)] IReadOnlyList<int> Widths,
     [property: JsonPropertyOrder(-3)] GrowthSchedule Schedule,
@@ -39,7 +41,8 @@ public sealed record GrowthRunConfig(
     int DiagnosticBatch = 1000,
     Nn.SequentialConfig? Model = null,
     IReadOnlyList<int>? InputShape = null,
-    double WeightDecay = 0)
+    double WeightDecay = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] SimilarityConfig? Similarity = null)
 {
     /// <summary>The extender's config.</summary>
     [JsonPropertyOrder(-2), JsonConverter(typeof(GrowthMethods.ExtenderJsonConverter))]
@@ -94,6 +97,7 @@ public sealed record GrowthRunConfig(
         if (Distributor is null) throw new ArgumentException("the config has no distributor");
         Extender.Validate();
         Distributor.Validate();
+        Similarity?.Validate();
         if (BatchSize <= 0) throw new ArgumentException("batch size must be positive");
         if (!(LearningRate > 0)) throw new ArgumentException("learning rate must be positive");
         if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) throw new ArgumentException("weight decay must be a finite number ≥ 0");

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Sprout.Autograd;
 using Sprout.Diagnostics;
 using Sprout.Nn;
 using Sprout.Optim;
@@ -150,7 +151,7 @@ public sealed class GrowthRunner
                 Advance(_state with { Phase = GrowthPhase.Stage, Pending = pending });
             }
             var p = _state.Pending ?? throw new InvalidOperationException("stage training without its growth step's measurements");
-            int epochs = TrainResumable(model, train, validation, c.StageTraining ?? new StageTraining(5), "stage", s + 1);
+            int epochs = TrainResumable(model, train, validation, c.StageTraining ?? new StageTraining(5), "stage", s + 1, p.WeightSums);
             var actEnd = model.Activity(train);
             double trEnd = eval.Evaluate(train).Accuracy;
             var vaEnd = eval.Evaluate(validation);
@@ -203,6 +204,8 @@ public sealed class GrowthRunner
         double trBefore = eval.Evaluate(train).Accuracy;
         double vaBefore = eval.Evaluate(validation).Accuracy;
         var logitsBefore = model.Logits(diagBatch);
+        // ΣW_previous of similarity-guided growth: each layer's weight sum right before the growth step
+        var sums = c.Similarity is { IsActive: true } ? model.Sites.Select(site => SimilarityRegularizer.WeightSum(site.InWeight)).ToArray() : null;
         var ext = extender.Extend(ctx, alloc);
         BufferPool.Trim(); // shapes changed: idle buffers of the old sizes would only hold memory
         if (c.OptimizerOnGrowth == GrowthStatePolicy.Reset) _opt!.ResetState();
@@ -213,15 +216,21 @@ public sealed class GrowthRunner
         var inactive = model.Sites.Select((_, k) => actIns[k].Inactive(widths[k], alloc[k])).ToArray();
         var cos = model.Sites.Select((_, k) => model.Cosines(k, widths[k], alloc[k])).ToArray();
         return new PendingStage(total, widths, alloc, votes?.ToArray(), trBefore, trAfter, vaBefore, vaAfter, change, inactive, cos,
-            ext.ToArray(), Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            ext.ToArray(), Stopwatch.GetElapsedTime(t0).TotalSeconds, sums);
     }
 
-    // Trains one phase from where the state says it is (epoch, batch, early stopping); returns the epochs run.
+    // Trains one phase from where the state says it is (epoch, batch, early stopping); returns the epochs run. With
+    // weight sums (a stage under similarity-guided growth) its first steps carry the similarity regulariser.
     private int TrainResumable(GrowableModel model, InMemoryDataset train, InMemoryDataset validation, StageTraining training,
-        string phase, int stage)
+        string phase, int stage, IReadOnlyList<double>? weightSums = null)
     {
         var module = model.Module;
-        var trainer = new Trainer(module, _opt) { Stop = Stop, Validation = validation, Name = Where(phase, stage), Epoch = _state.EpochsDone };
+        Trainer? self = null;
+        var loss = Config.Similarity is { IsActive: true } sim && weightSums is not null
+            ? SimilarityLoss(model, sim, weightSums, (train.Count + Config.BatchSize - 1) / Config.BatchSize, () => self!)
+            : null;
+        var trainer = new Trainer(module, _opt, loss) { Stop = Stop, Validation = validation, Name = Where(phase, stage), Epoch = _state.EpochsDone };
+        self = trainer;
         EarlyStopping? es = null;
         if (training.EarlyStopping)
         {
@@ -257,6 +266,31 @@ public sealed class GrowthRunner
         }
         if (es is not null) es.RestoreBest();
         return _state.EpochsDone;
+    }
+
+    // Cross-entropy plus, for the phase's first sim.Iterations optimizer steps, sim.Weight · Σ_layers of the similarity
+    // regulariser. The step is derived from the trainer's position (epoch in the phase × batches per epoch + batch),
+    // which the run state already saves, so a resumed run adds the term at exactly the same steps. Evaluation (no
+    // gradients recorded) sees the task loss alone.
+    private static Loss SimilarityLoss(GrowableModel model, SimilarityConfig sim, IReadOnlyList<double> weightSums, int batchesPerEpoch,
+        Func<Trainer> trainer)
+    {
+        if (weightSums.Count != model.Sites.Count)
+            throw new InvalidOperationException($"{weightSums.Count} reference weight sums for {model.Sites.Count} growable layers");
+        return Loss.Custom("cross-entropy + similarity", (output, batch) =>
+        {
+            var task = Loss.CrossEntropy.Compute(output, batch);
+            if (!Graph.IsGradEnabled) return task;
+            var t = trainer();
+            if ((long)t.Epoch * batchesPerEpoch + t.NextBatch >= sim.Iterations) return task;
+            Tensor? reg = null;
+            for (int k = 0; k < model.Sites.Count; k++)
+            {
+                var r = SimilarityRegularizer.Compute(model.Sites[k].InWeight, weightSums[k], sim.UseCosine, sim.UseSumRatio, sim.Lambda, sim.Epsilon);
+                reg = reg is null ? r : Ops.Add(reg, r);
+            }
+            return reg is null ? task : Ops.Add(task, Ops.MulScalar(reg, (float)sim.Weight));
+        }, (output, batch) => Loss.CountArgMaxMatches(output, batch.Labels));
     }
 
     /// <summary>
@@ -367,7 +401,8 @@ public sealed class GrowthRunner
         CheckSameRun(ck);
         var state = ReadState(ck);
         if (state.Stage < 0 || state.Stage > Config.Schedule.Count || state.EpochsDone < 0 || state.NextBatch < 0 || state.Stages is null
-            || (state.Phase == GrowthPhase.Stage && state.Pending is null))
+            || (state.Phase == GrowthPhase.Stage && state.Pending is null)
+            || (state.Phase == GrowthPhase.Stage && Config.Similarity is { IsActive: true } && state.Pending?.WeightSums is null))
             throw ck.Fail("its run state does not fit this run's config");
         ck.LoadOptimizer(OptimizerPrefix, _opt!, module);
         ck.LoadRng(ShuffleKey, _shuffle!);

@@ -160,6 +160,20 @@ public class RunnerResumeTests
         AssertSame(Reference(cfg), resumed);
     }
 
+    [Theory]
+    [InlineData("stage 2 training", 0, 5)]   // inside the regularised steps
+    [InlineData("stage 1 training", 1, 2)]   // after them: the term ends at the same step when resumed
+    public void WithSimilarityGuidedGrowthAStopInsideAStageResumesBitIdentical(string phase, int epoch, int batch)
+    {
+        // 12 regularised steps span the first epoch (8 batches) and part of the second
+        var cfg = Mlp("swe-plus") with { Similarity = new SimilarityConfig(Iterations: 12, Lambda: 0.05) };
+        var (resumed, stop, from, _) = StopAndResume(cfg, StopAtStep(phase, (_, t, s) => t.Epoch == epoch && s.Batch == batch));
+        Assert.True(stop.Saved);
+        Assert.Equal(GrowthPhase.Stage, StateOf(from).Phase);
+        Assert.NotNull(StateOf(from).Pending!.WeightSums);
+        AssertSame(Reference(cfg), resumed);
+    }
+
     [Fact]
     public void AStopInsideSvodsProbeTrainingRepeatsTheGrowthStepBitIdentical()
     {
