@@ -142,6 +142,24 @@ public sealed class GrowableModel
     }
 
     /// <summary>
+    /// Turns every plain ReLU between site <paramref name="siteIndex"/>'s producer and its consumer into
+    /// <see cref="ActivationKind.ReluOne"/> (same values, derivative 1 at 0, so neurons with zero incoming weights still
+    /// get a gradient). Returns how many layers were switched.
+    /// </summary>
+    public int UseReluOne(int siteIndex)
+    {
+        int n = 0;
+        var layers = _seq.Layers;
+        for (int i = _producer[siteIndex] + 1; i < _consumer[siteIndex]; i++)
+            if (layers[i] is Activation { Config.Kind: ActivationKind.Relu } a)
+            {
+                _seq.ReplaceLayer(i, new Activation(a.Config with { Kind = ActivationKind.ReluOne }));
+                n++;
+            }
+        return n;
+    }
+
+    /// <summary>
     /// Forward pass with a bypass (GradMax's auxiliary layer): the input of site <paramref name="siteIndex"/>'s producer,
     /// flattened to [batch, FanIn], is mapped by <paramref name="bypass"/> [consumer outputs, FanIn] and added to the
     /// consumer's output (its pre-activation), so the gradient of the loss w.r.t. <paramref name="bypass"/> is

@@ -225,6 +225,26 @@ public class GradMaxTests
     }
 
     [Fact]
+    public void APlainReluAfterAGrownLayerBecomesReluOneSoTheNewNeuronsGetAGradient()
+    {
+        var m = GrowthFixtures.Mlp(71, 6, 8, 4);    // plain ReLU
+        var data = GrowthFixtures.Random(256, 6, 4, 72);
+        var x = Tensor.Uniform(new Rng(4), -2, 2, 50, 6);
+        var before = m.Logits(x);
+        Extender.Create("gradmax").Extend(new GrowthContext(m, data, new Rng(7)), [3]);
+        var act = Assert.IsType<Activation>(m.Module.Layers[1]);
+        Assert.Equal(ActivationKind.ReluOne, act.Config.Kind);
+        Assert.Equal(ActivationKind.ReluOne, ((ActivationConfig)((SequentialConfig)m.Module.ToConfig()).Layers[1]).Kind);
+        var after = m.Logits(x);
+        for (int i = 0; i < before.Length; i++) Assert.True(Math.Abs(before[i] - after[i]) <= 1e-6 * (1 + Math.Abs(before[i])));
+        var site = m.Sites[0];
+        new Trainer(m.Module).Backward(data.Gather(InMemoryDataset.Identity(data.Count), 0, data.Count));
+        var grad = new float[site.Width * site.IncomingLength];
+        site.IncomingGradient(grad);
+        Assert.True(Norm(grad.AsSpan(8 * site.IncomingLength)) > 1e-3);
+    }
+
+    [Fact]
     public void ItRunsOneForwardBackwardPassPerBatchAndGrownSite()
     {
         var m = Mlp(61, 6, 8, 8, 3);

@@ -11,7 +11,9 @@ namespace Sprout.Growth;
 /// producer's input a_{l−1} straight to the consumer's pre-activation z_{l+1}: G = Σ_batch δ_{l+1}ᵀ·a_{l−1},
 /// shape [consumer outputs, producer fan-in]. With zero incoming weights (and an activation whose derivative at 0 is 1,
 /// <see cref="ActivationKind.ReluOne"/>) the new neurons' incoming gradient right after insertion is W_newᵀ·G, whose
-/// norm these directions maximise for a given outgoing norm. The SVD is MathNet.Numerics'.
+/// norm these directions maximise for a given outgoing norm. As the method requires, a plain ReLU between the grown
+/// producer and its consumer is switched to <see cref="ActivationKind.ReluOne"/> (same values; with derivative 0 at 0
+/// the zero-incoming neurons would never get a gradient). The SVD is MathNet.Numerics'.
 /// <para>
 /// More neurons than the rank of G: neuron k takes the k-th left singular vector of the full SVD, so those past the
 /// rank get the remaining orthonormal directions (singular value 0: no first-order gain at insertion, but distinct
@@ -72,6 +74,7 @@ public sealed class GradMaxExtender : Extender
         var g = AuxiliaryGradient(model, siteIndex, ctx.Train, Batches, BatchSize, rng.Fork("batches"));
         Passes += PassCount(ctx.Train.Count, Batches, BatchSize);
         var dirs = Directions(g, site.OutWeight.Dim(0), site.FanIn, count);
+        model.UseReluOne(siteIndex);
 
         int first = site.Grow(count);
         var w = new float[site.FanIn];
