@@ -18,6 +18,7 @@ public sealed class GrowableModel
     private readonly List<GrowthSite> _sites = new();
     private readonly List<int> _captureAfter = new();   // module index whose output is the site's post-activation
     private readonly List<int> _producer = new();       // module index of the site's producing layer
+    private readonly List<int> _consumer = new();       // module index of the site's consuming layer
     private readonly List<ConvWindow?> _window = new(); // the producer's conv window, null for a Linear
 
     /// <summary>
@@ -64,6 +65,7 @@ public sealed class GrowableModel
                 consumer.Weight, 1, found[k].ConsumerBlock, consumer.Bias, norm));
             _captureAfter.Add(capture);
             _producer.Add(pi);
+            _consumer.Add(ci);
             _window.Add(producer.Window);
         }
         if (_sites.Count == 0) throw new ArgumentException("the model has no hidden layer to grow");
@@ -137,6 +139,46 @@ public sealed class GrowableModel
         for (int i = 0; i <= _producer[siteIndex]; i++) x = layers[i].Forward(x);
         if (_window[siteIndex] is null) return x;
         return Ops.Reshape(Ops.Permute(x, 0, 2, 3, 1), -1, x.Dim(1));
+    }
+
+    /// <summary>
+    /// Turns every plain ReLU between site <paramref name="siteIndex"/>'s producer and its consumer into
+    /// <see cref="ActivationKind.ReluOne"/> (same values, derivative 1 at 0, so neurons with zero incoming weights still
+    /// get a gradient). Returns how many layers were switched.
+    /// </summary>
+    public int UseReluOne(int siteIndex)
+    {
+        int n = 0;
+        var layers = _seq.Layers;
+        for (int i = _producer[siteIndex] + 1; i < _consumer[siteIndex]; i++)
+            if (layers[i] is Activation { Config.Kind: ActivationKind.Relu } a)
+            {
+                _seq.ReplaceLayer(i, new Activation(a.Config with { Kind = ActivationKind.ReluOne }));
+                n++;
+            }
+        return n;
+    }
+
+    /// <summary>
+    /// Forward pass with a bypass (GradMax's auxiliary layer): the input of site <paramref name="siteIndex"/>'s producer,
+    /// flattened to [batch, FanIn], is mapped by <paramref name="bypass"/> [consumer outputs, FanIn] and added to the
+    /// consumer's output (its pre-activation), so the gradient of the loss w.r.t. <paramref name="bypass"/> is
+    /// Σ_batch δᵀ·a with δ the consumer's pre-activation gradient and a the producer's input. Linear sites only.
+    /// </summary>
+    public Tensor ForwardWithBypass(Tensor x, int siteIndex, Tensor bypass)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(bypass);
+        if (_window[siteIndex] is not null) throw new NotSupportedException($"site {_sites[siteIndex].Name}: a bypass around a conv site is not implemented");
+        var layers = _seq.Layers;
+        Tensor? a = null;
+        for (int i = 0; i < layers.Count; i++)
+        {
+            if (i == _producer[siteIndex]) a = Ops.Flatten(x);
+            x = layers[i].Forward(x);
+            if (i == _consumer[siteIndex]) x = Ops.Add(x, Ops.Linear(a!, bypass, null));
+        }
+        return x;
     }
 
     /// <summary>

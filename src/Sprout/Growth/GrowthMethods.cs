@@ -31,6 +31,7 @@ public static class GrowthMethods
         RegisterExtender("kaiming", ("kaiming", new KaimingConfig()));
         RegisterExtender("frobenius", ("frobenius", new FrobeniusConfig()));
         RegisterExtender("net2net", ("net2net", new Net2NetConfig()), ("net2net-noise", new Net2NetConfig(Noise: 0.01)));
+        RegisterExtender("gradmax", ("gradmax", new GradMaxConfig()));
 
         RegisterDistributor("svod",
             ("svod", new SvodConfig(SvodOptions.Paper)),

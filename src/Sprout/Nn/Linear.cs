@@ -67,6 +67,20 @@ public sealed class Sequential : Module
     /// <summary>The layers in order.</summary>
     public IReadOnlyList<Module> Layers => _layers;
 
+    /// <summary>
+    /// Replaces the layer at <paramref name="index"/> by <paramref name="layer"/> (e.g. GradMax turns a ReLU into a
+    /// <see cref="ActivationKind.ReluOne"/>, which has the same values). The caller keeps the network's meaning.
+    /// </summary>
+    public void ReplaceLayer(int index, Module layer)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _layers.Length);
+        ReplaceModule(index.ToString(System.Globalization.CultureInfo.InvariantCulture), layer);
+        _layers[index] = layer;
+        layer.Train(IsTraining);
+    }
+
     /// <inheritdoc/>
     protected internal override ModuleConfig ConfigFor(Func<Tensor, int[]> shapeOf) =>
         new SequentialConfig(_layers.Select(l => l.ConfigFor(shapeOf)).ToArray());

@@ -48,6 +48,15 @@ public abstract class Module
         return module;
     }
 
+    /// <summary>Replaces the child module registered as <paramref name="name"/> (same name, same place).</summary>
+    protected void ReplaceModule(string name, Module module)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        int i = _children.FindIndex(c => c.Name == name);
+        if (i < 0) throw new ArgumentException($"no child module named {name}");
+        _children[i] = (name, module);
+    }
+
     /// <summary>Registers a random stream the module draws from while it runs (e.g. dropout masks).</summary>
     protected Rng RegisterRng(string name, Rng rng)
     {
