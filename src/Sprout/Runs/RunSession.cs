@@ -107,6 +107,7 @@ public sealed class RunSession
     /// </summary>
     public GrowthRunReport Run(InMemoryDataset train, InMemoryDataset validation, InMemoryDataset? test, CheckpointFile? resume = null)
     {
+        using var runLock = Lock();
         RemoveStaleTemporaryFiles();
         long metricsBytes = 0, eventsBytes = 0;
         if (resume is not null)
@@ -142,6 +143,24 @@ public sealed class RunSession
 
     // A process killed while it wrote one of the run's files leaves the temporary file behind (as big as a checkpoint);
     // a run that starts or resumes in the folder removes them.
+    /// <summary>The lock file that keeps a second process (a second <c>resume</c>) out of a running run's folder.</summary>
+    public const string LockFile = "run.lock";
+
+    // An exclusive advisory lock (flock on Linux) held while the run writes its folder; the kernel drops it when the
+    // process ends, however it ends, so a killed run's folder can be resumed at once.
+    private FileStream Lock()
+    {
+        string path = PathOf(LockFile);
+        try
+        {
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException)
+        {
+            throw new IOException($"{Directory} is in use by another sprout process (one process runs a run folder at a time)");
+        }
+    }
+
     private void RemoveStaleTemporaryFiles()
     {
         foreach (var (dir, pattern) in new[] { (Directory, TemporaryRunFile), (Path.Combine(Directory, RunFiles.Checkpoints), TemporaryCheckpoint) })

@@ -201,4 +201,35 @@ public class SessionResumeTests
         Assert.Contains("restarting (no checkpoint yet)", output);
         AssertSameRunFolder(expected, dir);
     }
+
+    [Fact]
+    public void ASecondProcessCannotRunAFolderThatIsRunning()
+    {
+        string dir = Directory.CreateTempSubdirectory("sprout-locked-").FullName;
+        try
+        {
+            IOException? refused = null;
+            OneThread(() =>
+            {
+                var (train, val, test) = Data();
+                var first = RunSession.Create(Config, dir);
+                // while the first run trains, a second session on the same folder (a second `sprout resume`) is refused
+                first.CheckpointSaved = _ =>
+                {
+                    if (refused is not null) return;
+                    var second = RunSession.Open(dir);
+                    refused = Assert.Throws<IOException>(() => second.Run(train, val, test, second.LastCheckpoint()));
+                };
+                return first.Run(train, val, test);
+            });
+            Assert.NotNull(refused);
+            Assert.Contains("in use by another sprout process", refused!.Message);
+            // the lock ends with the run: the folder's lock file can be taken again at once
+            using (new FileStream(Path.Combine(dir, RunSession.LockFile), FileMode.Open, FileAccess.ReadWrite, FileShare.None)) { }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
