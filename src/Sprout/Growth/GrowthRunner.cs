@@ -293,27 +293,6 @@ public sealed class GrowthRunner
         }, (output, batch) => Loss.CountArgMaxMatches(output, batch.Labels));
     }
 
-    /// <summary>
-    /// Trains for a fixed number of epochs, or with early stopping on validation loss (best weights restored), on the
-    /// <see cref="Trainer"/>; <paramref name="callbacks"/> (e.g. a metrics sink) see every epoch. Returns the epochs run.
-    /// </summary>
-    public static int TrainPhase(GrowableModel model, Optimizer optimizer, InMemoryDataset train, InMemoryDataset validation,
-        StageTraining training, Rng shuffle, int batchSize = 100, IEnumerable<ITrainingCallback>? callbacks = null)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(training);
-        var trainer = new Trainer(model.Module, optimizer);
-        if (!training.EarlyStopping)
-        {
-            foreach (var cb in callbacks ?? []) trainer.Add(cb);
-            return trainer.Fit(train, shuffle, batchSize, training.Epochs);
-        }
-        trainer.Validation = validation;
-        trainer.Add(new EarlyStopping(model.Module, training.Patience));
-        foreach (var cb in callbacks ?? []) trainer.Add(cb);
-        return trainer.Fit(train, shuffle, batchSize, training.MaxEpochs);
-    }
-
     private void Interrupt(string where = "during")
     {
         SafePoint?.Invoke(this);

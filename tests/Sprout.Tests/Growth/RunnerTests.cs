@@ -38,7 +38,10 @@ public class RunnerTests
         var val = GrowthFixtures.Random(200, 5, 3, 4);
         var model = GrowthFixtures.Mlp(2, 5, 6, 3);
         var opt = new Sprout.Optim.Adam(model.Parameters(), 0.05);
-        int epochs = GrowthRunner.TrainPhase(model, opt, train, val, new StageTraining(0, true, 2, 12), new Rng(1), 50);
+        // a phase with early stopping, as the runner trains one: patience 2, at most 12 epochs, best weights restored
+        var trainer = new Trainer(model.Module, opt) { Validation = val };
+        trainer.Add(new EarlyStopping(model.Module, 2));
+        int epochs = trainer.Fit(train, new Rng(1), 50, 12);
         Assert.InRange(epochs, 1, 12);
         // rerun the same epochs while tracking the best validation loss by hand
         var model2 = GrowthFixtures.Mlp(2, 5, 6, 3);
