@@ -130,13 +130,5 @@ internal static class Cli
         return string.Join(' ', names);
     }
 
-    /// <summary>Writes a file so that a reader never sees a partial one: a temporary file in the same folder, then a rename.</summary>
-    public static void WriteAtomically(string path, string text)
-    {
-        string tmp = path + ".tmp-" + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        File.WriteAllText(tmp, text);
-        File.Move(tmp, path, overwrite: true);
-    }
-
     private static string OneLine(string s) => s.Replace('\r', ' ').Replace('\n', ' ');
 }

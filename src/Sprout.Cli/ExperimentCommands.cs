@@ -58,7 +58,7 @@ internal static class ExperimentCommands
         if (a.Given(SharedOptions.Extenders) is { } list) opts = opts with { Extenders = list };
         string? dataDirOpt = a.GetValue(SharedOptions.DataDir);
         bool json = a.GetValue(SharedOptions.Json);
-        string outDir = a.GetValue(SharedOptions.Out) ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-swe-inactive");
+        string outDir = a.GetValue(SharedOptions.Out) ?? Path.Combine("runs", Runs.RunFiles.TimestampedName("swe-inactive", DateTime.UtcNow));
         SharedOptions.ApplyThreads(a);
 
         string dataDir = DataDirectory.Resolve(dataDirOpt);
@@ -145,8 +145,8 @@ internal static class ExperimentCommands
             rows,
         };
         var jo = new JsonSerializerOptions(GrowthRunConfig.JsonOptions);
-        Cli.WriteAtomically(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(doc, jo));
-        Cli.WriteAtomically(Path.Combine(outDir, "results.md"), SweInactiveExperiment.Markdown(opts, rows));
+        Runs.RunSession.WriteAtomically(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(doc, jo));
+        Runs.RunSession.WriteAtomically(Path.Combine(outDir, "results.md"), SweInactiveExperiment.Markdown(opts, rows));
     }
 
     // --scale quick|paper and --seeds (default 2 at quick scale, 5 at paper scale)
@@ -166,7 +166,7 @@ internal static class ExperimentCommands
         if (a.GetValue(OptimizerOnGrowth) is { } pol) opts = opts with { OptimizerOnGrowth = pol };
         string? dataDirOpt = a.GetValue(SharedOptions.DataDir);
         bool json = a.GetValue(SharedOptions.Json);
-        string outDir = a.GetValue(SharedOptions.Out) ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-swe-deep");
+        string outDir = a.GetValue(SharedOptions.Out) ?? Path.Combine("runs", Runs.RunFiles.TimestampedName("swe-deep", DateTime.UtcNow));
         SharedOptions.ApplyThreads(a);
         string dataDir = DataDirectory.Resolve(dataDirOpt);
         RequirePresent(datasets[0], dataDir);
@@ -183,8 +183,8 @@ internal static class ExperimentCommands
         string md = SweDeepExperiment.Markdown(opts, summary);
         string text = JsonSerializer.Serialize(new { experiment = "swe-deep", description = opts.Describe(), options = opts, minutes = (DateTime.UtcNow - started).TotalMinutes, summary, runs },
             GrowthRunConfig.JsonOptions);
-        Cli.WriteAtomically(Path.Combine(outDir, "results.json"), text);
-        Cli.WriteAtomically(Path.Combine(outDir, "results.md"), md);
+        Runs.RunSession.WriteAtomically(Path.Combine(outDir, "results.json"), text);
+        Runs.RunSession.WriteAtomically(Path.Combine(outDir, "results.md"), md);
         Console.WriteLine(json ? text : md);
         progress.WriteLine($"results in {outDir} (results.md, results.json), {(DateTime.UtcNow - started).TotalMinutes:F1} min; " +
                            $"charts: sprout report {SweDeepExperiment.GroupFolder(outDir, opts.Extenders[0])}, " +
