@@ -113,7 +113,7 @@ internal static class RunsCommands
         c.SetAction(a =>
         {
             string outDir = a.GetValue(SharedOptions.Out)
-                            ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-compare");
+                            ?? Path.Combine("runs", RunFiles.TimestampedName("compare", DateTime.UtcNow));
             var files = RunComparison.Write(a.GetValue(Runs)!, outDir);
             Console.WriteLine($"{files.Html}\n{files.Markdown}\n{files.Charts.Count} charts");
             return 0;

@@ -42,10 +42,14 @@ public static class RunFiles
     public static IReadOnlyList<string> GroupMembers(string dir) =>
         Directory.Exists(dir) ? Directory.GetDirectories(dir).Where(IsRun).OrderBy(d => d, StringComparer.Ordinal).ToArray() : [];
 
-    /// <summary>A new folder <paramref name="root"/>/&lt;yyyyMMdd-HHmmss&gt;-<paramref name="name"/> (suffixed when it exists).</summary>
+    /// <summary>The name of a folder made at <paramref name="utcNow"/>: &lt;yyyyMMdd-HHmmss&gt;-<paramref name="name"/>.</summary>
+    public static string TimestampedName(string name, DateTime utcNow) =>
+        utcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-" + name;
+
+    /// <summary>A new folder <paramref name="root"/>/<see cref="TimestampedName"/> (suffixed when it exists).</summary>
     public static string NewRunDirectory(string root, string name, DateTime utcNow)
     {
-        string stem = Path.Combine(root, utcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-" + name);
+        string stem = Path.Combine(root, TimestampedName(name, utcNow));
         string dir = stem;
         for (int k = 2; Directory.Exists(dir); k++) dir = stem + "-" + k.ToString(CultureInfo.InvariantCulture);
         Directory.CreateDirectory(dir);
