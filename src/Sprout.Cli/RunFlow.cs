@@ -24,10 +24,12 @@ internal static class RunFlow
         var cfg = session.Config;
         var progress = json ? Console.Error : Console.Out;
         CheckpointFile? ck = null;
+        GrowthRunState? at = null;
         if (resume)
         {
             ck = session.LastCheckpoint();
-            if (ck is not null && GrowthRunner.ReadState(ck).Phase == GrowthPhase.Done)
+            at = ck is null ? null : GrowthRunner.ReadState(ck);
+            if (at?.Phase == GrowthPhase.Done)
             {
                 progress.WriteLine($"{session.Directory} has finished already: nothing to resume (sprout report {session.Directory})");
                 return 0;
@@ -39,7 +41,7 @@ internal static class RunFlow
         var g = cfg.Growth;
         string what = g.Model is null ? $"an MLP {string.Join("-", g.Widths)}" : "the configured network";
         string verb = g.Schedule.Count == 0 ? "training" : "growing";
-        progress.WriteLine((resume ? (ck is null ? "restarting (no checkpoint yet) " : $"resuming at {GrowthRunner.ReadState(ck).Describe(g.Schedule.Count)}: ") : "") +
+        progress.WriteLine((resume ? (at is null ? "restarting (no checkpoint yet) " : $"resuming at {at.Describe(g.Schedule.Count)}: ") : "") +
                            $"{verb} {what} on {cfg.Dataset} ({train.Count} train / {val.Count} validation / {test.Count} test)" +
                            (g.Schedule.Count == 0 ? "" : $", extender {g.Extender.Label}, distributor {g.Distributor.Label}, {g.Schedule.Count} stages") +
                            $", seed {g.Seed}, {Workers.Threads} thread(s); run folder {session.Directory}");
