@@ -118,6 +118,64 @@ public sealed class GrowthSite
         return first;
     }
 
+    /// <summary>
+    /// Splits neurons (splitting steepest descent, Firefly): for each k, appends a copy of neuron parents[k] — incoming
+    /// weights, bias and, when a BatchNorm follows the producer, γ, β and the running statistics — then moves the parent
+    /// by +delta_k and the copy by −delta_k (incoming weights only; <paramref name="deltas"/> is [count, FanIn] row-major,
+    /// empty for pure copies) and gives both half of the parent's old outgoing weights. With zero deltas the network
+    /// computes the same function (to float rounding). Parents must be distinct existing neurons. Returns the index of
+    /// the first copy (copy k is neuron first + k).
+    /// </summary>
+    public int Split(IReadOnlyList<int> parents, ReadOnlySpan<float> deltas)
+    {
+        ArgumentNullException.ThrowIfNull(parents);
+        int old = Width, f = FanIn, n = parents.Count;
+        if (deltas.Length != 0 && deltas.Length != n * f)
+            throw new ArgumentException($"site {Name}: {deltas.Length} delta entries for {n} splits of fan-in {f}");
+        var seen = new HashSet<int>();
+        foreach (int p in parents)
+        {
+            if ((uint)p >= (uint)old) throw new ArgumentOutOfRangeException(nameof(parents), $"site {Name}: parent {p} outside 0…{old - 1}");
+            if (!seen.Add(p)) throw new ArgumentException($"site {Name}: neuron {p} is split twice in one step");
+        }
+        int first = Grow(n);
+        var w = new float[f];
+        var o = new float[FanOut];
+        for (int k = 0; k < n; k++)
+        {
+            int src = parents[k], j = first + k;
+            GetIncoming(src, w);
+            if (deltas.Length != 0)
+            {
+                var d = deltas.Slice(k * f, f);
+                for (int t = 0; t < f; t++) w[t] -= d[t];
+                SetIncoming(j, w);
+                for (int t = 0; t < f; t++) w[t] += 2 * d[t];
+                SetIncoming(src, w);
+            }
+            else SetIncoming(j, w);
+            SetBias(j, GetBias(src));
+            if (Norm is not null)
+            {
+                CopyEntry(Norm.Gamma, src, j);
+                CopyEntry(Norm.Beta, src, j);
+                CopyEntry(Norm.RunningMean, src, j);
+                CopyEntry(Norm.RunningVar, src, j);
+            }
+            GetOutgoing(src, o);
+            for (int t = 0; t < o.Length; t++) o[t] *= 0.5f;
+            SetOutgoing(src, o);
+            SetOutgoing(j, o);
+        }
+        return first;
+    }
+
+    /// <summary>Copies entry <paramref name="from"/> of a per-neuron tensor (BatchNorm γ, β, statistics) to entry <paramref name="to"/>.</summary>
+    public static void CopyEntry(Tensor? t, int from, int to)
+    {
+        if (t is not null) t.Span[to] = t.Span[from];
+    }
+
     /// <summary>Grows one axis of a tensor in place (identity kept), old entries at their multi-index, new ones zero.</summary>
     public static void GrowAxis(Tensor t, int axis, int extra)
     {

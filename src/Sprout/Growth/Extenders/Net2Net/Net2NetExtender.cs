@@ -88,10 +88,10 @@ public sealed class Net2NetExtender : Extender
             site.SetBias(j, site.GetBias(src));
             if (norm is not null)
             {
-                CopyEntry(norm.Gamma, src, j);
-                CopyEntry(norm.Beta, src, j);
-                CopyEntry(norm.RunningMean, src, j);
-                CopyEntry(norm.RunningVar, src, j);
+                GrowthSite.CopyEntry(norm.Gamma, src, j);
+                GrowthSite.CopyEntry(norm.Beta, src, j);
+                GrowthSite.CopyEntry(norm.RunningMean, src, j);
+                GrowthSite.CopyEntry(norm.RunningVar, src, j);
             }
         }
 
@@ -113,13 +113,6 @@ public sealed class Net2NetExtender : Extender
             site.SetOutgoing(first + k, o);
         }
         return first;
-    }
-
-    private static void CopyEntry(Tensor? t, int from, int to)
-    {
-        if (t is null) return;
-        var s = t.Span;
-        s[to] = s[from];
     }
 
     private static double Std(ReadOnlySpan<float> w)
