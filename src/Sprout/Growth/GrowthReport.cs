@@ -32,11 +32,14 @@ public sealed record LayerStageReport(string Site, int Width, int Added, int New
 /// <param name="Layers">Per-layer diagnostics.</param>
 /// <param name="Extension">What the extender did per layer.</param>
 /// <param name="Seconds">Wall time of the run when the stage ended (across resumes).</param>
-/// <param name="GrowSeconds">Wall time of the stage's growth step (distribute + extend).</param>
+/// <param name="GrowSeconds">Wall time of the stage's growth step (distribute + extend and the measurements around them).</param>
+/// <param name="DistributeSeconds">Wall time of the distributor alone.</param>
+/// <param name="ExtendSeconds">Wall time of the extender alone.</param>
 public sealed record StageReport(int Stage, int Total, int[] WidthsBefore, int[] Allocation, IReadOnlyList<double>? Votes,
     double TrainAccuracyBefore, double TrainAccuracyAfterInsertion, double ValAccuracyBefore, double ValAccuracyAfterInsertion,
     double MaxOutputChange, int Epochs, double TrainAccuracyEnd, double ValAccuracyEnd, double ValLossEnd, double TestAccuracyEnd,
-    IReadOnlyList<LayerStageReport> Layers, IReadOnlyList<SiteExtension> Extension, double Seconds, double GrowSeconds = double.NaN)
+    IReadOnlyList<LayerStageReport> Layers, IReadOnlyList<SiteExtension> Extension, double Seconds, double GrowSeconds = double.NaN,
+    double DistributeSeconds = double.NaN, double ExtendSeconds = double.NaN)
 {
     /// <summary>Hidden widths after insertion.</summary>
     public int[] WidthsAfter => WidthsBefore.Zip(Allocation, (a, b) => a + b).ToArray();

@@ -35,6 +35,8 @@ public enum GrowthPhase
 /// <param name="Cosines">Cosines among each layer's new neurons right after insertion.</param>
 /// <param name="Extension">What the extender did per layer.</param>
 /// <param name="GrowSeconds">Wall time of the growth step.</param>
+/// <param name="DistributeSeconds">Wall time of the distributor's allocation alone.</param>
+/// <param name="ExtendSeconds">Wall time of the extender alone (the method's own cost, without the runner's measurements around it).</param>
 /// <param name="WeightSums">Each growable layer's incoming weight sum ΣW right before the growth step, the constant
 /// ΣW_previous of similarity-guided growth (null when <see cref="GrowthRunConfig.Similarity"/> is off; not written then).</param>
 public sealed record PendingStage(int Total, int[] WidthsBefore, int[] Allocation, IReadOnlyList<double>? Votes,
@@ -42,7 +44,7 @@ public sealed record PendingStage(int Total, int[] WidthsBefore, int[] Allocatio
     double MaxOutputChange, int[] InactiveAtInsertion, IReadOnlyList<CosineSummary> Cosines,
     IReadOnlyList<SiteExtension> Extension, double GrowSeconds,
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
-    IReadOnlyList<double>? WeightSums = null);
+    IReadOnlyList<double>? WeightSums = null, double DistributeSeconds = double.NaN, double ExtendSeconds = double.NaN);
 
 /// <summary>The scalar part of an early-stopping state (the best weights travel as tensors beside it).</summary>
 /// <param name="BestLoss">Best validation loss so far in the phase.</param>

@@ -162,7 +162,7 @@ public sealed class GrowthRunner
                 p.Cosines[k].Mean, p.Cosines[k].Max, p.Cosines[k].Histogram)).ToArray();
             var rep = new StageReport(s, p.Total, widths, p.Allocation, p.Votes, p.TrainAccuracyBefore, p.TrainAccuracyAfter,
                 p.ValAccuracyBefore, p.ValAccuracyAfter, p.MaxOutputChange, epochs, trEnd, vaEnd.Accuracy, vaEnd.Loss, teEnd, layers,
-                p.Extension, Seconds, p.GrowSeconds);
+                p.Extension, Seconds, p.GrowSeconds, p.DistributeSeconds, p.ExtendSeconds);
             var stages = _state.Stages.Append(rep).ToList();
             _state = _state with { Phase = GrowthPhase.Grow, Stage = s + 1, Pending = null, Stages = stages };
             StageCompleted?.Invoke(Report(model, double.NaN));
@@ -199,14 +199,18 @@ public sealed class GrowthRunner
         int total = c.Schedule.TotalFor(s, widths.Sum());
         var ctx = new GrowthContext(model, train, new Rng(c.Seed).Fork("stage", s), s) { Stop = Stop, Callbacks = Callbacks.ToArray() };
         Log?.Invoke($"stage {s + 1}: growth step, +{total} neurons ({c.Distributor.Label} distributes, {c.Extender.Label} extends)…");
+        long td = Stopwatch.GetTimestamp();
         var alloc = distributor.Allocate(ctx, total);
+        double distributeSeconds = Stopwatch.GetElapsedTime(td).TotalSeconds;
         var votes = distributor.LastVotes;
         double trBefore = eval.Evaluate(train).Accuracy;
         double vaBefore = eval.Evaluate(validation).Accuracy;
         var logitsBefore = model.Logits(diagBatch);
         // ΣW_previous of similarity-guided growth: each layer's weight sum right before the growth step
         var sums = c.Similarity is { IsActive: true } ? model.Sites.Select(site => SimilarityRegularizer.WeightSum(site.InWeight)).ToArray() : null;
+        long te = Stopwatch.GetTimestamp();
         var ext = extender.Extend(ctx, alloc);
+        double extendSeconds = Stopwatch.GetElapsedTime(te).TotalSeconds;
         BufferPool.Trim(); // shapes changed: idle buffers of the old sizes would only hold memory
         if (c.OptimizerOnGrowth == GrowthStatePolicy.Reset) _opt!.ResetState();
         double change = FunctionChange.MaxAbsDifference(logitsBefore, model.Logits(diagBatch));
@@ -216,7 +220,7 @@ public sealed class GrowthRunner
         var inactive = model.Sites.Select((_, k) => actIns[k].Inactive(widths[k], alloc[k])).ToArray();
         var cos = model.Sites.Select((_, k) => model.Cosines(k, widths[k], alloc[k])).ToArray();
         return new PendingStage(total, widths, alloc, votes?.ToArray(), trBefore, trAfter, vaBefore, vaAfter, change, inactive, cos,
-            ext.ToArray(), Stopwatch.GetElapsedTime(t0).TotalSeconds, sums);
+            ext.ToArray(), Stopwatch.GetElapsedTime(t0).TotalSeconds, sums, distributeSeconds, extendSeconds);
     }
 
     // Trains one phase from where the state says it is (epoch, batch, early stopping); returns the epochs run. With

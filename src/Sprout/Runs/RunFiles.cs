@@ -213,11 +213,14 @@ public sealed record MetricsTable(IReadOnlyList<string> Layers, IReadOnlyList<Me
 /// <param name="CosineMean">Mean pairwise cosine of the new neurons' incoming weights after insertion (NaN if fewer than 2).</param>
 /// <param name="CosineMax">Largest such cosine.</param>
 /// <param name="CosineHistogram">20-bin histogram of those cosines over [−1, 1].</param>
-/// <param name="Seconds">Wall time of the growth step (distribute + extend) for the whole model.</param>
+/// <param name="Seconds">Wall time of the growth step for the whole model: distribute + extend and the runner's
+/// measurements around them (accuracy before and after, activity, cosines).</param>
+/// <param name="DistributeSeconds">Wall time of the distributor alone (whole model; NaN in events written before it was recorded).</param>
+/// <param name="ExtendSeconds">Wall time of the extender alone (whole model).</param>
 public sealed record GrowthEvent(int Stage, string Layer, int WidthBefore, int Added, string Extender, string Distributor,
     double? Vote, IReadOnlyList<int> Allocation, double MaxOutputChange, double TrainAccuracyBefore, double TrainAccuracyAfter,
     int InactiveAtInsertion, int InactiveAtStageEnd, int AdjustSteps, double CosineMean, double CosineMax,
-    IReadOnlyList<int> CosineHistogram, double Seconds)
+    IReadOnlyList<int> CosineHistogram, double Seconds, double DistributeSeconds = double.NaN, double ExtendSeconds = double.NaN)
 {
     /// <summary>One JSON line.</summary>
     public string ToJsonLine() => JsonSerializer.Serialize(this, RunFiles.JsonOptions);

@@ -282,7 +282,8 @@ public sealed class RunSession
             var ev = new GrowthEvent(rep.Stage + 1, l.Site, rep.WidthsBefore[k], rep.Allocation[k], c.Extender.Label, c.Distributor.Label,
                 rep.Votes is { } v && k < v.Count ? v[k] : null, rep.Allocation, rep.MaxOutputChange, rep.TrainAccuracyBefore,
                 rep.TrainAccuracyAfterInsertion, l.NewInactiveAtInsertion, l.NewInactiveAtEnd,
-                k < rep.Extension.Count ? rep.Extension[k].AdjustSteps : 0, l.NewCosineMean, l.NewCosineMax, l.NewCosineHistogram, rep.GrowSeconds);
+                k < rep.Extension.Count ? rep.Extension[k].AdjustSteps : 0, l.NewCosineMean, l.NewCosineMax, l.NewCosineHistogram, rep.GrowSeconds,
+                rep.DistributeSeconds, rep.ExtendSeconds);
             Append(events, ev.ToJsonLine());
             GrowthEventWritten?.Invoke(ev);
         }

@@ -80,6 +80,9 @@ public class SweInactiveExperimentTests
                 Assert.Equal(metrics.Layers[0], ev.Layer);
                 Assert.Equal(100.0 * ev.InactiveAtStageEnd / 20, row.NewInactivePct, 9);
                 Assert.Equal(100.0 * ev.InactiveAtInsertion / 20, row.NewInactiveAtInsertionPct, 9);
+                // the method's own cost beside the whole step's: distribute and extend are timed alone, inside the step
+                Assert.True(ev.DistributeSeconds >= 0 && ev.ExtendSeconds >= 0, $"{ev.DistributeSeconds} {ev.ExtendSeconds}");
+                Assert.True(ev.DistributeSeconds + ev.ExtendSeconds <= ev.Seconds, $"{ev.DistributeSeconds} + {ev.ExtendSeconds} > {ev.Seconds}");
 
                 // report.json: the run's own report, and the paper's figure beside this seed's
                 var paper = Paper(run);
