@@ -253,4 +253,48 @@ public class GradMaxConvTests
             AssertClose(bf, g, 1e-4);
         }
     }
+
+    [Fact]
+    public void InTrainModeTheZeroChannelLeavesBatchNormAtBetaAndGetsAnAmplifiedCentredGradient()
+    {
+        // what happens to a zero-incoming channel behind a BatchNorm in train mode: batch mean 0 and variance 0, so its
+        // normalised output is 0 and the BatchNorm gives β = 0 (the function is unchanged in train mode too); its
+        // gradient is γ/√ε·(g − mean g) instead of γ/√(1+ε)·g in eval mode, so the first training steps see it amplified.
+        var cfg = SmallConvNet();
+        var data = TeacherData(cfg, 32, [2, 8, 8], 71);
+        var m = new GrowableModel((Sequential)cfg.Build(new Rng(72)));
+        Warm(m, data, 73);
+        var b = data.Gather(InMemoryDataset.Identity(data.Count), 0, data.Count);
+        var x = new Tensor(b.X.ToArray(), b.X.ShapeArray());
+        float[] TrainOutputs()
+        {
+            m.Module.Train();
+            using (TensorScope.Begin())
+            using (Sprout.Autograd.Graph.NoGrad())
+                return m.Forward(x).ToArray();
+        }
+        var before = TrainOutputs();
+        new GradMaxConfig(Batches: 1, BatchSize: 1000).Build().Extend(new GrowthContext(m, data, new Rng(74)), [0, 1, 0]);
+        var after = TrainOutputs();
+        for (int i = 0; i < before.Length; i++) Assert.True(Math.Abs(before[i] - after[i]) <= 1e-5 * (1 + Math.Abs(before[i])));
+        // the new channel's running variance moved from 1 toward its batch variance 0 (momentum 0.1; the extender itself
+        // ran in eval mode, so only the one train-mode pass above moved it)
+        var bn1 = m.Module.Layers.OfType<BatchNorm>().ElementAt(1);
+        Assert.Equal(0.9f, bn1.RunningVar.Span[4], 5);
+        bn1.RunningVar.Span[4] = 1f;
+        double Norm(bool train)
+        {
+            m.Module.Train(train);
+            var trainer = new Trainer(m.Module);
+            trainer.Backward(data.Gather(InMemoryDataset.Identity(data.Count), 0, data.Count));
+            var site = m.Sites[1];
+            var gw = site.InWeight.Grad!.Span.Slice(4 * site.FanIn, site.FanIn);
+            double n2 = 0;
+            foreach (float v in gw) n2 += (double)v * v;
+            m.Module.ZeroGrad();
+            return Math.Sqrt(n2);
+        }
+        double eval = Norm(false), train = Norm(true);
+        Assert.True(eval > 0 && train > 20 * eval, $"train-mode gradient {train} vs eval-mode {eval}");
+    }
 }
