@@ -123,17 +123,70 @@ public sealed class GradMaxExtender : Extender
     /// <summary>
     /// The outgoing directions for <paramref name="count"/> new neurons as [count, rows], unit rows: the left singular
     /// vectors of <paramref name="g"/> [rows, cols] (row-major) by descending singular value, the full basis of the
-    /// SVD (past the rank: singular value 0), zero rows past <paramref name="rows"/>.
+    /// SVD (past the rank: singular value 0), zero rows past <paramref name="rows"/>. A wide or square G takes them from
+    /// the eigendecomposition of the rows × rows G·Gᵀ (the same basis, without the SVD's cols × cols V). A tall G (rows &gt; cols, e.g. a
+    /// conv feeding a Linear through Flatten: rows = out·H·W) whose top <paramref name="count"/> singular values are
+    /// clearly non-zero takes them from the eigenvectors v of the small GᵀG (u = G·v / ‖G·v‖) instead of the full
+    /// rows × rows basis.
     /// </summary>
     public static double[,] Directions(double[] g, int rows, int cols, int count)
     {
         ArgumentNullException.ThrowIfNull(g);
         if (g.Length != rows * cols) throw new ArgumentException($"gradient has {g.Length} entries, expected {rows}·{cols}");
+        if (rows > cols && count <= cols && TallDirections(g, rows, cols, count) is { } tall) return tall;
         var m = Matrix<double>.Build.Dense(rows, cols, (i, j) => g[i * cols + j]);
-        var u = m.Svd(computeVectors: true).U; // rows × rows, columns by descending singular value
+        Matrix<double> u;
+        if (rows <= cols)
+        {
+            // the eigenvectors of the small G·Gᵀ are the full left basis (the SVD would also build the cols × cols V)
+            var evd = m.TransposeAndMultiply(m).Evd(MathNet.Numerics.LinearAlgebra.Symmetricity.Symmetric); // ascending
+            u = Matrix<double>.Build.Dense(rows, rows, (i, k) => evd.EigenVectors[i, rows - 1 - k]);
+        }
+        else u = m.Svd(computeVectors: true).U; // rows × rows, columns by descending singular value
         var d = new double[count, rows];
         for (int k = 0; k < Math.Min(count, rows); k++)
             for (int i = 0; i < rows; i++) d[k, i] = u[i, k];
+        return d;
+    }
+
+    // top left singular vectors of a tall m from the eigenvectors of mᵀm; null when one of them has a singular value
+    // too small to be told apart from rounding (then the full SVD decides)
+    private static double[,]? TallDirections(double[] g, int rows, int cols, int count)
+    {
+        var gram = new double[cols * cols]; // GᵀG (upper triangle), accumulated row by row
+        for (int r = 0; r < rows; r++)
+        {
+            var row = g.AsSpan(r * cols, cols);
+            for (int i = 0; i < cols; i++)
+            {
+                double gi = row[i];
+                if (gi == 0) continue;
+                var dst = gram.AsSpan(i * cols + i, cols - i);
+                var src = row[i..];
+                for (int j = 0; j < dst.Length; j++) dst[j] += gi * src[j];
+            }
+        }
+        var evd = Matrix<double>.Build.Dense(cols, cols, (i, j) => i <= j ? gram[i * cols + j] : gram[j * cols + i]).Evd(MathNet.Numerics.LinearAlgebra.Symmetricity.Symmetric); // ascending
+        double top = Math.Max(evd.EigenValues[cols - 1].Real, 0);
+        var d = new double[count, rows];
+        for (int k = 0; k < count; k++)
+        {
+            double lambda = evd.EigenValues[cols - 1 - k].Real;
+            if (!(top > 0) || lambda <= 1e-10 * top) return null;
+            var v = evd.EigenVectors.Column(cols - 1 - k).ToArray();
+            var u = new double[rows];
+            double n2 = 0;
+            for (int i = 0; i < rows; i++)
+            {
+                var row = g.AsSpan(i * cols, cols);
+                double x = 0;
+                for (int j = 0; j < cols; j++) x += row[j] * v[j];
+                u[i] = x;
+                n2 += x * x;
+            }
+            double n = Math.Sqrt(n2);
+            for (int i = 0; i < rows; i++) d[k, i] = u[i] / n;
+        }
         return d;
     }
 
