@@ -25,8 +25,12 @@ public sealed class GrowableModel
     /// Wraps a Sequential (the model's layers are used in place). Growable: every layer declared
     /// <see cref="GrowableRole"/> whose outputs reach a later one through layers declared width-tied or pass-through.
     /// A BatchNorm (<see cref="NormRole"/>) in between grows with its producer; after a Flatten a conv gives the Linear
-    /// H·W inputs per channel. Layers declared <see cref="UnsupportedRole"/> (locally connected, grouped convs) and
-    /// depthwise convs (declared width-tied, not implemented yet) are rejected with the reason.
+    /// H·W inputs per channel. A depthwise conv in between (MobileNet's depthwise-separable blocks: producer → BN → act →
+    /// depthwise → BN → act → pointwise consumer) grows with its producer: its filter, bias and the BatchNorm after it
+    /// are the site's <see cref="GrowthSite.Tied"/> tensors; a fresh channel gets a Dirac filter (centre tap 1, so the
+    /// depthwise conv passes the new channel through, subsampled by its stride) and identity BatchNorm, a split or copy
+    /// copies its parent's. Layers declared <see cref="UnsupportedRole"/> (locally connected, grouped convs) are
+    /// rejected with the reason.
     /// </summary>
     public GrowableModel(Sequential model)
     {
@@ -45,15 +49,34 @@ public sealed class GrowableModel
             var producer = (GrowableRole)roles[pi];
             var consumer = (GrowableRole)roles[ci];
             NormParams? norm = null;
+            var tied = new List<TiedTensor>();
+            int depthwise = -1, normsAfter = 0;
             foreach (int t in found[k].Tied)
             {
-                norm = roles[t] switch
+                switch (roles[t])
                 {
-                    NormRole n when norm is null => new NormParams(n.Gamma, n.Beta, n.RunningMean, n.RunningVar),
-                    NormRole => throw new ArgumentException($"layers {pi}–{ci} have two normalisations; growth supports one between a layer and its consumer"),
-                    DepthwiseRole => throw new ArgumentException($"layer {t} ({layers[t]}) is a depthwise conv tied to the width of layer {pi}; growing through it is not implemented yet"),
-                    _ => throw new ArgumentException($"layer {t} ({layers[t]}) is tied to the width of layer {pi} in a way growth does not implement yet"),
-                };
+                    case NormRole n when depthwise < 0 && norm is null:
+                        norm = new NormParams(n.Gamma, n.Beta, n.RunningMean, n.RunningVar);
+                        break;
+                    case NormRole n when depthwise >= 0 && normsAfter++ == 0:
+                        // a BatchNorm after the depthwise conv: its new channels start as the identity too
+                        if (n.Gamma is not null) tied.Add(new TiedTensor(n.Gamma, [1f]));
+                        if (n.Beta is not null) tied.Add(new TiedTensor(n.Beta, [0f]));
+                        if (n.RunningMean is not null) tied.Add(new TiedTensor(n.RunningMean, [0f]));
+                        if (n.RunningVar is not null) tied.Add(new TiedTensor(n.RunningVar, [1f]));
+                        break;
+                    case NormRole:
+                        throw new ArgumentException($"layers {pi}–{ci} have two normalisations in a row; growth supports one after a layer and one after a depthwise conv");
+                    case DepthwiseRole d when depthwise < 0:
+                        depthwise = t;
+                        tied.Add(new TiedTensor(d.Weight, DiracFilter(d.Weight)));
+                        if (d.Bias is not null) tied.Add(new TiedTensor(d.Bias, [0f]));
+                        break;
+                    case DepthwiseRole:
+                        throw new ArgumentException($"layers {pi}–{ci} have two depthwise convs; growth supports one between a layer and its consumer");
+                    default:
+                        throw new ArgumentException($"layer {t} ({layers[t]}) is tied to the width of layer {pi} in a way growth does not implement yet");
+                }
             }
             int capture = ci - 1;
             for (int j = pi + 1; j < ci; j++)
@@ -62,7 +85,7 @@ public sealed class GrowableModel
             string name = producer.Window is null ? "fc" + (++fc).ToString(System.Globalization.CultureInfo.InvariantCulture)
                                                        : "conv" + (++conv).ToString(System.Globalization.CultureInfo.InvariantCulture);
             _sites.Add(new GrowthSite(name, producer.Weight, producer.Bias,
-                consumer.Weight, 1, found[k].ConsumerBlock, consumer.Bias, norm));
+                consumer.Weight, 1, found[k].ConsumerBlock, consumer.Bias, norm, tied));
             _captureAfter.Add(capture);
             _producer.Add(pi);
             _consumer.Add(ci);
@@ -70,6 +93,24 @@ public sealed class GrowableModel
         }
         if (_sites.Count == 0) throw new ArgumentException("the model has no hidden layer to grow");
     }
+
+    // a depthwise filter [C, 1, k, k] whose only non-zero entry is its centre tap (k/2, k/2)
+    private static float[] DiracFilter(Tensor w)
+    {
+        int kh = w.Rank > 2 ? w.Dim(2) : 1, kw = w.Rank > 3 ? w.Dim(3) : 1;
+        var e = new float[w.Length / Math.Max(1, w.Dim(0))];
+        if (e.Length == kh * kw) e[kh / 2 * kw + kw / 2] = 1f;
+        return e;
+    }
+
+    /// <summary>Module index of site <paramref name="siteIndex"/>'s producing layer in <see cref="Sequential.Layers"/>.</summary>
+    internal int ProducerLayer(int siteIndex) => _producer[siteIndex];
+
+    /// <summary>Module index of site <paramref name="siteIndex"/>'s consuming layer.</summary>
+    internal int ConsumerLayer(int siteIndex) => _consumer[siteIndex];
+
+    /// <summary>The producer's conv window, null for a Linear producer.</summary>
+    internal ConvWindow? Window(int siteIndex) => _window[siteIndex];
 
     /// <summary>Whether site <paramref name="siteIndex"/> grows conv channels (rather than Linear neurons).</summary>
     public bool IsConvSite(int siteIndex) => _window[siteIndex] is not null;
@@ -112,6 +153,15 @@ public sealed class GrowableModel
         var layers = _seq.Layers;
         for (int i = 0; i < _producer[siteIndex]; i++) x = layers[i].Forward(x);
         if (_window[siteIndex] is not { } cfg) return Ops.Flatten(x);
+        return PatchRows(x, cfg);
+    }
+
+    /// <summary>
+    /// The input patches of a convolution with window <paramref name="cfg"/> over <paramref name="x"/> [n, C, H, W] as
+    /// rows, [n·OH·OW, C·k·k] (sample-major, then output position; scope temporary).
+    /// </summary>
+    internal static Tensor PatchRows(Tensor x, ConvWindow cfg)
+    {
         int n = x.Dim(0);
         var g = new Kernels.ConvGeometry(x.Dim(1), x.Dim(2), x.Dim(3), cfg.Kernel, cfg.Kernel, cfg.Stride, cfg.Stride, cfg.Padding, cfg.Padding);
         int p = g.OH * g.OW, k = g.K;

@@ -13,6 +13,16 @@ namespace Sprout.Growth;
 public sealed record NormParams(Tensor? Gamma, Tensor? Beta, Tensor? RunningMean, Tensor? RunningVar);
 
 /// <summary>
+/// A per-neuron tensor tied to a site's width beyond its first BatchNorm (<see cref="GrowthSite.Norm"/>): neuron c owns
+/// entry c along axis 0 (a depthwise conv's filter [C, 1, k, k] and bias [C], a BatchNorm after it). It grows with the
+/// site — a new neuron's entry is <paramref name="NewEntry"/> — and a split or a Net2Net copy copies the parent's entry.
+/// </summary>
+/// <param name="Tensor">The tensor, axis 0 = the site's neurons.</param>
+/// <param name="NewEntry">A new neuron's entry (length = the tensor's length / width), e.g. [1] for a γ, a centred
+/// one-hot (Dirac) filter for a depthwise conv.</param>
+public sealed record TiedTensor(Tensor Tensor, float[] NewEntry);
+
+/// <summary>
 /// One place where a network can grow: a producing layer whose neurons (output units or channels) lie along axis 0
 /// of <see cref="InWeight"/> (Linear [out, in], Conv2d [Cout, Cin, k, k]) and a consuming layer whose
 /// <see cref="OutWeight"/> reads neuron c through indices [c·<see cref="OutBlock"/>, (c+1)·<see cref="OutBlock"/>)
@@ -25,7 +35,7 @@ public sealed class GrowthSite
 {
     /// <summary>Describes a site. Shapes are checked against each other.</summary>
     public GrowthSite(string name, Tensor inWeight, Tensor? inBias, Tensor outWeight, int outAxis = 1, int outBlock = 1,
-        Tensor? outBias = null, NormParams? norm = null)
+        Tensor? outBias = null, NormParams? norm = null, IReadOnlyList<TiedTensor>? tied = null)
     {
         ArgumentNullException.ThrowIfNull(inWeight);
         ArgumentNullException.ThrowIfNull(outWeight);
@@ -42,6 +52,14 @@ public sealed class GrowthSite
         if (outWeight.Dim(outAxis) != Width * outBlock)
             throw new ArgumentException($"site {name}: consumer axis {outAxis} has {outWeight.Dim(outAxis)} entries, expected {Width}·{outBlock}");
         if (inBias is not null && inBias.Length != Width) throw new ArgumentException($"site {name}: bias length {inBias.Length} ≠ width {Width}");
+        Tied = tied?.ToArray() ?? [];
+        foreach (var t in Tied)
+        {
+            ArgumentNullException.ThrowIfNull(t.Tensor);
+            ArgumentNullException.ThrowIfNull(t.NewEntry);
+            if (t.Tensor.Rank == 0 || t.Tensor.Dim(0) != Width || t.Tensor.Length != (long)Width * t.NewEntry.Length)
+                throw new ArgumentException($"site {name}: tied tensor {Tensor.FormatShape(t.Tensor.Shape)} does not hold {Width} entries of {t.NewEntry.Length}");
+        }
     }
 
     /// <summary>Name for reports (e.g. "0" for the first hidden layer).</summary>
@@ -67,6 +85,12 @@ public sealed class GrowthSite
 
     /// <summary>BatchNorm between producer and consumer, or null.</summary>
     public NormParams? Norm { get; }
+
+    /// <summary>
+    /// Further per-neuron tensors that grow with the site (a depthwise conv between producer and consumer and the
+    /// BatchNorm after it); empty for most sites.
+    /// </summary>
+    public IReadOnlyList<TiedTensor> Tied { get; }
 
     /// <summary>Current number of neurons.</summary>
     public int Width => InWeight.Dim(0);
@@ -98,7 +122,7 @@ public sealed class GrowthSite
 
     /// <summary>
     /// Appends <paramref name="count"/> neurons with zero incoming weights, zero bias and zero outgoing weights
-    /// (and identity BatchNorm). Returns the index of the first new neuron.
+    /// (and identity BatchNorm; each <see cref="Tied"/> tensor gets its new entry). Returns the index of the first new neuron.
     /// </summary>
     public int Grow(int count)
     {
@@ -115,12 +139,19 @@ public sealed class GrowthSite
             if (Norm.RunningMean is not null) GrowAxis(Norm.RunningMean, 0, count);
             if (Norm.RunningVar is not null) { GrowAxis(Norm.RunningVar, 0, count); Norm.RunningVar.Span[first..].Fill(1f); }
         }
+        foreach (var t in Tied)
+        {
+            GrowAxis(t.Tensor, 0, count);
+            int e = t.NewEntry.Length;
+            for (int j = first; j < first + count; j++) t.NewEntry.CopyTo(t.Tensor.Span.Slice(j * e, e));
+        }
         return first;
     }
 
     /// <summary>
     /// Splits neurons (splitting steepest descent, Firefly): for each k, appends a copy of neuron parents[k] — incoming
-    /// weights, bias and, when a BatchNorm follows the producer, γ, β and the running statistics — then moves the parent
+    /// weights, bias and, when a BatchNorm follows the producer, γ, β and the running statistics, and its entries of the
+    /// <see cref="Tied"/> tensors (depthwise filter, second BatchNorm) — then moves the parent
     /// by +delta_k and the copy by −delta_k (incoming weights only; <paramref name="deltas"/> is [count, FanIn] row-major,
     /// empty for pure copies) and gives both half of the parent's old outgoing weights. With zero deltas the network
     /// computes the same function (to float rounding). Parents must be distinct existing neurons. Returns the index of
@@ -162,6 +193,7 @@ public sealed class GrowthSite
                 CopyEntry(Norm.RunningMean, src, j);
                 CopyEntry(Norm.RunningVar, src, j);
             }
+            CopyTied(src, j);
             GetOutgoing(src, o);
             for (int t = 0; t < o.Length; t++) o[t] *= 0.5f;
             SetOutgoing(src, o);
@@ -174,6 +206,16 @@ public sealed class GrowthSite
     public static void CopyEntry(Tensor? t, int from, int to)
     {
         if (t is not null) t.Span[to] = t.Span[from];
+    }
+
+    /// <summary>Copies neuron <paramref name="from"/>'s entries of every <see cref="Tied"/> tensor to neuron <paramref name="to"/>.</summary>
+    public void CopyTied(int from, int to)
+    {
+        foreach (var t in Tied)
+        {
+            int e = t.NewEntry.Length;
+            t.Tensor.Span.Slice(from * e, e).CopyTo(t.Tensor.Span.Slice(to * e, e));
+        }
     }
 
     /// <summary>Grows one axis of a tensor in place (identity kept), old entries at their multi-index, new ones zero.</summary>

@@ -77,7 +77,10 @@ public sealed class Conv2d : Module
     public int OutChannels => Weight.Dim(0);
 
     /// <summary>Input channels now.</summary>
-    public int InChannels => Weight.Dim(1) * Config.Groups;
+    public int InChannels => Weight.Dim(1) * Groups;
+
+    /// <summary>Channel groups now: a depthwise conv keeps one group per channel as its width grows.</summary>
+    public int Groups => Config.IsDepthwise ? Weight.Dim(0) : Config.Groups;
 
     /// <summary>Builds and initialises the layer.</summary>
     public Conv2d(Conv2dConfig config, Rng rng)
@@ -105,7 +108,7 @@ public sealed class Conv2d : Module
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor x) =>
-        Ops.Conv2d(x, Weight, Bias, Config.Stride, Config.Stride, Config.Padding, Config.Padding, Config.Groups);
+        Ops.Conv2d(x, Weight, Bias, Config.Stride, Config.Stride, Config.Padding, Config.Padding, Groups);
 
     /// <summary>
     /// One group: growable (output channels on axis 0, input channels on axis 1). Depthwise (groups = channels): tied to
@@ -125,5 +128,5 @@ public sealed class Conv2d : Module
 
     /// <inheritdoc/>
     public override string ToString() =>
-        $"Conv2d({InChannels}→{OutChannels}, k{Config.Kernel}, s{Config.Stride}, p{Config.Padding}{(Config.Groups > 1 ? $", g{Config.Groups}" : "")})";
+        $"Conv2d({InChannels}→{OutChannels}, k{Config.Kernel}, s{Config.Stride}, p{Config.Padding}{(Groups > 1 ? $", g{Groups}" : "")})";
 }

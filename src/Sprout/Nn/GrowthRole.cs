@@ -58,8 +58,8 @@ public abstract record WidthTiedRole : GrowthRole;
 public sealed record NormRole(Tensor? Gamma, Tensor? Beta, Tensor? RunningMean, Tensor? RunningVar) : WidthTiedRole;
 
 /// <summary>
-/// A depthwise convolution (one filter per channel, groups = channels): its channels are tied to the producer's width.
-/// How its new filters start is not decided yet, so growth rejects it for now.
+/// A depthwise convolution (one filter per channel, groups = channels): its channels are tied to the producer's width
+/// and grow with it (the growth code decides how a new filter starts).
 /// </summary>
 /// <param name="Weight">[C, 1, k, k].</param>
 /// <param name="Bias">[C], or null.</param>

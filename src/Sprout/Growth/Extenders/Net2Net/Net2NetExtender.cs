@@ -4,7 +4,8 @@ namespace Sprout.Growth;
 
 /// <summary>
 /// Net2WiderNet (Chen et al. 2016): every new neuron j copies an existing neuron g(j) — incoming weights, bias and,
-/// when a BatchNorm follows the producer, γ, β and the running statistics — and every old neuron i's outgoing weights
+/// when a BatchNorm follows the producer, γ, β and the running statistics, and a depthwise conv's filter (with its
+/// BatchNorm) between producer and consumer (<see cref="GrowthSite.Tied"/>) — and every old neuron i's outgoing weights
 /// (on the original and on each of its copies) are divided by its copy count r_i = 1 + (copies of i). Without noise
 /// the network computes the same function (to float rounding); optional noise on the copies' incoming weights breaks
 /// the symmetry. No forward or backward pass.
@@ -93,6 +94,7 @@ public sealed class Net2NetExtender : Extender
                 GrowthSite.CopyEntry(norm.RunningMean, src, j);
                 GrowthSite.CopyEntry(norm.RunningVar, src, j);
             }
+            site.CopyTied(src, j);
         }
 
         // outgoing weights: neuron i and each of its copies carry 1/r_i of i's old outgoing weights
