@@ -71,6 +71,12 @@ public sealed class GrowableModel
         if (_sites.Count == 0) throw new ArgumentException("the model has no hidden layer to grow");
     }
 
+    /// <summary>Index (in <see cref="Sequential.Layers"/>) of site <paramref name="siteIndex"/>'s producing layer.</summary>
+    public int ProducerLayer(int siteIndex) => _producer[siteIndex];
+
+    /// <summary>Index (in <see cref="Sequential.Layers"/>) of site <paramref name="siteIndex"/>'s consuming layer.</summary>
+    public int ConsumerLayer(int siteIndex) => _consumer[siteIndex];
+
     /// <summary>Whether site <paramref name="siteIndex"/> grows conv channels (rather than Linear neurons).</summary>
     public bool IsConvSite(int siteIndex) => _window[siteIndex] is not null;
 
