@@ -67,12 +67,20 @@ public sealed class FireflySitePlan
 /// </summary>
 public sealed class FireflyPlan
 {
-    private FireflyPlan(int stage, FireflySitePlan?[] sites, int passes)
+    private FireflyPlan(int stage, FireflySitePlan?[] sites, int passes, double trainSeconds, double scoreSeconds)
     {
         Stage = stage;
         Sites = sites;
         Passes = passes;
+        TrainSeconds = trainSeconds;
+        ScoreSeconds = scoreSeconds;
     }
+
+    /// <summary>Wall time of the candidate training (seconds).</summary>
+    public double TrainSeconds { get; }
+
+    /// <summary>Wall time of the scoring pass (seconds).</summary>
+    public double ScoreSeconds { get; }
 
     /// <summary>The stage it was made for.</summary>
     public int Stage { get; }
@@ -115,6 +123,7 @@ public sealed class FireflyPlan
         var trainable = net.CandidateParameters;
         var gates = net.Gates;
         model.Module.Eval();
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             using var frozen = FreezeScope.AllBut(model.Module, []);
@@ -126,6 +135,8 @@ public sealed class FireflyPlan
                 trainer.Fit(data, rng.Fork("train"), bs, o.Epochs);
                 passes += trainer.Epoch * ((data.Count + bs - 1) / bs);
             }
+            double trainSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            long t1 = System.Diagnostics.Stopwatch.GetTimestamp();
             // scoring: dL/dy of each gate, averaged over batches; no update
             net.Gated = true;
             var scorer = new Trainer(net, optimizer: null, loss) { Name = $"{name}'s candidate scoring", Trainable = gates };
@@ -146,7 +157,8 @@ public sealed class FireflyPlan
                     Accumulate(s.YNew, plans[k]!.NewScores, batches);
                 }
             }
-            return new FireflyPlan(ctx.Stage, plans, passes);
+            double scoreSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(t1).TotalSeconds;
+            return new FireflyPlan(ctx.Stage, plans, passes, trainSeconds, scoreSeconds);
         }
         finally
         {
