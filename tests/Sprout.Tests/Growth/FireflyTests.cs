@@ -142,6 +142,46 @@ public class FireflyTests
         Assert.True(float.IsFinite(last) && last < first, $"loss {first} → {last}");
     }
 
+    /// <summary>
+    /// With every candidate chosen, the committed network computes what the candidate network computed (gates off):
+    /// the splits' ± directions, the copies' BatchNorm state and every new neuron's trained incoming and outgoing
+    /// weights (into the consumer's old neurons, the next site's split copies and its new neurons; per H·W block after
+    /// a Flatten) land where the candidate network had them.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void CommittingEveryCandidateReproducesTheCandidateNetwork(bool conv)
+    {
+        var m = conv ? ConvGrowthTests.Backbone(15) : GrowthFixtures.Mlp(15, 6, 7, 5, 3);
+        var data = conv ? Images(48, 16) : GrowthFixtures.Random(96, 6, 3, 16);
+        var x = conv ? Tensor.Uniform(new Rng(17), -1, 1, 8, 3, 8, 8) : Tensor.Uniform(new Rng(17), -1, 1, 8, 6);
+        if (conv)
+        {
+            m.Module.Train();
+            using (TensorScope.Begin()) m.Forward(x);  // non-trivial BatchNorm running statistics
+        }
+        var ctx = new GrowthContext(m, data, new Rng(18));
+        var o = new FireflyOptions(CandidatesPerLayer: 3, BatchSize: 16, LearningRate: 1e-2);
+        var widths = m.Widths();
+        int all = widths.Sum() + 3 * widths.Length;
+        var alloc = new FireflyDistributorConfig(o).Build().Allocate(ctx, all);
+        var plan = (FireflyPlan)ctx.Plan!;
+        Assert.Equal(widths.Select(w => w + 3).ToArray(), alloc);
+        float[] expected;
+        m.Module.Eval();
+        using (Sprout.Autograd.Graph.NoGrad())
+        using (TensorScope.Begin())
+            expected = plan.Network!.Forward(x).ToArray();
+        var plain = m.Logits(x);
+        Assert.Contains(Enumerable.Range(0, plain.Length), i => Math.Abs(plain[i] - expected[i]) > 1e-3);  // the candidates matter
+        new FireflyConfig(o).Build().Extend(ctx, alloc);
+        Assert.Equal(widths.Select(w => 2 * w + 3).ToArray(), m.Widths());
+        var after = m.Logits(x);
+        for (int i = 0; i < after.Length; i++)
+            Assert.True(Math.Abs(after[i] - expected[i]) <= 1e-5 * (1 + Math.Abs(expected[i])), $"logit {i}: committed {after[i]} vs candidate network {expected[i]}");
+    }
+
     [Fact]
     public void ScoresAndGrownWeightsAreDeterministicForASeed()
     {

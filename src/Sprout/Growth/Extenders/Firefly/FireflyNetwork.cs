@@ -12,9 +12,10 @@ namespace Sprout.Growth;
 /// v_out (the consumer's existing neurons) and v_out_new (the next site's new candidates), plus the zero gates y of
 /// the scoring pass.
 /// <para>
-/// Old neuron j of a site with split candidates outputs [s(N(pre_j + δ_j)) + s(N(pre_j − δ_j))]/2 with δ_j = v_j·x
-/// (N = the BatchNorm in eval mode, s = the layers up to the activation): a split of j into j ± v_j with halved
-/// outgoing weights computes exactly this. A new candidate outputs s(N₀(v_new·x + …)) with N₀ the identity BatchNorm
+/// Old neuron j of a site with split candidates feeds its consumer [P(s(N(pre_j + δ_j))) + P(s(N(pre_j − δ_j)))]/2
+/// with δ_j = v_j·x (N = the BatchNorm in eval mode, s = the layers up to the activation, P = the pass-through layers
+/// between the activation and the consumer, e.g. max pooling): a split of j into j ± v_j with halved outgoing weights
+/// computes exactly this. (Firefly's code averages right after the activation, before the pooling.) A new candidate outputs s(N₀(v_new·x + …)) with N₀ the identity BatchNorm
 /// a new neuron gets, and adds its output to the consumer through its outgoing weights. With <see cref="Gated"/> the
 /// perturbations δ and v_new·x are scaled by (1 + y), one y per candidate at 0, so ∂L/∂y is each candidate's score.
 /// </para>
@@ -142,8 +143,16 @@ internal sealed class FireflyNetwork : Module
     {
         Tensor? extra = null;   // new candidates' outputs of site `from`, on their way to its consumer
         Site? from = null;
+        Tensor? minus = null;   // the split neurons' (pre − δ) path; x holds the (pre + δ) path until the consumer
+        int minusConsumer = -1;
         for (int i = 0; i < _layers.Count;)
         {
+            if (minus is not null && i == minusConsumer)
+            {
+                // the consumer is linear in its input: W·(h⁺ + h⁻)/2 is what parent and copy give with halved weights
+                x = Ops.MulScalar(Ops.Add(x, minus), 0.5f);
+                minus = null;
+            }
             int k = _producerSite[i];
             if (k >= 0)
             {
@@ -166,9 +175,9 @@ internal sealed class FireflyNetwork : Module
                 if (s.V is not null)
                 {
                     var d = Gate(Produce(xin, s.V, s.Window), s.YOld!);
-                    var plus = Tail(Ops.Add(pre, d), i, s.Capture, fresh: false);
-                    var minus = Tail(Ops.Sub(pre, d), i, s.Capture, fresh: false);
-                    x = Ops.MulScalar(Ops.Add(plus, minus), 0.5f);
+                    x = Tail(Ops.Add(pre, d), i, s.Capture, fresh: false);
+                    minus = Tail(Ops.Sub(pre, d), i, s.Capture, fresh: false);
+                    minusConsumer = s.Consumer;
                 }
                 else x = Tail(pre, i, s.Capture, fresh: false);
                 if (s.Vno is not null)
@@ -182,6 +191,7 @@ internal sealed class FireflyNetwork : Module
                 continue;
             }
             x = _layers[i].Forward(x);
+            if (minus is not null) minus = _layers[i].Forward(minus);
             if (extra is not null)
             {
                 if (i == from!.Consumer)

@@ -76,6 +76,9 @@ public sealed class FireflyPlan
         ScoreSeconds = scoreSeconds;
     }
 
+    // the candidate network it was scored on (tests compare it with the committed model)
+    internal FireflyNetwork? Network { get; private init; }
+
     /// <summary>Wall time of the candidate training (seconds).</summary>
     public double TrainSeconds { get; }
 
@@ -158,7 +161,7 @@ public sealed class FireflyPlan
                 }
             }
             double scoreSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(t1).TotalSeconds;
-            return new FireflyPlan(ctx.Stage, plans, passes, trainSeconds, scoreSeconds);
+            return new FireflyPlan(ctx.Stage, plans, passes, trainSeconds, scoreSeconds) { Network = net };
         }
         finally
         {
