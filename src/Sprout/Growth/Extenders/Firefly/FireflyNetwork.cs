@@ -161,8 +161,14 @@ internal sealed class FireflyNetwork : Module
                 Tensor? toNew = null;
                 if (extra is not null)
                 {
-                    pre = Ops.Add(pre, Consume(extra, from!.VniOld!, from.ConsumerWindow));
-                    if (from.VniNew is not null) toNew = Consume(extra, from.VniNew, from.ConsumerWindow);
+                    if (from!.VniNew is null) pre = Ops.Add(pre, Consume(extra, from.VniOld!, from.ConsumerWindow));
+                    else
+                    {
+                        // one product for the consumer's neurons and the next site's new candidates
+                        var both = Consume(extra, Ops.Concat(0, from.VniOld!, from.VniNew), from.ConsumerWindow);
+                        pre = Ops.Add(pre, Ops.Slice(both, 1, 0, from.Rows));
+                        toNew = Ops.Slice(both, 1, from.Rows, from.NextNew);
+                    }
                     extra = null;
                     from = null;
                 }
@@ -172,17 +178,27 @@ internal sealed class FireflyNetwork : Module
                     i++;
                     continue;
                 }
-                if (s.V is not null)
+                Tensor? d = null, np = null;
+                if (s.V is not null && s.Vno is not null)
                 {
-                    var d = Gate(Produce(xin, s.V, s.Window), s.YOld!);
+                    // one product for the split directions and the new candidates' incoming weights
+                    var both = Produce(xin, Ops.Concat(0, s.V, s.Vno), s.Window);
+                    d = Ops.Slice(both, 1, 0, s.Width);
+                    np = Ops.Slice(both, 1, s.Width, s.New);
+                }
+                else if (s.V is not null) d = Produce(xin, s.V, s.Window);
+                else if (s.Vno is not null) np = Produce(xin, s.Vno, s.Window);
+                if (d is not null)
+                {
+                    d = Gate(d, s.YOld!);
                     x = Tail(Ops.Add(pre, d), i, s.Capture, fresh: false);
                     minus = Tail(Ops.Sub(pre, d), i, s.Capture, fresh: false);
                     minusConsumer = s.Consumer;
                 }
                 else x = Tail(pre, i, s.Capture, fresh: false);
-                if (s.Vno is not null)
+                if (np is not null)
                 {
-                    var np = Gate(Produce(xin, s.Vno, s.Window), s.YNew!);
+                    np = Gate(np, s.YNew!);
                     if (toNew is not null) np = Ops.Add(np, toNew);
                     extra = Tail(np, i, s.Capture, fresh: true);
                     from = s;
@@ -207,7 +223,7 @@ internal sealed class FireflyNetwork : Module
         return x;
     }
 
-    private Tensor Gate(Tensor t, Tensor y) => Gated ? Ops.Add(t, Ops.Mul(t, y)) : t;
+    private Tensor Gate(Tensor t, Tensor y) => Gated ? Ops.Mul(t, Ops.AddScalar(y, 1f)) : t;
 
     private static Tensor Produce(Tensor x, Tensor w, ConvWindow? win) =>
         win is null ? Ops.Linear(x, w, null) : Ops.Conv2d(x, w, null, win.Stride, win.Stride, win.Padding, win.Padding);
@@ -219,7 +235,23 @@ internal sealed class FireflyNetwork : Module
     private Tensor Tail(Tensor t, int producer, int capture, bool fresh)
     {
         for (int j = producer + 1; j <= capture; j++)
-            t = fresh && _layers[j] is BatchNorm bn ? Ops.MulScalar(t, 1f / MathF.Sqrt(1f + bn.Config.Eps)) : _layers[j].Forward(t);
+        {
+            if (_layers[j] is BatchNorm bn)
+            {
+                if (fresh)
+                {
+                    t = Ops.MulScalar(t, 1f / MathF.Sqrt(1f + bn.Config.Eps));
+                    continue;
+                }
+                if (j + 1 <= capture && _layers[j + 1] is Activation { Config.Kind: ActivationKind.Relu })
+                {
+                    t = bn.Forward(t, relu: true);   // fused, as Sequential runs it
+                    j++;
+                    continue;
+                }
+            }
+            t = _layers[j].Forward(t);
+        }
         return t;
     }
 }
