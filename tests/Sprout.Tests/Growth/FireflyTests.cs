@@ -89,6 +89,24 @@ public class FireflyTests
         Assert.Equal(32, ext.Passes);
     }
 
+    [Fact]
+    public void WithAnotherDistributorTheExtenderGrowsAConvNetSiteBySite()
+    {
+        var m = ConvGrowthTests.Backbone(22);
+        var data = Images(48, 23);
+        var ext = (FireflyExtender)new FireflyConfig(new FireflyOptions(CandidatesPerLayer: 4, BatchSize: 16)).Build();
+        var x = Tensor.Uniform(new Rng(24), -1, 1, 6, 3, 8, 8);
+        var report = ext.Extend(new GrowthContext(m, data, new Rng(25)), [2, 0, 3, 1]);
+        Assert.Equal([6, 4, 9, 6], m.Widths());
+        Assert.Equal([2, 0, 3, 1], report.Select(r => r.Added).ToArray());
+        var plan = ext.LastPlan!;
+        Assert.Null(plan.Sites[1]);
+        for (int k = 0; k < 4; k++)
+            if (plan.Sites[k] is { } s) Assert.Equal(4, s.NewCandidates);
+        Assert.Equal(2 * 3, ext.Passes);           // 48/16 training batches + 48/16 scoring batches
+        Assert.All(m.Logits(x), v => Assert.True(float.IsFinite(v)));
+    }
+
     private static InMemoryDataset Images(int n, ulong seed)
     {
         var rng = new Rng(seed);
