@@ -103,11 +103,11 @@ public sealed class GrowableModel
         return e;
     }
 
-    /// <summary>Module index of site <paramref name="siteIndex"/>'s producing layer in <see cref="Sequential.Layers"/>.</summary>
-    internal int ProducerLayer(int siteIndex) => _producer[siteIndex];
+    /// <summary>Index (in <see cref="Sequential.Layers"/>) of site <paramref name="siteIndex"/>'s producing layer.</summary>
+    public int ProducerLayer(int siteIndex) => _producer[siteIndex];
 
-    /// <summary>Module index of site <paramref name="siteIndex"/>'s consuming layer.</summary>
-    internal int ConsumerLayer(int siteIndex) => _consumer[siteIndex];
+    /// <summary>Index (in <see cref="Sequential.Layers"/>) of site <paramref name="siteIndex"/>'s consuming layer.</summary>
+    public int ConsumerLayer(int siteIndex) => _consumer[siteIndex];
 
     /// <summary>The producer's conv window, null for a Linear producer.</summary>
     internal ConvWindow? Window(int siteIndex) => _window[siteIndex];

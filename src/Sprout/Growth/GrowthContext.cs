@@ -17,6 +17,12 @@ public sealed record GrowthContext(GrowableModel Model, InMemoryDataset Train, R
     /// <summary>The run's extra training callbacks (a progress display, a test's probe): a method's own trainers (SWE's
     /// adjustment phase, SVoD's probe training) attach them, so they see those phases' steps too.</summary>
     public IReadOnlyList<ITrainingCallback> Callbacks { get; init; } = [];
+
+    /// <summary>
+    /// A plan a distributor leaves for the extender of the same growth step (the runner passes one context to both):
+    /// Firefly's distributor stores the candidates it selected here, and Firefly's extender commits them. Null otherwise.
+    /// </summary>
+    public object? Plan { get; set; }
 }
 
 /// <summary>What an extender did at one site.</summary>

@@ -32,12 +32,15 @@ public static class GrowthMethods
         RegisterExtender("frobenius", ("frobenius", new FrobeniusConfig()));
         RegisterExtender("net2net", ("net2net", new Net2NetConfig()), ("net2net-noise", new Net2NetConfig(Noise: 0.01)));
         RegisterExtender("gradmax", ("gradmax", new GradMaxConfig()));
+        RegisterExtender("firefly", ("firefly", new FireflyConfig(FireflyOptions.Paper)), ("firefly-reference", new FireflyConfig(FireflyOptions.Reference)));
 
         RegisterDistributor("svod",
             ("svod", new SvodConfig(SvodOptions.Paper)),
             ("svod-topn", new SvodConfig(SvodOptions.TopN)));
         RegisterDistributor("ras", ("ras", new RasConfig()));
         RegisterDistributor("fixed", ("fixed", new FixedConfig()));
+        RegisterDistributor("firefly", ("firefly", new FireflyDistributorConfig(FireflyOptions.Paper)),
+            ("firefly-reference", new FireflyDistributorConfig(FireflyOptions.Reference)));
     }
 
     /// <summary>Names of the extender presets, in registration order (for help and error messages).</summary>
