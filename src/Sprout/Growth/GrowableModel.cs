@@ -182,6 +182,29 @@ public sealed class GrowableModel
     }
 
     /// <summary>
+    /// Forward pass for TINY's statistics: adds <paramref name="shift"/> (the shape of the consumer's output, zero in
+    /// practice) to the output of site <paramref name="siteIndex"/>'s consumer, so the gradient of the loss w.r.t.
+    /// <paramref name="shift"/> is the per-sample gradient of the consumer's pre-activation; reports the producer's input
+    /// and the consumer's input (each flattened to [batch, features]) to the callbacks as the pass goes.
+    /// </summary>
+    public Tensor ForwardWithConsumerShift(Tensor x, int siteIndex, Tensor shift, Action<Tensor> producerInput, Action<Tensor> consumerInput)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(shift);
+        ArgumentNullException.ThrowIfNull(producerInput);
+        ArgumentNullException.ThrowIfNull(consumerInput);
+        var layers = _seq.Layers;
+        for (int i = 0; i < layers.Count; i++)
+        {
+            if (i == _producer[siteIndex]) producerInput(Ops.Flatten(x));
+            if (i == _consumer[siteIndex]) consumerInput(Ops.Flatten(x));
+            x = layers[i].Forward(x);
+            if (i == _consumer[siteIndex]) x = Ops.Add(x, shift);
+        }
+        return x;
+    }
+
+    /// <summary>
     /// Per site, the index of the module (in <see cref="Sequential.Layers"/>) whose output is the site's post-activation
     /// output — what "inactive" is measured on.
     /// </summary>

@@ -1,0 +1,461 @@
+using MathNet.Numerics.LinearAlgebra;
+using MathNet.Numerics.LinearAlgebra.Factorization;
+using Sprout.Autograd;
+using Sprout.Nn;
+using Sprout.Tensors;
+using Sprout.Training;
+
+namespace Sprout.Growth;
+
+/// <summary>
+/// The statistics TINY gathers at one site, each a mean over the rows seen (one row per sample): a = the producer's
+/// input with a trailing 1 when the producer has a bias ([D′]), b = the consumer's input with a trailing 1 when the
+/// consumer has a bias ([W′]), v = the desired update of the consumer's pre-activation, −∂ℓ_i/∂z_{l+1} (the per-sample
+/// loss gradient, i.e. the batch-mean loss gradient times the batch size) ([O]).
+/// </summary>
+/// <param name="InputCovariance">S_a = mean aᵀa, [D′, D′].</param>
+/// <param name="ConsumerCovariance">S = mean bᵀb, [W′, W′].</param>
+/// <param name="ConsumerMoment">M = mean bᵀv, [W′, O].</param>
+/// <param name="InputMoment">M_a = mean aᵀv, [D′, O].</param>
+/// <param name="Cross">P = mean aᵀb, [D′, W′].</param>
+/// <param name="Rows">Rows averaged.</param>
+/// <param name="Batches">Forward + backward passes run to gather them.</param>
+public sealed record TinyStatistics(Matrix<double> InputCovariance, Matrix<double> ConsumerCovariance, Matrix<double> ConsumerMoment,
+    Matrix<double> InputMoment, Matrix<double> Cross, int Rows, int Batches);
+
+/// <summary>TINY's new neurons: incoming weights α (with the bias last when the producer has one), outgoing weights ω and the singular values σ.</summary>
+/// <param name="Alpha">[k, D′]: α_k = √σ_k · S_a^{−1/2} u_k (u_k, v_k: singular vectors of S_a^{−1/2}·N).</param>
+/// <param name="Omega">[k, O]: ω_k = √σ_k · v_k.</param>
+/// <param name="Singular">σ_k, descending; the first-order loss decrease of the neurons (linearised activation, σ′(0) = 1) is t·Σσ_k² when both α and ω are scaled by √t.</param>
+public sealed record TinyNeurons(Matrix<double> Alpha, Matrix<double> Omega, double[] Singular)
+{
+    /// <summary>Number of neurons (directions kept).</summary>
+    public int Count => Singular.Length;
+
+    /// <summary>Σσ_k², the first-order decrease per unit of t = γ².</summary>
+    public double Gain => Singular.Sum(s => s * s);
+}
+
+/// <summary>What TINY did at one site.</summary>
+/// <param name="Site">Site name.</param>
+/// <param name="Directions">New neurons that got a TINY direction (the rest got <see cref="TinySurplus"/>).</param>
+/// <param name="NeuronGain">Σσ_k² over the kept directions (first-order decrease per unit γ²).</param>
+/// <param name="DeltaGain">tr(Mᵀ·δW*), the first-order decrease of the consumer update per unit γ².</param>
+/// <param name="Gamma">The scale the line search chose (0 = no positive scale lowered the loss; see <see cref="TinyExtender"/>).</param>
+/// <param name="LossBefore">Line-search batch loss before the change.</param>
+/// <param name="LossAfter">Line-search batch loss after it.</param>
+public sealed record TinySiteReport(string Site, int Directions, double NeuronGain, double DeltaGain, double Gamma, double LossBefore, double LossAfter);
+
+/// <summary>
+/// TINY (Verbockhaven et al., "Growing Tiny Networks: Spotting Expressivity Bottlenecks and Fixing Them Optimally",
+/// 2024; the method of the growth library gromo). For a site with producer l (input a) and consumer l+1 (input b, the
+/// post-activation of l; pre-activation z), the desired update of z is v = −∂ℓ/∂z per sample. The best update of the
+/// consumer alone is δW* = S⁻¹M (least squares of v on b); what it cannot express is the expressivity bottleneck
+/// v_proj = v − b·δW*. New neurons (α incoming, ω outgoing) maximise the first-order decrease ⟨v_proj, Σ_k ω_k α_kᵀa⟩
+/// for S_a-normalised α: the top singular directions of S_a^{−1/2}·N with N = mean aᵀv_proj = M_a − P·δW*.
+/// A line search then picks the scale γ (neurons get γα and γω, the consumer moves by γ²·δW* when
+/// <see cref="TinyConfig.ApplyDelta"/>) that minimises the loss on a batch.
+/// <para>
+/// Linear algebra is MathNet.Numerics': Cholesky factors of the ridge-regularised covariances (S + r·mean(diag S)·I)
+/// and the symmetric eigendecomposition of the small [O, O] matrix Cᵀ·C with C = L⁻¹·N (L the Cholesky factor of S_a):
+/// its eigenvectors are the right singular vectors, and α_k = L⁻ᵀ·C·v_k / √σ_k equals √σ_k·S_a^{−1/2}·u_k (L⁻¹ and
+/// S_a^{−1/2} differ by a rotation). Gromo uses the eigendecomposition of S_a with a threshold instead of a ridge.
+/// </para>
+/// <para>
+/// Nonlinearity: as in the paper and gromo, the new neurons' effect is linearised around 0 (σ′(0) = 1 for ReLU from
+/// the right; ReLU is positively homogeneous, so γ·ω·relu(γ·αᵀa) = γ²·ω·relu(αᵀa) and the linear gain is only a
+/// guide — the line search decides). The sign of each singular pair is fixed so the largest |entry| of ω_k is positive.
+/// Directions whose singular value is below <see cref="TinyConfig.SingularThreshold"/> × the largest, and neurons
+/// past min(D′, O), get <see cref="TinyConfig.Surplus"/>. If no positive γ lowers the line-search loss, the existing
+/// weights stay, and the TINY neurons get their incoming α with zero outgoing weights (the function is unchanged).
+/// The model runs in eval mode throughout (BatchNorm uses its running statistics; new channels are identity there).
+/// Linear sites only: conv sites (conv → conv, conv → Flatten → Linear) are rejected with the reason.
+/// </para>
+/// <para>
+/// Cost per grown site: <see cref="TinyConfig.Batches"/> forward + backward passes for the statistics, one Cholesky
+/// of each covariance, and one forward pass of the line-search batch per grid point (<see cref="LineSearchForwards"/>).
+/// </para>
+/// </summary>
+public sealed class TinyExtender : Extender
+{
+    private readonly TinyConfig _config;
+    private readonly List<TinySiteReport> _reports = new();
+
+    /// <summary>Creates the extender from a validated config (<see cref="ExtenderConfig.Build"/> validates).</summary>
+    public TinyExtender(TinyConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        _config = config;
+        Name = config.Label;
+    }
+
+    /// <inheritdoc/>
+    public override string Name { get; }
+
+    /// <summary>The settings.</summary>
+    public TinyConfig Config => _config;
+
+    /// <summary>Forward + backward passes run by the last <see cref="Extender.Extend"/> call (statistics batches).</summary>
+    public int Passes { get; private set; }
+
+    /// <summary>Forward-only passes of the line-search batch run by the last <see cref="Extender.Extend"/> call.</summary>
+    public int LineSearchForwards { get; private set; }
+
+    /// <summary>What the last <see cref="Extender.Extend"/> call did, one entry per grown site.</summary>
+    public IReadOnlyList<TinySiteReport> LastReports => _reports;
+
+    /// <inheritdoc/>
+    protected override void BeginExtend(GrowthContext ctx)
+    {
+        Passes = 0;
+        LineSearchForwards = 0;
+        _reports.Clear();
+    }
+
+    /// <inheritdoc/>
+    protected override SiteExtension ExtendSite(GrowthContext ctx, int siteIndex, int count, Rng rng)
+    {
+        var model = ctx.Model;
+        var site = model.Sites[siteIndex];
+        if (model.IsConvSite(siteIndex))
+            throw new ArgumentException($"tiny: site {site.Name} is a conv layer; TINY is implemented for Linear layers only");
+        if (ctx.Train.Count == 0) throw new ArgumentException("tiny needs training data for its statistics");
+        var c = _config;
+        var stats = Statistics(model, siteIndex, ctx.Train, rng.Fork("batches").Permutation(ctx.Train.Count), c.Batches, c.BatchSize);
+        Passes += stats.Batches;
+        var delta = OptimalDelta(stats.ConsumerCovariance, stats.ConsumerMoment, c.Ridge);
+        var n = ProjectedMoment(stats, delta);
+        var neurons = NewNeurons(stats.InputCovariance, n, count, c.Ridge, c.SingularThreshold);
+        double deltaGain = stats.ConsumerMoment.PointwiseMultiply(delta).Enumerate().Sum();
+
+        int old = site.Width, first = site.Grow(count), fan = site.FanIn, outs = site.FanOut;
+        var w0 = new float[old * outs];
+        for (int i = 0; i < old; i++) site.GetOutgoing(i, w0.AsSpan(i * outs, outs));
+        var b0 = site.OutBias?.ToArray();
+        bool inBias = site.InBias is not null;
+        var loss = ctx.Train.HasTargets ? Loss.Mse : Loss.CrossEntropy;
+        var lsOrder = rng.Fork("line-search").Permutation(ctx.Train.Count);
+        var batch = ctx.Train.Gather(lsOrder, 0, Math.Min(c.LineSearchBatchSize, ctx.Train.Count));
+
+        var w = new float[fan];
+        var o = new float[outs];
+        void Apply(double gamma, bool moveOld, bool withOutgoing)
+        {
+            for (int k = 0; k < neurons.Count; k++)
+            {
+                for (int t = 0; t < fan; t++) w[t] = (float)(gamma * neurons.Alpha[k, t]);
+                site.SetIncoming(first + k, w);
+                site.SetBias(first + k, inBias ? (float)(gamma * neurons.Alpha[k, fan]) : 0f);
+                for (int t = 0; t < outs; t++) o[t] = withOutgoing ? (float)(gamma * neurons.Omega[k, t]) : 0f;
+                site.SetOutgoing(first + k, o);
+            }
+            if (!c.ApplyDelta) return;
+            double g2 = moveOld ? gamma * gamma : 0;
+            for (int i = 0; i < old; i++)
+            {
+                for (int t = 0; t < outs; t++) o[t] = (float)(w0[i * outs + t] + g2 * delta[i, t]);
+                site.SetOutgoing(i, o);
+            }
+            if (site.OutBias is { } ob)
+            {
+                var s = ob.Span;
+                for (int t = 0; t < outs; t++) s[t] = (float)(b0![t] + g2 * delta[old, t]);
+            }
+        }
+        double Eval(double gamma)
+        {
+            Apply(gamma, true, true);
+            LineSearchForwards++;
+            return BatchLoss(model, batch, loss);
+        }
+
+        double loss0 = BatchLoss(model, batch, loss), best = loss0, bestGamma = 0;
+        LineSearchForwards++;
+        if (neurons.Count > 0 || c.ApplyDelta)
+            (bestGamma, best) = LineSearch(Eval, loss0, c.GammaMin, c.GammaMax, c.LineSearchPoints, c.LineSearchExtensions);
+        if (bestGamma > 0) Apply(bestGamma, true, true);
+        else Apply(1, false, false);
+
+        if (c.Surplus == TinySurplus.Random && neurons.Count < count)
+        {
+            double norm = MeanIncomingNorm(site, first, neurons.Count, fan);
+            if (norm == 0) norm = MeanIncomingNorm(site, 0, old, fan);
+            var r = rng.Fork("surplus");
+            for (int j = first + neurons.Count; j < first + count; j++)
+            {
+                r.FillNormal(w, 0, 1);
+                double n2 = 0;
+                foreach (float v in w) n2 += (double)v * v;
+                double f = n2 > 0 ? norm / Math.Sqrt(n2) : 0;
+                for (int t = 0; t < fan; t++) w[t] = (float)(w[t] * f);
+                site.SetIncoming(j, w);
+                site.SetBias(j, 0f);
+            }
+        }
+        _reports.Add(new TinySiteReport(site.Name, neurons.Count, neurons.Gain, deltaGain, bestGamma, loss0, best));
+        return new SiteExtension(site.Name, old, count);
+    }
+
+    /// <summary>
+    /// gromo-style line search on a black-box loss: γ = 0 (<paramref name="loss0"/>) and <paramref name="points"/>
+    /// log-spaced scales in [<paramref name="gammaMin"/>, <paramref name="gammaMax"/>]; while the best is the top of the
+    /// grid, the grid moves up a decade, at most <paramref name="extensions"/> times. Returns the best γ and its loss
+    /// (ties: the smaller γ).
+    /// </summary>
+    public static (double Gamma, double Loss) LineSearch(Func<double, double> loss, double loss0, double gammaMin, double gammaMax, int points, int extensions)
+    {
+        ArgumentNullException.ThrowIfNull(loss);
+        double bestGamma = 0, best = loss0;
+        double lo = gammaMin, hi = gammaMax;
+        bool firstGrid = true;
+        for (int round = 0; round <= extensions; round++)
+        {
+            int start = firstGrid ? 0 : 1;
+            double top = 0;
+            for (int j = start; j < points; j++)
+            {
+                double g = points == 1 ? hi : lo * Math.Pow(hi / lo, (double)j / (points - 1));
+                double l = loss(g);
+                if (l < best) (best, bestGamma) = (l, g);
+                top = g;
+            }
+            if (bestGamma != top) break;
+            firstGrid = false;
+            (lo, hi) = (hi, hi * 10);
+            if (points == 1) lo = hi;
+        }
+        return (bestGamma, best);
+    }
+
+    /// <summary>
+    /// Gathers TINY's statistics at site <paramref name="siteIndex"/> over up to <paramref name="batches"/> batches of
+    /// <paramref name="batchSize"/> samples taken in <paramref name="order"/>: each batch is one gradient-only pass of a
+    /// <see cref="Trainer"/> on a wrapper that adds a zero tensor to the consumer's output (its gradient is the
+    /// per-sample pre-activation gradient) while the producer's and consumer's inputs are recorded. The model runs in
+    /// eval mode. Linear sites only.
+    /// </summary>
+    public static TinyStatistics Statistics(GrowableModel model, int siteIndex, InMemoryDataset data, int[] order, int batches, int batchSize)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(order);
+        if (model.IsConvSite(siteIndex)) throw new ArgumentException($"tiny: site {model.Sites[siteIndex].Name} is a conv layer; TINY is implemented for Linear layers only");
+        if (data.Count == 0 || order.Length == 0) throw new ArgumentException("tiny needs training data for its statistics");
+        ArgumentOutOfRangeException.ThrowIfLessThan(batches, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var site = model.Sites[siteIndex];
+        int d = site.IncomingLength, wd = site.Width + (site.OutBias is null ? 0 : 1), outs = site.OutWeight.Dim(0);
+        int cols = d + wd + outs;
+        var probe = new Probe(model, siteIndex);
+        var trainer = new Trainer(probe, optimizer: null, data.HasTargets ? Loss.Mse : Loss.CrossEntropy) { Name = "tiny statistics" };
+        int passes = (int)Math.Min(batches, ((long)order.Length + batchSize - 1) / batchSize);
+        var sum = new double[cols * cols];
+        int rows = 0;
+        bool was = model.Module.IsTraining;
+        model.Module.Eval();
+        try
+        {
+            for (int bi = 0; bi < passes; bi++)
+            {
+                int start = bi * batchSize, n = Math.Min(batchSize, order.Length - start);
+                probe.Reset(n, outs);
+                trainer.Backward(data.Gather(order, start, n));
+                // X = [a, 1 | b, 1 | v] per row, v = −n·∂L/∂z (the per-sample loss gradient of the batch-mean loss)
+                var x = new float[n * cols];
+                var a = probe.ProducerInput!;
+                var b = probe.ConsumerInput!;
+                var g = probe.Shift.Grad!.Span;
+                int fa = site.FanIn, fb = site.Width;
+                for (int i = 0; i < n; i++)
+                {
+                    var row = x.AsSpan(i * cols, cols);
+                    a.AsSpan(i * fa, fa).CopyTo(row);
+                    if (d > fa) row[fa] = 1;
+                    b.AsSpan(i * fb, fb).CopyTo(row[d..]);
+                    if (wd > fb) row[d + fb] = 1;
+                    for (int t = 0; t < outs; t++) row[d + wd + t] = -n * g[i * outs + t];
+                }
+                using (Graph.NoGrad())
+                using (TensorScope.Begin())
+                {
+                    var xt = Tensor.FromArray(x, n, cols);
+                    var xtx = Ops.MatMul(xt, xt, transA: true).Span;
+                    for (int t = 0; t < sum.Length; t++) sum[t] += xtx[t];
+                }
+                rows += n;
+            }
+        }
+        finally
+        {
+            model.Module.Train(was);
+            model.Module.ZeroGrad();
+        }
+        Matrix<double> Block(int r0, int rn, int c0, int cn) => Matrix<double>.Build.Dense(rn, cn, (i, j) => sum[(r0 + i) * cols + c0 + j] / rows);
+        return new TinyStatistics(Block(0, d, 0, d), Block(d, wd, d, wd), Block(d, wd, d + wd, outs), Block(0, d, d + wd, outs), Block(0, d, d, wd), rows, passes);
+    }
+
+    /// <summary>
+    /// δW* = (S + r·mean(diag S)·I)⁻¹·M, the least-squares update of the consumer ([W′, O]: one row per consumer
+    /// input, bias last), by MathNet's Cholesky.
+    /// </summary>
+    public static Matrix<double> OptimalDelta(Matrix<double> s, Matrix<double> m, double ridge)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        ArgumentNullException.ThrowIfNull(m);
+        return Regularised(s, ridge).Cholesky().Solve(m);
+    }
+
+    /// <summary>N = M_a − P·δW* = mean aᵀ·v_proj, the producer-input moment of the projected desired update ([D′, O]).</summary>
+    public static Matrix<double> ProjectedMoment(TinyStatistics stats, Matrix<double> delta)
+    {
+        ArgumentNullException.ThrowIfNull(stats);
+        ArgumentNullException.ThrowIfNull(delta);
+        return stats.InputMoment - stats.Cross * delta;
+    }
+
+    /// <summary>
+    /// TINY's new neurons for the producer-input covariance <paramref name="s"/> [D′, D′] and moment <paramref name="n"/>
+    /// [D′, O]: up to <paramref name="count"/> directions (at most min(D′, O)) with σ_k ≥ <paramref name="singularThreshold"/>·σ_max
+    /// and σ_k &gt; 0 (see <see cref="TinyNeurons"/>). S is regularised by <paramref name="ridge"/>·mean(diag S).
+    /// </summary>
+    public static TinyNeurons NewNeurons(Matrix<double> s, Matrix<double> n, int count, double ridge, double singularThreshold)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        ArgumentNullException.ThrowIfNull(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        int dim = s.RowCount, outs = n.ColumnCount;
+        if (n.RowCount != dim) throw new ArgumentException($"N has {n.RowCount} rows, S is {dim}×{dim}");
+        var l = Regularised(s, ridge).Cholesky().Factor; // lower, S = L·Lᵀ
+        var cm = ForwardSolve(l, n);                      // C = L⁻¹·N
+        var evd = (cm.TransposeThisAndMultiply(cm)).Evd(Symmetricity.Symmetric);
+        var vals = evd.EigenValues.Select(e => e.Real).ToArray();
+        var idx = Enumerable.Range(0, outs).OrderByDescending(i => vals[i]).ThenBy(i => i).ToArray();
+        double smax = Math.Sqrt(Math.Max(0, vals[idx[0]]));
+        var kept = new List<int>();
+        foreach (int i in idx)
+        {
+            if (kept.Count == Math.Min(count, Math.Min(dim, outs))) break;
+            double sg = Math.Sqrt(Math.Max(0, vals[i]));
+            if (!(sg > 0) || sg < singularThreshold * smax) break;
+            kept.Add(i);
+        }
+        var alpha = Matrix<double>.Build.Dense(kept.Count, dim);
+        var omega = Matrix<double>.Build.Dense(kept.Count, outs);
+        var sing = new double[kept.Count];
+        for (int k = 0; k < kept.Count; k++)
+        {
+            var v = evd.EigenVectors.Column(kept[k]);
+            int arg = 0;
+            for (int t = 1; t < outs; t++) if (Math.Abs(v[t]) > Math.Abs(v[arg])) arg = t;
+            if (v[arg] < 0) v = -v;
+            double sg = Math.Sqrt(vals[kept[k]]);
+            sing[k] = sg;
+            var a = BackSolve(l, cm * v) / Math.Sqrt(sg);  // L⁻ᵀ·C·v / √σ = √σ·L⁻ᵀ·u
+            alpha.SetRow(k, a);
+            omega.SetRow(k, v * Math.Sqrt(sg));
+        }
+        return new TinyNeurons(alpha, omega, sing);
+    }
+
+    private static Matrix<double> Regularised(Matrix<double> s, double ridge)
+    {
+        if (s.RowCount != s.ColumnCount) throw new ArgumentException($"covariance is {s.RowCount}×{s.ColumnCount}, not square");
+        if (!(ridge > 0)) throw new ArgumentOutOfRangeException(nameof(ridge), "ridge must be > 0");
+        double mean = s.Diagonal().Sum() / Math.Max(1, s.RowCount);
+        double r = ridge * (mean > 0 ? mean : 1);
+        var m = (s + s.Transpose()) * 0.5;
+        for (int i = 0; i < m.RowCount; i++) m[i, i] += r;
+        return m;
+    }
+
+    // L⁻¹·B for lower-triangular L
+    private static Matrix<double> ForwardSolve(Matrix<double> l, Matrix<double> b)
+    {
+        int n = l.RowCount;
+        var x = b.Clone();
+        for (int c = 0; c < x.ColumnCount; c++)
+            for (int i = 0; i < n; i++)
+            {
+                double v = x[i, c];
+                for (int k = 0; k < i; k++) v -= l[i, k] * x[k, c];
+                x[i, c] = v / l[i, i];
+            }
+        return x;
+    }
+
+    // L⁻ᵀ·y for lower-triangular L
+    private static Vector<double> BackSolve(Matrix<double> l, Vector<double> y)
+    {
+        int n = l.RowCount;
+        var x = y.Clone();
+        for (int i = n - 1; i >= 0; i--)
+        {
+            double v = x[i];
+            for (int k = i + 1; k < n; k++) v -= l[k, i] * x[k];
+            x[i] = v / l[i, i];
+        }
+        return x;
+    }
+
+    private static double BatchLoss(GrowableModel model, Batch batch, Loss loss)
+    {
+        bool was = model.Module.IsTraining;
+        model.Module.Eval();
+        try
+        {
+            using (Graph.NoGrad())
+            using (TensorScope.Begin())
+                return loss.Compute(model.Forward(batch.X), batch).Item();
+        }
+        finally
+        {
+            model.Module.Train(was);
+        }
+    }
+
+    private static double MeanIncomingNorm(GrowthSite site, int first, int count, int fan)
+    {
+        if (count == 0) return 0;
+        var w = new float[fan];
+        double sum = 0;
+        for (int j = first; j < first + count; j++)
+        {
+            site.GetIncoming(j, w);
+            double n2 = 0;
+            foreach (float v in w) n2 += (double)v * v;
+            sum += Math.Sqrt(n2);
+        }
+        return sum / count;
+    }
+
+    // the model with a zero shift added to the consumer's output; records the producer's and consumer's inputs
+    private sealed class Probe : Module
+    {
+        private readonly GrowableModel _model;
+        private readonly int _site;
+
+        public Probe(GrowableModel model, int site)
+        {
+            _model = model;
+            _site = site;
+            RegisterModule("model", model.Module);
+            Shift = RegisterParameter("shift", Tensor.Zeros(1, 1).Persist());
+        }
+
+        public Tensor Shift { get; }
+
+        public float[]? ProducerInput { get; private set; }
+
+        public float[]? ConsumerInput { get; private set; }
+
+        public void Reset(int rows, int outs)
+        {
+            Shift.Replace(new float[rows * outs], rows, outs);
+            ProducerInput = ConsumerInput = null;
+        }
+
+        public override Tensor Forward(Tensor x) =>
+            _model.ForwardWithConsumerShift(x, _site, Shift, a => ProducerInput = a.ToArray(), b => ConsumerInput = b.ToArray());
+    }
+}
