@@ -181,6 +181,23 @@ public sealed class GrowableModel
         return x;
     }
 
+    /// <summary>Runs the layers before site <paramref name="siteIndex"/>'s producer: the producer's input as that layer sees it.</summary>
+    public Tensor ForwardToProducer(Tensor x, int siteIndex)
+    {
+        var layers = _seq.Layers;
+        for (int i = 0; i < _producer[siteIndex]; i++) x = layers[i].Forward(x);
+        return x;
+    }
+
+    /// <summary>Runs site <paramref name="siteIndex"/>'s producer and every later layer on the producer's input (see <see cref="ForwardToProducer"/>).</summary>
+    public Tensor ForwardFromProducer(Tensor producerInput, int siteIndex)
+    {
+        var layers = _seq.Layers;
+        var x = producerInput;
+        for (int i = _producer[siteIndex]; i < layers.Count; i++) x = layers[i].Forward(x);
+        return x;
+    }
+
     /// <summary>
     /// Forward pass for TINY's statistics: adds <paramref name="shift"/> (the shape of the consumer's output, zero in
     /// practice) to the output of site <paramref name="siteIndex"/>'s consumer, so the gradient of the loss w.r.t.

@@ -56,10 +56,11 @@ public sealed record TinySiteReport(string Site, int Directions, double NeuronGa
 /// A line search then picks the scale γ (neurons get γα and γω, the consumer moves by γ²·δW* when
 /// <see cref="TinyConfig.ApplyDelta"/>) that minimises the loss on a batch.
 /// <para>
-/// Linear algebra is MathNet.Numerics': Cholesky factors of the ridge-regularised covariances (S + r·mean(diag S)·I)
-/// and the symmetric eigendecomposition of the small [O, O] matrix Cᵀ·C with C = L⁻¹·N (L the Cholesky factor of S_a):
-/// its eigenvectors are the right singular vectors, and α_k = L⁻ᵀ·C·v_k / √σ_k equals √σ_k·S_a^{−1/2}·u_k (L⁻¹ and
-/// S_a^{−1/2} differ by a rotation). Gromo uses the eigendecomposition of S_a with a threshold instead of a ridge.
+/// Linear algebra is MathNet.Numerics': Cholesky solves with the ridge-regularised covariances (S + r·mean(diag S)·I)
+/// and the symmetric eigendecomposition of the small [O, O] matrix Nᵀ·S_a⁻¹·N = (S_a^{−1/2}N)ᵀ(S_a^{−1/2}N): its
+/// eigenvalues are σ_k², its eigenvectors the right singular vectors v_k, and α_k = S_a⁻¹·N·v_k / √σ_k equals
+/// √σ_k·S_a^{−1/2}·u_k, so no D′×D′ eigendecomposition or SVD is needed. Gromo takes S_a^{−1/2} from the
+/// eigendecomposition of S_a with a threshold instead of a ridge.
 /// </para>
 /// <para>
 /// Nonlinearity: as in the paper and gromo, the new neurons' effect is linearised around 0 (σ′(0) = 1 for ReLU from
@@ -73,7 +74,8 @@ public sealed record TinySiteReport(string Site, int Directions, double NeuronGa
 /// </para>
 /// <para>
 /// Cost per grown site: <see cref="TinyConfig.Batches"/> forward + backward passes for the statistics, one Cholesky
-/// of each covariance, and one forward pass of the line-search batch per grid point (<see cref="LineSearchForwards"/>).
+/// of each covariance, and one forward pass of the line-search batch per grid point (<see cref="LineSearchForwards"/>),
+/// from the producer on (the layers below it run once).
 /// </para>
 /// </summary>
 public sealed class TinyExtender : Extender
@@ -137,6 +139,7 @@ public sealed class TinyExtender : Extender
         var loss = ctx.Train.HasTargets ? Loss.Mse : Loss.CrossEntropy;
         var lsOrder = rng.Fork("line-search").Permutation(ctx.Train.Count);
         var batch = ctx.Train.Gather(lsOrder, 0, Math.Min(c.LineSearchBatchSize, ctx.Train.Count));
+        var (input, inputShape) = ProducerInput(model, siteIndex, batch);
 
         var w = new float[fan];
         var o = new float[outs];
@@ -167,10 +170,10 @@ public sealed class TinyExtender : Extender
         {
             Apply(gamma, true, true);
             LineSearchForwards++;
-            return BatchLoss(model, batch, loss);
+            return BatchLoss(model, siteIndex, input, inputShape, batch, loss);
         }
 
-        double loss0 = BatchLoss(model, batch, loss), best = loss0, bestGamma = 0;
+        double loss0 = BatchLoss(model, siteIndex, input, inputShape, batch, loss), best = loss0, bestGamma = 0;
         LineSearchForwards++;
         if (neurons.Count > 0 || c.ApplyDelta)
             (bestGamma, best) = LineSearch(Eval, loss0, c.GammaMin, c.GammaMax, c.LineSearchPoints, c.LineSearchExtensions);
@@ -326,9 +329,8 @@ public sealed class TinyExtender : Extender
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         int dim = s.RowCount, outs = n.ColumnCount;
         if (n.RowCount != dim) throw new ArgumentException($"N has {n.RowCount} rows, S is {dim}×{dim}");
-        var l = Regularised(s, ridge).Cholesky().Factor; // lower, S = L·Lᵀ
-        var cm = ForwardSolve(l, n);                      // C = L⁻¹·N
-        var evd = (cm.TransposeThisAndMultiply(cm)).Evd(Symmetricity.Symmetric);
+        var z = Regularised(s, ridge).Cholesky().Solve(n); // Z = S⁻¹·N
+        var evd = n.TransposeThisAndMultiply(z).Evd(Symmetricity.Symmetric); // Nᵀ·S⁻¹·N = (S^{-1/2}N)ᵀ(S^{-1/2}N): eigenvalues σ², eigenvectors v
         var vals = evd.EigenValues.Select(e => e.Real).ToArray();
         var idx = Enumerable.Range(0, outs).OrderByDescending(i => vals[i]).ThenBy(i => i).ToArray();
         double smax = Math.Sqrt(Math.Max(0, vals[idx[0]]));
@@ -351,7 +353,7 @@ public sealed class TinyExtender : Extender
             if (v[arg] < 0) v = -v;
             double sg = Math.Sqrt(vals[kept[k]]);
             sing[k] = sg;
-            var a = BackSolve(l, cm * v) / Math.Sqrt(sg);  // L⁻ᵀ·C·v / √σ = √σ·L⁻ᵀ·u
+            var a = z * v / Math.Sqrt(sg);  // S⁻¹·N·v / √σ = √σ·S^{-1/2}·u
             alpha.SetRow(k, a);
             omega.SetRow(k, v * Math.Sqrt(sg));
         }
@@ -369,36 +371,8 @@ public sealed class TinyExtender : Extender
         return m;
     }
 
-    // L⁻¹·B for lower-triangular L
-    private static Matrix<double> ForwardSolve(Matrix<double> l, Matrix<double> b)
-    {
-        int n = l.RowCount;
-        var x = b.Clone();
-        for (int c = 0; c < x.ColumnCount; c++)
-            for (int i = 0; i < n; i++)
-            {
-                double v = x[i, c];
-                for (int k = 0; k < i; k++) v -= l[i, k] * x[k, c];
-                x[i, c] = v / l[i, i];
-            }
-        return x;
-    }
-
-    // L⁻ᵀ·y for lower-triangular L
-    private static Vector<double> BackSolve(Matrix<double> l, Vector<double> y)
-    {
-        int n = l.RowCount;
-        var x = y.Clone();
-        for (int i = n - 1; i >= 0; i--)
-        {
-            double v = x[i];
-            for (int k = i + 1; k < n; k++) v -= l[k, i] * x[k];
-            x[i] = v / l[i, i];
-        }
-        return x;
-    }
-
-    private static double BatchLoss(GrowableModel model, Batch batch, Loss loss)
+    // the line-search batch at the producer's input (eval mode), so each evaluation runs only the layers from the producer on
+    private static (float[] Data, int[] Shape) ProducerInput(GrowableModel model, int siteIndex, Batch batch)
     {
         bool was = model.Module.IsTraining;
         model.Module.Eval();
@@ -406,7 +380,26 @@ public sealed class TinyExtender : Extender
         {
             using (Graph.NoGrad())
             using (TensorScope.Begin())
-                return loss.Compute(model.Forward(batch.X), batch).Item();
+            {
+                var x = model.ForwardToProducer(batch.X, siteIndex);
+                return (x.ToArray(), x.ShapeArray());
+            }
+        }
+        finally
+        {
+            model.Module.Train(was);
+        }
+    }
+
+    private static double BatchLoss(GrowableModel model, int siteIndex, float[] input, int[] shape, Batch batch, Loss loss)
+    {
+        bool was = model.Module.IsTraining;
+        model.Module.Eval();
+        try
+        {
+            using (Graph.NoGrad())
+            using (TensorScope.Begin())
+                return loss.Compute(model.ForwardFromProducer(Tensor.FromArray(input, shape), siteIndex), batch).Item();
         }
         finally
         {
