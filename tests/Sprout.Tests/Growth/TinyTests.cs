@@ -257,13 +257,18 @@ public class TinyTests
     }
 
     [Fact]
-    public void ConvSitesAreRejectedWithTheReason()
+    public void ConvAndTooWideSitesAreRejectedWithTheReason()
     {
         var m = ConvGrowthTests.Backbone();
         var data = new InMemoryDataset(new float[4 * 3 * 8 * 8], new int[4], 3 * 8 * 8);
         var ext = new TinyConfig().Build();
         var e = Assert.Throws<ArgumentException>(() => ext.Extend(new GrowthContext(m, data, new Rng(1)), [1, 0, 0, 0]));
         Assert.Contains("conv layer", e.Message);
+        // a Linear site too wide for its covariance is rejected before anything is allocated
+        var wide = GrowthFixtures.Mlp(1, TinyExtender.MaxStatisticsSize, 2, 2);
+        var wideData = new InMemoryDataset(new float[2 * TinyExtender.MaxStatisticsSize], new int[2], TinyExtender.MaxStatisticsSize);
+        e = Assert.Throws<ArgumentException>(() => ext.Extend(new GrowthContext(wide, wideData, new Rng(1)), [1]));
+        Assert.Contains("covariance", e.Message);
     }
 
     [Fact]

@@ -70,7 +70,8 @@ public sealed record TinySiteReport(string Site, int Directions, double NeuronGa
 /// past min(D′, O), get <see cref="TinyConfig.Surplus"/>. If no positive γ lowers the line-search loss, the existing
 /// weights stay, and the TINY neurons get their incoming α with zero outgoing weights (the function is unchanged).
 /// The model runs in eval mode throughout (BatchNorm uses its running statistics; new channels are identity there).
-/// Linear sites only: conv sites (conv → conv, conv → Flatten → Linear) are rejected with the reason.
+/// Linear sites only: conv sites (conv → conv, conv → Flatten → Linear) are rejected with the reason, and so are
+/// sites whose covariance side D′ + W′ + O exceeds <see cref="MaxStatisticsSize"/>.
 /// </para>
 /// <para>
 /// Cost per grown site: <see cref="TinyConfig.Batches"/> forward + backward passes for the statistics, one Cholesky
@@ -94,6 +95,9 @@ public sealed class TinyExtender : Extender
 
     /// <inheritdoc/>
     public override string Name { get; }
+
+    /// <summary>The largest producer fan-in + consumer fan-in + consumer outputs (the side of the covariance TINY gathers) accepted.</summary>
+    public const int MaxStatisticsSize = 4096;
 
     /// <summary>The settings.</summary>
     public TinyConfig Config => _config;
@@ -250,6 +254,8 @@ public sealed class TinyExtender : Extender
         var site = model.Sites[siteIndex];
         int d = site.IncomingLength, wd = site.Width + (site.OutBias is null ? 0 : 1), outs = site.OutWeight.Dim(0);
         int cols = d + wd + outs;
+        if (cols > MaxStatisticsSize)
+            throw new ArgumentException($"tiny: site {site.Name} needs a {cols}×{cols} covariance (fan-in {site.FanIn}, width {site.Width}, {outs} outputs); at most {MaxStatisticsSize} is supported");
         var probe = new Probe(model, siteIndex);
         var trainer = new Trainer(probe, optimizer: null, data.HasTargets ? Loss.Mse : Loss.CrossEntropy) { Name = "tiny statistics" };
         int passes = (int)Math.Min(batches, ((long)order.Length + batchSize - 1) / batchSize);
