@@ -111,9 +111,19 @@ public sealed class GrowableModel
     {
         var layers = _seq.Layers;
         for (int i = 0; i < _producer[siteIndex]; i++) x = layers[i].Forward(x);
-        if (_window[siteIndex] is not { } cfg) return Ops.Flatten(x);
+        return _window[siteIndex] is { } cfg ? Patches(x, cfg) : Ops.Flatten(x);
+    }
+
+    /// <summary>
+    /// The input patches of a conv window over <paramref name="x"/> [batch, C, H, W] as rows (scope temporary):
+    /// [batch·OH·OW, C·k·k], one row per (sample, output position), entries in the (channel, ky, kx) order of a conv weight.
+    /// </summary>
+    public static Tensor Patches(Tensor x, ConvWindow window)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(window);
         int n = x.Dim(0);
-        var g = new Kernels.ConvGeometry(x.Dim(1), x.Dim(2), x.Dim(3), cfg.Kernel, cfg.Kernel, cfg.Stride, cfg.Stride, cfg.Padding, cfg.Padding);
+        var g = new Kernels.ConvGeometry(x.Dim(1), x.Dim(2), x.Dim(3), window.Kernel, window.Kernel, window.Stride, window.Stride, window.Padding, window.Padding);
         int p = g.OH * g.OW, k = g.K;
         var rows = Tensor.Empty(n * p, k);
         var col = new float[k * p];
@@ -127,6 +137,15 @@ public sealed class GrowableModel
         }
         return rows;
     }
+
+    /// <summary>Site <paramref name="siteIndex"/>'s producer's conv window (null for a Linear producer).</summary>
+    public ConvWindow? ProducerWindow(int siteIndex) => _window[siteIndex];
+
+    /// <summary>The index (in <see cref="Sequential.Layers"/>) of site <paramref name="siteIndex"/>'s producing layer.</summary>
+    public int ProducerLayer(int siteIndex) => _producer[siteIndex];
+
+    /// <summary>The index (in <see cref="Sequential.Layers"/>) of site <paramref name="siteIndex"/>'s consuming layer.</summary>
+    public int ConsumerLayer(int siteIndex) => _consumer[siteIndex];
 
     /// <summary>
     /// Site <paramref name="siteIndex"/>'s pre-activations (the producer's output) as rows of its width (scope
@@ -199,12 +218,12 @@ public sealed class GrowableModel
     }
 
     /// <summary>
-    /// Forward pass for TINY's statistics: adds <paramref name="shift"/> (the shape of the consumer's output, zero in
-    /// practice) to the output of site <paramref name="siteIndex"/>'s consumer, so the gradient of the loss w.r.t.
-    /// <paramref name="shift"/> is the per-sample gradient of the consumer's pre-activation; reports the producer's input
-    /// and the consumer's input (each flattened to [batch, features]) to the callbacks as the pass goes.
+    /// Forward pass for TINY's statistics: adds <paramref name="shift"/>(z) to the output z of site
+    /// <paramref name="siteIndex"/>'s consumer (a zero tensor of z's shape in practice, so the gradient of the loss
+    /// w.r.t. it is the per-sample gradient of the consumer's pre-activation), and reports the producer's input and the
+    /// consumer's input (as those layers see them) to the callbacks as the pass goes.
     /// </summary>
-    public Tensor ForwardWithConsumerShift(Tensor x, int siteIndex, Tensor shift, Action<Tensor> producerInput, Action<Tensor> consumerInput)
+    public Tensor ForwardWithConsumerShift(Tensor x, int siteIndex, Func<Tensor, Tensor> shift, Action<Tensor> producerInput, Action<Tensor> consumerInput)
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(shift);
@@ -213,10 +232,10 @@ public sealed class GrowableModel
         var layers = _seq.Layers;
         for (int i = 0; i < layers.Count; i++)
         {
-            if (i == _producer[siteIndex]) producerInput(Ops.Flatten(x));
-            if (i == _consumer[siteIndex]) consumerInput(Ops.Flatten(x));
+            if (i == _producer[siteIndex]) producerInput(x);
+            if (i == _consumer[siteIndex]) consumerInput(x);
             x = layers[i].Forward(x);
-            if (i == _consumer[siteIndex]) x = Ops.Add(x, shift);
+            if (i == _consumer[siteIndex]) x = Ops.Add(x, shift(x));
         }
         return x;
     }

@@ -23,6 +23,22 @@ namespace Sprout.Growth;
 public sealed record TinyStatistics(Matrix<double> InputCovariance, Matrix<double> ConsumerCovariance, Matrix<double> ConsumerMoment,
     Matrix<double> InputMoment, Matrix<double> Cross, int Rows, int Batches);
 
+/// <summary>
+/// TINY's problem at a conv site (conv → conv, or conv → Flatten → Linear), with the layers between the producer and its
+/// consumer linearised at a zero channel (see <see cref="TinyExtender"/>). T = consumer weights per neuron and output
+/// (k′·k′ for a conv consumer, H·W for a Linear one after Flatten).
+/// </summary>
+/// <param name="InputCovariance">S_a = mean aᵀa over the producer's input patches (bias 1 last), [D′, D′].</param>
+/// <param name="ConsumerCovariance">S = mean bᵀb over the consumer's input rows (patches for a conv), [W·T (+1), W·T (+1)].</param>
+/// <param name="ConsumerMoment">M = mean bᵀv over the same rows, [W·T (+1), O].</param>
+/// <param name="Delta">δW* = S⁻¹M.</param>
+/// <param name="Moment">N [D′, O·T]: N[d, o·T + t] = Σ (per sample, mean over samples) of v_proj[o] at each consumer position times the linearised map of input-patch entry d under consumer tap t.</param>
+/// <param name="UnprojectedMoment">The same with v in place of v_proj: the first-order decrease of a new channel (α, ω) alone is αᵀ·this·ω per unit γ².</param>
+/// <param name="Taps">T.</param>
+/// <param name="Batches">Forward + backward passes run.</param>
+public sealed record TinyConvProblem(Matrix<double> InputCovariance, Matrix<double> ConsumerCovariance, Matrix<double> ConsumerMoment,
+    Matrix<double> Delta, Matrix<double> Moment, Matrix<double> UnprojectedMoment, int Taps, int Batches);
+
 /// <summary>TINY's new neurons: incoming weights α (with the bias last when the producer has one), outgoing weights ω and the singular values σ.</summary>
 /// <param name="Alpha">[k, D′]: α_k = √σ_k · S_a^{−1/2} u_k (u_k, v_k: singular vectors of S_a^{−1/2}·N).</param>
 /// <param name="Omega">[k, O]: ω_k = √σ_k · v_k.</param>
@@ -70,8 +86,11 @@ public sealed record TinySiteReport(string Site, int Directions, double NeuronGa
 /// past min(D′, O), get <see cref="TinyConfig.Surplus"/>. If no positive γ lowers the line-search loss, the existing
 /// weights stay, and the TINY neurons get their incoming α with zero outgoing weights (the function is unchanged).
 /// The model runs in eval mode throughout (BatchNorm uses its running statistics; new channels are identity there).
-/// Linear sites only: conv sites (conv → conv, conv → Flatten → Linear) are rejected with the reason, and so are
-/// sites whose covariance side D′ + W′ + O exceeds <see cref="MaxStatisticsSize"/>.
+/// Conv sites (conv → conv, conv → Flatten → Linear): a channel is one neuron applied at every position, a = its input
+/// patches, and the layers between producer and consumer are linearised at a zero channel (<see cref="ConvProblem"/>:
+/// max pooling becomes average pooling over the same windows); the consumer's statistics run over its own patches
+/// (conv) or flattened input (Linear), and N collects, per consumer tap, the projected desired update against the
+/// linearised map of each input-patch entry. Sites whose covariances exceed <see cref="MaxStatisticsSize"/> are rejected.
 /// </para>
 /// <para>
 /// Cost per grown site: <see cref="TinyConfig.Batches"/> forward + backward passes for the statistics, one Cholesky
@@ -124,18 +143,31 @@ public sealed class TinyExtender : Extender
     {
         var model = ctx.Model;
         var site = model.Sites[siteIndex];
-        if (model.IsConvSite(siteIndex))
-            throw new ArgumentException($"tiny: site {site.Name} is a conv layer; TINY is implemented for Linear layers only");
         if (ctx.Train.Count == 0) throw new ArgumentException("tiny needs training data for its statistics");
         var c = _config;
-        var stats = Statistics(model, siteIndex, ctx.Train, rng.Fork("batches").Permutation(ctx.Train.Count), c.Batches, c.BatchSize);
-        Passes += stats.Batches;
-        var delta = OptimalDelta(stats.ConsumerCovariance, stats.ConsumerMoment, c.Ridge);
-        var n = ProjectedMoment(stats, delta);
-        var neurons = NewNeurons(stats.InputCovariance, n, count, c.Ridge, c.SingularThreshold);
-        double deltaGain = stats.ConsumerMoment.PointwiseMultiply(delta).Enumerate().Sum();
+        var order = rng.Fork("batches").Permutation(ctx.Train.Count);
+        Matrix<double> delta, n, sa;
+        int taps = 1;
+        double deltaGain;
+        if (model.IsConvSite(siteIndex))
+        {
+            var cp = ConvProblem(model, siteIndex, ctx.Train, order, c.Batches, c.BatchSize, c.Ridge);
+            Passes += cp.Batches;
+            (delta, n, sa, taps) = (cp.Delta, cp.Moment, cp.InputCovariance, cp.Taps);
+            deltaGain = cp.ConsumerMoment.PointwiseMultiply(delta).Enumerate().Sum();
+        }
+        else
+        {
+            var stats = Statistics(model, siteIndex, ctx.Train, order, c.Batches, c.BatchSize);
+            Passes += stats.Batches;
+            delta = OptimalDelta(stats.ConsumerCovariance, stats.ConsumerMoment, c.Ridge);
+            n = ProjectedMoment(stats, delta);
+            sa = stats.InputCovariance;
+            deltaGain = stats.ConsumerMoment.PointwiseMultiply(delta).Enumerate().Sum();
+        }
+        var neurons = NewNeurons(sa, n, count, c.Ridge, c.SingularThreshold);
 
-        int old = site.Width, first = site.Grow(count), fan = site.FanIn, outs = site.FanOut;
+        int old = site.Width, first = site.Grow(count), fan = site.FanIn, outs = site.FanOut, consumerOuts = outs / taps;
         var w0 = new float[old * outs];
         for (int i = 0; i < old; i++) site.GetOutgoing(i, w0.AsSpan(i * outs, outs));
         var b0 = site.OutBias?.ToArray();
@@ -159,15 +191,18 @@ public sealed class TinyExtender : Extender
             }
             if (!c.ApplyDelta) return;
             double g2 = moveOld ? gamma * gamma : 0;
+            // outgoing entry (output u, tap t) of old neuron i moves by γ²·δW*[i·T + t, u]; the bias row is last
             for (int i = 0; i < old; i++)
             {
-                for (int t = 0; t < outs; t++) o[t] = (float)(w0[i * outs + t] + g2 * delta[i, t]);
+                for (int u = 0; u < consumerOuts; u++)
+                    for (int t = 0; t < taps; t++)
+                        o[u * taps + t] = (float)(w0[i * outs + u * taps + t] + g2 * delta[i * taps + t, u]);
                 site.SetOutgoing(i, o);
             }
             if (site.OutBias is { } ob)
             {
                 var s = ob.Span;
-                for (int t = 0; t < outs; t++) s[t] = (float)(b0![t] + g2 * delta[old, t]);
+                for (int u = 0; u < consumerOuts; u++) s[u] = (float)(b0![u] + g2 * delta[old * taps, u]);
             }
         }
         double Eval(double gamma)
@@ -247,7 +282,7 @@ public sealed class TinyExtender : Extender
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(order);
-        if (model.IsConvSite(siteIndex)) throw new ArgumentException($"tiny: site {model.Sites[siteIndex].Name} is a conv layer; TINY is implemented for Linear layers only");
+        if (model.IsConvSite(siteIndex)) throw new ArgumentException($"tiny: site {model.Sites[siteIndex].Name} is a conv site; use ConvProblem");
         if (data.Count == 0 || order.Length == 0) throw new ArgumentException("tiny needs training data for its statistics");
         ArgumentOutOfRangeException.ThrowIfLessThan(batches, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
@@ -268,7 +303,6 @@ public sealed class TinyExtender : Extender
             for (int bi = 0; bi < passes; bi++)
             {
                 int start = bi * batchSize, n = Math.Min(batchSize, order.Length - start);
-                probe.Reset(n, outs);
                 trainer.Backward(data.Gather(order, start, n));
                 // X = [a, 1 | b, 1 | v] per row, v = −n·∂L/∂z (the per-sample loss gradient of the batch-mean loss)
                 var x = new float[n * cols];
@@ -302,6 +336,142 @@ public sealed class TinyExtender : Extender
         }
         Matrix<double> Block(int r0, int rn, int c0, int cn) => Matrix<double>.Build.Dense(rn, cn, (i, j) => sum[(r0 + i) * cols + c0 + j] / rows);
         return new TinyStatistics(Block(0, d, 0, d), Block(d, wd, d, wd), Block(d, wd, d + wd, outs), Block(0, d, d + wd, outs), Block(0, d, d, wd), rows, passes);
+    }
+
+    /// <summary>The most floats <see cref="ConvProblem"/> keeps across its batches (the linearised patches, consumer rows and gradients).</summary>
+    public const long MaxStoredFloats = 1L << 26;
+
+    /// <summary>
+    /// TINY's problem at conv site <paramref name="siteIndex"/> over up to <paramref name="batches"/> batches of
+    /// <paramref name="batchSize"/> samples taken in <paramref name="order"/> (one gradient-only pass each, eval mode).
+    /// The new channel's map is linearised at zero between the producer and the consumer: BatchNorm (identity for a new
+    /// channel in eval mode, up to 1/√(1+ε)), activations (σ′(0) = 1) and dropout pass it unchanged, max pooling becomes
+    /// average pooling over the same windows (the average is a subgradient of the max at a constant map), average and
+    /// adaptive pooling stay; any other layer there is rejected with the reason.
+    /// </summary>
+    public static TinyConvProblem ConvProblem(GrowableModel model, int siteIndex, InMemoryDataset data, int[] order, int batches, int batchSize, double ridge)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(order);
+        var site = model.Sites[siteIndex];
+        var pw = model.ProducerWindow(siteIndex) ?? throw new ArgumentException($"tiny: site {site.Name} is not a conv site");
+        if (data.Count == 0 || order.Length == 0) throw new ArgumentException("tiny needs training data for its statistics");
+        ArgumentOutOfRangeException.ThrowIfLessThan(batches, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var layers = model.Module.Layers;
+        int pi = model.ProducerLayer(siteIndex), ci = model.ConsumerLayer(siteIndex);
+        var cw = layers[ci].GrowthRole is GrowableRole { Window: { } w } ? w : null; // null: a Linear consumer after Flatten
+        var between = new List<Func<Tensor, Tensor>>();
+        for (int i = pi + 1; i < ci; i++)
+        {
+            between.Add(layers[i] switch
+            {
+                BatchNorm or Activation or Dropout or Flatten => t => t,
+                Pool { Config: { Kind: PoolKind.Max or PoolKind.Average } pc } => t => Ops.AvgPool2d(t, pc.Kernel, pc.Stride, pc.Padding),
+                Pool { Config: var pc } => t => pc.FlattenOutput ? Ops.Flatten(Ops.AdaptiveAvgPool2d(t, pc.OutputSize, pc.OutputSize)) : Ops.AdaptiveAvgPool2d(t, pc.OutputSize, pc.OutputSize),
+                var l => throw new ArgumentException($"tiny: site {site.Name}: layer {i} ({l}) between the producer and its consumer cannot be linearised"),
+            });
+        }
+        int d = site.IncomingLength, fa = site.FanIn, outs = site.OutWeight.Dim(0), width = site.Width;
+        int taps = site.FanOut / outs;
+        int wb = width * taps + (site.OutBias is null ? 0 : 1);
+        if (d > MaxStatisticsSize || wb + outs > MaxStatisticsSize)
+            throw new ArgumentException($"tiny: site {site.Name} needs {d}×{d} and {wb}×{wb} covariances; at most {MaxStatisticsSize} is supported");
+        var probe = new Probe(model, siteIndex);
+        var trainer = new Trainer(probe, optimizer: null, data.HasTargets ? Loss.Mse : Loss.CrossEntropy) { Name = "tiny statistics" };
+        int passes = (int)Math.Min(batches, ((long)order.Length + batchSize - 1) / batchSize);
+        var sa = new double[d * d];
+        var sbv = new double[(wb + outs) * (wb + outs)];
+        var stored = new List<(float[] G, float[] X, int Rows)>();
+        long aRows = 0, cRows = 0, samples = 0, kept = 0;
+        bool was = model.Module.IsTraining;
+        model.Module.Eval();
+        try
+        {
+            for (int bi = 0; bi < passes; bi++)
+            {
+                int start = bi * batchSize, n = Math.Min(batchSize, order.Length - start);
+                trainer.Backward(data.Gather(order, start, n));
+                var grad = probe.Shift.Grad!.ToArray();
+                var zShape = probe.OutputShape!;
+                using (Graph.NoGrad())
+                using (TensorScope.Begin())
+                {
+                    // producer patches a (bias 1 last), [n·P, d], and the same as d maps [n, d, H1, W1] pushed through the linearised layers
+                    var patches = GrowableModel.Patches(Tensor.FromArray(probe.ProducerInput!, probe.ProducerShape!), pw);
+                    int p = patches.Dim(0) / n;
+                    var ps = patches.Span;
+                    var a = new float[n * p * d];
+                    var maps = new float[n * d * p];
+                    for (int r = 0; r < n * p; r++)
+                    {
+                        int i = r / p, pos = r % p;
+                        for (int t = 0; t < fa; t++) { a[r * d + t] = ps[r * fa + t]; maps[(i * d + t) * p + pos] = ps[r * fa + t]; }
+                        if (d > fa) { a[r * d + fa] = 1; maps[(i * d + fa) * p + pos] = 1; }
+                    }
+                    var at = Tensor.FromArray(a, n * p, d);
+                    var aa = Ops.MatMul(at, at, transA: true).Span;
+                    for (int t = 0; t < sa.Length; t++) sa[t] += aa[t];
+                    int h1 = (probe.ProducerShape![2] + 2 * pw.Padding - pw.Kernel) / pw.Stride + 1;
+                    var g = Tensor.FromArray(maps, n, d, h1, p / h1);
+                    foreach (var f in between) g = f(g);
+                    // consumer rows: patches of the consumer's input (conv) or the flattened input (Linear); G unfolded alike
+                    var cin = Tensor.FromArray(probe.ConsumerInput!, probe.ConsumerShape!);
+                    Tensor gu, bRows;
+                    if (cw is null) (gu, bRows) = (Ops.Flatten(g), Ops.Flatten(cin));
+                    else (gu, bRows) = (GrowableModel.Patches(g, cw), GrowableModel.Patches(cin, cw));
+                    int rows = bRows.Dim(0), q = rows / n;
+                    if (gu.Dim(0) != rows || gu.Dim(1) != d * taps || bRows.Dim(1) != width * taps)
+                        throw new InvalidOperationException($"tiny: site {site.Name}: linearised map {gu.Dim(0)}×{gu.Dim(1)} does not fit the consumer's {rows}×{bRows.Dim(1)} rows");
+                    // [b, 1 | v] rows, v = −n·∂L/∂z per consumer position (z: [n, O] or [n, O, H2, W2])
+                    int cols = wb + outs, fb = width * taps;
+                    var x = new float[rows * cols];
+                    var bs = bRows.Span;
+                    for (int r = 0; r < rows; r++)
+                    {
+                        int i = r / q, pos = r % q;
+                        bs.Slice(r * fb, fb).CopyTo(x.AsSpan(r * cols, fb));
+                        if (wb > fb) x[r * cols + fb] = 1;
+                        for (int u = 0; u < outs; u++) x[r * cols + wb + u] = -n * grad[(i * outs + u) * q + pos];
+                    }
+                    if (zShape.Aggregate(1L, (s, v) => s * v) != (long)n * outs * q) throw new InvalidOperationException($"tiny: site {site.Name}: consumer output {string.Join('×', zShape)} does not match {rows} rows of {outs}");
+                    var xt = Tensor.FromArray(x, rows, cols);
+                    var xx = Ops.MatMul(xt, xt, transA: true).Span;
+                    for (int t = 0; t < sbv.Length; t++) sbv[t] += xx[t];
+                    kept += (long)rows * (d * taps + cols);
+                    if (kept * passes / (bi + 1) > MaxStoredFloats)
+                        throw new ArgumentException($"tiny: site {site.Name} would keep about {kept * passes / (bi + 1)} floats of statistics (at most {MaxStoredFloats}); use fewer or smaller batches");
+                    stored.Add((gu.ToArray(), x, rows));
+                    aRows += (long)n * p;
+                    cRows += rows;
+                    samples += n;
+                }
+            }
+        }
+        finally
+        {
+            model.Module.Train(was);
+            model.Module.ZeroGrad();
+        }
+        int c2 = wb + outs;
+        var sA = Matrix<double>.Build.Dense(d, d, (i, j) => sa[i * d + j] / aRows);
+        var sB = Matrix<double>.Build.Dense(wb, wb, (i, j) => sbv[i * c2 + j] / cRows);
+        var mB = Matrix<double>.Build.Dense(wb, outs, (i, j) => sbv[i * c2 + wb + j] / cRows);
+        var delta = OptimalDelta(sB, mB, ridge);
+        var nAcc = Matrix<double>.Build.Dense(outs, d * taps);
+        var n0Acc = Matrix<double>.Build.Dense(outs, d * taps);
+        foreach (var (gRows, x, rows) in stored)
+        {
+            var gm = Matrix<double>.Build.Dense(rows, d * taps, (i, j) => gRows[i * d * taps + j]);
+            var bm = Matrix<double>.Build.Dense(rows, wb, (i, j) => x[i * c2 + j]);
+            var vm = Matrix<double>.Build.Dense(rows, outs, (i, j) => x[i * c2 + wb + j]);
+            n0Acc += vm.TransposeThisAndMultiply(gm);
+            nAcc += (vm - bm * delta).TransposeThisAndMultiply(gm);
+        }
+        // N[e, u·T + t] = Σ v_proj[u]·G[e·T + t] / samples
+        Matrix<double> Arrange(Matrix<double> acc) => Matrix<double>.Build.Dense(d, outs * taps, (e, j) => acc[j / taps, e * taps + j % taps] / samples);
+        return new TinyConvProblem(sA, sB, mB, delta, Arrange(nAcc), Arrange(n0Acc), taps, passes);
     }
 
     /// <summary>
@@ -446,15 +616,20 @@ public sealed class TinyExtender : Extender
 
         public float[]? ProducerInput { get; private set; }
 
+        public int[]? ProducerShape { get; private set; }
+
         public float[]? ConsumerInput { get; private set; }
 
-        public void Reset(int rows, int outs)
-        {
-            Shift.Replace(new float[rows * outs], rows, outs);
-            ProducerInput = ConsumerInput = null;
-        }
+        public int[]? ConsumerShape { get; private set; }
+
+        public int[]? OutputShape { get; private set; }
 
         public override Tensor Forward(Tensor x) =>
-            _model.ForwardWithConsumerShift(x, _site, Shift, a => ProducerInput = a.ToArray(), b => ConsumerInput = b.ToArray());
+            _model.ForwardWithConsumerShift(x, _site, z =>
+            {
+                OutputShape = z.ShapeArray();
+                Shift.Replace(new float[z.Length], OutputShape);
+                return Shift;
+            }, a => (ProducerInput, ProducerShape) = (a.ToArray(), a.ShapeArray()), b => (ConsumerInput, ConsumerShape) = (b.ToArray(), b.ShapeArray()));
     }
 }
