@@ -99,15 +99,17 @@ public class TinyTests
         Assert.True((b.TransposeThisAndMultiply(r)).FrobeniusNorm() < 1e-9);
     }
 
-    [Fact]
-    public void NewNeuronsAreTheTopSingularDirectionsOfTheWhitenedMoment()
+    [Theory]
+    [InlineData(4, 3)]   // the [O, O] side (Linear sites)
+    [InlineData(3, 5)]   // the [D′, D′] side (conv sites: many outgoing entries per neuron)
+    public void NewNeuronsAreTheTopSingularDirectionsOfTheWhitenedMoment(int dim, int outs)
     {
         var rng = new Rng(8);
-        var ax = new float[50 * 4];
+        var ax = new float[50 * dim];
         rng.FillNormal(ax, 0, 1);
-        var a = Matrix<double>.Build.Dense(50, 4, (i, j) => ax[i * 4 + j] * (j + 1));
+        var a = Matrix<double>.Build.Dense(50, dim, (i, j) => ax[i * dim + j] * (j + 1));
         var s = a.TransposeThisAndMultiply(a) / 50;
-        var nm = Matrix<double>.Build.Dense(4, 3, (i, j) => Math.Sin(i + 2 * j + 1));
+        var nm = Matrix<double>.Build.Dense(dim, outs, (i, j) => Math.Sin(i + 2 * j + 1));
         var tn = TinyExtender.NewNeurons(s, nm, 2, 1e-12, 0);
         Assert.Equal(2, tn.Count);
         // reference: SVD of S^{-1/2}·N with S^{-1/2} from the eigendecomposition (gromo's route)

@@ -459,18 +459,28 @@ public sealed class TinyExtender : Extender
         var sB = Matrix<double>.Build.Dense(wb, wb, (i, j) => sbv[i * c2 + j] / cRows);
         var mB = Matrix<double>.Build.Dense(wb, outs, (i, j) => sbv[i * c2 + wb + j] / cRows);
         var delta = OptimalDelta(sB, mB, ridge);
-        var nAcc = Matrix<double>.Build.Dense(outs, d * taps);
-        var n0Acc = Matrix<double>.Build.Dense(outs, d * taps);
-        foreach (var (gRows, x, rows) in stored)
+        var nAcc = new double[outs * d * taps];
+        var n0Acc = new double[outs * d * taps];
+        var deltaF = new float[wb * outs];
+        for (int i = 0; i < wb; i++)
+            for (int u = 0; u < outs; u++) deltaF[i * outs + u] = (float)delta[i, u];
+        using (Graph.NoGrad())
         {
-            var gm = Matrix<double>.Build.Dense(rows, d * taps, (i, j) => gRows[i * d * taps + j]);
-            var bm = Matrix<double>.Build.Dense(rows, wb, (i, j) => x[i * c2 + j]);
-            var vm = Matrix<double>.Build.Dense(rows, outs, (i, j) => x[i * c2 + wb + j]);
-            n0Acc += vm.TransposeThisAndMultiply(gm);
-            nAcc += (vm - bm * delta).TransposeThisAndMultiply(gm);
+            foreach (var (gRows, x, rows) in stored)
+            {
+                using var scope = TensorScope.Begin();
+                var xt = Tensor.FromArray(x, rows, c2);
+                var bt = Ops.Slice(xt, 1, 0, wb);
+                var vt = Ops.Slice(xt, 1, wb, outs);
+                var gt = Tensor.FromArray(gRows, rows, d * taps);
+                var vp = Ops.Sub(vt, Ops.MatMul(bt, Tensor.FromArray(deltaF, wb, outs)));
+                var n0 = Ops.MatMul(vt, gt, transA: true).Span;
+                var n1 = Ops.MatMul(vp, gt, transA: true).Span;
+                for (int t = 0; t < nAcc.Length; t++) { n0Acc[t] += n0[t]; nAcc[t] += n1[t]; }
+            }
         }
         // N[e, u·T + t] = Σ v_proj[u]·G[e·T + t] / samples
-        Matrix<double> Arrange(Matrix<double> acc) => Matrix<double>.Build.Dense(d, outs * taps, (e, j) => acc[j / taps, e * taps + j % taps] / samples);
+        Matrix<double> Arrange(double[] acc) => Matrix<double>.Build.Dense(d, outs * taps, (e, j) => acc[(j / taps) * d * taps + e * taps + j % taps] / samples);
         return new TinyConvProblem(sA, sB, mB, delta, Arrange(nAcc), Arrange(n0Acc), taps, passes);
     }
 
@@ -505,35 +515,70 @@ public sealed class TinyExtender : Extender
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         int dim = s.RowCount, outs = n.ColumnCount;
         if (n.RowCount != dim) throw new ArgumentException($"N has {n.RowCount} rows, S is {dim}×{dim}");
-        var z = Regularised(s, ridge).Cholesky().Solve(n); // Z = S⁻¹·N
-        var evd = n.TransposeThisAndMultiply(z).Evd(Symmetricity.Symmetric); // Nᵀ·S⁻¹·N = (S^{-1/2}N)ᵀ(S^{-1/2}N): eigenvalues σ², eigenvectors v
-        var vals = evd.EigenValues.Select(e => e.Real).ToArray();
-        var idx = Enumerable.Range(0, outs).OrderByDescending(i => vals[i]).ThenBy(i => i).ToArray();
-        double smax = Math.Sqrt(Math.Max(0, vals[idx[0]]));
-        var kept = new List<int>();
-        foreach (int i in idx)
+        int limit = Math.Min(count, Math.Min(dim, outs));
+        var pairs = new List<(double Sigma, Vector<double> Alpha, Vector<double> Omega)>();
+        if (dim >= outs)
         {
-            if (kept.Count == Math.Min(count, Math.Min(dim, outs))) break;
-            double sg = Math.Sqrt(Math.Max(0, vals[i]));
-            if (!(sg > 0) || sg < singularThreshold * smax) break;
-            kept.Add(i);
+            // the [O, O] side: Nᵀ·S⁻¹·N = (S^{-1/2}N)ᵀ(S^{-1/2}N) has eigenvalues σ² and eigenvectors v; α = S⁻¹·N·v / √σ = √σ·S^{-1/2}·u
+            var z = Regularised(s, ridge).Cholesky().Solve(n);
+            foreach (var (sg, v) in TopEigen(n.TransposeThisAndMultiply(z), limit, singularThreshold))
+            {
+                var w = Canonical(v);
+                pairs.Add((sg, z * w / Math.Sqrt(sg), w * Math.Sqrt(sg)));
+            }
         }
-        var alpha = Matrix<double>.Build.Dense(kept.Count, dim);
-        var omega = Matrix<double>.Build.Dense(kept.Count, outs);
-        var sing = new double[kept.Count];
-        for (int k = 0; k < kept.Count; k++)
+        else
         {
-            var v = evd.EigenVectors.Column(kept[k]);
-            int arg = 0;
-            for (int t = 1; t < outs; t++) if (Math.Abs(v[t]) > Math.Abs(v[arg])) arg = t;
-            if (v[arg] < 0) v = -v;
-            double sg = Math.Sqrt(vals[kept[k]]);
-            sing[k] = sg;
-            var a = z * v / Math.Sqrt(sg);  // S⁻¹·N·v / √σ = √σ·S^{-1/2}·u
-            alpha.SetRow(k, a);
-            omega.SetRow(k, v * Math.Sqrt(sg));
+            // the [D′, D′] side (conv sites: O·T outgoing entries per neuron): C = S^{-1/2}·N, C·Cᵀ has eigenvalues σ²
+            // and eigenvectors u; v = Cᵀ·u / σ, α = √σ·S^{-1/2}·u
+            var e = Regularised(s, ridge).Evd(Symmetricity.Symmetric);
+            var isq = e.EigenVectors * Matrix<double>.Build.DiagonalOfDiagonalArray(e.EigenValues.Select(x => 1 / Math.Sqrt(Math.Max(x.Real, double.Epsilon))).ToArray()) * e.EigenVectors.Transpose();
+            var cm = isq * n;
+            foreach (var (sg, u0) in TopEigen(cm.TransposeAndMultiply(cm), limit, singularThreshold))
+            {
+                var v = cm.TransposeThisAndMultiply(u0) / sg;
+                var w = Canonical(v);
+                var u = w.Equals(v) ? u0 : -u0;
+                pairs.Add((sg, isq * u * Math.Sqrt(sg), w * Math.Sqrt(sg)));
+            }
+        }
+        var alpha = Matrix<double>.Build.Dense(pairs.Count, dim);
+        var omega = Matrix<double>.Build.Dense(pairs.Count, outs);
+        var sing = new double[pairs.Count];
+        for (int k = 0; k < pairs.Count; k++)
+        {
+            sing[k] = pairs[k].Sigma;
+            alpha.SetRow(k, pairs[k].Alpha);
+            omega.SetRow(k, pairs[k].Omega);
         }
         return new TinyNeurons(alpha, omega, sing);
+    }
+
+    // the top eigenpairs (√λ, vector) of a symmetric PSD matrix, at most limit, with √λ > 0 and ≥ threshold·√λ_max
+    private static List<(double Sigma, Vector<double> Vector)> TopEigen(Matrix<double> k, int limit, double threshold)
+    {
+        var evd = k.Evd(Symmetricity.Symmetric);
+        var vals = evd.EigenValues.Select(e => e.Real).ToArray();
+        var idx = Enumerable.Range(0, vals.Length).OrderByDescending(i => vals[i]).ThenBy(i => i).ToArray();
+        var r = new List<(double, Vector<double>)>();
+        if (idx.Length == 0) return r;
+        double smax = Math.Sqrt(Math.Max(0, vals[idx[0]]));
+        foreach (int i in idx)
+        {
+            if (r.Count == limit) break;
+            double sg = Math.Sqrt(Math.Max(0, vals[i]));
+            if (!(sg > 0) || sg < threshold * smax) break;
+            r.Add((sg, evd.EigenVectors.Column(i)));
+        }
+        return r;
+    }
+
+    // the sign of a singular pair fixed by its outgoing vector: the largest |entry| positive
+    private static Vector<double> Canonical(Vector<double> v)
+    {
+        int arg = 0;
+        for (int t = 1; t < v.Count; t++) if (Math.Abs(v[t]) > Math.Abs(v[arg])) arg = t;
+        return v[arg] < 0 ? -v : v;
     }
 
     private static Matrix<double> Regularised(Matrix<double> s, double ridge)
