@@ -109,9 +109,6 @@ public sealed class GrowableModel
     /// <summary>Index (in <see cref="Sequential.Layers"/>) of site <paramref name="siteIndex"/>'s consuming layer.</summary>
     public int ConsumerLayer(int siteIndex) => _consumer[siteIndex];
 
-    /// <summary>The producer's conv window, null for a Linear producer.</summary>
-    internal ConvWindow? Window(int siteIndex) => _window[siteIndex];
-
     /// <summary>Whether site <paramref name="siteIndex"/> grows conv channels (rather than Linear neurons).</summary>
     public bool IsConvSite(int siteIndex) => _window[siteIndex] is not null;
 
@@ -152,18 +149,19 @@ public sealed class GrowableModel
     {
         var layers = _seq.Layers;
         for (int i = 0; i < _producer[siteIndex]; i++) x = layers[i].Forward(x);
-        if (_window[siteIndex] is not { } cfg) return Ops.Flatten(x);
-        return PatchRows(x, cfg);
+        return _window[siteIndex] is { } cfg ? Patches(x, cfg) : Ops.Flatten(x);
     }
 
     /// <summary>
-    /// The input patches of a convolution with window <paramref name="cfg"/> over <paramref name="x"/> [n, C, H, W] as
-    /// rows, [n·OH·OW, C·k·k] (sample-major, then output position; scope temporary).
+    /// The input patches of a conv window over <paramref name="x"/> [batch, C, H, W] as rows (scope temporary):
+    /// [batch·OH·OW, C·k·k], one row per (sample, output position), entries in the (channel, ky, kx) order of a conv weight.
     /// </summary>
-    internal static Tensor PatchRows(Tensor x, ConvWindow cfg)
+    public static Tensor Patches(Tensor x, ConvWindow window)
     {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(window);
         int n = x.Dim(0);
-        var g = new Kernels.ConvGeometry(x.Dim(1), x.Dim(2), x.Dim(3), cfg.Kernel, cfg.Kernel, cfg.Stride, cfg.Stride, cfg.Padding, cfg.Padding);
+        var g = new Kernels.ConvGeometry(x.Dim(1), x.Dim(2), x.Dim(3), window.Kernel, window.Kernel, window.Stride, window.Stride, window.Padding, window.Padding);
         int p = g.OH * g.OW, k = g.K;
         var rows = Tensor.Empty(n * p, k);
         var col = new float[k * p];
@@ -177,6 +175,11 @@ public sealed class GrowableModel
         }
         return rows;
     }
+
+    /// <summary>Site <paramref name="siteIndex"/>'s producer's conv window (null for a Linear producer).</summary>
+    public ConvWindow? ProducerWindow(int siteIndex) => _window[siteIndex];
+
+
 
     /// <summary>
     /// Site <paramref name="siteIndex"/>'s pre-activations (the producer's output) as rows of its width (scope
@@ -227,6 +230,46 @@ public sealed class GrowableModel
             if (i == _producer[siteIndex]) a = Ops.Flatten(x);
             x = layers[i].Forward(x);
             if (i == _consumer[siteIndex]) x = Ops.Add(x, Ops.Linear(a!, bypass, null));
+        }
+        return x;
+    }
+
+    /// <summary>Runs the layers before site <paramref name="siteIndex"/>'s producer: the producer's input as that layer sees it.</summary>
+    public Tensor ForwardToProducer(Tensor x, int siteIndex)
+    {
+        var layers = _seq.Layers;
+        for (int i = 0; i < _producer[siteIndex]; i++) x = layers[i].Forward(x);
+        return x;
+    }
+
+    /// <summary>Runs site <paramref name="siteIndex"/>'s producer and every later layer on the producer's input (see <see cref="ForwardToProducer"/>).</summary>
+    public Tensor ForwardFromProducer(Tensor producerInput, int siteIndex)
+    {
+        var layers = _seq.Layers;
+        var x = producerInput;
+        for (int i = _producer[siteIndex]; i < layers.Count; i++) x = layers[i].Forward(x);
+        return x;
+    }
+
+    /// <summary>
+    /// Forward pass for TINY's statistics: adds <paramref name="shift"/>(z) to the output z of site
+    /// <paramref name="siteIndex"/>'s consumer (a zero tensor of z's shape in practice, so the gradient of the loss
+    /// w.r.t. it is the per-sample gradient of the consumer's pre-activation), and reports the producer's input and the
+    /// consumer's input (as those layers see them) to the callbacks as the pass goes.
+    /// </summary>
+    public Tensor ForwardWithConsumerShift(Tensor x, int siteIndex, Func<Tensor, Tensor> shift, Action<Tensor> producerInput, Action<Tensor> consumerInput)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(shift);
+        ArgumentNullException.ThrowIfNull(producerInput);
+        ArgumentNullException.ThrowIfNull(consumerInput);
+        var layers = _seq.Layers;
+        for (int i = 0; i < layers.Count; i++)
+        {
+            if (i == _producer[siteIndex]) producerInput(x);
+            if (i == _consumer[siteIndex]) consumerInput(x);
+            x = layers[i].Forward(x);
+            if (i == _consumer[siteIndex]) x = Ops.Add(x, shift(x));
         }
         return x;
     }

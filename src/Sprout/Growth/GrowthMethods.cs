@@ -33,6 +33,7 @@ public static class GrowthMethods
         RegisterExtender("net2net", ("net2net", new Net2NetConfig()), ("net2net-noise", new Net2NetConfig(Noise: 0.01)));
         RegisterExtender("gradmax", ("gradmax", new GradMaxConfig()));
         RegisterExtender("firefly", ("firefly", new FireflyConfig(FireflyOptions.Paper)), ("firefly-reference", new FireflyConfig(FireflyOptions.Reference)));
+        RegisterExtender("tiny", ("tiny", new TinyConfig()));
 
         RegisterDistributor("svod",
             ("svod", new SvodConfig(SvodOptions.Paper)),

@@ -256,7 +256,7 @@ public sealed class GradMaxExtender : Extender
         ArgumentNullException.ThrowIfNull(rng);
         if (data.Count == 0) throw new ArgumentException("gradmax needs training data for its gradient");
         var site = model.Sites[siteIndex];
-        var window = model.Window(siteIndex) ?? throw new ArgumentException($"gradmax: site {site.Name} is not a conv site");
+        var window = model.ProducerWindow(siteIndex) ?? throw new ArgumentException($"gradmax: site {site.Name} is not a conv site");
         if ((uint)channel >= (uint)site.Width) throw new ArgumentOutOfRangeException(nameof(channel));
         var layers = model.Module.Layers;
         int pi = model.ProducerLayer(siteIndex), ci = model.ConsumerLayer(siteIndex);
@@ -300,7 +300,7 @@ public sealed class GradMaxExtender : Extender
 
                 int p1 = produced[2] * produced[3];
                 j ??= ChannelMap(model, siteIndex, channel, produced, out inH, out inW);
-                var patches = GrowableModel.PatchRows(a, window).Span; // [n·p1, fanIn]
+                var patches = GrowableModel.Patches(a, window).Span; // [n·p1, fanIn]
                 // q[n, m, :] = Σ_r J[m, r]·patches[n, r, :]
                 int p2 = j.Length;
                 var q = new float[(long)n * p2 * fanIn];

@@ -1,0 +1,680 @@
+using MathNet.Numerics.LinearAlgebra;
+using MathNet.Numerics.LinearAlgebra.Factorization;
+using Sprout.Autograd;
+using Sprout.Nn;
+using Sprout.Tensors;
+using Sprout.Training;
+
+namespace Sprout.Growth;
+
+/// <summary>
+/// The statistics TINY gathers at one site, each a mean over the rows seen (one row per sample): a = the producer's
+/// input with a trailing 1 when the producer has a bias ([D′]), b = the consumer's input with a trailing 1 when the
+/// consumer has a bias ([W′]), v = the desired update of the consumer's pre-activation, −∂ℓ_i/∂z_{l+1} (the per-sample
+/// loss gradient, i.e. the batch-mean loss gradient times the batch size) ([O]).
+/// </summary>
+/// <param name="InputCovariance">S_a = mean aᵀa, [D′, D′].</param>
+/// <param name="ConsumerCovariance">S = mean bᵀb, [W′, W′].</param>
+/// <param name="ConsumerMoment">M = mean bᵀv, [W′, O].</param>
+/// <param name="InputMoment">M_a = mean aᵀv, [D′, O].</param>
+/// <param name="Cross">P = mean aᵀb, [D′, W′].</param>
+/// <param name="Rows">Rows averaged.</param>
+/// <param name="Batches">Forward + backward passes run to gather them.</param>
+public sealed record TinyStatistics(Matrix<double> InputCovariance, Matrix<double> ConsumerCovariance, Matrix<double> ConsumerMoment,
+    Matrix<double> InputMoment, Matrix<double> Cross, int Rows, int Batches);
+
+/// <summary>
+/// TINY's problem at a conv site (conv → conv, or conv → Flatten → Linear), with the layers between the producer and its
+/// consumer linearised at a zero channel (see <see cref="TinyExtender"/>). T = consumer weights per neuron and output
+/// (k′·k′ for a conv consumer, H·W for a Linear one after Flatten).
+/// </summary>
+/// <param name="InputCovariance">S_a = mean aᵀa over the producer's input patches (bias 1 last), [D′, D′].</param>
+/// <param name="ConsumerCovariance">S = mean bᵀb over the consumer's input rows (patches for a conv), [W·T (+1), W·T (+1)].</param>
+/// <param name="ConsumerMoment">M = mean bᵀv over the same rows, [W·T (+1), O].</param>
+/// <param name="Delta">δW* = S⁻¹M.</param>
+/// <param name="Moment">N [D′, O·T]: N[d, o·T + t] = Σ (per sample, mean over samples) of v_proj[o] at each consumer position times the linearised map of input-patch entry d under consumer tap t.</param>
+/// <param name="UnprojectedMoment">The same with v in place of v_proj: the first-order decrease of a new channel (α, ω) alone is αᵀ·this·ω per unit γ².</param>
+/// <param name="Taps">T.</param>
+/// <param name="Batches">Forward + backward passes run.</param>
+public sealed record TinyConvProblem(Matrix<double> InputCovariance, Matrix<double> ConsumerCovariance, Matrix<double> ConsumerMoment,
+    Matrix<double> Delta, Matrix<double> Moment, Matrix<double> UnprojectedMoment, int Taps, int Batches);
+
+/// <summary>TINY's new neurons: incoming weights α (with the bias last when the producer has one), outgoing weights ω and the singular values σ.</summary>
+/// <param name="Alpha">[k, D′]: α_k = √σ_k · S_a^{−1/2} u_k (u_k, v_k: singular vectors of S_a^{−1/2}·N).</param>
+/// <param name="Omega">[k, O]: ω_k = √σ_k · v_k.</param>
+/// <param name="Singular">σ_k, descending; the first-order loss decrease of the neurons (linearised activation, σ′(0) = 1) is t·Σσ_k² when both α and ω are scaled by √t.</param>
+public sealed record TinyNeurons(Matrix<double> Alpha, Matrix<double> Omega, double[] Singular)
+{
+    /// <summary>Number of neurons (directions kept).</summary>
+    public int Count => Singular.Length;
+
+    /// <summary>Σσ_k², the first-order decrease per unit of t = γ².</summary>
+    public double Gain => Singular.Sum(s => s * s);
+}
+
+/// <summary>What TINY did at one site.</summary>
+/// <param name="Site">Site name.</param>
+/// <param name="Directions">New neurons that got a TINY direction (the rest got <see cref="TinySurplus"/>).</param>
+/// <param name="NeuronGain">Σσ_k² over the kept directions (first-order decrease per unit γ²).</param>
+/// <param name="DeltaGain">tr(Mᵀ·δW*), the first-order decrease of the consumer update per unit γ².</param>
+/// <param name="Gamma">The scale the line search chose (0 = no positive scale lowered the loss; see <see cref="TinyExtender"/>).</param>
+/// <param name="LossBefore">Line-search batch loss before the change.</param>
+/// <param name="LossAfter">Line-search batch loss after it.</param>
+public sealed record TinySiteReport(string Site, int Directions, double NeuronGain, double DeltaGain, double Gamma, double LossBefore, double LossAfter);
+
+/// <summary>
+/// TINY (Verbockhaven et al., "Growing Tiny Networks: Spotting Expressivity Bottlenecks and Fixing Them Optimally",
+/// 2024; the method of the growth library gromo). For a site with producer l (input a) and consumer l+1 (input b, the
+/// post-activation of l; pre-activation z), the desired update of z is v = −∂ℓ/∂z per sample. The best update of the
+/// consumer alone is δW* = S⁻¹M (least squares of v on b); what it cannot express is the expressivity bottleneck
+/// v_proj = v − b·δW*. New neurons (α incoming, ω outgoing) maximise the first-order decrease ⟨v_proj, Σ_k ω_k α_kᵀa⟩
+/// for S_a-normalised α: the top singular directions of S_a^{−1/2}·N with N = mean aᵀv_proj = M_a − P·δW*.
+/// A line search then picks the scale γ (neurons get γα and γω, the consumer moves by γ²·δW* when
+/// <see cref="TinyConfig.ApplyDelta"/>) that minimises the loss on a batch.
+/// <para>
+/// Linear algebra is MathNet.Numerics': Cholesky solves with the ridge-regularised covariances (S + r·mean(diag S)·I)
+/// and the symmetric eigendecomposition of the small [O, O] matrix Nᵀ·S_a⁻¹·N = (S_a^{−1/2}N)ᵀ(S_a^{−1/2}N): its
+/// eigenvalues are σ_k², its eigenvectors the right singular vectors v_k, and α_k = S_a⁻¹·N·v_k / √σ_k equals
+/// √σ_k·S_a^{−1/2}·u_k, so no D′×D′ eigendecomposition or SVD is needed. Gromo takes S_a^{−1/2} from the
+/// eigendecomposition of S_a with a threshold instead of a ridge.
+/// </para>
+/// <para>
+/// Nonlinearity: as in the paper and gromo, the new neurons' effect is linearised around 0 (σ′(0) = 1 for ReLU from
+/// the right; ReLU is positively homogeneous, so γ·ω·relu(γ·αᵀa) = γ²·ω·relu(αᵀa) and the linear gain is only a
+/// guide — the line search decides). The sign of each singular pair is fixed so the largest |entry| of ω_k is positive.
+/// Directions whose singular value is below <see cref="TinyConfig.SingularThreshold"/> × the largest, and neurons
+/// past min(D′, O), get <see cref="TinyConfig.Surplus"/>. If no positive γ lowers the line-search loss, the existing
+/// weights stay, and the TINY neurons get their incoming α with zero outgoing weights (the function is unchanged).
+/// The model runs in eval mode throughout (BatchNorm uses its running statistics; new channels are identity there).
+/// Conv sites (conv → conv, conv → Flatten → Linear): a channel is one neuron applied at every position, a = its input
+/// patches, and the layers between producer and consumer are linearised at a zero channel (<see cref="ConvProblem"/>:
+/// max pooling becomes average pooling over the same windows); the consumer's statistics run over its own patches
+/// (conv) or flattened input (Linear), and N collects, per consumer tap, the projected desired update against the
+/// linearised map of each input-patch entry. Sites whose covariances exceed <see cref="MaxStatisticsSize"/> are rejected.
+/// </para>
+/// <para>
+/// Cost per grown site: <see cref="TinyConfig.Batches"/> forward + backward passes for the statistics, one Cholesky
+/// of each covariance, and one forward pass of the line-search batch per grid point (<see cref="LineSearchForwards"/>),
+/// from the producer on (the layers below it run once).
+/// </para>
+/// </summary>
+public sealed class TinyExtender : Extender
+{
+    private readonly TinyConfig _config;
+    private readonly List<TinySiteReport> _reports = new();
+
+    /// <summary>Creates the extender from a validated config (<see cref="ExtenderConfig.Build"/> validates).</summary>
+    public TinyExtender(TinyConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        _config = config;
+        Name = config.Label;
+    }
+
+    /// <inheritdoc/>
+    public override string Name { get; }
+
+    /// <summary>The largest producer fan-in + consumer fan-in + consumer outputs (the side of the covariance TINY gathers) accepted.</summary>
+    public const int MaxStatisticsSize = 4096;
+
+    /// <summary>The settings.</summary>
+    public TinyConfig Config => _config;
+
+    /// <summary>Forward + backward passes run by the last <see cref="Extender.Extend"/> call (statistics batches).</summary>
+    public int Passes { get; private set; }
+
+    /// <summary>Forward-only passes of the line-search batch run by the last <see cref="Extender.Extend"/> call.</summary>
+    public int LineSearchForwards { get; private set; }
+
+    /// <summary>What the last <see cref="Extender.Extend"/> call did, one entry per grown site.</summary>
+    public IReadOnlyList<TinySiteReport> LastReports => _reports;
+
+    /// <inheritdoc/>
+    protected override void BeginExtend(GrowthContext ctx)
+    {
+        Passes = 0;
+        LineSearchForwards = 0;
+        _reports.Clear();
+    }
+
+    /// <inheritdoc/>
+    protected override SiteExtension ExtendSite(GrowthContext ctx, int siteIndex, int count, Rng rng)
+    {
+        var model = ctx.Model;
+        var site = model.Sites[siteIndex];
+        if (ctx.Train.Count == 0) throw new ArgumentException("tiny needs training data for its statistics");
+        var c = _config;
+        var order = rng.Fork("batches").Permutation(ctx.Train.Count);
+        Matrix<double> delta, n, sa;
+        int taps = 1;
+        double deltaGain;
+        if (model.IsConvSite(siteIndex))
+        {
+            var cp = ConvProblem(model, siteIndex, ctx.Train, order, c.Batches, c.BatchSize, c.Ridge);
+            Passes += cp.Batches;
+            (delta, n, sa, taps) = (cp.Delta, cp.Moment, cp.InputCovariance, cp.Taps);
+            deltaGain = cp.ConsumerMoment.PointwiseMultiply(delta).Enumerate().Sum();
+        }
+        else
+        {
+            var stats = Statistics(model, siteIndex, ctx.Train, order, c.Batches, c.BatchSize);
+            Passes += stats.Batches;
+            delta = OptimalDelta(stats.ConsumerCovariance, stats.ConsumerMoment, c.Ridge);
+            n = ProjectedMoment(stats, delta);
+            sa = stats.InputCovariance;
+            deltaGain = stats.ConsumerMoment.PointwiseMultiply(delta).Enumerate().Sum();
+        }
+        var neurons = NewNeurons(sa, n, count, c.Ridge, c.SingularThreshold);
+
+        int old = site.Width, first = site.Grow(count), fan = site.FanIn, outs = site.FanOut, consumerOuts = outs / taps;
+        var w0 = new float[old * outs];
+        for (int i = 0; i < old; i++) site.GetOutgoing(i, w0.AsSpan(i * outs, outs));
+        var b0 = site.OutBias?.ToArray();
+        bool inBias = site.InBias is not null;
+        var loss = ctx.Train.HasTargets ? Loss.Mse : Loss.CrossEntropy;
+        var lsOrder = rng.Fork("line-search").Permutation(ctx.Train.Count);
+        var batch = ctx.Train.Gather(lsOrder, 0, Math.Min(c.LineSearchBatchSize, ctx.Train.Count));
+        var (input, inputShape) = ProducerInput(model, siteIndex, batch);
+
+        var w = new float[fan];
+        var o = new float[outs];
+        void Apply(double gamma, bool moveOld, bool withOutgoing)
+        {
+            for (int k = 0; k < neurons.Count; k++)
+            {
+                for (int t = 0; t < fan; t++) w[t] = (float)(gamma * neurons.Alpha[k, t]);
+                site.SetIncoming(first + k, w);
+                site.SetBias(first + k, inBias ? (float)(gamma * neurons.Alpha[k, fan]) : 0f);
+                for (int t = 0; t < outs; t++) o[t] = withOutgoing ? (float)(gamma * neurons.Omega[k, t]) : 0f;
+                site.SetOutgoing(first + k, o);
+            }
+            if (!c.ApplyDelta) return;
+            double g2 = moveOld ? gamma * gamma : 0;
+            // outgoing entry (output u, tap t) of old neuron i moves by γ²·δW*[i·T + t, u]; the bias row is last
+            for (int i = 0; i < old; i++)
+            {
+                for (int u = 0; u < consumerOuts; u++)
+                    for (int t = 0; t < taps; t++)
+                        o[u * taps + t] = (float)(w0[i * outs + u * taps + t] + g2 * delta[i * taps + t, u]);
+                site.SetOutgoing(i, o);
+            }
+            if (site.OutBias is { } ob)
+            {
+                var s = ob.Span;
+                for (int u = 0; u < consumerOuts; u++) s[u] = (float)(b0![u] + g2 * delta[old * taps, u]);
+            }
+        }
+        double Eval(double gamma)
+        {
+            Apply(gamma, true, true);
+            LineSearchForwards++;
+            return BatchLoss(model, siteIndex, input, inputShape, batch, loss);
+        }
+
+        double loss0 = BatchLoss(model, siteIndex, input, inputShape, batch, loss), best = loss0, bestGamma = 0;
+        LineSearchForwards++;
+        if (neurons.Count > 0 || c.ApplyDelta)
+            (bestGamma, best) = LineSearch(Eval, loss0, c.GammaMin, c.GammaMax, c.LineSearchPoints, c.LineSearchExtensions);
+        if (bestGamma > 0) Apply(bestGamma, true, true);
+        else Apply(1, false, false);
+
+        if (c.Surplus == TinySurplus.Random && neurons.Count < count)
+        {
+            double norm = MeanIncomingNorm(site, first, neurons.Count, fan);
+            if (norm == 0) norm = MeanIncomingNorm(site, 0, old, fan);
+            var r = rng.Fork("surplus");
+            for (int j = first + neurons.Count; j < first + count; j++)
+            {
+                r.FillNormal(w, 0, 1);
+                double n2 = 0;
+                foreach (float v in w) n2 += (double)v * v;
+                double f = n2 > 0 ? norm / Math.Sqrt(n2) : 0;
+                for (int t = 0; t < fan; t++) w[t] = (float)(w[t] * f);
+                site.SetIncoming(j, w);
+                site.SetBias(j, 0f);
+            }
+        }
+        _reports.Add(new TinySiteReport(site.Name, neurons.Count, neurons.Gain, deltaGain, bestGamma, loss0, best));
+        return new SiteExtension(site.Name, old, count);
+    }
+
+    /// <summary>
+    /// gromo-style line search on a black-box loss: γ = 0 (<paramref name="loss0"/>) and <paramref name="points"/>
+    /// log-spaced scales in [<paramref name="gammaMin"/>, <paramref name="gammaMax"/>]; while the best is the top of the
+    /// grid, the grid moves up a decade, at most <paramref name="extensions"/> times. Returns the best γ and its loss
+    /// (ties: the smaller γ).
+    /// </summary>
+    public static (double Gamma, double Loss) LineSearch(Func<double, double> loss, double loss0, double gammaMin, double gammaMax, int points, int extensions)
+    {
+        ArgumentNullException.ThrowIfNull(loss);
+        double bestGamma = 0, best = loss0;
+        double lo = gammaMin, hi = gammaMax;
+        bool firstGrid = true;
+        for (int round = 0; round <= extensions; round++)
+        {
+            int start = firstGrid ? 0 : 1;
+            double top = 0;
+            for (int j = start; j < points; j++)
+            {
+                double g = points == 1 ? hi : lo * Math.Pow(hi / lo, (double)j / (points - 1));
+                double l = loss(g);
+                if (l < best) (best, bestGamma) = (l, g);
+                top = g;
+            }
+            if (bestGamma != top) break;
+            firstGrid = false;
+            (lo, hi) = (hi, hi * 10);
+            if (points == 1) lo = hi;
+        }
+        return (bestGamma, best);
+    }
+
+    /// <summary>
+    /// Gathers TINY's statistics at site <paramref name="siteIndex"/> over up to <paramref name="batches"/> batches of
+    /// <paramref name="batchSize"/> samples taken in <paramref name="order"/>: each batch is one gradient-only pass of a
+    /// <see cref="Trainer"/> on a wrapper that adds a zero tensor to the consumer's output (its gradient is the
+    /// per-sample pre-activation gradient) while the producer's and consumer's inputs are recorded. The model runs in
+    /// eval mode. Linear sites only.
+    /// </summary>
+    public static TinyStatistics Statistics(GrowableModel model, int siteIndex, InMemoryDataset data, int[] order, int batches, int batchSize)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(order);
+        if (model.IsConvSite(siteIndex)) throw new ArgumentException($"tiny: site {model.Sites[siteIndex].Name} is a conv site; use ConvProblem");
+        if (data.Count == 0 || order.Length == 0) throw new ArgumentException("tiny needs training data for its statistics");
+        ArgumentOutOfRangeException.ThrowIfLessThan(batches, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var site = model.Sites[siteIndex];
+        int d = site.IncomingLength, wd = site.Width + (site.OutBias is null ? 0 : 1), outs = site.OutWeight.Dim(0);
+        int cols = d + wd + outs;
+        if (cols > MaxStatisticsSize)
+            throw new ArgumentException($"tiny: site {site.Name} needs a {cols}×{cols} covariance (fan-in {site.FanIn}, width {site.Width}, {outs} outputs); at most {MaxStatisticsSize} is supported");
+        var probe = new Probe(model, siteIndex);
+        var trainer = new Trainer(probe, optimizer: null, data.HasTargets ? Loss.Mse : Loss.CrossEntropy) { Name = "tiny statistics" };
+        int passes = (int)Math.Min(batches, ((long)order.Length + batchSize - 1) / batchSize);
+        var sum = new double[cols * cols];
+        int rows = 0;
+        bool was = model.Module.IsTraining;
+        model.Module.Eval();
+        try
+        {
+            for (int bi = 0; bi < passes; bi++)
+            {
+                int start = bi * batchSize, n = Math.Min(batchSize, order.Length - start);
+                trainer.Backward(data.Gather(order, start, n));
+                // X = [a, 1 | b, 1 | v] per row, v = −n·∂L/∂z (the per-sample loss gradient of the batch-mean loss)
+                var x = new float[n * cols];
+                var a = probe.ProducerInput!;
+                var b = probe.ConsumerInput!;
+                var g = probe.Shift.Grad!.Span;
+                int fa = site.FanIn, fb = site.Width;
+                for (int i = 0; i < n; i++)
+                {
+                    var row = x.AsSpan(i * cols, cols);
+                    a.AsSpan(i * fa, fa).CopyTo(row);
+                    if (d > fa) row[fa] = 1;
+                    b.AsSpan(i * fb, fb).CopyTo(row[d..]);
+                    if (wd > fb) row[d + fb] = 1;
+                    for (int t = 0; t < outs; t++) row[d + wd + t] = -n * g[i * outs + t];
+                }
+                using (Graph.NoGrad())
+                using (TensorScope.Begin())
+                {
+                    var xt = Tensor.FromArray(x, n, cols);
+                    var xtx = Ops.MatMul(xt, xt, transA: true).Span;
+                    for (int t = 0; t < sum.Length; t++) sum[t] += xtx[t];
+                }
+                rows += n;
+            }
+        }
+        finally
+        {
+            model.Module.Train(was);
+            model.Module.ZeroGrad();
+        }
+        Matrix<double> Block(int r0, int rn, int c0, int cn) => Matrix<double>.Build.Dense(rn, cn, (i, j) => sum[(r0 + i) * cols + c0 + j] / rows);
+        return new TinyStatistics(Block(0, d, 0, d), Block(d, wd, d, wd), Block(d, wd, d + wd, outs), Block(0, d, d + wd, outs), Block(0, d, d, wd), rows, passes);
+    }
+
+    /// <summary>The most floats <see cref="ConvProblem"/> keeps across its batches (the linearised patches, consumer rows and gradients).</summary>
+    public const long MaxStoredFloats = 1L << 26;
+
+    /// <summary>
+    /// TINY's problem at conv site <paramref name="siteIndex"/> over up to <paramref name="batches"/> batches of
+    /// <paramref name="batchSize"/> samples taken in <paramref name="order"/> (one gradient-only pass each, eval mode).
+    /// The new channel's map is linearised at zero between the producer and the consumer: BatchNorm (identity for a new
+    /// channel in eval mode, up to 1/√(1+ε)), activations (σ′(0) = 1) and dropout pass it unchanged, max pooling becomes
+    /// average pooling over the same windows (the average is a subgradient of the max at a constant map), average and
+    /// adaptive pooling stay; any other layer there is rejected with the reason.
+    /// </summary>
+    public static TinyConvProblem ConvProblem(GrowableModel model, int siteIndex, InMemoryDataset data, int[] order, int batches, int batchSize, double ridge)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(order);
+        var site = model.Sites[siteIndex];
+        var pw = model.ProducerWindow(siteIndex) ?? throw new ArgumentException($"tiny: site {site.Name} is not a conv site");
+        if (data.Count == 0 || order.Length == 0) throw new ArgumentException("tiny needs training data for its statistics");
+        ArgumentOutOfRangeException.ThrowIfLessThan(batches, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var layers = model.Module.Layers;
+        int pi = model.ProducerLayer(siteIndex), ci = model.ConsumerLayer(siteIndex);
+        var cw = layers[ci].GrowthRole is GrowableRole { Window: { } w } ? w : null; // null: a Linear consumer after Flatten
+        var between = new List<Func<Tensor, Tensor>>();
+        for (int i = pi + 1; i < ci; i++)
+        {
+            between.Add(layers[i] switch
+            {
+                BatchNorm or Activation or Dropout or Flatten => t => t,
+                Pool { Config: { Kind: PoolKind.Max or PoolKind.Average } pc } => t => Ops.AvgPool2d(t, pc.Kernel, pc.Stride, pc.Padding),
+                Pool { Config: var pc } => t => pc.FlattenOutput ? Ops.Flatten(Ops.AdaptiveAvgPool2d(t, pc.OutputSize, pc.OutputSize)) : Ops.AdaptiveAvgPool2d(t, pc.OutputSize, pc.OutputSize),
+                var l => throw new ArgumentException($"tiny: site {site.Name}: layer {i} ({l}) between the producer and its consumer cannot be linearised"),
+            });
+        }
+        int d = site.IncomingLength, fa = site.FanIn, outs = site.OutWeight.Dim(0), width = site.Width;
+        int taps = site.FanOut / outs;
+        int wb = width * taps + (site.OutBias is null ? 0 : 1);
+        if (d > MaxStatisticsSize || wb + outs > MaxStatisticsSize)
+            throw new ArgumentException($"tiny: site {site.Name} needs {d}×{d} and {wb}×{wb} covariances; at most {MaxStatisticsSize} is supported");
+        var probe = new Probe(model, siteIndex);
+        var trainer = new Trainer(probe, optimizer: null, data.HasTargets ? Loss.Mse : Loss.CrossEntropy) { Name = "tiny statistics" };
+        int passes = (int)Math.Min(batches, ((long)order.Length + batchSize - 1) / batchSize);
+        var sa = new double[d * d];
+        var sbv = new double[(wb + outs) * (wb + outs)];
+        var stored = new List<(float[] G, float[] X, int Rows)>();
+        long aRows = 0, cRows = 0, samples = 0, kept = 0;
+        bool was = model.Module.IsTraining;
+        model.Module.Eval();
+        try
+        {
+            for (int bi = 0; bi < passes; bi++)
+            {
+                int start = bi * batchSize, n = Math.Min(batchSize, order.Length - start);
+                trainer.Backward(data.Gather(order, start, n));
+                var grad = probe.Shift.Grad!.ToArray();
+                var zShape = probe.OutputShape!;
+                using (Graph.NoGrad())
+                using (TensorScope.Begin())
+                {
+                    // producer patches a (bias 1 last), [n·P, d], and the same as d maps [n, d, H1, W1] pushed through the linearised layers
+                    var patches = GrowableModel.Patches(Tensor.FromArray(probe.ProducerInput!, probe.ProducerShape!), pw);
+                    int p = patches.Dim(0) / n;
+                    var ps = patches.Span;
+                    var a = new float[n * p * d];
+                    var maps = new float[n * d * p];
+                    for (int r = 0; r < n * p; r++)
+                    {
+                        int i = r / p, pos = r % p;
+                        for (int t = 0; t < fa; t++) { a[r * d + t] = ps[r * fa + t]; maps[(i * d + t) * p + pos] = ps[r * fa + t]; }
+                        if (d > fa) { a[r * d + fa] = 1; maps[(i * d + fa) * p + pos] = 1; }
+                    }
+                    var at = Tensor.FromArray(a, n * p, d);
+                    var aa = Ops.MatMul(at, at, transA: true).Span;
+                    for (int t = 0; t < sa.Length; t++) sa[t] += aa[t];
+                    int h1 = (probe.ProducerShape![2] + 2 * pw.Padding - pw.Kernel) / pw.Stride + 1;
+                    var g = Tensor.FromArray(maps, n, d, h1, p / h1);
+                    foreach (var f in between) g = f(g);
+                    // consumer rows: patches of the consumer's input (conv) or the flattened input (Linear); G unfolded alike
+                    var cin = Tensor.FromArray(probe.ConsumerInput!, probe.ConsumerShape!);
+                    Tensor gu, bRows;
+                    if (cw is null) (gu, bRows) = (Ops.Flatten(g), Ops.Flatten(cin));
+                    else (gu, bRows) = (GrowableModel.Patches(g, cw), GrowableModel.Patches(cin, cw));
+                    int rows = bRows.Dim(0), q = rows / n;
+                    if (gu.Dim(0) != rows || gu.Dim(1) != d * taps || bRows.Dim(1) != width * taps)
+                        throw new InvalidOperationException($"tiny: site {site.Name}: linearised map {gu.Dim(0)}×{gu.Dim(1)} does not fit the consumer's {rows}×{bRows.Dim(1)} rows");
+                    // [b, 1 | v] rows, v = −n·∂L/∂z per consumer position (z: [n, O] or [n, O, H2, W2])
+                    int cols = wb + outs, fb = width * taps;
+                    var x = new float[rows * cols];
+                    var bs = bRows.Span;
+                    for (int r = 0; r < rows; r++)
+                    {
+                        int i = r / q, pos = r % q;
+                        bs.Slice(r * fb, fb).CopyTo(x.AsSpan(r * cols, fb));
+                        if (wb > fb) x[r * cols + fb] = 1;
+                        for (int u = 0; u < outs; u++) x[r * cols + wb + u] = -n * grad[(i * outs + u) * q + pos];
+                    }
+                    if (zShape.Aggregate(1L, (s, v) => s * v) != (long)n * outs * q) throw new InvalidOperationException($"tiny: site {site.Name}: consumer output {string.Join('×', zShape)} does not match {rows} rows of {outs}");
+                    var xt = Tensor.FromArray(x, rows, cols);
+                    var xx = Ops.MatMul(xt, xt, transA: true).Span;
+                    for (int t = 0; t < sbv.Length; t++) sbv[t] += xx[t];
+                    kept += (long)rows * (d * taps + cols);
+                    if (kept * passes / (bi + 1) > MaxStoredFloats)
+                        throw new ArgumentException($"tiny: site {site.Name} would keep about {kept * passes / (bi + 1)} floats of statistics (at most {MaxStoredFloats}); use fewer or smaller batches");
+                    stored.Add((gu.ToArray(), x, rows));
+                    aRows += (long)n * p;
+                    cRows += rows;
+                    samples += n;
+                }
+            }
+        }
+        finally
+        {
+            model.Module.Train(was);
+            model.Module.ZeroGrad();
+        }
+        int c2 = wb + outs;
+        var sA = Matrix<double>.Build.Dense(d, d, (i, j) => sa[i * d + j] / aRows);
+        var sB = Matrix<double>.Build.Dense(wb, wb, (i, j) => sbv[i * c2 + j] / cRows);
+        var mB = Matrix<double>.Build.Dense(wb, outs, (i, j) => sbv[i * c2 + wb + j] / cRows);
+        var delta = OptimalDelta(sB, mB, ridge);
+        var nAcc = new double[outs * d * taps];
+        var n0Acc = new double[outs * d * taps];
+        var deltaF = new float[wb * outs];
+        for (int i = 0; i < wb; i++)
+            for (int u = 0; u < outs; u++) deltaF[i * outs + u] = (float)delta[i, u];
+        using (Graph.NoGrad())
+        {
+            foreach (var (gRows, x, rows) in stored)
+            {
+                using var scope = TensorScope.Begin();
+                var xt = Tensor.FromArray(x, rows, c2);
+                var bt = Ops.Slice(xt, 1, 0, wb);
+                var vt = Ops.Slice(xt, 1, wb, outs);
+                var gt = Tensor.FromArray(gRows, rows, d * taps);
+                var vp = Ops.Sub(vt, Ops.MatMul(bt, Tensor.FromArray(deltaF, wb, outs)));
+                var n0 = Ops.MatMul(vt, gt, transA: true).Span;
+                var n1 = Ops.MatMul(vp, gt, transA: true).Span;
+                for (int t = 0; t < nAcc.Length; t++) { n0Acc[t] += n0[t]; nAcc[t] += n1[t]; }
+            }
+        }
+        // N[e, u·T + t] = Σ v_proj[u]·G[e·T + t] / samples
+        Matrix<double> Arrange(double[] acc) => Matrix<double>.Build.Dense(d, outs * taps, (e, j) => acc[(j / taps) * d * taps + e * taps + j % taps] / samples);
+        return new TinyConvProblem(sA, sB, mB, delta, Arrange(nAcc), Arrange(n0Acc), taps, passes);
+    }
+
+    /// <summary>
+    /// δW* = (S + r·mean(diag S)·I)⁻¹·M, the least-squares update of the consumer ([W′, O]: one row per consumer
+    /// input, bias last), by MathNet's Cholesky.
+    /// </summary>
+    public static Matrix<double> OptimalDelta(Matrix<double> s, Matrix<double> m, double ridge)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        ArgumentNullException.ThrowIfNull(m);
+        return Regularised(s, ridge).Cholesky().Solve(m);
+    }
+
+    /// <summary>N = M_a − P·δW* = mean aᵀ·v_proj, the producer-input moment of the projected desired update ([D′, O]).</summary>
+    public static Matrix<double> ProjectedMoment(TinyStatistics stats, Matrix<double> delta)
+    {
+        ArgumentNullException.ThrowIfNull(stats);
+        ArgumentNullException.ThrowIfNull(delta);
+        return stats.InputMoment - stats.Cross * delta;
+    }
+
+    /// <summary>
+    /// TINY's new neurons for the producer-input covariance <paramref name="s"/> [D′, D′] and moment <paramref name="n"/>
+    /// [D′, O]: up to <paramref name="count"/> directions (at most min(D′, O)) with σ_k ≥ <paramref name="singularThreshold"/>·σ_max
+    /// and σ_k &gt; 0 (see <see cref="TinyNeurons"/>). S is regularised by <paramref name="ridge"/>·mean(diag S).
+    /// </summary>
+    public static TinyNeurons NewNeurons(Matrix<double> s, Matrix<double> n, int count, double ridge, double singularThreshold)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        ArgumentNullException.ThrowIfNull(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        int dim = s.RowCount, outs = n.ColumnCount;
+        if (n.RowCount != dim) throw new ArgumentException($"N has {n.RowCount} rows, S is {dim}×{dim}");
+        int limit = Math.Min(count, Math.Min(dim, outs));
+        var pairs = new List<(double Sigma, Vector<double> Alpha, Vector<double> Omega)>();
+        if (dim >= outs)
+        {
+            // the [O, O] side: Nᵀ·S⁻¹·N = (S^{-1/2}N)ᵀ(S^{-1/2}N) has eigenvalues σ² and eigenvectors v; α = S⁻¹·N·v / √σ = √σ·S^{-1/2}·u
+            var z = Regularised(s, ridge).Cholesky().Solve(n);
+            foreach (var (sg, v) in TopEigen(n.TransposeThisAndMultiply(z), limit, singularThreshold))
+            {
+                var w = Canonical(v);
+                pairs.Add((sg, z * w / Math.Sqrt(sg), w * Math.Sqrt(sg)));
+            }
+        }
+        else
+        {
+            // the [D′, D′] side (conv sites: O·T outgoing entries per neuron): C = S^{-1/2}·N, C·Cᵀ has eigenvalues σ²
+            // and eigenvectors u; v = Cᵀ·u / σ, α = √σ·S^{-1/2}·u
+            var e = Regularised(s, ridge).Evd(Symmetricity.Symmetric);
+            var isq = e.EigenVectors * Matrix<double>.Build.DiagonalOfDiagonalArray(e.EigenValues.Select(x => 1 / Math.Sqrt(Math.Max(x.Real, double.Epsilon))).ToArray()) * e.EigenVectors.Transpose();
+            var cm = isq * n;
+            foreach (var (sg, u0) in TopEigen(cm.TransposeAndMultiply(cm), limit, singularThreshold))
+            {
+                var v = cm.TransposeThisAndMultiply(u0) / sg;
+                var w = Canonical(v);
+                var u = w.Equals(v) ? u0 : -u0;
+                pairs.Add((sg, isq * u * Math.Sqrt(sg), w * Math.Sqrt(sg)));
+            }
+        }
+        var alpha = Matrix<double>.Build.Dense(pairs.Count, dim);
+        var omega = Matrix<double>.Build.Dense(pairs.Count, outs);
+        var sing = new double[pairs.Count];
+        for (int k = 0; k < pairs.Count; k++)
+        {
+            sing[k] = pairs[k].Sigma;
+            alpha.SetRow(k, pairs[k].Alpha);
+            omega.SetRow(k, pairs[k].Omega);
+        }
+        return new TinyNeurons(alpha, omega, sing);
+    }
+
+    // the top eigenpairs (√λ, vector) of a symmetric PSD matrix, at most limit, with √λ > 0 and ≥ threshold·√λ_max
+    private static List<(double Sigma, Vector<double> Vector)> TopEigen(Matrix<double> k, int limit, double threshold)
+    {
+        var evd = k.Evd(Symmetricity.Symmetric);
+        var vals = evd.EigenValues.Select(e => e.Real).ToArray();
+        var idx = Enumerable.Range(0, vals.Length).OrderByDescending(i => vals[i]).ThenBy(i => i).ToArray();
+        var r = new List<(double, Vector<double>)>();
+        if (idx.Length == 0) return r;
+        double smax = Math.Sqrt(Math.Max(0, vals[idx[0]]));
+        foreach (int i in idx)
+        {
+            if (r.Count == limit) break;
+            double sg = Math.Sqrt(Math.Max(0, vals[i]));
+            if (!(sg > 0) || sg < threshold * smax) break;
+            r.Add((sg, evd.EigenVectors.Column(i)));
+        }
+        return r;
+    }
+
+    // the sign of a singular pair fixed by its outgoing vector: the largest |entry| positive
+    private static Vector<double> Canonical(Vector<double> v)
+    {
+        int arg = 0;
+        for (int t = 1; t < v.Count; t++) if (Math.Abs(v[t]) > Math.Abs(v[arg])) arg = t;
+        return v[arg] < 0 ? -v : v;
+    }
+
+    private static Matrix<double> Regularised(Matrix<double> s, double ridge)
+    {
+        if (s.RowCount != s.ColumnCount) throw new ArgumentException($"covariance is {s.RowCount}×{s.ColumnCount}, not square");
+        if (!(ridge > 0)) throw new ArgumentOutOfRangeException(nameof(ridge), "ridge must be > 0");
+        double mean = s.Diagonal().Sum() / Math.Max(1, s.RowCount);
+        double r = ridge * (mean > 0 ? mean : 1);
+        var m = (s + s.Transpose()) * 0.5;
+        for (int i = 0; i < m.RowCount; i++) m[i, i] += r;
+        return m;
+    }
+
+    // the line-search batch at the producer's input (eval mode), so each evaluation runs only the layers from the producer on
+    private static (float[] Data, int[] Shape) ProducerInput(GrowableModel model, int siteIndex, Batch batch)
+    {
+        bool was = model.Module.IsTraining;
+        model.Module.Eval();
+        try
+        {
+            using (Graph.NoGrad())
+            using (TensorScope.Begin())
+            {
+                var x = model.ForwardToProducer(batch.X, siteIndex);
+                return (x.ToArray(), x.ShapeArray());
+            }
+        }
+        finally
+        {
+            model.Module.Train(was);
+        }
+    }
+
+    private static double BatchLoss(GrowableModel model, int siteIndex, float[] input, int[] shape, Batch batch, Loss loss)
+    {
+        bool was = model.Module.IsTraining;
+        model.Module.Eval();
+        try
+        {
+            using (Graph.NoGrad())
+            using (TensorScope.Begin())
+                return loss.Compute(model.ForwardFromProducer(Tensor.FromArray(input, shape), siteIndex), batch).Item();
+        }
+        finally
+        {
+            model.Module.Train(was);
+        }
+    }
+
+    private static double MeanIncomingNorm(GrowthSite site, int first, int count, int fan)
+    {
+        if (count == 0) return 0;
+        var w = new float[fan];
+        double sum = 0;
+        for (int j = first; j < first + count; j++)
+        {
+            site.GetIncoming(j, w);
+            double n2 = 0;
+            foreach (float v in w) n2 += (double)v * v;
+            sum += Math.Sqrt(n2);
+        }
+        return sum / count;
+    }
+
+    // the model with a zero shift added to the consumer's output; records the producer's and consumer's inputs
+    private sealed class Probe : Module
+    {
+        private readonly GrowableModel _model;
+        private readonly int _site;
+
+        public Probe(GrowableModel model, int site)
+        {
+            _model = model;
+            _site = site;
+            RegisterModule("model", model.Module);
+            Shift = RegisterParameter("shift", Tensor.Zeros(1, 1).Persist());
+        }
+
+        public Tensor Shift { get; }
+
+        public float[]? ProducerInput { get; private set; }
+
+        public int[]? ProducerShape { get; private set; }
+
+        public float[]? ConsumerInput { get; private set; }
+
+        public int[]? ConsumerShape { get; private set; }
+
+        public int[]? OutputShape { get; private set; }
+
+        public override Tensor Forward(Tensor x) =>
+            _model.ForwardWithConsumerShift(x, _site, z =>
+            {
+                OutputShape = z.ShapeArray();
+                Shift.Replace(new float[z.Length], OutputShape);
+                return Shift;
+            }, a => (ProducerInput, ProducerShape) = (a.ToArray(), a.ShapeArray()), b => (ConsumerInput, ConsumerShape) = (b.ToArray(), b.ShapeArray()));
+    }
+}
