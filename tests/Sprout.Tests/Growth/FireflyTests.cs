@@ -58,8 +58,8 @@ public class FireflyTests
         Assert.Equal(0.0, plan.Sites[1]!.SplitScores[1]);
         Assert.Equal(0.0, plan.Sites[1]!.SplitScores[2]);
         Assert.True(plan.Sites[1]!.SplitScores[0] < 0, $"planted score {plan.Sites[1]!.SplitScores[0]}");
-        // one epoch of 512/32 training batches, then a scoring pass of as many
-        Assert.Equal(32, dist.Passes);
+        // one epoch of 512/32 training batches, then a scoring pass over half the data (scoreFraction 0.5)
+        Assert.Equal(16 + 8, dist.Passes);
 
         // the extender commits the distributor's plan without passes of its own: the planted neuron is split
         var before = new Trainer(m.Module).Evaluate(data).Loss;
@@ -86,7 +86,7 @@ public class FireflyTests
         Assert.Equal([3, 4], m.Widths());
         Assert.Equal([0], ext.LastPlan!.Sites[1]!.Splits);
         Assert.Null(ext.LastPlan.Sites[0]);            // a site growing by 0 gets no candidates
-        Assert.Equal(32, ext.Passes);
+        Assert.Equal(16 + 8, ext.Passes);
     }
 
     [Fact]
@@ -103,7 +103,7 @@ public class FireflyTests
         Assert.Null(plan.Sites[1]);
         for (int k = 0; k < 4; k++)
             if (plan.Sites[k] is { } s) Assert.Equal(4, s.NewCandidates);
-        Assert.Equal(2 * 3, ext.Passes);           // 48/16 training batches + 48/16 scoring batches
+        Assert.Equal(3 + 2, ext.Passes);           // 48/16 training batches + ⌈24/16⌉ scoring batches (scoreFraction 0.5)
         Assert.All(m.Logits(x), v => Assert.True(float.IsFinite(v)));
     }
 
