@@ -22,7 +22,7 @@ public abstract class Extender
         var sites = ctx.Model.Sites;
         if (counts.Count != sites.Count) throw new ArgumentException($"{counts.Count} counts for {sites.Count} growable layers");
         var result = new SiteExtension[sites.Count];
-        BeginExtend(ctx);
+        BeginExtend(ctx, counts);
         for (int step = 0; step < sites.Count; step++)
         {
             int k = TopFirst ? sites.Count - 1 - step : step;
@@ -38,6 +38,12 @@ public abstract class Extender
     protected virtual void BeginExtend(GrowthContext ctx)
     {
     }
+
+    /// <summary>
+    /// Called once per growth step, before the first site grows, with every site's count (for methods that measure all
+    /// the sites they will grow before growing any, e.g. splitting steepest descent). Default: <see cref="BeginExtend(GrowthContext)"/>.
+    /// </summary>
+    protected virtual void BeginExtend(GrowthContext ctx, IReadOnlyList<int> counts) => BeginExtend(ctx);
 
     /// <summary>Adds <paramref name="count"/> neurons to site <paramref name="siteIndex"/>.</summary>
     protected abstract SiteExtension ExtendSite(GrowthContext ctx, int siteIndex, int count, Rng rng);

@@ -32,6 +32,7 @@ public static class GrowthMethods
         RegisterExtender("frobenius", ("frobenius", new FrobeniusConfig()));
         RegisterExtender("net2net", ("net2net", new Net2NetConfig()), ("net2net-noise", new Net2NetConfig(Noise: 0.01)));
         RegisterExtender("gradmax", ("gradmax", new GradMaxConfig()));
+        RegisterExtender("ssd", ("ssd", new SsdConfig()), ("ssd-fast", new SsdConfig(SsdVariant.Fast)));
 
         RegisterDistributor("svod",
             ("svod", new SvodConfig(SvodOptions.Paper)),
