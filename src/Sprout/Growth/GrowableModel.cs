@@ -71,6 +71,12 @@ public sealed class GrowableModel
         if (_sites.Count == 0) throw new ArgumentException("the model has no hidden layer to grow");
     }
 
+    /// <summary>Index in <see cref="Sequential.Layers"/> of site <paramref name="siteIndex"/>'s producing layer.</summary>
+    public int ProducerLayer(int siteIndex) => _producer[siteIndex];
+
+    /// <summary>Index in <see cref="Sequential.Layers"/> of site <paramref name="siteIndex"/>'s consuming layer.</summary>
+    public int ConsumerLayer(int siteIndex) => _consumer[siteIndex];
+
     /// <summary>Whether site <paramref name="siteIndex"/> grows conv channels (rather than Linear neurons).</summary>
     public bool IsConvSite(int siteIndex) => _window[siteIndex] is not null;
 
@@ -105,12 +111,13 @@ public sealed class GrowableModel
     /// <summary>
     /// The input of site <paramref name="siteIndex"/>'s producer for a batch as rows of its fan-in (scope temporary):
     /// [batch, FanIn] for a Linear; for a Conv2d one row per (sample, output position) holding that position's input
-    /// patch, [batch·OH·OW, C·k·k] — a conv channel is one neuron applied at every position.
+    /// patch, [batch·OH·OW, C·k·k] — a conv channel is one neuron applied at every position. With
+    /// <paramref name="atProducer"/>, <paramref name="x"/> is already the producer's input (no layer runs).
     /// </summary>
-    public Tensor SiteInput(Tensor x, int siteIndex)
+    public Tensor SiteInput(Tensor x, int siteIndex, bool atProducer = false)
     {
         var layers = _seq.Layers;
-        for (int i = 0; i < _producer[siteIndex]; i++) x = layers[i].Forward(x);
+        for (int i = 0; i < (atProducer ? 0 : _producer[siteIndex]); i++) x = layers[i].Forward(x);
         if (_window[siteIndex] is not { } cfg) return Ops.Flatten(x);
         int n = x.Dim(0);
         var g = new Kernels.ConvGeometry(x.Dim(1), x.Dim(2), x.Dim(3), cfg.Kernel, cfg.Kernel, cfg.Stride, cfg.Stride, cfg.Padding, cfg.Padding);

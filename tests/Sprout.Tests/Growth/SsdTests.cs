@@ -268,6 +268,24 @@ public class SsdTests
         }
     }
 
+    [Theory]
+    [InlineData(ActivationKind.Relu)]
+    [InlineData(ActivationKind.LeakyRelu)]
+    [InlineData(ActivationKind.Elu)]
+    [InlineData(ActivationKind.Sigmoid)]
+    [InlineData(ActivationKind.Tanh)]
+    [InlineData(ActivationKind.Swish)]
+    [InlineData(ActivationKind.Identity)]
+    public void TheVectorisedSecondDerivativeFollowsTheScalarDefinition(ActivationKind kind)
+    {
+        var z = new float[37];
+        new Rng(3).FillUniform(z, -4, 4);
+        var d = new float[z.Length];
+        SplittingMatrices.SecondDerivatives(kind, 0.2, 1.5, z, d);
+        for (int i = 0; i < z.Length; i++)
+            Assert.True(Math.Abs(d[i] - SplittingMatrices.SecondDerivative(kind, z[i], 0.2, 1.5)) < 1e-6, $"{kind} at {z[i]}: {d[i]}");
+    }
+
     // ------------------------------------------------------------------ eigen solvers and the fast variant
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using MathNet.Numerics.LinearAlgebra;
 using Sprout.Autograd;
 using Sprout.Kernels;
@@ -123,6 +124,51 @@ public static class SplittingMatrices
         }
     }
 
+    /// <summary>
+    /// <see cref="SecondDerivative"/> over a span in float, vectorised (System.Numerics.Tensors); the scalar method is the
+    /// definition this follows.
+    /// </summary>
+    public static void SecondDerivatives(ActivationKind kind, double slope, double alpha, ReadOnlySpan<float> z, Span<float> dst)
+    {
+        if (dst.Length < z.Length) throw new ArgumentException($"{dst.Length} outputs for {z.Length} inputs");
+        dst = dst[..z.Length];
+        switch (kind)
+        {
+            case ActivationKind.Relu:
+            case ActivationKind.ReluOne:
+            case ActivationKind.WibRelu:
+            case ActivationKind.LeakyRelu:
+            case ActivationKind.PRelu:
+                {
+                    // 3·s(1−s)·k with s = sigmoid(3z): dst = s, then dst = k·3·(s − s²)
+                    float k = kind is ActivationKind.LeakyRelu or ActivationKind.PRelu ? (float)(3 * (1 - slope)) : 3f;
+                    TensorPrimitives.Multiply(z, 3f, dst);
+                    TensorPrimitives.Sigmoid(dst, dst);
+                    for (int i = 0; i < dst.Length; i++) dst[i] = k * dst[i] * (1 - dst[i]);
+                    break;
+                }
+            case ActivationKind.Sigmoid:
+                TensorPrimitives.Sigmoid(z, dst);
+                for (int i = 0; i < dst.Length; i++) dst[i] = dst[i] * (1 - dst[i]) * (1 - 2 * dst[i]);
+                break;
+            case ActivationKind.Tanh:
+                TensorPrimitives.Tanh(z, dst);
+                for (int i = 0; i < dst.Length; i++) dst[i] = -2 * dst[i] * (1 - dst[i] * dst[i]);
+                break;
+            case ActivationKind.Swish:
+                TensorPrimitives.Sigmoid(z, dst);
+                for (int i = 0; i < dst.Length; i++)
+                {
+                    float s = dst[i];
+                    dst[i] = s * (1 - s) * (2 + z[i] * (1 - 2 * s));
+                }
+                break;
+            default:
+                for (int i = 0; i < dst.Length; i++) dst[i] = (float)SecondDerivative(kind, z[i], slope, alpha);
+                break;
+        }
+    }
+
     private static double Sigmoid(double z) => z >= 0 ? 1 / (1 + Math.Exp(-z)) : Math.Exp(z) / (1 + Math.Exp(z));
 
     /// <summary>
@@ -155,7 +201,7 @@ public static class SplittingMatrices
                     int neuron = first + i;
                     for (int r = 0; r < rows; r++)
                     {
-                        float c = gw[r * w + neuron];
+                        float c = gw[neuron * rows + r];
                         var src = x.AsSpan(r * d, d);
                         var dst = scaled.AsSpan(r * d, d);
                         for (int t = 0; t < d; t++) dst[t] = c * src[t];
@@ -252,12 +298,12 @@ public static class SplittingMatrices
                 Normalise(v[j].Span, w, d);
                 if (u[j] is null || u[j].Length < rows * w) u[j] = new float[rows * w];
                 sv[j] ??= new float[w * d];
-                // U = X·Vᵀ [rows, w]; H = G ⊙ U; S·v for every neuron = Hᵀ·X [w, d]
-                Gemm.Multiply(rows, w, d, g.X[j], d, false, v[j].Span, d, true, u[j], w, false);
+                // Uᵀ = V·Xᵀ [w, rows]; H = G ⊙ Uᵀ; S·v for every neuron = H·X [w, d]
+                Gemm.Multiply(w, rows, d, v[j].Span, d, false, g.X[j], d, true, u[j], rows, false);
                 var gw = g.G[j];
-                var uu = u[j];
-                for (int t = 0; t < rows * w; t++) uu[t] *= gw[t];
-                Gemm.Multiply(w, d, rows, uu, w, true, g.X[j], d, false, sv[j], d, false);
+                var uu = u[j].AsSpan(0, rows * w);
+                TensorPrimitives.Multiply(uu, gw.AsSpan(0, rows * w), uu);
+                Gemm.Multiply(w, d, rows, u[j], rows, false, g.X[j], d, false, sv[j], d, false);
             }
         }
         for (int e = 0; e < epochs; e++)
@@ -477,14 +523,7 @@ public static class SplittingMatrices
     {
         var site = model.Sites[siteIndex];
         var layers = model.Module.Layers;
-        int producer = -1, consumer = -1;
-        for (int i = 0; i < layers.Count; i++)
-            if (layers[i].GrowthRole is GrowableRole g)
-            {
-                if (ReferenceEquals(g.Weight, site.InWeight)) producer = i;
-                else if (ReferenceEquals(g.Weight, site.OutWeight) && producer >= 0 && consumer < 0) consumer = i;
-            }
-        if (producer < 0 || consumer < 0) throw new InvalidOperationException($"ssd: site {site.Name}'s layers are not in the model");
+        int producer = model.ProducerLayer(siteIndex), consumer = model.ConsumerLayer(siteIndex);
         int act = -1;
         BatchNorm? bn = null;
         for (int i = producer + 1; i < consumer; i++)
@@ -536,18 +575,18 @@ public static class SplittingMatrices
         private readonly ProbeNet _net;
         private readonly Trainer _trainer;
         private readonly bool _wasTraining;
+        private float[] _d2 = [];
 
         public Gatherer(GrowableModel model, IReadOnlyList<int> sites)
         {
             _model = model;
             _sites = sites;
             _shape = sites.Select(k => Analyze(model, k)).ToArray();
-            var order = _shape.Select(s => s.Activation).ToArray();
-            _net = new ProbeNet(model, order);
             X = new float[sites.Count][];
             G = new float[sites.Count][];
             Rows = new int[sites.Count];
             for (int j = 0; j < sites.Count; j++) { X[j] = []; G[j] = []; }
+            _net = new ProbeNet(model, sites, _shape.Select(s => s.Activation).ToArray(), X);
             _wasTraining = model.Module.IsTraining;
             model.Module.Eval();
             _trainer = new Trainer(_net, optimizer: null, loss: null) { Name = "ssd splitting matrices" };
@@ -570,12 +609,12 @@ public static class SplittingMatrices
                 var batch = data.Data.Gather(data.Order, start, n);
                 Weight = (double)n / total;
                 trainer.Backward(batch);
-                for (int j = 0; j < _sites.Count; j++) Fill(j, batch, n);
+                for (int j = 0; j < _sites.Count; j++) Fill(j, n);
                 body();
             }
         }
 
-        private void Fill(int j, Batch batch, int n)
+        private void Fill(int j, int n)
         {
             var site = _model.Sites[_sites[j]];
             var shape = _shape[j];
@@ -584,26 +623,30 @@ public static class SplittingMatrices
             var grad = (_net.Probes[j].Grad ?? throw new InvalidOperationException($"ssd: no gradient reached site {site.Name}'s activation")).Span;
             int p = z.Length / (n * w);
             int rows = n * p;
-            using (Graph.NoGrad())
-            using (TensorScope.Begin())
-            {
-                var input = _model.SiteInput(batch.X, _sites[j]);
-                if (input.Dim(0) != rows || input.Dim(1) != d)
-                    throw new InvalidOperationException($"ssd: site {site.Name}: {input.Dim(0)}×{input.Dim(1)} input rows for {rows} activation positions of fan-in {d}");
-                if (X[j].Length < rows * d) X[j] = new float[rows * d];
-                input.Span.CopyTo(X[j]);
-            }
+            if (_net.RowCount[j] != rows)
+                throw new InvalidOperationException($"ssd: site {site.Name}: {_net.RowCount[j]} input rows for {rows} activation positions");
             if (G[j].Length < rows * w) G[j] = new float[rows * w];
+            if (_d2.Length < z.Length) _d2 = new float[z.Length];
+            var d2 = _d2.AsSpan(0, z.Length);
+            SecondDerivatives(shape.Kind, shape.Slope, shape.Alpha, z, d2);
             var gw = G[j];
             double weight = Weight;
-            for (int s = 0; s < n; s++)
-                for (int i = 0; i < w; i++)
+            for (int i = 0; i < w; i++)
+            {
+                float f = (float)(weight * shape.C2[i]);
+                if (p == 1)
                 {
-                    double f = weight * shape.C2[i];
-                    int src = (s * w + i) * p;
-                    for (int pos = 0; pos < p; pos++)
-                        gw[(s * p + pos) * w + i] = (float)(f * grad[src + pos] * SecondDerivative(shape.Kind, z[src + pos], shape.Slope, shape.Alpha));
+                    for (int s = 0; s < n; s++) gw[i * rows + s] = f * grad[s * w + i] * d2[s * w + i];
+                    continue;
                 }
+                for (int s = 0; s < n; s++)
+                {
+                    int src = (s * w + i) * p;
+                    var dst = gw.AsSpan(i * rows + s * p, p);
+                    TensorPrimitives.Multiply(grad.Slice(src, p), d2.Slice(src, p), dst);
+                    TensorPrimitives.Multiply(dst, f, dst);
+                }
+            }
             Rows[j] = rows;
         }
 
@@ -614,40 +657,63 @@ public static class SplittingMatrices
         }
     }
 
-    // the model with a zero probe added to the output of some activation layers, so ∂L/∂probe = ∂L/∂a
+    // the model with a zero probe added to the output of some activation layers, so ∂L/∂probe = ∂L/∂a; it also keeps, of
+    // the last forward pass, each site's input rows (GrowableModel.SiteInput at the producer) and activation input
     private sealed class ProbeNet : Module
     {
         private readonly GrowableModel _model;
-        private readonly int[] _at;
+        private readonly IReadOnlyList<int> _sites;
+        private readonly int[] _at, _producer;
+        private readonly float[][] _rows;
 
-        public ProbeNet(GrowableModel model, int[] activationLayers)
+        public ProbeNet(GrowableModel model, IReadOnlyList<int> sites, int[] activationLayers, float[][] rows)
         {
             _model = model;
+            _sites = sites;
             _at = activationLayers;
+            _producer = sites.Select(model.ProducerLayer).ToArray();
+            _rows = rows;
             RegisterModule("model", model.Module);
             Probes = new Tensor[activationLayers.Length];
             for (int j = 0; j < Probes.Length; j++) Probes[j] = RegisterParameter("probe" + j.ToString(System.Globalization.CultureInfo.InvariantCulture), Tensor.Zeros(1).Persist());
             Z = new float[activationLayers.Length][];
+            RowCount = new int[activationLayers.Length];
         }
 
         public Tensor[] Probes { get; }
 
-        // each probed activation's input of the last forward pass
+        // each probed activation's input
         public float[][] Z { get; }
+
+        // input rows per site (written into the caller's buffers)
+        public int[] RowCount { get; }
 
         public override Tensor Forward(Tensor x)
         {
             var layers = _model.Module.Layers;
             for (int i = 0; i < layers.Count; i++)
             {
-                int j = Array.IndexOf(_at, i);
-                x = layers[i].Forward(j >= 0 ? Capture(j, x) : x);
-                if (j < 0) continue;
-                var probe = Probes[j];
+                for (int j = 0; j < _producer.Length; j++)
+                    if (_producer[j] == i) KeepRows(j, x);
+                int a = Array.IndexOf(_at, i);
+                x = layers[i].Forward(a >= 0 ? Capture(a, x) : x);
+                if (a < 0) continue;
+                var probe = Probes[a];
                 if (!probe.Shape.SequenceEqual(x.Shape)) probe.Replace(new float[x.Length], x.ShapeArray());
                 x = Ops.Add(x, probe);
             }
             return x;
+        }
+
+        private void KeepRows(int j, Tensor x)
+        {
+            using (Graph.NoGrad())
+            {
+                var rows = _model.SiteInput(x, _sites[j], atProducer: true);
+                if (_rows[j].Length < rows.Length) _rows[j] = new float[rows.Length];
+                rows.Span.CopyTo(_rows[j]);
+                RowCount[j] = rows.Dim(0);
+            }
         }
 
         private Tensor Capture(int j, Tensor x)
