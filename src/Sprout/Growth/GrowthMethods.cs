@@ -39,6 +39,7 @@ public static class GrowthMethods
             ("svod-topn", new SvodConfig(SvodOptions.TopN)));
         RegisterDistributor("ras", ("ras", new RasConfig()));
         RegisterDistributor("fixed", ("fixed", new FixedConfig()));
+        RegisterDistributor("ssd", ("ssd", new SsdDistributorConfig()), ("ssd-fast", new SsdDistributorConfig(SsdVariant.Fast)));
     }
 
     /// <summary>Names of the extender presets, in registration order (for help and error messages).</summary>

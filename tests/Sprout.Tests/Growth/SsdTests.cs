@@ -441,15 +441,50 @@ public class SsdTests
         Assert.Throws<System.Text.Json.JsonException>(() => ExtenderConfig.FromJson("{\"type\": \"ssd\", \"variant\": \"Slow\"}"));
     }
 
+    // ------------------------------------------------------------------ the global distributor
+
+    [Fact]
+    public void TheDistributorGivesEachLayerItsShareOfTheGloballySmallestValuesAndTheExtenderReusesThem()
+    {
+        var m = Mlp(101, ActivationKind.Tanh, 4, 6, 5, 3);
+        foreach (var p in m.Parameters()) foreach (ref float w in p.Span) w *= 2f;
+        var data = GrowthFixtures.Random(60, 4, 3, 102);
+        var lmin = Enumerable.Range(0, 2).Select(k =>
+            SplittingMatrices.Compute(m, k, All(data)).Select(si => SplittingMatrices.FullMin(si, m.Sites[k].FanIn).Value).ToArray()).ToArray();
+        var pooled = lmin.SelectMany((v, k) => v.Select(x => (x, k))).OrderBy(t => t.x).Take(4).ToArray();
+        var dist = (SsdDistributor)new SsdDistributorConfig(Batches: 1, BatchSize: 60).Build();
+        var ctx = new GrowthContext(m, data, new Rng(103));
+        var counts = dist.Allocate(ctx, 4);
+        Assert.Equal([pooled.Count(t => t.k == 0), pooled.Count(t => t.k == 1)], counts);
+        Assert.Equal(2, dist.Passes);
+        Assert.Equal(lmin[0].Min(), dist.LastVotes![0], 5);
+        // more than all widths: the pool is walked again
+        Assert.Equal(13, dist.Allocate(ctx, 13).Sum());
+        dist.Allocate(ctx, 4);
+        var ext = (SsdExtender)new SsdConfig(Batches: 1, BatchSize: 60).Build();
+        ext.Extend(ctx, counts);
+        Assert.Equal(0, ext.Passes);                                  // measured once, by the distributor
+        Assert.Equal([6 + counts[0], 5 + counts[1]], m.Widths());
+        // other settings, or changed weights: the extender measures itself
+        var other = (SsdExtender)new SsdConfig(Batches: 1, BatchSize: 30).Build();
+        other.Extend(ctx, [1, 0]);
+        Assert.Equal(1, other.Passes);
+        Assert.Equal(new SsdDistributorConfig(SsdVariant.Fast, Epochs: 3), DistributorConfig.FromJson(new SsdDistributorConfig(SsdVariant.Fast, Epochs: 3).ToJson()));
+        Assert.IsType<SsdDistributor>(Distributor.Create("ssd-fast"));
+        Assert.Throws<ArgumentException>(() => new SsdDistributorConfig(BatchSize: 0).Build());
+    }
+
     // ------------------------------------------------------------------ end to end
 
     [Theory]
-    [InlineData("ssd")]
-    [InlineData("ssd-fast")]
-    public void AGrowthRunGrowsAnMlpBySplitting(string preset)
+    [InlineData("ssd", "ras")]
+    [InlineData("ssd-fast", "ras")]
+    [InlineData("ssd", "ssd")]
+    public void AGrowthRunGrowsAnMlpBySplitting(string preset, string distributor)
     {
         var ext = preset == "ssd" ? new SsdConfig(BatchSize: 50) : new SsdConfig(SsdVariant.Fast, BatchSize: 50, Epochs: 2) { Name = preset };
-        var cfg = new GrowthRunConfig([2, 6, 6, 2], GrowthSchedule.FromTotals(4, 4), ext, GrowthMethods.Distributor("ras"),
+        DistributorConfig dist = distributor == "ssd" ? new SsdDistributorConfig(BatchSize: 50) : GrowthMethods.Distributor(distributor);
+        var cfg = new GrowthRunConfig([2, 6, 6, 2], GrowthSchedule.FromTotals(4, 4), ext, dist,
             new StageTraining(2), new StageTraining(1), BatchSize: 50, LearningRate: 0.01, Seed: 3, DiagnosticBatch: 100);
         var runner = new GrowthRunner(cfg);
         var report = runner.Run(GrowthFixtures.Spirals(400, 1), GrowthFixtures.Spirals(100, 2), null);

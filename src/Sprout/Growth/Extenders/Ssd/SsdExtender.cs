@@ -32,6 +32,10 @@ public sealed record SsdSiteResult(string Site, int Added, int Negative, int Rou
 /// met in rounds: each round splits at most every current neuron once, and rounds after the first measure the grown
 /// site again (more passes).
 /// </para>
+/// <para>
+/// After the <see cref="SsdDistributor"/> with the same measurement settings in the same growth step (weights
+/// unchanged), the extender takes the distributor's measurements instead of measuring again.
+/// </para>
 /// </summary>
 public sealed class SsdExtender : Extender
 {
@@ -81,6 +85,11 @@ public sealed class SsdExtender : Extender
         _sites.Clear();
         var sites = Enumerable.Range(0, counts.Count).Where(k => counts[k] > 0).ToArray();
         if (sites.Length == 0) return;
+        if (SsdMeasurements.Find(ctx, Config) is { } shared)
+        {
+            foreach (int k in sites) _measured[k] = shared[k];
+            return;
+        }
         foreach (var (k, d) in Measure(ctx, sites, ctx.Rng.Fork($"extend/{Name}/{ctx.Stage}/measure")))
             _measured[k] = d;
     }
@@ -138,20 +147,28 @@ public sealed class SsdExtender : Extender
 
     private List<(int Site, SplittingDirections Directions)> Measure(GrowthContext ctx, int[] sites, Rng rng)
     {
-        var c = Config;
+        var result = Measure(ctx, sites, Config, rng, out int passes);
+        Passes += passes;
+        return result;
+    }
+
+    /// <summary>Measures the splitting directions of <paramref name="sites"/> with the measurement settings of <paramref name="c"/>.</summary>
+    internal static List<(int Site, SplittingDirections Directions)> Measure(GrowthContext ctx, int[] sites, SsdConfig c, Rng rng, out int passes)
+    {
         var result = new List<(int, SplittingDirections)>();
+        passes = 0;
         if (c.Variant == SsdVariant.Fast)
         {
-            var (dirs, passes) = SplittingMatrices.Fast(ctx.Model, sites, ctx.Train, c.Batches, c.BatchSize, c.Epochs, c.LearningRate, rng, ctx.Stop);
-            Passes += passes;
+            var (dirs, p) = SplittingMatrices.Fast(ctx.Model, sites, ctx.Train, c.Batches, c.BatchSize, c.Epochs, c.LearningRate, rng, ctx.Stop);
+            passes += p;
             for (int j = 0; j < sites.Length; j++) result.Add((sites[j], dirs[j]));
             return result;
         }
         var data = SplittingData.Draw(ctx.Train, c.Batches, c.BatchSize, rng.Fork("batches"));
         foreach (int k in sites)
         {
-            var (dirs, passes) = SplittingMatrices.Exact(ctx.Model, k, data, c.Solver, rng.Fork("solver", k), ctx.Stop);
-            Passes += passes;
+            var (dirs, p) = SplittingMatrices.Exact(ctx.Model, k, data, c.Solver, rng.Fork("solver", k), ctx.Stop);
+            passes += p;
             result.Add((k, dirs));
         }
         return result;
