@@ -305,8 +305,8 @@ public class SsdTests
                 for (int r = 0; r < 200; r++) acc += x[a * 200 + r] * g[r] * x[b * 200 + r];
                 s[a * n + b] = acc;
             }
-        var (lf, vf) = SplittingMatrices.FullMin(s, n);
-        var (ll, vl) = SplittingMatrices.LanczosMin(s, n, new Rng(42));
+        var (lf, vf) = SymmetricEigen.FullMin(s, n);
+        var (ll, vl) = SymmetricEigen.LanczosMin(s, n, new Rng(42));
         Assert.True(Math.Abs(lf - ll) <= 1e-8 * Math.Abs(lf), $"{lf} vs {ll}");
         Assert.True(Math.Abs(Math.Abs(vf.Zip(vl, (p, q) => p * q).Sum()) - 1) < 1e-6);
         Assert.True(Math.Abs(QuadraticForm(s, vf) - lf) < 1e-8 * Math.Abs(lf));
@@ -323,8 +323,8 @@ public class SsdTests
         Assert.Equal(1501, passes);
         for (int i = 0; i < 6; i++)
         {
-            var (lmin, _) = SplittingMatrices.FullMin(s[i], 4);
-            double lmax = -SplittingMatrices.FullMin(s[i].Select(q => -q).ToArray(), 4).Value;
+            var (lmin, _) = SymmetricEigen.FullMin(s[i], 4);
+            double lmax = -SymmetricEigen.FullMin(s[i].Select(q => -q).ToArray(), 4).Value;
             double rq = fast[0].Values[i];
             var v = fast[0].Directions.AsSpan(i * 4, 4).ToArray().Select(f => (double)f).ToArray();
             Assert.Equal(1, Math.Sqrt(v.Sum(q => q * q)), 5);
@@ -354,7 +354,7 @@ public class SsdTests
         foreach (var p in m.Parameters()) foreach (ref float w in p.Span) w *= 2f;
         var data = GrowthFixtures.Random(80, 4, 3, 62);
         var s = SplittingMatrices.Compute(m, 0, All(data));
-        var lmin = s.Select(si => SplittingMatrices.FullMin(si, 4).Value).ToArray();
+        var lmin = s.Select(si => SymmetricEigen.FullMin(si, 4).Value).ToArray();
         var expected = SsdExtender.Select(lmin, 3);
         var w0 = expected.Select(p => Incoming(m.Sites[0], p)).ToArray();
         var ext = (SsdExtender)new SsdConfig(variant, Epsilon: 0, Batches: 1, BatchSize: 80, Epochs: 1500, LearningRate: 1e-2).Build();
@@ -450,7 +450,7 @@ public class SsdTests
         foreach (var p in m.Parameters()) foreach (ref float w in p.Span) w *= 2f;
         var data = GrowthFixtures.Random(60, 4, 3, 102);
         var lmin = Enumerable.Range(0, 2).Select(k =>
-            SplittingMatrices.Compute(m, k, All(data)).Select(si => SplittingMatrices.FullMin(si, m.Sites[k].FanIn).Value).ToArray()).ToArray();
+            SplittingMatrices.Compute(m, k, All(data)).Select(si => SymmetricEigen.FullMin(si, m.Sites[k].FanIn).Value).ToArray()).ToArray();
         var pooled = lmin.SelectMany((v, k) => v.Select(x => (x, k))).OrderBy(t => t.x).Take(4).ToArray();
         var dist = (SsdDistributor)new SsdDistributorConfig(Batches: 1, BatchSize: 60).Build();
         var ctx = new GrowthContext(m, data, new Rng(103));
