@@ -39,7 +39,10 @@ public abstract class Extender
     {
     }
 
-    /// <summary>Called once per growth step with every site's count, before the first site grows (default: <see cref="BeginExtend(GrowthContext)"/>).</summary>
+    /// <summary>
+    /// Called once per growth step, before the first site grows, with every site's count (for methods that measure all
+    /// the sites they will grow before growing any, e.g. splitting steepest descent). Default: <see cref="BeginExtend(GrowthContext)"/>.
+    /// </summary>
     protected virtual void BeginExtend(GrowthContext ctx, IReadOnlyList<int> counts) => BeginExtend(ctx);
 
     /// <summary>Adds <paramref name="count"/> neurons to site <paramref name="siteIndex"/>.</summary>

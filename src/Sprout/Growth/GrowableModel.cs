@@ -143,12 +143,13 @@ public sealed class GrowableModel
     /// <summary>
     /// The input of site <paramref name="siteIndex"/>'s producer for a batch as rows of its fan-in (scope temporary):
     /// [batch, FanIn] for a Linear; for a Conv2d one row per (sample, output position) holding that position's input
-    /// patch, [batch·OH·OW, C·k·k] — a conv channel is one neuron applied at every position.
+    /// patch, [batch·OH·OW, C·k·k] — a conv channel is one neuron applied at every position. With
+    /// <paramref name="atProducer"/>, <paramref name="x"/> is already the producer's input (no layer runs).
     /// </summary>
-    public Tensor SiteInput(Tensor x, int siteIndex)
+    public Tensor SiteInput(Tensor x, int siteIndex, bool atProducer = false)
     {
         var layers = _seq.Layers;
-        for (int i = 0; i < _producer[siteIndex]; i++) x = layers[i].Forward(x);
+        for (int i = 0; i < (atProducer ? 0 : _producer[siteIndex]); i++) x = layers[i].Forward(x);
         return _window[siteIndex] is { } cfg ? Patches(x, cfg) : Ops.Flatten(x);
     }
 

@@ -34,6 +34,7 @@ public static class GrowthMethods
         RegisterExtender("gradmax", ("gradmax", new GradMaxConfig()));
         RegisterExtender("firefly", ("firefly", new FireflyConfig(FireflyOptions.Paper)), ("firefly-reference", new FireflyConfig(FireflyOptions.Reference)));
         RegisterExtender("tiny", ("tiny", new TinyConfig()));
+        RegisterExtender("ssd", ("ssd", new SsdConfig()), ("ssd-fast", new SsdConfig(SsdVariant.Fast)));
 
         RegisterDistributor("svod",
             ("svod", new SvodConfig(SvodOptions.Paper)),
@@ -42,6 +43,7 @@ public static class GrowthMethods
         RegisterDistributor("fixed", ("fixed", new FixedConfig()));
         RegisterDistributor("firefly", ("firefly", new FireflyDistributorConfig(FireflyOptions.Paper)),
             ("firefly-reference", new FireflyDistributorConfig(FireflyOptions.Reference)));
+        RegisterDistributor("ssd", ("ssd", new SsdDistributorConfig()), ("ssd-fast", new SsdDistributorConfig(SsdVariant.Fast)));
     }
 
     /// <summary>Names of the extender presets, in registration order (for help and error messages).</summary>

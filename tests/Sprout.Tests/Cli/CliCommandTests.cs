@@ -99,7 +99,7 @@ public class CliCommandTests
     // values outside a fixed set
     [InlineData("run --dataset nope", "--dataset must be mnist, fashion-mnist, cifar10, cifar100, spirals or moons, got 'nope'")]
     [InlineData("run --extender nope", "--extender must be swe, swe-reference,")]
-    [InlineData("run --distributor nope", "--distributor must be svod, svod-topn, ras, fixed, firefly or firefly-reference, got 'nope'")]
+    [InlineData("run --distributor nope", "--distributor must be svod, svod-topn, ras,")]
     [InlineData("experiment swe-inactive --scale huge", "--scale must be quick or paper, got 'huge'")]
     [InlineData("experiment swe-deep --dataset both", "--dataset must be mnist or fashion-mnist")]
     [InlineData("data fetch nosuch", "unknown data set 'nosuch'")]

@@ -1,0 +1,597 @@
+using System.Numerics.Tensors;
+using Sprout.Autograd;
+using Sprout.Kernels;
+using Sprout.Nn;
+using Sprout.Optim;
+using Sprout.Tensors;
+using Sprout.Training;
+
+namespace Sprout.Growth;
+
+/// <summary>Per-neuron splitting results of one site.</summary>
+/// <param name="Values">Per neuron: the smallest eigenvalue λ_min of its splitting matrix (fast variant: the Rayleigh quotient of the direction found).</param>
+/// <param name="Directions">The unit splitting directions, [width, FanIn] row-major (neuron i's is row i).</param>
+public sealed record SplittingDirections(double[] Values, float[] Directions);
+
+/// <summary>
+/// The batches splitting matrices are averaged over: consecutive slices of <paramref name="Order"/> of
+/// <paramref name="BatchSize"/> samples (the last may be shorter), at most <paramref name="Batches"/> of them.
+/// </summary>
+/// <param name="Data">The training data.</param>
+/// <param name="Order">Sample order (a permutation of the data, or any index list).</param>
+/// <param name="BatchSize">Samples per batch.</param>
+/// <param name="Batches">Largest number of batches used.</param>
+public sealed record SplittingData(InMemoryDataset Data, int[] Order, int BatchSize, int Batches)
+{
+    /// <summary>Batches actually used: min(<see cref="Batches"/>, ⌈samples / batch size⌉).</summary>
+    public int Count => (int)Math.Min(Batches, ((long)Order.Length + BatchSize - 1) / BatchSize);
+
+    /// <summary>Samples actually used.</summary>
+    public int Samples => (int)Math.Min(Order.Length, (long)Count * BatchSize);
+
+    /// <summary>
+    /// A random draw: a permutation of <paramref name="data"/> from <paramref name="rng"/>; <paramref name="batches"/> = 0 is
+    /// the reference rule (a tenth of an epoch, ⌊⌈samples / batch size⌉ / 10⌋, at least 1).
+    /// </summary>
+    public static SplittingData Draw(InMemoryDataset data, int batches, int batchSize, Rng rng)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(rng);
+        if (data.Count == 0) throw new ArgumentException("ssd needs training data for its splitting matrices");
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(batches);
+        if (batches == 0) batches = Math.Max(1, (int)(((long)data.Count + batchSize - 1) / batchSize / 10));
+        return new SplittingData(data, rng.Permutation(data.Count), batchSize, batches);
+    }
+}
+
+/// <summary>
+/// Splitting matrices of splitting steepest descent (Liu et al. 2019). For neuron i of a site with input rows x (the
+/// producer's fan-in: a Linear's inputs, a conv's C_in·k·k patches at every output position, see
+/// <see cref="GrowableModel.SiteInput"/>), S_i = Σ_{rows} ∂L/∂a_i · σ''(z_i) · c_i² · x xᵀ, where a_i = σ(z_i) is the
+/// neuron's activation output, z_i its activation input, and c_i = γ_i/√(var_i + eps) when an (eval-mode) BatchNorm sits
+/// between the producer and the activation (1 otherwise). L is the mean loss of a batch; S is averaged over batches with
+/// weights proportional to their sizes, so it is the splitting matrix of the mean loss over the samples used (the
+/// reference code's matrices are 10× this: it divides the sum over n batches by n/10). The model runs in eval mode.
+/// <para>
+/// Meaning: splitting neuron i into two copies with incoming weights θ ± t·v and half the outgoing weights each changes
+/// the loss by t²·vᵀS_i v/2 + O(t⁴), i.e. d²L/dt² at t = 0 is vᵀS_i v. A negative eigenvalue of S_i is a direction in
+/// which splitting lowers the loss.
+/// </para>
+/// <para>
+/// σ'': the exact second derivative for smooth activations (sigmoid, tanh, swish, ELU); for ReLU-like ones, whose σ''
+/// is zero almost everywhere, the reference's smoothing 3·s(1−s) with s = sigmoid(3z) (the second derivative of
+/// softplus(3z)/3), times (1 − slope) for leaky ReLU / PReLU. WIB-ReLU is treated as a ReLU.
+/// </para>
+/// <para>
+/// ∂L/∂a_i comes from one gradient-only pass of the <see cref="Trainer"/> on a wrapper that adds a zero probe tensor to
+/// the activation's output; one pass serves every site it probes.
+/// </para>
+/// </summary>
+public static class SplittingMatrices
+{
+    /// <summary>
+    /// Largest memory the exact variant holds in splitting matrices at once (float accumulators): wider sites are done in
+    /// chunks of neurons, each chunk one more pass over the batches. A single matrix larger than this (fan-in above 8192)
+    /// is rejected.
+    /// </summary>
+    public const long MaxMatrixBytes = 256L << 20;
+
+    /// <summary>RMSprop α and momentum of the fast variant (the reference's).</summary>
+    public const double RmsPropAlpha = 0.9, RmsPropMomentum = 0.1;
+
+    /// <summary>
+    /// σ''(z) as used in the splitting matrix for an activation (see the class remarks): exact for smooth activations,
+    /// the reference's 3·s(1−s), s = sigmoid(3z), for ReLU-like ones (times 1 − <paramref name="slope"/> for leaky ReLU and PReLU).
+    /// </summary>
+    public static double SecondDerivative(ActivationKind kind, double z, double slope = 0.01, double alpha = 1)
+    {
+        switch (kind)
+        {
+            case ActivationKind.Relu:
+            case ActivationKind.ReluOne:
+            case ActivationKind.WibRelu:
+                {
+                    double s = Sigmoid(3 * z);
+                    return 3 * s * (1 - s);
+                }
+            case ActivationKind.LeakyRelu:
+            case ActivationKind.PRelu:
+                {
+                    double s = Sigmoid(3 * z);
+                    return 3 * s * (1 - s) * (1 - slope);
+                }
+            case ActivationKind.Elu:
+                return z > 0 ? 0 : alpha * Math.Exp(z);
+            case ActivationKind.Sigmoid:
+                {
+                    double s = Sigmoid(z);
+                    return s * (1 - s) * (1 - 2 * s);
+                }
+            case ActivationKind.Tanh:
+                {
+                    double h = Math.Tanh(z);
+                    return -2 * h * (1 - h * h);
+                }
+            case ActivationKind.Swish:
+                {
+                    double s = Sigmoid(z);
+                    return s * (1 - s) * (2 + z * (1 - 2 * s));
+                }
+            default:
+                return 0;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="SecondDerivative"/> over a span in float, vectorised (System.Numerics.Tensors); the scalar method is the
+    /// definition this follows.
+    /// </summary>
+    public static void SecondDerivatives(ActivationKind kind, double slope, double alpha, ReadOnlySpan<float> z, Span<float> dst)
+    {
+        if (dst.Length < z.Length) throw new ArgumentException($"{dst.Length} outputs for {z.Length} inputs");
+        dst = dst[..z.Length];
+        switch (kind)
+        {
+            case ActivationKind.Relu:
+            case ActivationKind.ReluOne:
+            case ActivationKind.WibRelu:
+            case ActivationKind.LeakyRelu:
+            case ActivationKind.PRelu:
+                {
+                    // 3·s(1−s)·k with s = sigmoid(3z): dst = s, then dst = k·3·(s − s²)
+                    float k = kind is ActivationKind.LeakyRelu or ActivationKind.PRelu ? (float)(3 * (1 - slope)) : 3f;
+                    TensorPrimitives.Multiply(z, 3f, dst);
+                    TensorPrimitives.Sigmoid(dst, dst);
+                    for (int i = 0; i < dst.Length; i++) dst[i] = k * dst[i] * (1 - dst[i]);
+                    break;
+                }
+            case ActivationKind.Sigmoid:
+                TensorPrimitives.Sigmoid(z, dst);
+                for (int i = 0; i < dst.Length; i++) dst[i] = dst[i] * (1 - dst[i]) * (1 - 2 * dst[i]);
+                break;
+            case ActivationKind.Tanh:
+                TensorPrimitives.Tanh(z, dst);
+                for (int i = 0; i < dst.Length; i++) dst[i] = -2 * dst[i] * (1 - dst[i] * dst[i]);
+                break;
+            case ActivationKind.Swish:
+                TensorPrimitives.Sigmoid(z, dst);
+                for (int i = 0; i < dst.Length; i++)
+                {
+                    float s = dst[i];
+                    dst[i] = s * (1 - s) * (2 + z[i] * (1 - 2 * s));
+                }
+                break;
+            default:
+                for (int i = 0; i < dst.Length; i++) dst[i] = (float)SecondDerivative(kind, z[i], slope, alpha);
+                break;
+        }
+    }
+
+    private static double Sigmoid(double z) => z >= 0 ? 1 / (1 + Math.Exp(-z)) : Math.Exp(z) / (1 + Math.Exp(z));
+
+    /// <summary>
+    /// The splitting matrices of neurons [<paramref name="first"/>, first + <paramref name="count"/>) of site
+    /// <paramref name="siteIndex"/>, each a symmetrised row-major [FanIn, FanIn] array, averaged over the batches of
+    /// <paramref name="data"/> (one forward + backward pass per batch).
+    /// </summary>
+    public static double[][] Compute(GrowableModel model, int siteIndex, SplittingData data, int first = 0, int count = -1, StopSignal? stop = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(data);
+        var site = model.Sites[siteIndex];
+        if (count < 0) count = site.Width - first;
+        if (first < 0 || first + count > site.Width) throw new ArgumentOutOfRangeException(nameof(first), $"neurons {first}…{first + count - 1} outside site {site.Name}'s {site.Width}");
+        int d = site.FanIn;
+        CheckMatrixSize(site);
+        var s = new float[count][];
+        for (int i = 0; i < count; i++) s[i] = new float[d * d];
+        using (var g = new Gatherer(model, [siteIndex]))
+        {
+            float[] scaled = [];
+            g.ForEachBatch(data, stop, () =>
+            {
+                var x = g.X[0];
+                var gw = g.G[0];
+                int rows = g.Rows[0], w = site.Width;
+                if (scaled.Length < rows * d) scaled = new float[rows * d];
+                for (int i = 0; i < count; i++)
+                {
+                    int neuron = first + i;
+                    for (int r = 0; r < rows; r++)
+                    {
+                        float c = gw[neuron * rows + r];
+                        var src = x.AsSpan(r * d, d);
+                        var dst = scaled.AsSpan(r * d, d);
+                        for (int t = 0; t < d; t++) dst[t] = c * src[t];
+                    }
+                    // S_i += (diag(g_i)·X)ᵀ·X
+                    Gemm.Multiply(d, d, rows, scaled, d, true, x, d, false, s[i], d, true);
+                }
+            });
+        }
+        var result = new double[count][];
+        for (int i = 0; i < count; i++)
+        {
+            var m = new double[d * d];
+            var si = s[i];
+            for (int a = 0; a < d; a++)
+                for (int b = 0; b < d; b++) m[a * d + b] = 0.5 * ((double)si[a * d + b] + si[b * d + a]);
+            result[i] = m;
+            s[i] = null!;
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// The exact variant for one site: every neuron's splitting matrix (<see cref="Compute"/>, in chunks of neurons that
+    /// fit <see cref="MaxMatrixBytes"/>) and its smallest eigenpair. Returns the directions and the passes run.
+    /// </summary>
+    public static (SplittingDirections Result, int Passes) Exact(GrowableModel model, int siteIndex, SplittingData data,
+        SsdEigenSolver solver, Rng rng, StopSignal? stop = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(rng);
+        var site = model.Sites[siteIndex];
+        CheckMatrixSize(site);
+        int d = site.FanIn, w = site.Width;
+        int chunk = (int)Math.Clamp(MaxMatrixBytes / ((long)d * d * sizeof(float)), 1, Math.Max(1, w));
+        bool full = solver == SsdEigenSolver.Full || (solver == SsdEigenSolver.Auto && d <= SsdConfig.FullEvdMaxFanIn);
+        var values = new double[w];
+        var dirs = new float[w * d];
+        int passes = 0;
+        for (int first = 0; first < w; first += chunk)
+        {
+            int n = Math.Min(chunk, w - first);
+            var s = Compute(model, siteIndex, data, first, n, stop);
+            passes += data.Count;
+            for (int i = 0; i < n; i++)
+            {
+                var (value, v) = full ? SymmetricEigen.FullMin(s[i], d) : SymmetricEigen.LanczosMin(s[i], d, rng.Fork("lanczos", first + i));
+                values[first + i] = value;
+                for (int t = 0; t < d; t++) dirs[(first + i) * d + t] = (float)v[t];
+                s[i] = null!;
+            }
+        }
+        return (new SplittingDirections(values, dirs), passes);
+    }
+
+    /// <summary>
+    /// The fast variant (Wang et al. 2019) for several sites at once: per neuron a direction v (start U(−0.1, 0.1),
+    /// renormalised to unit length before every step) moved by RMSprop (lr <paramref name="learningRate"/>, α 0.9,
+    /// momentum 0.1, Sprout's <see cref="RmsProp"/>) down the gradient of its Rayleigh quotient, 2(S_b·v − (vᵀS_b v)·v),
+    /// with S_b the batch's splitting matrix applied as S_b·v = Σ_rows g·σ''·c²·x(xᵀv) (two matrix products per site and
+    /// batch; S is never formed). <paramref name="epochs"/> passes over freshly drawn batches, then one more draw to
+    /// score: value = the batch-weighted mean of vᵀS_b v. One forward + backward pass per batch serves every site.
+    /// </summary>
+    public static (SplittingDirections[] Results, int Passes) Fast(GrowableModel model, IReadOnlyList<int> sites, InMemoryDataset data,
+        int batches, int batchSize, int epochs, double learningRate, Rng rng, StopSignal? stop = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(sites);
+        ArgumentNullException.ThrowIfNull(rng);
+        ArgumentOutOfRangeException.ThrowIfLessThan(epochs, 1);
+        int n = sites.Count;
+        var v = new Tensor[n];
+        var grads = new Tensor[n];
+        var init = rng.Fork("directions");
+        for (int j = 0; j < n; j++)
+        {
+            var site = model.Sites[sites[j]];
+            v[j] = Tensor.Zeros(site.Width, site.FanIn).Persist();
+            v[j].RequiresGrad = true;
+            init.FillUniform(v[j].Span, -0.1, 0.1);
+            grads[j] = Tensor.Zeros(site.Width, site.FanIn).Persist();
+        }
+        var opt = new RmsProp(v, learningRate, alpha: RmsPropAlpha, momentum: RmsPropMomentum);
+        var sv = new float[n][];
+        var u = new float[n][];
+        int passes = 0;
+        using var g = new Gatherer(model, sites);
+        void Products()
+        {
+            for (int j = 0; j < n; j++)
+            {
+                var site = model.Sites[sites[j]];
+                int w = site.Width, d = site.FanIn, rows = g.Rows[j];
+                Normalise(v[j].Span, w, d);
+                if (u[j] is null || u[j].Length < rows * w) u[j] = new float[rows * w];
+                sv[j] ??= new float[w * d];
+                // Uᵀ = V·Xᵀ [w, rows]; H = G ⊙ Uᵀ; S·v for every neuron = H·X [w, d]
+                Gemm.Multiply(w, rows, d, v[j].Span, d, false, g.X[j], d, true, u[j], rows, false);
+                var gw = g.G[j];
+                var uu = u[j].AsSpan(0, rows * w);
+                TensorPrimitives.Multiply(uu, gw.AsSpan(0, rows * w), uu);
+                Gemm.Multiply(w, d, rows, u[j], rows, false, g.X[j], d, false, sv[j], d, false);
+            }
+        }
+        for (int e = 0; e < epochs; e++)
+        {
+            var draw = SplittingData.Draw(data, batches, batchSize, rng.Fork("epoch", e));
+            passes += draw.Count;
+            g.ForEachBatch(draw, stop, () =>
+            {
+                Products();
+                for (int j = 0; j < n; j++)
+                {
+                    var site = model.Sites[sites[j]];
+                    int w = site.Width, d = site.FanIn;
+                    var vs = v[j].Span;
+                    var gs = grads[j].Span;
+                    var s = sv[j];
+                    // the batch weights scale S; the step uses the batch's own matrix, so undo the weight
+                    double scale = 1 / g.Weight;
+                    for (int i = 0; i < w; i++)
+                    {
+                        double q = 0;
+                        for (int t = 0; t < d; t++) q += (double)vs[i * d + t] * s[i * d + t];
+                        for (int t = 0; t < d; t++) gs[i * d + t] = (float)(2 * scale * (s[i * d + t] - q * vs[i * d + t]));
+                    }
+                    v[j].Grad = grads[j];
+                }
+                opt.Step();
+            });
+        }
+        var values = new double[n][];
+        for (int j = 0; j < n; j++) values[j] = new double[model.Sites[sites[j]].Width];
+        var score = SplittingData.Draw(data, batches, batchSize, rng.Fork("score"));
+        passes += score.Count;
+        g.ForEachBatch(score, stop, () =>
+        {
+            Products();
+            for (int j = 0; j < n; j++)
+            {
+                var site = model.Sites[sites[j]];
+                int w = site.Width, d = site.FanIn;
+                var vs = v[j].Span;
+                var s = sv[j];
+                for (int i = 0; i < w; i++)
+                {
+                    double q = 0;
+                    for (int t = 0; t < d; t++) q += (double)vs[i * d + t] * s[i * d + t];
+                    values[j][i] += q;   // S_b already carries the batch's weight
+                }
+            }
+        });
+        var results = new SplittingDirections[n];
+        for (int j = 0; j < n; j++)
+        {
+            var site = model.Sites[sites[j]];
+            Normalise(v[j].Span, site.Width, site.FanIn);
+            results[j] = new SplittingDirections(values[j], v[j].ToArray());
+        }
+        return (results, passes);
+    }
+
+    private static void Normalise(Span<float> v, int rows, int d)
+    {
+        for (int i = 0; i < rows; i++)
+        {
+            var r = v.Slice(i * d, d);
+            double n2 = 0;
+            foreach (float x in r) n2 += (double)x * x;
+            if (n2 > 0)
+            {
+                float f = (float)(1 / Math.Sqrt(n2));
+                for (int t = 0; t < d; t++) r[t] *= f;
+            }
+            else if (d > 0) r[0] = 1;
+        }
+    }
+
+    private static void CheckMatrixSize(GrowthSite site)
+    {
+        long bytes = (long)site.FanIn * site.FanIn * sizeof(float);
+        if (bytes > MaxMatrixBytes)
+            throw new ArgumentException($"ssd: site {site.Name} has fan-in {site.FanIn}; one {site.FanIn}×{site.FanIn} splitting matrix needs {bytes >> 20} MiB " +
+                                        $"(limit {MaxMatrixBytes >> 20} MiB): use the fast variant (\"variant\": \"Fast\")");
+    }
+
+    /// <summary>What sits between a site's producer and its consumer, as the splitting matrix needs it.</summary>
+    private sealed record SiteShape(int Activation, ActivationKind Kind, double Slope, double Alpha, double[] C2);
+
+    private static SiteShape Analyze(GrowableModel model, int siteIndex)
+    {
+        var site = model.Sites[siteIndex];
+        var layers = model.Module.Layers;
+        int producer = model.ProducerLayer(siteIndex), consumer = model.ConsumerLayer(siteIndex);
+        int act = -1;
+        BatchNorm? bn = null;
+        for (int i = producer + 1; i < consumer; i++)
+        {
+            switch (layers[i])
+            {
+                case Activation when act >= 0:
+                    throw new ArgumentException($"ssd: site {site.Name} has two activations (layers {act} and {i}) before its consumer; splitting matrices need one");
+                case Activation:
+                    act = i;
+                    break;
+                case BatchNorm b when act < 0:
+                    bn = b;
+                    break;
+                case Dropout or Flatten:
+                    break;
+                default:
+                    if (act < 0)
+                        throw new ArgumentException($"ssd: site {site.Name}: layer {i} ({layers[i]}) sits between the producer and its activation; " +
+                                                    "splitting matrices need the activation to act on each output of the producer (BatchNorm, dropout or flatten may sit there)");
+                    break;
+            }
+        }
+        if (act < 0 || layers[act] is Activation { Config.Kind: ActivationKind.Identity })
+            throw new ArgumentException($"ssd: site {site.Name} has no nonlinear activation before its consumer: its splitting matrices are zero");
+        var a = (Activation)layers[act];
+        double slope = a.Config.Kind == ActivationKind.PRelu ? a.Slopes!.Span[0] : a.Config.Slope;
+        var c2 = new double[site.Width];
+        for (int i = 0; i < c2.Length; i++)
+        {
+            double c = 1;
+            if (bn is not null)
+                c = (bn.Gamma is null ? 1.0 : bn.Gamma.Span[i]) / Math.Sqrt(bn.RunningVar.Span[i] + (double)bn.Config.Eps);
+            c2[i] = c * c;
+        }
+        return new SiteShape(act, a.Config.Kind, slope, a.Config.Alpha, c2);
+    }
+
+    /// <summary>
+    /// Runs gradient-only passes with zero probes on the activations of some sites and turns each batch into, per site,
+    /// its input rows X [rows, FanIn] and G [rows, width] = weight · ∂L/∂a · σ''(z) · c² (weight = the batch's share of
+    /// the samples). The model runs in eval mode while this exists.
+    /// </summary>
+    private sealed class Gatherer : IDisposable
+    {
+        private readonly GrowableModel _model;
+        private readonly IReadOnlyList<int> _sites;
+        private readonly SiteShape[] _shape;
+        private readonly ProbeNet _net;
+        private readonly Trainer _trainer;
+        private readonly bool _wasTraining;
+        private float[] _d2 = [];
+
+        public Gatherer(GrowableModel model, IReadOnlyList<int> sites)
+        {
+            _model = model;
+            _sites = sites;
+            _shape = sites.Select(k => Analyze(model, k)).ToArray();
+            X = new float[sites.Count][];
+            G = new float[sites.Count][];
+            Rows = new int[sites.Count];
+            for (int j = 0; j < sites.Count; j++) { X[j] = []; G[j] = []; }
+            _net = new ProbeNet(model, sites, _shape.Select(s => s.Activation).ToArray(), X);
+            _wasTraining = model.Module.IsTraining;
+            model.Module.Eval();
+            _trainer = new Trainer(_net, optimizer: null, loss: null) { Name = "ssd splitting matrices" };
+        }
+
+        public float[][] X { get; }
+        public float[][] G { get; }
+        public int[] Rows { get; }
+        public double Weight { get; private set; }
+
+        public void ForEachBatch(SplittingData data, StopSignal? stop, Action body)
+        {
+            int count = data.Count, total = data.Samples;
+            var loss = data.Data.HasTargets ? Loss.Mse : Loss.CrossEntropy;
+            var trainer = data.Data.HasTargets ? new Trainer(_net, optimizer: null, loss) { Name = _trainer.Name } : _trainer;
+            for (int b = 0; b < count; b++)
+            {
+                if (stop?.IsRequested == true) return;
+                int start = b * data.BatchSize, n = Math.Min(data.BatchSize, data.Order.Length - start);
+                var batch = data.Data.Gather(data.Order, start, n);
+                Weight = (double)n / total;
+                trainer.Backward(batch);
+                for (int j = 0; j < _sites.Count; j++) Fill(j, n);
+                body();
+            }
+        }
+
+        private void Fill(int j, int n)
+        {
+            var site = _model.Sites[_sites[j]];
+            var shape = _shape[j];
+            int w = site.Width, d = site.FanIn;
+            var z = _net.Z[j];
+            var grad = (_net.Probes[j].Grad ?? throw new InvalidOperationException($"ssd: no gradient reached site {site.Name}'s activation")).Span;
+            int p = z.Length / (n * w);
+            int rows = n * p;
+            if (_net.RowCount[j] != rows)
+                throw new InvalidOperationException($"ssd: site {site.Name}: {_net.RowCount[j]} input rows for {rows} activation positions");
+            if (G[j].Length < rows * w) G[j] = new float[rows * w];
+            if (_d2.Length < z.Length) _d2 = new float[z.Length];
+            var d2 = _d2.AsSpan(0, z.Length);
+            SecondDerivatives(shape.Kind, shape.Slope, shape.Alpha, z, d2);
+            var gw = G[j];
+            double weight = Weight;
+            for (int i = 0; i < w; i++)
+            {
+                float f = (float)(weight * shape.C2[i]);
+                if (p == 1)
+                {
+                    for (int s = 0; s < n; s++) gw[i * rows + s] = f * grad[s * w + i] * d2[s * w + i];
+                    continue;
+                }
+                for (int s = 0; s < n; s++)
+                {
+                    int src = (s * w + i) * p;
+                    var dst = gw.AsSpan(i * rows + s * p, p);
+                    TensorPrimitives.Multiply(grad.Slice(src, p), d2.Slice(src, p), dst);
+                    TensorPrimitives.Multiply(dst, f, dst);
+                }
+            }
+            Rows[j] = rows;
+        }
+
+        public void Dispose()
+        {
+            _model.Module.Train(_wasTraining);
+            _model.Module.ZeroGrad();
+        }
+    }
+
+    // the model with a zero probe added to the output of some activation layers, so ∂L/∂probe = ∂L/∂a; it also keeps, of
+    // the last forward pass, each site's input rows (GrowableModel.SiteInput at the producer) and activation input
+    private sealed class ProbeNet : Module
+    {
+        private readonly GrowableModel _model;
+        private readonly IReadOnlyList<int> _sites;
+        private readonly int[] _at, _producer;
+        private readonly float[][] _rows;
+
+        public ProbeNet(GrowableModel model, IReadOnlyList<int> sites, int[] activationLayers, float[][] rows)
+        {
+            _model = model;
+            _sites = sites;
+            _at = activationLayers;
+            _producer = sites.Select(model.ProducerLayer).ToArray();
+            _rows = rows;
+            RegisterModule("model", model.Module);
+            Probes = new Tensor[activationLayers.Length];
+            for (int j = 0; j < Probes.Length; j++) Probes[j] = RegisterParameter("probe" + j.ToString(System.Globalization.CultureInfo.InvariantCulture), Tensor.Zeros(1).Persist());
+            Z = new float[activationLayers.Length][];
+            RowCount = new int[activationLayers.Length];
+        }
+
+        public Tensor[] Probes { get; }
+
+        // each probed activation's input
+        public float[][] Z { get; }
+
+        // input rows per site (written into the caller's buffers)
+        public int[] RowCount { get; }
+
+        public override Tensor Forward(Tensor x)
+        {
+            var layers = _model.Module.Layers;
+            for (int i = 0; i < layers.Count; i++)
+            {
+                for (int j = 0; j < _producer.Length; j++)
+                    if (_producer[j] == i) KeepRows(j, x);
+                int a = Array.IndexOf(_at, i);
+                x = layers[i].Forward(a >= 0 ? Capture(a, x) : x);
+                if (a < 0) continue;
+                var probe = Probes[a];
+                if (!probe.Shape.SequenceEqual(x.Shape)) probe.Replace(new float[x.Length], x.ShapeArray());
+                x = Ops.Add(x, probe);
+            }
+            return x;
+        }
+
+        private void KeepRows(int j, Tensor x)
+        {
+            using (Graph.NoGrad())
+            {
+                var rows = _model.SiteInput(x, _sites[j], atProducer: true);
+                if (_rows[j].Length < rows.Length) _rows[j] = new float[rows.Length];
+                rows.Span.CopyTo(_rows[j]);
+                RowCount[j] = rows.Dim(0);
+            }
+        }
+
+        private Tensor Capture(int j, Tensor x)
+        {
+            if (Z[j] is null || Z[j].Length != x.Length) Z[j] = new float[x.Length];
+            x.Span.CopyTo(Z[j]);
+            return x;
+        }
+    }
+}
