@@ -12,13 +12,6 @@ public class GradMaxTests
     private static GrowableModel Mlp(ulong seed, params int[] widths) =>
         new((Sequential)SequentialConfig.Mlp(widths, new ActivationConfig(ActivationKind.ReluOne)).Build(new Rng(seed)));
 
-    private static float[] Outgoing(GrowthSite site, int neuron)
-    {
-        var o = new float[site.FanOut];
-        site.GetOutgoing(neuron, o);
-        return o;
-    }
-
     private static double Dot(ReadOnlySpan<double> a, ReadOnlySpan<float> b)
     {
         double s = 0;
@@ -124,7 +117,7 @@ public class GradMaxTests
         Assert.Equal(7, site.Width);
         for (int k = 0; k < 2; k++)
         {
-            var o = Outgoing(site, 5 + k);
+            var o = GrowthFixtures.Outgoing(site, 5 + k);
             Assert.Equal(0.7, Norm(o), 5);
             Assert.True(Math.Abs(Math.Abs(Dot(u[k], o)) - 0.7) < 1e-4, $"new neuron {k}: |⟨u_{k}, w⟩| = {Math.Abs(Dot(u[k], o))}, expected 0.7");
         }
@@ -150,7 +143,7 @@ public class GradMaxTests
                 Assert.All(w, v => Assert.Equal(0f, v));
                 Assert.Equal(0f, site.GetBias(j));
                 // 0.5 = the default scale; past the consumer's output count there is no direction left
-                Assert.Equal(j - old < site.OutWeight.Dim(0) ? 0.5 : 0, Norm(Outgoing(site, j)), 5);
+                Assert.Equal(j - old < site.OutWeight.Dim(0) ? 0.5 : 0, Norm(GrowthFixtures.Outgoing(site, j)), 5);
             }
         }
     }
@@ -180,7 +173,7 @@ public class GradMaxTests
         var grad = new float[site.Width * site.IncomingLength];
         site.IncomingGradient(grad);
         double out2 = 0;
-        for (int j = 8; j < site.Width; j++) out2 += Math.Pow(Norm(Outgoing(site, j)), 2);
+        for (int j = 8; j < site.Width; j++) out2 += Math.Pow(Norm(GrowthFixtures.Outgoing(site, j)), 2);
         return (Norm(grad.AsSpan(8 * site.IncomingLength)), Math.Sqrt(out2));
     }
 
@@ -208,7 +201,7 @@ public class GradMaxTests
         var (u, _) = TopLeftSingular(g, 2);
         new GradMaxConfig(Scale: 1, Batches: 1, BatchSize: 120).Build().Extend(new GrowthContext(m, data, new Rng(8)), [5]);
         var site = m.Sites[0];
-        var o = Enumerable.Range(6, 5).Select(j => Outgoing(site, j)).ToArray();
+        var o = Enumerable.Range(6, 5).Select(j => GrowthFixtures.Outgoing(site, j)).ToArray();
         for (int k = 0; k < 2; k++) Assert.True(Math.Abs(Math.Abs(Dot(u[k], o[k])) - 1) < 1e-4);
         // the third: a unit vector orthogonal to the first two, in the null space of Gᵀ
         Assert.Equal(1, Norm(o[2]), 5);

@@ -54,4 +54,34 @@ internal static class GrowthFixtures
                     $"tensor {i} entry {k}: {a[i][k]:R} vs {b[i][k]:R}");
         }
     }
+
+    /// <summary>max |a − b| relative to max |a| (the reference outputs must not all be zero).</summary>
+    public static double RelativeMaxDiff(float[] a, float[] b)
+    {
+        Xunit.Assert.Equal(a.Length, b.Length);
+        double d = 0, m = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            d = Math.Max(d, Math.Abs(a[i] - b[i]));
+            m = Math.Max(m, Math.Abs(a[i]));
+        }
+        Xunit.Assert.True(m > 0, "the reference outputs are all zero");
+        return d / m;
+    }
+
+    /// <summary>A neuron's incoming weights, copied.</summary>
+    public static float[] Incoming(Sprout.Growth.GrowthSite site, int neuron)
+    {
+        var w = new float[site.FanIn];
+        site.GetIncoming(neuron, w);
+        return w;
+    }
+
+    /// <summary>A neuron's outgoing weights (consumer order), copied.</summary>
+    public static float[] Outgoing(Sprout.Growth.GrowthSite site, int neuron)
+    {
+        var o = new float[site.FanOut];
+        site.GetOutgoing(neuron, o);
+        return o;
+    }
 }

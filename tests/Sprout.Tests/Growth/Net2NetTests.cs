@@ -10,34 +10,6 @@ namespace Sprout.Tests.Growth;
 [Collection("Workers")]
 public class Net2NetTests
 {
-    /// <summary>max |a − b| relative to max |a|.</summary>
-    private static double RelativeMaxDiff(float[] a, float[] b)
-    {
-        Assert.Equal(a.Length, b.Length);
-        double d = 0, m = 0;
-        for (int i = 0; i < a.Length; i++)
-        {
-            d = Math.Max(d, Math.Abs(a[i] - b[i]));
-            m = Math.Max(m, Math.Abs(a[i]));
-        }
-        Assert.True(m > 0, "the reference outputs are all zero");
-        return d / m;
-    }
-
-    private static float[] Incoming(GrowthSite site, int neuron)
-    {
-        var w = new float[site.FanIn];
-        site.GetIncoming(neuron, w);
-        return w;
-    }
-
-    private static float[] Outgoing(GrowthSite site, int neuron)
-    {
-        var o = new float[site.FanOut];
-        site.GetOutgoing(neuron, o);
-        return o;
-    }
-
     [Fact]
     public void WideningAnMlpWithoutNoiseKeepsItsOutputs()
     {
@@ -50,7 +22,7 @@ public class Net2NetTests
         Assert.Equal([17, 35], model.Widths());
         Assert.Equal(25, rep[1].Added);
         Assert.Equal(10, rep[1].OldWidth);
-        Assert.True(RelativeMaxDiff(before, model.Logits(x)) < 1e-5);
+        Assert.True(GrowthFixtures.RelativeMaxDiff(before, model.Logits(x)) < 1e-5);
         // every new neuron is an exact copy (incoming and bias) of an old one, sharing its outgoing weights
         for (int s = 0; s < 2; s++)
         {
@@ -58,9 +30,9 @@ public class Net2NetTests
             const int old = 10;
             for (int j = old; j < site.Width; j++)
             {
-                int src = Enumerable.Range(0, old).Single(i => Incoming(site, i).SequenceEqual(Incoming(site, j)));
+                int src = Enumerable.Range(0, old).Single(i => GrowthFixtures.Incoming(site, i).SequenceEqual(GrowthFixtures.Incoming(site, j)));
                 Assert.Equal(site.GetBias(src), site.GetBias(j));
-                Assert.Equal(Outgoing(site, src), Outgoing(site, j));
+                Assert.Equal(GrowthFixtures.Outgoing(site, src), GrowthFixtures.Outgoing(site, j));
             }
         }
     }
@@ -83,7 +55,7 @@ public class Net2NetTests
         var data = new InMemoryDataset(x.ToArray(), new int[8], 3 * 8 * 8);
         Extender.Create("net2net").Extend(new GrowthContext(m, data, new Rng(7)), [3, 5, 9, 4]);
         Assert.Equal([7, 9, 15, 9], m.Widths());
-        Assert.True(RelativeMaxDiff(before, m.Logits(x)) < 1e-5);
+        Assert.True(GrowthFixtures.RelativeMaxDiff(before, m.Logits(x)) < 1e-5);
 
         // the copies carry their source's BatchNorm state; the conv → Flatten → Linear site's blocks were divided too
         foreach (int s in new[] { 0, 2 })
@@ -95,7 +67,7 @@ public class Net2NetTests
             var src = new int[site.Width - old];
             for (int j = old; j < site.Width; j++)
             {
-                src[j - old] = Enumerable.Range(0, old).Single(i => Incoming(site, i).SequenceEqual(Incoming(site, j)));
+                src[j - old] = Enumerable.Range(0, old).Single(i => GrowthFixtures.Incoming(site, i).SequenceEqual(GrowthFixtures.Incoming(site, j)));
                 copies[src[j - old]]++;
             }
             for (int j = old; j < site.Width; j++)
@@ -106,7 +78,7 @@ public class Net2NetTests
                 Assert.Equal(norm.RunningMean![i], norm.RunningMean[j]);
                 Assert.Equal(norm.RunningVar![i], norm.RunningVar[j]);
                 Assert.NotEqual(1f, norm.RunningVar[j]);   // not the identity a plain Grow gives
-                Assert.Equal(Outgoing(site, i), Outgoing(site, j));
+                Assert.Equal(GrowthFixtures.Outgoing(site, i), GrowthFixtures.Outgoing(site, j));
             }
         }
     }
@@ -116,8 +88,8 @@ public class Net2NetTests
     {
         var model = GrowthFixtures.Mlp(11, 4, 5, 3);
         var site = model.Sites[0];
-        var outBefore = Enumerable.Range(0, 5).Select(i => Outgoing(site, i)).ToArray();
-        var inBefore = Enumerable.Range(0, 5).Select(i => Incoming(site, i)).ToArray();
+        var outBefore = Enumerable.Range(0, 5).Select(i => GrowthFixtures.Outgoing(site, i)).ToArray();
+        var inBefore = Enumerable.Range(0, 5).Select(i => GrowthFixtures.Incoming(site, i)).ToArray();
         var biasBefore = Enumerable.Range(0, 5).Select(site.GetBias).ToArray();
         int first = Net2NetExtender.Widen(site, [1, 3, 1, 1], 0, new Rng(1));
         Assert.Equal(5, first);
@@ -127,21 +99,21 @@ public class Net2NetTests
         for (int i = 0; i < 5; i++)
         {
             var expected = outBefore[i].Select(v => v / count[i]).ToArray();
-            Assert.Equal(expected, Outgoing(site, i));
-            Assert.Equal(inBefore[i], Incoming(site, i));
+            Assert.Equal(expected, GrowthFixtures.Outgoing(site, i));
+            Assert.Equal(inBefore[i], GrowthFixtures.Incoming(site, i));
         }
         int[] sources = [1, 3, 1, 1];
         for (int k = 0; k < 4; k++)
         {
             int j = 5 + k, i = sources[k];
-            Assert.Equal(inBefore[i], Incoming(site, j));
+            Assert.Equal(inBefore[i], GrowthFixtures.Incoming(site, j));
             Assert.Equal(biasBefore[i], site.GetBias(j));
-            Assert.Equal(outBefore[i].Select(v => v / count[i]).ToArray(), Outgoing(site, j));
+            Assert.Equal(outBefore[i].Select(v => v / count[i]).ToArray(), GrowthFixtures.Outgoing(site, j));
         }
         // the copies' outgoing weights sum back to the original's
         for (int t = 0; t < site.FanOut; t++)
         {
-            float sum = Outgoing(site, 1)[t] + Outgoing(site, 5)[t] + Outgoing(site, 7)[t] + Outgoing(site, 8)[t];
+            float sum = GrowthFixtures.Outgoing(site, 1)[t] + GrowthFixtures.Outgoing(site, 5)[t] + GrowthFixtures.Outgoing(site, 7)[t] + GrowthFixtures.Outgoing(site, 8)[t];
             Assert.Equal(outBefore[1][t], sum, 5);
         }
     }
@@ -154,21 +126,21 @@ public class Net2NetTests
         var all = site.InWeight.ToArray();
         double mean = all.Average(v => (double)v);
         double std = Math.Sqrt(all.Sum(v => (v - mean) * (v - mean)) / all.Length);
-        var inBefore = Enumerable.Range(0, 10).Select(i => Incoming(site, i)).ToArray();
+        var inBefore = Enumerable.Range(0, 10).Select(i => GrowthFixtures.Incoming(site, i)).ToArray();
         Net2NetExtender.Widen(site, [2, 2, 7], 0.01, new Rng(9));
         int[] sources = [2, 2, 7];
         var diffs = new List<double>();
         for (int k = 0; k < 3; k++)
         {
-            var w = Incoming(site, 10 + k);
+            var w = GrowthFixtures.Incoming(site, 10 + k);
             Assert.NotEqual(inBefore[sources[k]], w);
             diffs.AddRange(w.Select((v, t) => (double)v - inBefore[sources[k]][t]));
         }
-        Assert.NotEqual(Incoming(site, 10), Incoming(site, 11));   // two copies of one neuron differ from each other
+        Assert.NotEqual(GrowthFixtures.Incoming(site, 10), GrowthFixtures.Incoming(site, 11));   // two copies of one neuron differ from each other
         // the noise is small: its std is about 0.01 of the layer's weight std
         double noiseStd = Math.Sqrt(diffs.Sum(d => d * d) / diffs.Count);
         Assert.InRange(noiseStd, 0.003 * std, 0.03 * std);
-        for (int i = 0; i < 10; i++) Assert.Equal(inBefore[i], Incoming(site, i));   // originals keep their weights
+        for (int i = 0; i < 10; i++) Assert.Equal(inBefore[i], GrowthFixtures.Incoming(site, i));   // originals keep their weights
 
         // through the preset: the function changes, a little
         var m2 = GrowthFixtures.Mlp(8, 6, 10, 10, 3);
@@ -176,7 +148,7 @@ public class Net2NetTests
         var x = Tensor.Uniform(new Rng(4), -2, 2, 100, 6);
         var before = m2.Logits(x);
         Extender.Create("net2net-noise").Extend(new GrowthContext(m2, data, new Rng(3)), [10, 10]);
-        double rel = RelativeMaxDiff(before, m2.Logits(x));
+        double rel = GrowthFixtures.RelativeMaxDiff(before, m2.Logits(x));
         Assert.True(rel > 1e-5, $"noise left the outputs unchanged ({rel})");
         Assert.True(rel < 0.1, $"noise of 1% of the weight std moved the outputs by {rel}");
     }
@@ -210,13 +182,13 @@ public class Net2NetTests
         var x = Tensor.Uniform(new Rng(4), -2, 2, 50, 6);
         var before = model.Logits(x);
         var site = model.Sites[0];
-        var outBefore = Enumerable.Range(0, 10).Select(i => Outgoing(site, i)).ToArray();
+        var outBefore = Enumerable.Range(0, 10).Select(i => GrowthFixtures.Outgoing(site, i)).ToArray();
         new Net2NetConfig(RandomMapping: false).Build().Extend(new GrowthContext(model, data, new Rng(3)), [13]);
-        Assert.True(RelativeMaxDiff(before, model.Logits(x)) < 1e-5);
+        Assert.True(GrowthFixtures.RelativeMaxDiff(before, model.Logits(x)) < 1e-5);
         // 13 new over 10 old: sources 0…9, 0, 1, 2 → neurons 0–2 are shared three ways, 3–9 two ways
-        for (int j = 10; j < 23; j++) Assert.Equal(Incoming(site, (j - 10) % 10), Incoming(site, j));
+        for (int j = 10; j < 23; j++) Assert.Equal(GrowthFixtures.Incoming(site, (j - 10) % 10), GrowthFixtures.Incoming(site, j));
         for (int i = 0; i < 10; i++)
-            Assert.Equal(outBefore[i].Select(v => v / (i < 3 ? 3 : 2)).ToArray(), Outgoing(site, i));
+            Assert.Equal(outBefore[i].Select(v => v / (i < 3 ? 3 : 2)).ToArray(), GrowthFixtures.Outgoing(site, i));
     }
 
     [Theory]

@@ -8,31 +8,6 @@ namespace Sprout.Tests.Growth;
 [Collection("Workers")]
 public class SplitTests
 {
-    private static double RelativeMaxDiff(float[] a, float[] b)
-    {
-        double m = 0, s = 0;
-        for (int i = 0; i < a.Length; i++)
-        {
-            m = Math.Max(m, Math.Abs(a[i] - b[i]));
-            s = Math.Max(s, Math.Abs(a[i]));
-        }
-        return m / Math.Max(s, 1e-12);
-    }
-
-    private static float[] Incoming(GrowthSite site, int neuron)
-    {
-        var w = new float[site.FanIn];
-        site.GetIncoming(neuron, w);
-        return w;
-    }
-
-    private static float[] Outgoing(GrowthSite site, int neuron)
-    {
-        var o = new float[site.FanOut];
-        site.GetOutgoing(neuron, o);
-        return o;
-    }
-
     [Fact]
     public void ZeroDeltaSplitsOfAConvNetWithBatchNormKeepItsOutputs()
     {
@@ -50,20 +25,20 @@ public class SplitTests
         m.Sites[0].Split([3, 0], []);
         m.Sites[2].Split([1, 4, 5], []);
         Assert.Equal([6, 4, 9, 5], m.Widths());
-        Assert.True(RelativeMaxDiff(before, m.Logits(x)) < 1e-5);
+        Assert.True(GrowthFixtures.RelativeMaxDiff(before, m.Logits(x)) < 1e-5);
         var site = m.Sites[2];
         var norm = site.Norm!;
         int[] parents = [1, 4, 5];
         for (int k = 0; k < 3; k++)
         {
             int p = parents[k], j = 6 + k;
-            Assert.Equal(Incoming(site, p), Incoming(site, j));
+            Assert.Equal(GrowthFixtures.Incoming(site, p), GrowthFixtures.Incoming(site, j));
             Assert.Equal(norm.Gamma![p], norm.Gamma[j]);
             Assert.Equal(norm.Beta![p], norm.Beta[j]);
             Assert.Equal(norm.RunningMean![p], norm.RunningMean[j]);
             Assert.Equal(norm.RunningVar![p], norm.RunningVar[j]);
             Assert.NotEqual(1f, norm.RunningVar[j]);
-            Assert.Equal(Outgoing(site, p), Outgoing(site, j));
+            Assert.Equal(GrowthFixtures.Outgoing(site, p), GrowthFixtures.Outgoing(site, j));
         }
     }
 
@@ -72,21 +47,21 @@ public class SplitTests
     {
         var m = GrowthFixtures.Mlp(2, 3, 5, 4);
         var site = m.Sites[0];
-        var parentIn = Incoming(site, 2);
-        var parentOut = Outgoing(site, 2);
+        var parentIn = GrowthFixtures.Incoming(site, 2);
+        var parentOut = GrowthFixtures.Outgoing(site, 2);
         float bias = site.GetBias(2);
         float[] delta = [0.1f, -0.2f, 0.3f];
         Assert.Equal(5, site.Split([2], delta));
         for (int t = 0; t < 3; t++)
         {
-            Assert.Equal(parentIn[t] + delta[t], Incoming(site, 2)[t], 6);
-            Assert.Equal(parentIn[t] - delta[t], Incoming(site, 5)[t], 6);
+            Assert.Equal(parentIn[t] + delta[t], GrowthFixtures.Incoming(site, 2)[t], 6);
+            Assert.Equal(parentIn[t] - delta[t], GrowthFixtures.Incoming(site, 5)[t], 6);
         }
         Assert.Equal(bias, site.GetBias(5));
         for (int t = 0; t < parentOut.Length; t++)
         {
-            Assert.Equal(parentOut[t] / 2, Outgoing(site, 2)[t]);
-            Assert.Equal(parentOut[t] / 2, Outgoing(site, 5)[t]);
+            Assert.Equal(parentOut[t] / 2, GrowthFixtures.Outgoing(site, 2)[t]);
+            Assert.Equal(parentOut[t] / 2, GrowthFixtures.Outgoing(site, 5)[t]);
         }
     }
 

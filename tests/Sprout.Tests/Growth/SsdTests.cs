@@ -12,24 +12,6 @@ public class SsdTests
     private static GrowableModel Mlp(ulong seed, ActivationKind kind, params int[] widths) =>
         new((Sequential)SequentialConfig.Mlp(widths, new ActivationConfig(kind)).Build(new Rng(seed)));
 
-    private static double RelativeMaxDiff(float[] a, float[] b)
-    {
-        double m = 0, s = 0;
-        for (int i = 0; i < a.Length; i++)
-        {
-            m = Math.Max(m, Math.Abs(a[i] - b[i]));
-            s = Math.Max(s, Math.Abs(a[i]));
-        }
-        return m / Math.Max(s, 1e-12);
-    }
-
-    private static float[] Incoming(GrowthSite site, int neuron)
-    {
-        var w = new float[site.FanIn];
-        site.GetIncoming(neuron, w);
-        return w;
-    }
-
     // all samples in one batch, in their order
     private static SplittingData All(InMemoryDataset data) => new(data, InMemoryDataset.Identity(data.Count), data.Count, 1);
 
@@ -99,7 +81,7 @@ public class SsdTests
         var ext = (SsdExtender)new SsdConfig(Epsilon: 0, Batches: 2, BatchSize: 50).Build();
         ext.Extend(new GrowthContext(m, data, new Rng(6)), [3, 2]);
         Assert.Equal([11, 10], m.Widths());
-        Assert.True(RelativeMaxDiff(before, m.Logits(x)) < 1e-5);
+        Assert.True(GrowthFixtures.RelativeMaxDiff(before, m.Logits(x)) < 1e-5);
     }
 
     [Theory]
@@ -115,12 +97,12 @@ public class SsdTests
         var ext = (SsdExtender)new SsdConfig(variant, Epsilon: 0, Batches: 2, BatchSize: 24, Epochs: 2).Build();
         ext.Extend(new GrowthContext(m, data, new Rng(9)), [2, 1, 3, 2]);
         Assert.Equal([6, 5, 9, 7], m.Widths());
-        Assert.True(RelativeMaxDiff(before, m.Logits(x)) < 1e-5);
+        Assert.True(GrowthFixtures.RelativeMaxDiff(before, m.Logits(x)) < 1e-5);
         // the copies carry their parent's BatchNorm state
         var norm = m.Sites[2].Norm!;
         for (int j = 6; j < 9; j++)
             Assert.Contains(Enumerable.Range(0, 6), p => norm.Gamma![p] == norm.Gamma[j] && norm.RunningVar![p] == norm.RunningVar[j]
-                                                         && Incoming(m.Sites[2], p).SequenceEqual(Incoming(m.Sites[2], j)));
+                                                         && GrowthFixtures.Incoming(m.Sites[2], p).SequenceEqual(GrowthFixtures.Incoming(m.Sites[2], j)));
     }
 
     [Fact]
@@ -130,13 +112,13 @@ public class SsdTests
         var data = GrowthFixtures.Random(64, 4, 3, 12);
         var (dirs, _) = SplittingMatrices.Exact(m, 0, All(data), SsdEigenSolver.Full, new Rng(1));
         var parents = SsdExtender.Select(dirs.Values, 2);
-        var w = parents.Select(p => Incoming(m.Sites[0], p)).ToArray();
+        var w = parents.Select(p => GrowthFixtures.Incoming(m.Sites[0], p)).ToArray();
         new SsdConfig(Epsilon: 0.01, Batches: 1, BatchSize: 64).Build().Extend(new GrowthContext(m, data, new Rng(2)), [2]);
         for (int k = 0; k < 2; k++)
         {
             int p = parents[k];
-            var parent = Incoming(m.Sites[0], p);
-            var copy = Incoming(m.Sites[0], 6 + k);
+            var parent = GrowthFixtures.Incoming(m.Sites[0], p);
+            var copy = GrowthFixtures.Incoming(m.Sites[0], 6 + k);
             for (int t = 0; t < 4; t++)
             {
                 Assert.Equal(w[k][t] + 0.01 * dirs.Directions[p * 4 + t], parent[t], 5);
@@ -356,10 +338,10 @@ public class SsdTests
         var s = SplittingMatrices.Compute(m, 0, All(data));
         var lmin = s.Select(si => SymmetricEigen.FullMin(si, 4).Value).ToArray();
         var expected = SsdExtender.Select(lmin, 3);
-        var w0 = expected.Select(p => Incoming(m.Sites[0], p)).ToArray();
+        var w0 = expected.Select(p => GrowthFixtures.Incoming(m.Sites[0], p)).ToArray();
         var ext = (SsdExtender)new SsdConfig(variant, Epsilon: 0, Batches: 1, BatchSize: 80, Epochs: 1500, LearningRate: 1e-2).Build();
         ext.Extend(new GrowthContext(m, data, new Rng(63)), [3]);
-        for (int k = 0; k < 3; k++) Assert.Equal(w0[k], Incoming(m.Sites[0], 8 + k));
+        for (int k = 0; k < 3; k++) Assert.Equal(w0[k], GrowthFixtures.Incoming(m.Sites[0], 8 + k));
         var r = Assert.Single(ext.LastSites);
         Assert.Equal(expected.Count(p => lmin[p] < 0), r.Negative);
         Assert.Equal(1, r.Rounds);
@@ -378,7 +360,7 @@ public class SsdTests
         Assert.Equal(11, m.Sites[0].Width);
         Assert.Equal(2, ext.LastSites[0].Rounds);
         Assert.Equal(4, ext.Passes);                                 // two measurements of two batches
-        Assert.True(RelativeMaxDiff(before, m.Logits(x)) < 1e-5);
+        Assert.True(GrowthFixtures.RelativeMaxDiff(before, m.Logits(x)) < 1e-5);
     }
 
     [Fact]
