@@ -1,0 +1,108 @@
+using System.Numerics.Tensors;
+
+namespace Sprout.Growth;
+
+/// <summary>
+/// Cholesky factor A = L·Lᵀ of a dense symmetric positive-definite row-major [n, n] matrix in double, and the solve of
+/// A·X = B for several right-hand sides. Row-oriented (Cholesky–Banachiewicz): each entry of L is one inner product of
+/// two contiguous row prefixes, taken by <c>TensorPrimitives.Dot</c>
+/// (SIMD). The growth extenders' covariances go up to a few thousand rows, where MathNet's managed Cholesky runs at
+/// about 1 GFLOP/s (785×785: 177 ms measured on MNIST); this one is several times faster. The scalar twins
+/// (<see cref="FactorScalar"/>, <see cref="SolveScalar"/>) are the plain loops the tests compare against.
+/// </summary>
+internal static class SpdCholesky
+{
+    /// <summary>
+    /// Overwrites the lower triangle of <paramref name="a"/> ([n, n], row-major; only the lower triangle is read) with L
+    /// and zeroes the strict upper triangle. Throws <see cref="ArgumentException"/> when a pivot is not positive (the
+    /// matrix is not positive definite, or holds NaN).
+    /// </summary>
+    public static void Factor(Span<double> a, int n)
+    {
+        Check(a.Length, n);
+        for (int i = 0; i < n; i++)
+        {
+            var ri = a.Slice(i * n, n);
+            for (int j = 0; j < i; j++)
+            {
+                var rj = a.Slice(j * n, j);
+                ri[j] = (ri[j] - TensorPrimitives.Dot(ri[..j], rj)) / a[j * n + j];
+            }
+            double d = ri[i] - TensorPrimitives.Dot(ri[..i], ri[..i]);
+            if (!(d > 0)) throw new ArgumentException($"matrix is not positive definite (pivot {i} of {n} is {d})");
+            ri[i] = Math.Sqrt(d);
+            ri[(i + 1)..].Clear();
+        }
+    }
+
+    /// <summary>The scalar twin of <see cref="Factor"/> (plain loops, the same order of operations up to the dot products' summation order).</summary>
+    public static void FactorScalar(Span<double> a, int n)
+    {
+        Check(a.Length, n);
+        for (int i = 0; i < n; i++)
+        {
+            for (int j = 0; j <= i; j++)
+            {
+                double s = a[i * n + j];
+                for (int k = 0; k < j; k++) s -= a[i * n + k] * a[j * n + k];
+                if (j < i) a[i * n + j] = s / a[j * n + j];
+                else
+                {
+                    if (!(s > 0)) throw new ArgumentException($"matrix is not positive definite (pivot {i} of {n} is {s})");
+                    a[i * n + i] = Math.Sqrt(s);
+                }
+            }
+            for (int j = i + 1; j < n; j++) a[i * n + j] = 0;
+        }
+    }
+
+    /// <summary>
+    /// Solves L·Lᵀ·x = b in place for each of the <paramref name="m"/> right-hand sides stored as the rows of
+    /// <paramref name="bt"/> ([m, n], i.e. Bᵀ), with <paramref name="l"/> from <see cref="Factor"/>: the forward sweep
+    /// takes row prefixes of L by dot products, the backward sweep subtracts them (axpy), so L is only read by rows.
+    /// </summary>
+    public static void Solve(ReadOnlySpan<double> l, int n, Span<double> bt, int m)
+    {
+        Check(l.Length, n);
+        if (m < 0 || bt.Length != (long)m * n) throw new ArgumentException($"right-hand sides: {bt.Length} entries for {m}×{n}");
+        for (int r = 0; r < m; r++)
+        {
+            var y = bt.Slice(r * n, n);
+            for (int i = 0; i < n; i++) y[i] = (y[i] - TensorPrimitives.Dot(l.Slice(i * n, i), y[..i])) / l[i * n + i];
+            for (int i = n - 1; i >= 0; i--)
+            {
+                double x = y[i] / l[i * n + i];
+                y[i] = x;
+                if (i > 0) TensorPrimitives.MultiplyAdd(l.Slice(i * n, i), -x, y[..i], y[..i]);
+            }
+        }
+    }
+
+    /// <summary>The scalar twin of <see cref="Solve"/>.</summary>
+    public static void SolveScalar(ReadOnlySpan<double> l, int n, Span<double> bt, int m)
+    {
+        Check(l.Length, n);
+        if (m < 0 || bt.Length != (long)m * n) throw new ArgumentException($"right-hand sides: {bt.Length} entries for {m}×{n}");
+        for (int r = 0; r < m; r++)
+        {
+            int o = r * n;
+            for (int i = 0; i < n; i++)
+            {
+                double s = bt[o + i];
+                for (int k = 0; k < i; k++) s -= l[i * n + k] * bt[o + k];
+                bt[o + i] = s / l[i * n + i];
+            }
+            for (int i = n - 1; i >= 0; i--)
+            {
+                double s = bt[o + i];
+                for (int k = i + 1; k < n; k++) s -= l[k * n + i] * bt[o + k];
+                bt[o + i] = s / l[i * n + i];
+            }
+        }
+    }
+
+    private static void Check(int length, int n)
+    {
+        if (n < 0 || length != (long)n * n) throw new ArgumentException($"matrix: {length} entries for {n}×{n}");
+    }
+}
