@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using Sprout.Kernels;
 
 namespace Sprout.Growth;
 
@@ -23,15 +24,52 @@ internal static class SpdCholesky
         for (int i = 0; i < n; i++)
         {
             var ri = a.Slice(i * n, n);
-            for (int j = 0; j < i; j++)
-            {
-                var rj = a.Slice(j * n, j);
-                ri[j] = (ri[j] - TensorPrimitives.Dot(ri[..j], rj)) / a[j * n + j];
-            }
+            for (int j = 0; j < i; j++) ri[j] = (ri[j] - TensorPrimitives.Dot(ri[..j], a.Slice(j * n, j))) / a[j * n + j];
             double d = ri[i] - TensorPrimitives.Dot(ri[..i], ri[..i]);
             if (!(d > 0)) throw new ArgumentException($"matrix is not positive definite (pivot {i} of {n} is {d})");
             ri[i] = Math.Sqrt(d);
             ri[(i + 1)..].Clear();
+        }
+    }
+
+    /// <summary>Rows per block of <see cref="FactorParallel"/>.</summary>
+    private const int Block = 64;
+
+    /// <summary>
+    /// <see cref="Factor"/> over <see cref="Workers"/>: rows go in blocks of 64; within a block, each row's entries left
+    /// of the block depend only on earlier blocks and on that row, so the rows are split over the threads, and the small
+    /// triangle inside the block follows row by row. Every entry is computed by the same dot product as in
+    /// <see cref="Factor"/>, so the result is bit-identical for any thread count.
+    /// </summary>
+    public static void FactorParallel(double[] a, int n)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        Check(a.Length, n);
+        for (int b0 = 0; b0 < n; b0 += Block)
+        {
+            int b1 = Math.Min(n, b0 + Block), rowsIn = b1 - b0;
+            int parts = Math.Min(Workers.Threads, (int)Math.Max(1, (long)rowsIn * b0 * b0 / (1 << 16)));
+            if (b0 > 0)
+            {
+                Workers.Run(parts, part =>
+                {
+                    int r0 = b0 + part * rowsIn / parts, r1 = b0 + (part + 1) * rowsIn / parts;
+                    for (int i = r0; i < r1; i++)
+                    {
+                        var ri = a.AsSpan(i * n, n);
+                        for (int j = 0; j < b0; j++) ri[j] = (ri[j] - TensorPrimitives.Dot(ri[..j], a.AsSpan(j * n, j))) / a[j * n + j];
+                    }
+                });
+            }
+            for (int i = b0; i < b1; i++)
+            {
+                var ri = a.AsSpan(i * n, n);
+                for (int j = b0; j < i; j++) ri[j] = (ri[j] - TensorPrimitives.Dot(ri[..j], a.AsSpan(j * n, j))) / a[j * n + j];
+                double d = ri[i] - TensorPrimitives.Dot(ri[..i], ri[..i]);
+                if (!(d > 0)) throw new ArgumentException($"matrix is not positive definite (pivot {i} of {n} is {d})");
+                ri[i] = Math.Sqrt(d);
+                ri[(i + 1)..].Clear();
+            }
         }
     }
 

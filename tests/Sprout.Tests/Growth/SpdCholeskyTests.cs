@@ -1,10 +1,12 @@
 using MathNet.Numerics.LinearAlgebra;
 using Sprout.Growth;
+using Sprout.Kernels;
 using Sprout.Tensors;
 using Xunit;
 
 namespace Sprout.Tests.Growth;
 
+[Collection("Workers")]
 public class SpdCholeskyTests
 {
     // a random SPD matrix with a condition number of about 1e4 (AᵀA/rows of a badly scaled A, plus a small ridge)
@@ -25,6 +27,7 @@ public class SpdCholeskyTests
     [InlineData(7)]
     [InlineData(33)]
     [InlineData(131)]
+    [InlineData(200)]
     public void FactorAndSolveMatchTheScalarTwinsAndMathNet(int n)
     {
         var s = RandomSpd(n, (ulong)n);
@@ -32,6 +35,19 @@ public class SpdCholeskyTests
         var ls = (double[])s.Clone();
         SpdCholesky.Factor(l, n);
         SpdCholesky.FactorScalar(ls, n);
+        // the blocked parallel factor computes every entry by the same dot product: bit-identical, on 1 or 2 threads
+        int threads = Workers.Threads;
+        try
+        {
+            foreach (int t in new[] { 1, 2 })
+            {
+                Workers.Threads = t;
+                var lp = (double[])s.Clone();
+                SpdCholesky.FactorParallel(lp, n);
+                Assert.Equal(l, lp);
+            }
+        }
+        finally { Workers.Threads = threads; }
         var want = Matrix<double>.Build.DenseOfRowMajor(n, n, s).Cholesky().Factor;
         for (int i = 0; i < n; i++)
         {

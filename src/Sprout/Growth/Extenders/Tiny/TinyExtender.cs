@@ -338,7 +338,7 @@ public sealed class TinyExtender : Extender
         return new TinyStatistics(Block(0, d, 0, d), Block(d, wd, d, wd), Block(d, wd, d + wd, outs), Block(0, d, d + wd, outs), Block(0, d, d, wd), rows, passes);
     }
 
-    /// <summary>The most floats <see cref="ConvProblem"/> keeps across its batches (the linearised patches, consumer rows and gradients).</summary>
+    /// <summary>The most floats <see cref="ConvProblem"/> holds for one batch (the producer patches and their maps, the linearised patches unfolded for the consumer, the consumer rows and gradients).</summary>
     public const long MaxStoredFloats = 1L << 26;
 
     /// <summary>
@@ -608,7 +608,7 @@ public sealed class TinyExtender : Extender
             for (int j = 0; j < i; j++) a[i * dim + j] = 0.5 * (a[i * dim + j] + a[j * dim + i]);
             a[i * dim + i] += r;
         }
-        SpdCholesky.Factor(a, dim);
+        SpdCholesky.FactorParallel(a, dim);
         var x = b.ToColumnMajorArray(); // the columns of B one after another: Bᵀ row-major
         SpdCholesky.Solve(a, dim, x, m);
         return Matrix<double>.Build.Dense(dim, m, x);
@@ -702,12 +702,24 @@ public sealed class TinyExtender : Extender
 
         public int[]? OutputShape { get; private set; }
 
+        // the buffers are kept across batches of one size (fresh memory is expensive); the zero shift is never updated
         public override Tensor Forward(Tensor x) =>
             _model.ForwardWithConsumerShift(x, _site, z =>
             {
-                OutputShape = z.ShapeArray();
-                Shift.Replace(new float[z.Length], OutputShape);
+                var shape = z.ShapeArray();
+                if (OutputShape is null || !OutputShape.AsSpan().SequenceEqual(shape))
+                {
+                    OutputShape = shape;
+                    Shift.Replace(new float[z.Length], OutputShape);
+                }
                 return Shift;
-            }, a => (ProducerInput, ProducerShape) = (a.ToArray(), a.ShapeArray()), b => (ConsumerInput, ConsumerShape) = (b.ToArray(), b.ShapeArray()));
+            }, a => (ProducerInput, ProducerShape) = (Keep(ProducerInput, a), a.ShapeArray()), b => (ConsumerInput, ConsumerShape) = (Keep(ConsumerInput, b), b.ShapeArray()));
+
+        private static float[] Keep(float[]? buffer, Tensor t)
+        {
+            if (buffer is null || buffer.Length != t.Length) buffer = new float[t.Length];
+            t.Span.CopyTo(buffer);
+            return buffer;
+        }
     }
 }
