@@ -303,6 +303,7 @@ public sealed class TinyExtender : Extender
         int rows = 0;
         bool was = model.Module.IsTraining;
         model.Module.Eval();
+        var frozen = StopParameterGradients(model);
         try
         {
             for (int bi = 0; bi < passes; bi++)
@@ -331,6 +332,7 @@ public sealed class TinyExtender : Extender
         }
         finally
         {
+            RestoreParameterGradients(model, frozen);
             model.Module.Train(was);
             model.Module.ZeroGrad();
         }
@@ -396,6 +398,7 @@ public sealed class TinyExtender : Extender
         long aRows = 0, cRows = 0, samples = 0;
         bool was = model.Module.IsTraining;
         model.Module.Eval();
+        var frozen = StopParameterGradients(model);
         try
         {
             for (int bi = 0; bi < passes; bi++)
@@ -471,6 +474,7 @@ public sealed class TinyExtender : Extender
         }
         finally
         {
+            RestoreParameterGradients(model, frozen);
             model.Module.Train(was);
             model.Module.ZeroGrad();
         }
@@ -623,6 +627,22 @@ public sealed class TinyExtender : Extender
         var m = (s + s.Transpose()) * 0.5;
         for (int i = 0; i < m.RowCount; i++) m[i, i] += r;
         return m;
+    }
+
+    // only the gradient at the consumer's output is used: while the parameters do not require gradients, the backward
+    // pass stops there and skips every weight gradient (the gradient it returns is the same)
+    private static bool[] StopParameterGradients(GrowableModel model)
+    {
+        var ps = model.Parameters().ToArray();
+        var was = ps.Select(p => p.RequiresGrad).ToArray();
+        foreach (var p in ps) p.RequiresGrad = false;
+        return was;
+    }
+
+    private static void RestoreParameterGradients(GrowableModel model, bool[] was)
+    {
+        int i = 0;
+        foreach (var p in model.Parameters()) p.RequiresGrad = was[i++];
     }
 
     // the line-search batch at the producer's input (eval mode), so each evaluation runs only the layers from the producer on
