@@ -7,8 +7,9 @@ namespace Sprout.Growth;
 /// Cholesky factor A = L·Lᵀ of a dense symmetric positive-definite row-major [n, n] matrix in double, and the solve of
 /// A·X = B for several right-hand sides. Row-oriented (Cholesky–Banachiewicz): each entry of L is one inner product of
 /// two contiguous row prefixes, taken by <c>TensorPrimitives.Dot</c>
-/// (SIMD). The growth extenders' covariances go up to a few thousand rows, where MathNet's managed Cholesky runs at
-/// about 1 GFLOP/s (785×785: 177 ms measured on MNIST); this one is several times faster. The scalar twins
+/// (SIMD); <see cref="FactorParallel"/> splits row blocks over <see cref="Workers"/>. The growth extenders' covariances
+/// go up to a few thousand rows, where MathNet's managed Cholesky runs at about 3–5 GFLOP/s (measured, 785×785: 34–50 ms
+/// against 8–10 ms for <see cref="FactorParallel"/> on two threads; 1569×1569: 305–444 ms against 63–72 ms). The scalar twins
 /// (<see cref="FactorScalar"/>, <see cref="SolveScalar"/>) are the plain loops the tests compare against.
 /// </summary>
 internal static class SpdCholesky
