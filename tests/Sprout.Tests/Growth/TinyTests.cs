@@ -81,6 +81,29 @@ public class TinyTests
     }
 
     [Fact]
+    public void TheStatisticsPassesLeaveTheParametersTrainable()
+    {
+        // the passes switch the parameters' gradients off (only the consumer's output gradient is used) and back on
+        var m = GrowthFixtures.Mlp(3, 5, 4, 3);
+        var data = GrowthFixtures.Random(40, 5, 3, 4);
+        var frozen = m.Parameters().First();
+        frozen.RequiresGrad = false;   // a parameter frozen by the caller stays frozen
+        TinyExtender.Statistics(m, 0, data, data.IdentityOrder.ToArray(), 2, 20);
+        Assert.False(frozen.RequiresGrad);
+        Assert.All(m.Parameters().Skip(1), p => Assert.True(p.RequiresGrad));
+        var conv = LinearisedConvNet(52);
+        var images = Images(20, 51);
+        TinyExtender.ConvProblem(conv, 0, images, images.IdentityOrder.ToArray(), 1, 20, 1e-6);
+        Assert.All(conv.Parameters(), p => Assert.True(p.RequiresGrad));
+        // and a training step still moves every trainable weight
+        var before = m.CopyWeights();
+        new Trainer(m.Module, new Sprout.Optim.Sgd(m.Parameters().Where(p => p.RequiresGrad), 0.1)).Fit(data, new Rng(1), 20, 1);
+        var after = m.CopyWeights();
+        Assert.Equal(before[0], after[0]);
+        for (int i = 1; i < before.Length; i++) Assert.NotEqual(before[i], after[i]);
+    }
+
+    [Fact]
     public void OptimalDeltaIsTheLeastSquaresSolution()
     {
         var rng = new Rng(5);

@@ -13,7 +13,7 @@ public enum TinySurplus
 /// <summary>
 /// TINY (Verbockhaven et al. 2024, <see cref="TinyExtender"/>) as a config: JSON
 /// <c>{"type": "tiny", "batches": 4, "batchSize": 256, "applyDelta": true, "ridge": 0.0001, "singularThreshold": 0.001,
-/// "surplus": "Random", "lineSearchBatchSize": 1000, "gammaMin": 0.001, "gammaMax": 1, "lineSearchPoints": 13,
+/// "surplus": "Random", "lineSearchBatchSize": 256, "gammaMin": 0.001, "gammaMax": 1, "lineSearchPoints": 13,
 /// "lineSearchExtensions": 3}</c>. Preset: tiny.
 /// </summary>
 /// <param name="Batches">Training batches whose statistics (S, M, N) are gathered per grown site (one forward + backward pass each).</param>
@@ -40,7 +40,7 @@ public sealed record TinyConfig(
     double Ridge = 1e-4,
     double SingularThreshold = 1e-3,
     TinySurplus Surplus = TinySurplus.Random,
-    int LineSearchBatchSize = 1000,
+    int LineSearchBatchSize = 256,
     double GammaMin = 1e-3,
     double GammaMax = 1,
     int LineSearchPoints = 13,

@@ -1,6 +1,8 @@
 using MathNet.Numerics.LinearAlgebra;
 using MathNet.Numerics.LinearAlgebra.Factorization;
+using System.Numerics.Tensors;
 using Sprout.Autograd;
+using Sprout.Kernels;
 using Sprout.Nn;
 using Sprout.Tensors;
 using Sprout.Training;
@@ -72,8 +74,9 @@ public sealed record TinySiteReport(string Site, int Directions, double NeuronGa
 /// A line search then picks the scale γ (neurons get γα and γω, the consumer moves by γ²·δW* when
 /// <see cref="TinyConfig.ApplyDelta"/>) that minimises the loss on a batch.
 /// <para>
-/// Linear algebra is MathNet.Numerics': Cholesky solves with the ridge-regularised covariances (S + r·mean(diag S)·I)
-/// and the symmetric eigendecomposition of the small [O, O] matrix Nᵀ·S_a⁻¹·N = (S_a^{−1/2}N)ᵀ(S_a^{−1/2}N): its
+/// Linear algebra: Cholesky solves with the ridge-regularised covariances (S + r·mean(diag S)·I) by the SIMD
+/// <see cref="SpdCholesky"/> (MathNet's managed Cholesky is several times slower at these sizes), and MathNet.Numerics'
+/// symmetric eigendecomposition of the small [O, O] matrix Nᵀ·S_a⁻¹·N = (S_a^{−1/2}N)ᵀ(S_a^{−1/2}N): its
 /// eigenvalues are σ_k², its eigenvectors the right singular vectors v_k, and α_k = S_a⁻¹·N·v_k / √σ_k equals
 /// √σ_k·S_a^{−1/2}·u_k, so no D′×D′ eigendecomposition or SVD is needed. Gromo takes S_a^{−1/2} from the
 /// eigendecomposition of S_a with a threshold instead of a ridge.
@@ -295,9 +298,12 @@ public sealed class TinyExtender : Extender
         var trainer = new Trainer(probe, optimizer: null, data.HasTargets ? Loss.Mse : Loss.CrossEntropy) { Name = "tiny statistics" };
         int passes = (int)Math.Min(batches, ((long)order.Length + batchSize - 1) / batchSize);
         var sum = new double[cols * cols];
+        var xtx = new float[cols * cols];
+        float[] x = [];
         int rows = 0;
         bool was = model.Module.IsTraining;
         model.Module.Eval();
+        var frozen = StopParameterGradients(model);
         try
         {
             for (int bi = 0; bi < passes; bi++)
@@ -305,7 +311,7 @@ public sealed class TinyExtender : Extender
                 int start = bi * batchSize, n = Math.Min(batchSize, order.Length - start);
                 trainer.Backward(data.Gather(order, start, n));
                 // X = [a, 1 | b, 1 | v] per row, v = −n·∂L/∂z (the per-sample loss gradient of the batch-mean loss)
-                var x = new float[n * cols];
+                if (x.Length != n * cols) x = new float[n * cols];
                 var a = probe.ProducerInput!;
                 var b = probe.ConsumerInput!;
                 var g = probe.Shift.Grad!.Span;
@@ -319,18 +325,14 @@ public sealed class TinyExtender : Extender
                     if (wd > fb) row[d + fb] = 1;
                     for (int t = 0; t < outs; t++) row[d + wd + t] = -n * g[i * outs + t];
                 }
-                using (Graph.NoGrad())
-                using (TensorScope.Begin())
-                {
-                    var xt = Tensor.FromArray(x, n, cols);
-                    var xtx = Ops.MatMul(xt, xt, transA: true).Span;
-                    for (int t = 0; t < sum.Length; t++) sum[t] += xtx[t];
-                }
+                Gemm.Multiply(cols, cols, n, x, cols, true, x, cols, false, xtx, cols, false);
+                for (int t = 0; t < sum.Length; t++) sum[t] += xtx[t];
                 rows += n;
             }
         }
         finally
         {
+            RestoreParameterGradients(model, frozen);
             model.Module.Train(was);
             model.Module.ZeroGrad();
         }
@@ -338,7 +340,7 @@ public sealed class TinyExtender : Extender
         return new TinyStatistics(Block(0, d, 0, d), Block(d, wd, d, wd), Block(d, wd, d + wd, outs), Block(0, d, d + wd, outs), Block(0, d, d, wd), rows, passes);
     }
 
-    /// <summary>The most floats <see cref="ConvProblem"/> keeps across its batches (the linearised patches, consumer rows and gradients).</summary>
+    /// <summary>The most floats <see cref="ConvProblem"/> holds for one batch (the producer patches and their maps, the linearised patches unfolded for the consumer, the consumer rows and gradients).</summary>
     public const long MaxStoredFloats = 1L << 26;
 
     /// <summary>
@@ -381,40 +383,61 @@ public sealed class TinyExtender : Extender
         var probe = new Probe(model, siteIndex);
         var trainer = new Trainer(probe, optimizer: null, data.HasTargets ? Loss.Mse : Loss.CrossEntropy) { Name = "tiny statistics" };
         int passes = (int)Math.Min(batches, ((long)order.Length + batchSize - 1) / batchSize);
+        int c2 = wb + outs, dt = d * taps;
+        // accumulated in double, each batch's products by the float GEMM: S_a = Σ aᵀa, [b, 1 | v]ᵀ[b, 1 | v], and
+        // [b, 1 | v]ᵀ·G (G: the linearised maps unfolded like the consumer's rows), from which N = (VᵀG − δ*ᵀ·BᵀG) / samples
+        // follows once δ* is known, so no batch is kept for a second pass
         var sa = new double[d * d];
-        var sbv = new double[(wb + outs) * (wb + outs)];
-        var stored = new List<(float[] G, float[] X, int Rows)>();
-        long aRows = 0, cRows = 0, samples = 0, kept = 0;
+        var sbv = new double[c2 * c2];
+        var cg = new double[c2 * dt];
+        var saF = new float[fa * fa];
+        var sbvF = new float[c2 * c2];
+        var cgF = new float[c2 * dt];
+        var colSum = new double[fa];
+        float[] x = [];
+        long aRows = 0, cRows = 0, samples = 0;
         bool was = model.Module.IsTraining;
         model.Module.Eval();
+        var frozen = StopParameterGradients(model);
         try
         {
             for (int bi = 0; bi < passes; bi++)
             {
                 int start = bi * batchSize, n = Math.Min(batchSize, order.Length - start);
                 trainer.Backward(data.Gather(order, start, n));
-                var grad = probe.Shift.Grad!.ToArray();
+                var grad = probe.Shift.Grad!.Span;
                 var zShape = probe.OutputShape!;
                 using (Graph.NoGrad())
                 using (TensorScope.Begin())
                 {
-                    // producer patches a (bias 1 last), [n·P, d], and the same as d maps [n, d, H1, W1] pushed through the linearised layers
+                    // producer patches a [n·P, fa] (bias 1 last when d > fa), and the same as d maps [n, d, H1, W1] pushed through the linearised layers
                     var patches = GrowableModel.Patches(Tensor.FromArray(probe.ProducerInput!, probe.ProducerShape!), pw);
                     int p = patches.Dim(0) / n;
                     var ps = patches.Span;
-                    var a = new float[n * p * d];
-                    var maps = new float[n * d * p];
-                    for (int r = 0; r < n * p; r++)
-                    {
-                        int i = r / p, pos = r % p;
-                        for (int t = 0; t < fa; t++) { a[r * d + t] = ps[r * fa + t]; maps[(i * d + t) * p + pos] = ps[r * fa + t]; }
-                        if (d > fa) { a[r * d + fa] = 1; maps[(i * d + fa) * p + pos] = 1; }
-                    }
-                    var at = Tensor.FromArray(a, n * p, d);
-                    var aa = Ops.MatMul(at, at, transA: true).Span;
-                    for (int t = 0; t < sa.Length; t++) sa[t] += aa[t];
+                    Gemm.Multiply(fa, fa, n * p, ps, fa, true, ps, fa, false, saF, fa, false);
+                    for (int i = 0; i < fa; i++)
+                        for (int j = 0; j < fa; j++) sa[i * d + j] += saF[i * fa + j];
                     int h1 = (probe.ProducerShape![2] + 2 * pw.Padding - pw.Kernel) / pw.Stride + 1;
-                    var g = Tensor.FromArray(maps, n, d, h1, p / h1);
+                    var g = Tensor.Empty(n, d, h1, p / h1);
+                    var maps = g.Span;
+                    for (int i = 0; i < n; i++)
+                    {
+                        for (int pos = 0; pos < p; pos++)
+                        {
+                            var row = ps.Slice((i * p + pos) * fa, fa);
+                            for (int t = 0; t < fa; t++) maps[(i * d + t) * p + pos] = row[t];
+                        }
+                        if (d > fa) maps.Slice((i * d + fa) * p, p).Fill(1);
+                    }
+                    if (d > fa)
+                    {
+                        // the bias entry of a is 1: S_a's last row and column are the patches' column sums
+                        for (int r = 0; r < n * p; r++)
+                        {
+                            var row = ps.Slice(r * fa, fa);
+                            for (int t = 0; t < fa; t++) colSum[t] += row[t];
+                        }
+                    }
                     foreach (var f in between) g = f(g);
                     // consumer rows: patches of the consumer's input (conv) or the flattened input (Linear); G unfolded alike
                     var cin = Tensor.FromArray(probe.ConsumerInput!, probe.ConsumerShape!);
@@ -422,27 +445,27 @@ public sealed class TinyExtender : Extender
                     if (cw is null) (gu, bRows) = (Ops.Flatten(g), Ops.Flatten(cin));
                     else (gu, bRows) = (GrowableModel.Patches(g, cw), GrowableModel.Patches(cin, cw));
                     int rows = bRows.Dim(0), q = rows / n;
-                    if (gu.Dim(0) != rows || gu.Dim(1) != d * taps || bRows.Dim(1) != width * taps)
+                    if (gu.Dim(0) != rows || gu.Dim(1) != dt || bRows.Dim(1) != width * taps)
                         throw new InvalidOperationException($"tiny: site {site.Name}: linearised map {gu.Dim(0)}×{gu.Dim(1)} does not fit the consumer's {rows}×{bRows.Dim(1)} rows");
+                    if (zShape.Aggregate(1L, (s, v) => s * v) != (long)n * outs * q) throw new InvalidOperationException($"tiny: site {site.Name}: consumer output {string.Join('×', zShape)} does not match {rows} rows of {outs}");
+                    long held = (long)rows * (dt + c2) + (long)n * p * (fa + d);
+                    if (held > MaxStoredFloats)
+                        throw new ArgumentException($"tiny: site {site.Name} would hold {held} floats of statistics per batch (at most {MaxStoredFloats}); use smaller batches");
                     // [b, 1 | v] rows, v = −n·∂L/∂z per consumer position (z: [n, O] or [n, O, H2, W2])
-                    int cols = wb + outs, fb = width * taps;
-                    var x = new float[rows * cols];
+                    int fb = width * taps;
+                    if (x.Length != rows * c2) x = new float[rows * c2];
                     var bs = bRows.Span;
                     for (int r = 0; r < rows; r++)
                     {
                         int i = r / q, pos = r % q;
-                        bs.Slice(r * fb, fb).CopyTo(x.AsSpan(r * cols, fb));
-                        if (wb > fb) x[r * cols + fb] = 1;
-                        for (int u = 0; u < outs; u++) x[r * cols + wb + u] = -n * grad[(i * outs + u) * q + pos];
+                        bs.Slice(r * fb, fb).CopyTo(x.AsSpan(r * c2, fb));
+                        if (wb > fb) x[r * c2 + fb] = 1;
+                        for (int u = 0; u < outs; u++) x[r * c2 + wb + u] = -n * grad[(i * outs + u) * q + pos];
                     }
-                    if (zShape.Aggregate(1L, (s, v) => s * v) != (long)n * outs * q) throw new InvalidOperationException($"tiny: site {site.Name}: consumer output {string.Join('×', zShape)} does not match {rows} rows of {outs}");
-                    var xt = Tensor.FromArray(x, rows, cols);
-                    var xx = Ops.MatMul(xt, xt, transA: true).Span;
-                    for (int t = 0; t < sbv.Length; t++) sbv[t] += xx[t];
-                    kept += (long)rows * (d * taps + cols);
-                    if (kept * passes / (bi + 1) > MaxStoredFloats)
-                        throw new ArgumentException($"tiny: site {site.Name} would keep about {kept * passes / (bi + 1)} floats of statistics (at most {MaxStoredFloats}); use fewer or smaller batches");
-                    stored.Add((gu.ToArray(), x, rows));
+                    Gemm.Multiply(c2, c2, rows, x, c2, true, x, c2, false, sbvF, c2, false);
+                    Gemm.Multiply(c2, dt, rows, x, c2, true, gu.Span, dt, false, cgF, dt, false);
+                    for (int t = 0; t < sbv.Length; t++) sbv[t] += sbvF[t];
+                    for (int t = 0; t < cg.Length; t++) cg[t] += cgF[t];
                     aRows += (long)n * p;
                     cRows += rows;
                     samples += n;
@@ -451,33 +474,26 @@ public sealed class TinyExtender : Extender
         }
         finally
         {
+            RestoreParameterGradients(model, frozen);
             model.Module.Train(was);
             model.Module.ZeroGrad();
         }
-        int c2 = wb + outs;
+        if (d > fa)
+        {
+            for (int t = 0; t < fa; t++) sa[t * d + fa] = sa[fa * d + t] = colSum[t];
+            sa[fa * d + fa] = aRows;
+        }
         var sA = Matrix<double>.Build.Dense(d, d, (i, j) => sa[i * d + j] / aRows);
         var sB = Matrix<double>.Build.Dense(wb, wb, (i, j) => sbv[i * c2 + j] / cRows);
         var mB = Matrix<double>.Build.Dense(wb, outs, (i, j) => sbv[i * c2 + wb + j] / cRows);
         var delta = OptimalDelta(sB, mB, ridge);
-        var nAcc = new double[outs * d * taps];
-        var n0Acc = new double[outs * d * taps];
-        var deltaF = new float[wb * outs];
-        for (int i = 0; i < wb; i++)
-            for (int u = 0; u < outs; u++) deltaF[i * outs + u] = (float)delta[i, u];
-        using (Graph.NoGrad())
+        // VᵀG (rows wb… of cg) and VᵀG − δ*ᵀ·BᵀG, each [O, d·T]
+        var n0Acc = cg.AsSpan(wb * dt, outs * dt).ToArray();
+        var nAcc = (double[])n0Acc.Clone();
+        for (int u = 0; u < outs; u++)
         {
-            foreach (var (gRows, x, rows) in stored)
-            {
-                using var scope = TensorScope.Begin();
-                var xt = Tensor.FromArray(x, rows, c2);
-                var bt = Ops.Slice(xt, 1, 0, wb);
-                var vt = Ops.Slice(xt, 1, wb, outs);
-                var gt = Tensor.FromArray(gRows, rows, d * taps);
-                var vp = Ops.Sub(vt, Ops.MatMul(bt, Tensor.FromArray(deltaF, wb, outs)));
-                var n0 = Ops.MatMul(vt, gt, transA: true).Span;
-                var n1 = Ops.MatMul(vp, gt, transA: true).Span;
-                for (int t = 0; t < nAcc.Length; t++) { n0Acc[t] += n0[t]; nAcc[t] += n1[t]; }
-            }
+            var dst = nAcc.AsSpan(u * dt, dt);
+            for (int i = 0; i < wb; i++) TensorPrimitives.MultiplyAdd(cg.AsSpan(i * dt, dt), -delta[i, u], dst, dst);
         }
         // N[e, u·T + t] = Σ v_proj[u]·G[e·T + t] / samples
         Matrix<double> Arrange(double[] acc) => Matrix<double>.Build.Dense(d, outs * taps, (e, j) => acc[(j / taps) * d * taps + e * taps + j % taps] / samples);
@@ -486,13 +502,13 @@ public sealed class TinyExtender : Extender
 
     /// <summary>
     /// δW* = (S + r·mean(diag S)·I)⁻¹·M, the least-squares update of the consumer ([W′, O]: one row per consumer
-    /// input, bias last), by MathNet's Cholesky.
+    /// input, bias last), by a Cholesky solve (<see cref="SpdCholesky"/>).
     /// </summary>
     public static Matrix<double> OptimalDelta(Matrix<double> s, Matrix<double> m, double ridge)
     {
         ArgumentNullException.ThrowIfNull(s);
         ArgumentNullException.ThrowIfNull(m);
-        return Regularised(s, ridge).Cholesky().Solve(m);
+        return RidgeSolve(s, ridge, m);
     }
 
     /// <summary>N = M_a − P·δW* = mean aᵀ·v_proj, the producer-input moment of the projected desired update ([D′, O]).</summary>
@@ -520,7 +536,7 @@ public sealed class TinyExtender : Extender
         if (dim >= outs)
         {
             // the [O, O] side: Nᵀ·S⁻¹·N = (S^{-1/2}N)ᵀ(S^{-1/2}N) has eigenvalues σ² and eigenvectors v; α = S⁻¹·N·v / √σ = √σ·S^{-1/2}·u
-            var z = Regularised(s, ridge).Cholesky().Solve(n);
+            var z = RidgeSolve(s, ridge, n);
             foreach (var (sg, v) in TopEigen(n.TransposeThisAndMultiply(z), limit, singularThreshold))
             {
                 var w = Canonical(v);
@@ -581,6 +597,27 @@ public sealed class TinyExtender : Extender
         return v[arg] < 0 ? -v : v;
     }
 
+    // (S + r·mean(diag S)·I)⁻¹·B for the symmetrised S, by SpdCholesky (MathNet's managed Cholesky is ~1 GFLOP/s)
+    private static Matrix<double> RidgeSolve(Matrix<double> s, double ridge, Matrix<double> b)
+    {
+        if (s.RowCount != s.ColumnCount) throw new ArgumentException($"covariance is {s.RowCount}×{s.ColumnCount}, not square");
+        if (!(ridge > 0)) throw new ArgumentOutOfRangeException(nameof(ridge), "ridge must be > 0");
+        int dim = s.RowCount, m = b.ColumnCount;
+        if (b.RowCount != dim) throw new ArgumentException($"right-hand side has {b.RowCount} rows, the covariance is {dim}×{dim}");
+        double mean = s.Diagonal().Sum() / Math.Max(1, dim);
+        double r = ridge * (mean > 0 ? mean : 1);
+        var a = s.ToColumnMajorArray(); // row-major Sᵀ; only the lower triangle of (S + Sᵀ)/2 is needed
+        for (int i = 0; i < dim; i++)
+        {
+            for (int j = 0; j < i; j++) a[i * dim + j] = 0.5 * (a[i * dim + j] + a[j * dim + i]);
+            a[i * dim + i] += r;
+        }
+        SpdCholesky.FactorParallel(a, dim);
+        var x = b.ToColumnMajorArray(); // the columns of B one after another: Bᵀ row-major
+        SpdCholesky.Solve(a, dim, x, m);
+        return Matrix<double>.Build.Dense(dim, m, x);
+    }
+
     private static Matrix<double> Regularised(Matrix<double> s, double ridge)
     {
         if (s.RowCount != s.ColumnCount) throw new ArgumentException($"covariance is {s.RowCount}×{s.ColumnCount}, not square");
@@ -590,6 +627,22 @@ public sealed class TinyExtender : Extender
         var m = (s + s.Transpose()) * 0.5;
         for (int i = 0; i < m.RowCount; i++) m[i, i] += r;
         return m;
+    }
+
+    // only the gradient at the consumer's output is used: while the parameters do not require gradients, the backward
+    // pass stops there and skips every weight gradient (the gradient it returns is the same)
+    private static bool[] StopParameterGradients(GrowableModel model)
+    {
+        var ps = model.Parameters().ToArray();
+        var was = ps.Select(p => p.RequiresGrad).ToArray();
+        foreach (var p in ps) p.RequiresGrad = false;
+        return was;
+    }
+
+    private static void RestoreParameterGradients(GrowableModel model, bool[] was)
+    {
+        int i = 0;
+        foreach (var p in model.Parameters()) p.RequiresGrad = was[i++];
     }
 
     // the line-search batch at the producer's input (eval mode), so each evaluation runs only the layers from the producer on
@@ -669,12 +722,24 @@ public sealed class TinyExtender : Extender
 
         public int[]? OutputShape { get; private set; }
 
+        // the buffers are kept across batches of one size (fresh memory is expensive); the zero shift is never updated
         public override Tensor Forward(Tensor x) =>
             _model.ForwardWithConsumerShift(x, _site, z =>
             {
-                OutputShape = z.ShapeArray();
-                Shift.Replace(new float[z.Length], OutputShape);
+                var shape = z.ShapeArray();
+                if (OutputShape is null || !OutputShape.AsSpan().SequenceEqual(shape))
+                {
+                    OutputShape = shape;
+                    Shift.Replace(new float[z.Length], OutputShape);
+                }
                 return Shift;
-            }, a => (ProducerInput, ProducerShape) = (a.ToArray(), a.ShapeArray()), b => (ConsumerInput, ConsumerShape) = (b.ToArray(), b.ShapeArray()));
+            }, a => (ProducerInput, ProducerShape) = (Keep(ProducerInput, a), a.ShapeArray()), b => (ConsumerInput, ConsumerShape) = (Keep(ConsumerInput, b), b.ShapeArray()));
+
+        private static float[] Keep(float[]? buffer, Tensor t)
+        {
+            if (buffer is null || buffer.Length != t.Length) buffer = new float[t.Length];
+            t.Span.CopyTo(buffer);
+            return buffer;
+        }
     }
 }
