@@ -44,7 +44,7 @@ public static class SweGrowthExperiment
         ArgumentNullException.ThrowIfNull(o);
         ArgumentNullException.ThrowIfNull(part);
         ArgumentNullException.ThrowIfNull(method);
-        int w = o.WidthOn(dataset);
+        int w = SweGrowthOptions.WidthOn(dataset, part);
         int[] hidden = Enumerable.Repeat(w, part.HiddenLayers).ToArray();
         var stage = new StageTraining(0, true, o.Patience, o.MaxEpochs);
         var initial = stage;

@@ -31,8 +31,9 @@ public enum OutputActivation
 /// <summary>One part of an experiment: a network shape and the methods compared on it.</summary>
 /// <param name="Name">Folder and report name ("one-hidden", "three-hidden").</param>
 /// <param name="HiddenLayers">Hidden layers of the MLP (or of the MLP head on a conv backbone).</param>
+/// <param name="InitialWidth">Start width of each hidden layer (paper: 16 for one layer, 10 for three; ×4 on CIFAR-100).</param>
 /// <param name="Methods">Method names (<see cref="SweMethod.Parse"/>), in report order.</param>
-public sealed record SwePart(string Name, int HiddenLayers, IReadOnlyList<string> Methods);
+public sealed record SwePart(string Name, int HiddenLayers, int InitialWidth, IReadOnlyList<string> Methods);
 
 /// <summary>
 /// A method of the growth experiments: the static baseline, or an extender and a distributor given by their preset
@@ -83,7 +84,6 @@ public sealed record SweMethod(string Name, string? Extender, string? Distributo
 /// <param name="Parts">The network shapes and their methods.</param>
 /// <param name="Seeds">Seeds 0, 1, …</param>
 /// <param name="TrainSamples">Training samples (a stratified subset; 0 = all), before the validation split.</param>
-/// <param name="InitialWidth">Start width of each hidden layer (×4 on CIFAR-100, as the paper does).</param>
 /// <param name="Percent">Growth per stage in % of the current total hidden width (paper: 30).</param>
 /// <param name="Stages">Growth stages (paper: 7).</param>
 /// <param name="ValidationFraction">Share of the training samples held out for early stopping (stratified).</param>
@@ -97,7 +97,7 @@ public sealed record SweMethod(string Name, string? Extender, string? Distributo
 /// <param name="LearningRate">Adam learning rate (paper: 1e-3).</param>
 /// <param name="Scale">Which preset the settings came from.</param>
 public sealed record SweGrowthOptions(GrowthTask Task, IReadOnlyList<string> Datasets, IReadOnlyList<SwePart> Parts, int Seeds,
-    int TrainSamples, int InitialWidth, double Percent, int Stages, double ValidationFraction, int Patience, int MaxEpochs,
+    int TrainSamples, double Percent, int Stages, double ValidationFraction, int Patience, int MaxEpochs,
     InputScaling Scaling, OutputActivation Output, BaselineBudget Budget, double WeightDecay, int BatchSize, double LearningRate,
     ExperimentScale Scale)
 {
@@ -111,12 +111,12 @@ public sealed record SweGrowthOptions(GrowthTask Task, IReadOnlyList<string> Dat
     public static IReadOnlyList<string> ThreeHiddenMethods { get; } = ["baseline", "firefly", "swe+ras", "swe+svod", "swe+svod-topn", "swe-plus+svod"];
 
     /// <summary>
-    /// Quick scale (minutes per data set on 2 cores): 6,000 training samples (20% of them for validation), 2 seeds,
-    /// the paper's 16 → 7 × +30% growth, early stopping with patience 2 and at most 8 epochs per phase.
+    /// Quick scale (minutes per data set on 2 cores): 12,000 training samples (20% of them for validation), 2 seeds,
+    /// the paper's 16 → 7 × +30% growth, early stopping with patience 3 and at most 15 epochs per phase.
     /// Reconstruction: inputs in [0, 1] and a sigmoid output; classification: standardised inputs.
     /// </summary>
     public static SweGrowthOptions Quick(GrowthTask task, IReadOnlyList<string> datasets, int seeds = 2) =>
-        new(task, datasets, DefaultParts(task, 16), seeds, 6000, 16, 30, 7, 0.2, 2, 8,
+        new(task, datasets, DefaultParts(task), seeds, 12000, 30, 7, 0.2, 3, 15,
             task == GrowthTask.Reconstruction ? InputScaling.Unit : InputScaling.Standardize, OutputActivation.Sigmoid,
             BaselineBudget.Total, 0, 100, 1e-3, ExperimentScale.Quick);
 
@@ -129,9 +129,9 @@ public sealed record SweGrowthOptions(GrowthTask Task, IReadOnlyList<string> Dat
         Quick(task, datasets, seeds) with { TrainSamples = 0, Patience = 20, MaxEpochs = 250, Scale = ExperimentScale.Paper };
 
     /// <summary>The parts of an experiment: one hidden layer for reconstruction; one and three for classification.</summary>
-    public static IReadOnlyList<SwePart> DefaultParts(GrowthTask task, int width) => task == GrowthTask.Reconstruction
-        ? [new SwePart("one-hidden", 1, ReconstructionMethods)]
-        : [new SwePart("one-hidden", 1, OneHiddenMethods), new SwePart("three-hidden", 3, ThreeHiddenMethods)];
+    public static IReadOnlyList<SwePart> DefaultParts(GrowthTask task) => task == GrowthTask.Reconstruction
+        ? [new SwePart("one-hidden", 1, 16, ReconstructionMethods)]
+        : [new SwePart("one-hidden", 1, 16, OneHiddenMethods), new SwePart("three-hidden", 3, 10, ThreeHiddenMethods)];
 
     /// <summary>Checks the settings; throws <see cref="ArgumentException"/> with one clear line.</summary>
     public void Validate()
@@ -144,7 +144,7 @@ public sealed record SweGrowthOptions(GrowthTask Task, IReadOnlyList<string> Dat
         foreach (var p in Parts)
             foreach (var m in p.Methods) SweMethod.Parse(m, p.HiddenLayers);
         if (Seeds < 1) throw new ArgumentException("--seeds must be ≥ 1");
-        if (InitialWidth < 1) throw new ArgumentException("the initial width must be ≥ 1");
+        if (Parts.Any(p => p.InitialWidth < 1 || p.HiddenLayers < 1)) throw new ArgumentException("a part needs ≥ 1 hidden layer of ≥ 1 neuron");
         if (!(Percent > 0 && Percent <= 1000)) throw new ArgumentException($"--percent must be in (0, 1000], got {Percent}");
         if (Stages is < 0 or > 100) throw new ArgumentException($"--stages must be in 0..100, got {Stages}");
         if (!(ValidationFraction > 0 && ValidationFraction < 1)) throw new ArgumentException($"--validation must be in (0, 1), got {ValidationFraction}");
@@ -164,8 +164,12 @@ public sealed record SweGrowthOptions(GrowthTask Task, IReadOnlyList<string> Dat
         return w;
     }
 
-    /// <summary>Start width of each hidden layer on a data set (×4 on CIFAR-100).</summary>
-    public int WidthOn(string dataset) => dataset == "cifar100" ? 4 * InitialWidth : InitialWidth;
+    /// <summary>Start width of each hidden layer of <paramref name="part"/> on a data set (×4 on CIFAR-100).</summary>
+    public static int WidthOn(string dataset, SwePart part)
+    {
+        ArgumentNullException.ThrowIfNull(part);
+        return dataset == "cifar100" ? 4 * part.InitialWidth : part.InitialWidth;
+    }
 
     /// <summary>Every protocol choice, one per line, as the report prints them.</summary>
     public IReadOnlyList<(string Choice, string Value)> Choices()
@@ -181,8 +185,9 @@ public sealed record SweGrowthOptions(GrowthTask Task, IReadOnlyList<string> Dat
         };
         if (Task == GrowthTask.Reconstruction)
             list.Add(("autoencoder output (--output-activation)", Output == OutputActivation.Sigmoid ? "sigmoid" : "none (linear)"));
-        list.Add(("network", string.Join("; ", Parts.Select(p => $"{p.Name}: {p.HiddenLayers} × {InitialWidth} hidden ReLU (×4 on CIFAR-100; CIFAR: the paper's conv backbone, fixed size, trained)"))));
-        list.Add(("growth", $"{Stages} stages of +{Percent.ToString("0.##", ci)}% of the current total hidden width ({InitialWidth} → {FinalWidth(InitialWidth)} for one layer)"));
+        list.Add(("network", string.Join("; ", Parts.Select(p => $"{p.Name}: {p.HiddenLayers} × {p.InitialWidth} hidden ReLU") ) +
+            (Task == GrowthTask.Classification ? " (CIFAR: an MLP head of those widths, ×4 on CIFAR-100, on the paper's conv backbone, trained, fixed size)" : "")));
+        list.Add(("growth", $"{Stages} stages of +{Percent.ToString("0.##", ci)}% of the current total hidden width ({string.Join(", ", Parts.Select(p => $"{p.HiddenLayers * p.InitialWidth} → {FinalWidth(p.HiddenLayers * p.InitialWidth)} in total for {p.Name}"))})"));
         list.Add(("stage end (--patience, --max-epochs)", $"early stopping on validation loss, patience {Patience}, at most {MaxEpochs} epochs, best weights restored (the initial training too)"));
         list.Add(("static baseline (--baseline-budget)", Budget == BaselineBudget.Total
             ? $"total: the final width from scratch, the same early stopping with the grown run's whole cap of {(Stages + 1) * MaxEpochs} epochs"

@@ -56,7 +56,11 @@ public static class StageChart
             line.MarkerSize = s.Flat ? 0 : 6;
             line.LegendText = s.Values.Count > 1 ? $"{s.Label} (mean ± std, {s.Values.Count} seeds)" : s.Label;
         }
-        if (stages > 0) p.Axes.SetLimitsX(-0.3, stages - 0.7);
+        if (stages > 0)
+        {
+            p.Axes.SetLimitsX(-0.3, stages - 0.7);
+            Charts.IntegerTicks(p.Axes.Bottom, 0, stages - 1, "");   // stages are whole
+        }
         Charts.Legend(p);
         Directory.CreateDirectory(dir);
         string png = Path.Combine(dir, name + ".png"), svg = Path.Combine(dir, name + ".svg");
