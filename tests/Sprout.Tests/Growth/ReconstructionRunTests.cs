@@ -2,6 +2,7 @@ using Sprout.Growth;
 using Sprout.Nn;
 using Sprout.Runs;
 using Sprout.Tensors;
+using Sprout.Reporting;
 using Sprout.Tests.Reporting;
 using Sprout.Training;
 using Xunit;
@@ -71,6 +72,10 @@ public class ReconstructionRunTests
         string json = File.ReadAllText(Path.Combine(dir.Path, RunFiles.Report));
         Assert.Contains("\"finalTestLoss\"", json, StringComparison.Ordinal);
         Assert.Contains("\"testLossEnd\"", json, StringComparison.Ordinal);
+        // sprout report shows the test loss beside the (meaningless, NaN) accuracies
+        string md = File.ReadAllText(RunReport.Write(dir.Path).Markdown);
+        Assert.Contains("test loss", md, StringComparison.Ordinal);
+        Assert.Contains(report.FinalTestLoss.ToString("F4", System.Globalization.CultureInfo.InvariantCulture), md, StringComparison.Ordinal);
     }
 
     [Fact]
