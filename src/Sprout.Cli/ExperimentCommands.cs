@@ -42,7 +42,7 @@ internal static class ExperimentCommands
             "beside a static baseline of the final width; test loss ×1e-4 mean ± std, per-stage curves. " + SweGrowthTimes.Reconstruction)
         {
             GrowthDataset, SharedOptions.Scale, SharedOptions.Seeds, Methods, InputScalingOpt, OutputActivationOpt, ValidationOpt, PatienceOpt,
-            MaxEpochsOpt, BudgetOpt, TrainSamplesOpt, WeightDecay, SharedOptions.DataDir, SharedOptions.Out, SharedOptions.Json, SharedOptions.Threads,
+            MaxEpochsOpt, BudgetOpt, SharedOptions.TrainSamples, WeightDecay, SharedOptions.DataDir, SharedOptions.Out, SharedOptions.Json, SharedOptions.Threads,
         };
         recon.SetAction(a => SweGrowth(a, GrowthTask.Reconstruction));
         var classification = new Command("swe-classification",
@@ -50,7 +50,7 @@ internal static class ExperimentCommands
             "beside a static baseline; test accuracy mean ± std, per-stage curves, allocation per stage; CIFAR with the paper's conv backbone. " + SweGrowthTimes.Classification)
         {
             GrowthDataset, SharedOptions.Scale, SharedOptions.Seeds, Methods, LayersOpt, InputScalingOpt, ValidationOpt, PatienceOpt,
-            MaxEpochsOpt, BudgetOpt, TrainSamplesOpt, WeightDecay, SharedOptions.DataDir, SharedOptions.Out, SharedOptions.Json, SharedOptions.Threads,
+            MaxEpochsOpt, BudgetOpt, SharedOptions.TrainSamples, WeightDecay, SharedOptions.DataDir, SharedOptions.Out, SharedOptions.Json, SharedOptions.Threads,
         };
         classification.SetAction(a => SweGrowth(a, GrowthTask.Classification));
         var grow = RunCommand.CreateGrow();   // the same command as "sprout grow"
@@ -101,8 +101,6 @@ internal static class ExperimentCommands
     private static readonly Option<int?> MaxEpochsOpt = Opt.IntOrNull("--max-epochs", "most epochs of every phase (default: 15 quick, 250 paper)", 1, 100_000);
     private static readonly Option<BaselineBudget?> BudgetOpt = Opt.Enum<BaselineBudget>("--baseline-budget",
         "the static baseline's budget: total (default: the same early stopping with the grown run's whole epoch cap, (stages+1) × max epochs) or stage (one stage's cap)");
-    private static readonly Option<int?> TrainSamplesOpt = Opt.IntOrNull("--train-samples",
-        "a stratified subset of N training samples before the validation split (default: 12000 quick, all at paper scale; 0: all)", 0, 10_000_000);
 
     private static int SweGrowth(ParseResult a, GrowthTask task)
     {
@@ -120,7 +118,8 @@ internal static class ExperimentCommands
         if (a.GetValue(PatienceOpt) is { } pat) opts = opts with { Patience = pat };
         if (a.GetValue(MaxEpochsOpt) is { } max) opts = opts with { MaxEpochs = max };
         if (a.GetValue(BudgetOpt) is { } budget) opts = opts with { Budget = budget };
-        if (a.GetValue(TrainSamplesOpt) is { } n) opts = opts with { TrainSamples = n };
+        // --train-samples when given; otherwise the scale's (12,000 quick, all at paper scale)
+        if (a.GetResult(SharedOptions.TrainSamples) is { Implicit: false }) opts = opts with { TrainSamples = a.GetValue(SharedOptions.TrainSamples) };
         opts = opts with { ValidationFraction = a.GetValue(ValidationOpt), WeightDecay = a.GetValue(WeightDecay) };
         try { opts.Validate(); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
