@@ -37,6 +37,33 @@ public class SweGrowthCliTests
     }
 
     [Fact]
+    public void EvalOfAReconstructionRunReportsItsMse()
+    {
+        string dir = Directory.CreateTempSubdirectory("sprout-recon-eval-").FullName;
+        try
+        {
+            var growth = new Sprout.Growth.GrowthRunConfig([2, 2, 2], Sprout.Growth.GrowthSchedule.FromTotals(1),
+                Sprout.Growth.GrowthMethods.Extender("kaiming"), Sprout.Growth.GrowthMethods.Distributor("ras"),
+                new Sprout.Growth.StageTraining(2), new Sprout.Growth.StageTraining(1), Task: Sprout.Growth.GrowthTask.Reconstruction);
+            var session = Sprout.Runs.RunSession.Create(new Sprout.Runs.RunConfig("test", "recon", "spirals", growth), dir);
+            var (full, test) = Sprout.Runs.RunData.Load("spirals", null);
+            var report = session.Run(full, test, test);
+            var (code, output, err) = Run("eval", dir, "--json");
+            Assert.True(code == 0, err);
+            using var doc = System.Text.Json.JsonDocument.Parse(output);
+            Assert.Equal(report.FinalTestLoss, doc.RootElement.GetProperty("loss").GetDouble(), 6);
+            Assert.Equal(System.Text.Json.JsonValueKind.Null, doc.RootElement.GetProperty("accuracy").ValueKind);
+            (code, output, _) = Run("eval", dir);
+            Assert.Equal(0, code);
+            Assert.Contains("reconstruction loss (MSE)", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void MissingDataIsOneLine()
     {
         string empty = Directory.CreateTempSubdirectory("sprout-no-data-").FullName;
