@@ -55,12 +55,16 @@ internal static class RunsCommands
         SharedOptions.ApplyThreads(a);
         string dataset;
         IReadOnlyList<int>? inputShape = null;
+        var scaling = InputScaling.Standardize;
+        bool reconstruction = false;
         string path;
         if (Directory.Exists(target))
         {
             var session = RunSession.Open(target);
             dataset = session.Config.Dataset;
             inputShape = session.Config.Growth.InputShape;
+            scaling = session.Config.InputScaling;   // the run's own data preparation and objective
+            reconstruction = session.Config.Growth.Task == Sprout.Growth.GrowthTask.Reconstruction;
             path = a.GetValue(Best) ? RunFiles.BestCheckpoint(target) : RunFiles.LastCheckpoint(target);
             if (!File.Exists(path)) throw new IOException($"{target} has no {Path.GetFileName(path)} yet (the run saved no checkpoint)");
         }
@@ -72,18 +76,20 @@ internal static class RunsCommands
         }
         var ck = CheckpointFile.Load(path);
         var module = ck.BuildModule(ck.Metadata.ContainsKey("model/" + CheckpointFile.ArchitectureKey) ? "model/" : "");
-        var (_, test) = RunData.Load(dataset, a.GetValue(SharedOptions.DataDir));
+        var (_, test) = RunData.Load(dataset, a.GetValue(SharedOptions.DataDir), null, scaling);
+        if (reconstruction) test = test.WithInputAsTarget();
         if (inputShape is null && module is Sequential { Layers: [Conv2d first, ..] } && DataCatalog.Find(dataset) is { } spec)
             inputShape = [first.Config.InChannels, spec.Height, spec.Width];
         if (inputShape is { Count: > 0 }) test = test.WithShape(inputShape.ToArray());
         try { module.ToConfig().OutputShape(test.SampleShape); }
         catch (ArgumentException e) { throw new ArgumentException($"{path}: its model does not take {dataset}'s samples ({e.Message})", e); }
-        var stats = new Trainer(module).Evaluate(test);
+        var stats = new Trainer(module, optimizer: null, Loss.For(test)).Evaluate(test);
         if (a.GetValue(SharedOptions.Json))
-            Console.WriteLine(JsonSerializer.Serialize(new { checkpoint = path, dataset, samples = stats.Samples, loss = stats.Loss, accuracy = stats.Accuracy }));
+            Console.WriteLine(JsonSerializer.Serialize(new { checkpoint = path, dataset, samples = stats.Samples, loss = stats.Loss, accuracy = reconstruction ? (double?)null : stats.Accuracy }));
         else
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{path} on {dataset} test ({stats.Samples} samples): loss {stats.Loss:F4}, accuracy {stats.Accuracy:P2}"));
+            Console.WriteLine(reconstruction
+                ? string.Create(CultureInfo.InvariantCulture, $"{path} on {dataset} test ({stats.Samples} samples): reconstruction loss (MSE) {stats.Loss:F6}")
+                : string.Create(CultureInfo.InvariantCulture, $"{path} on {dataset} test ({stats.Samples} samples): loss {stats.Loss:F4}, accuracy {stats.Accuracy:P2}"));
         return 0;
     }
 

@@ -30,9 +30,10 @@ public sealed class GrowableModel
     /// are the site's <see cref="GrowthSite.Tied"/> tensors; a fresh channel gets a Dirac filter (centre tap 1, so the
     /// depthwise conv passes the new channel through, subsampled by its stride) and identity BatchNorm, a split or copy
     /// copies its parent's. Layers declared <see cref="UnsupportedRole"/> (locally connected, grouped convs) are
-    /// rejected with the reason.
+    /// rejected with the reason. With <paramref name="linearOnly"/> only Linear producers are sites: a conv backbone
+    /// keeps its size and only the MLP head grows (paper 000's CIFAR protocol).
     /// </summary>
-    public GrowableModel(Sequential model)
+    public GrowableModel(Sequential model, bool linearOnly = false)
     {
         ArgumentNullException.ThrowIfNull(model);
         _seq = model;
@@ -48,6 +49,7 @@ public sealed class GrowableModel
             var (pi, ci) = (found[k].Producer, found[k].Consumer);
             var producer = (GrowableRole)roles[pi];
             var consumer = (GrowableRole)roles[ci];
+            if (linearOnly && producer.Window is not null) continue;
             NormParams? norm = null;
             var tied = new List<TiedTensor>();
             int depthwise = -1, normsAfter = 0;

@@ -41,6 +41,18 @@ public sealed record StageReport(int Stage, int Total, int[] WidthsBefore, int[]
     IReadOnlyList<LayerStageReport> Layers, IReadOnlyList<SiteExtension> Extension, double Seconds, double GrowSeconds = double.NaN,
     double DistributeSeconds = double.NaN, double ExtendSeconds = double.NaN)
 {
+    /// <summary>Training loss right before insertion.</summary>
+    public double TrainLossBefore { get; init; } = double.NaN;
+
+    /// <summary>Training loss right after insertion (extender done, before training).</summary>
+    public double TrainLossAfterInsertion { get; init; } = double.NaN;
+
+    /// <summary>Training loss at the end of the stage.</summary>
+    public double TrainLossEnd { get; init; } = double.NaN;
+
+    /// <summary>Test loss at the end of the stage (NaN without a test set): the result of a reconstruction run.</summary>
+    public double TestLossEnd { get; init; } = double.NaN;
+
     /// <summary>Hidden widths after insertion.</summary>
     public int[] WidthsAfter => WidthsBefore.Zip(Allocation, (a, b) => a + b).ToArray();
 }
@@ -54,4 +66,14 @@ public sealed record StageReport(int Stage, int Total, int[] WidthsBefore, int[]
 /// <param name="FinalWidths">Hidden widths at the end.</param>
 /// <param name="FinalTestAccuracy">Test accuracy at the end (NaN without a test set).</param>
 public sealed record GrowthRunReport(GrowthRunConfig Config, int InitialEpochs, double InitialValAccuracy, double InitialTestAccuracy,
-    IReadOnlyList<StageReport> Stages, int[] FinalWidths, double FinalTestAccuracy);
+    IReadOnlyList<StageReport> Stages, int[] FinalWidths, double FinalTestAccuracy)
+{
+    /// <summary>Validation loss after the initial training.</summary>
+    public double InitialValLoss { get; init; } = double.NaN;
+
+    /// <summary>Test loss after the initial training (NaN without a test set).</summary>
+    public double InitialTestLoss { get; init; } = double.NaN;
+
+    /// <summary>Test loss at the end (NaN without a test set, and in a report written before the end).</summary>
+    public double FinalTestLoss { get; init; } = double.NaN;
+}

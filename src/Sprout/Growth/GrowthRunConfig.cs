@@ -27,6 +27,10 @@ namespace Sprout.Growth;
 /// <param name="WeightDecay">Decoupled weight decay of the training optimizer (AdamW; 0 = plain Adam).</param>
 /// <param name="Similarity">Similarity-guided growth (paper 002) on top of the extender: a regulariser added to the
 /// training loss for the first steps after each growth step (null = off, the default; not written when null).</param>
+/// <param name="Task">Classification (cross-entropy on labels, the default; not written then) or reconstruction (the
+/// input is its own target, MSE; the network's output must have the input's size).</param>
+/// <param name="LinearOnly">Only Linear layers grow: a conv backbone keeps its size, its MLP head grows (false, the
+/// default, grows every growable layer; not written then).</param>
 public sealed record GrowthRunConfig(
     [property: JsonPropertyOrder(-4)] IReadOnlyList<int> Widths,
     [property: JsonPropertyOrder(-3)] GrowthSchedule Schedule,
@@ -42,7 +46,9 @@ public sealed record GrowthRunConfig(
     Nn.SequentialConfig? Model = null,
     IReadOnlyList<int>? InputShape = null,
     double WeightDecay = 0,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] SimilarityConfig? Similarity = null)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] SimilarityConfig? Similarity = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] GrowthTask Task = GrowthTask.Classification,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool LinearOnly = false)
 {
     /// <summary>The extender's config.</summary>
     [JsonPropertyOrder(-2), JsonConverter(typeof(GrowthMethods.ExtenderJsonConverter))]
@@ -101,6 +107,7 @@ public sealed record GrowthRunConfig(
         if (BatchSize <= 0) throw new ArgumentException("batch size must be positive");
         if (!(LearningRate > 0)) throw new ArgumentException("learning rate must be positive");
         if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) throw new ArgumentException("weight decay must be a finite number ≥ 0");
+        if (!Enum.IsDefined(Task)) throw new ArgumentException($"unknown task {(int)Task}");
         ValidateSizes();
     }
 
@@ -122,7 +129,10 @@ public sealed record GrowthRunConfig(
         try
         {
             model.Validate();
-            model.OutputShape(InputShape is { Count: > 0 } s ? s : [InputSize]);
+            var output = model.OutputShape(InputShape is { Count: > 0 } s ? s : [InputSize]);
+            long outputs = output.Aggregate(1L, (a, b) => a * b);
+            if (Task == GrowthTask.Reconstruction && outputs != InputSize)
+                throw new ArgumentException($"a reconstruction network's output must have the input's {InputSize} features, it has {outputs}");
         }
         catch (ArgumentException e) { throw new ArgumentException((Model is null ? "widths: " : "model: ") + e.Message, e); }
         if (BatchSize > MaxBatch) throw new ArgumentException($"batchSize {BatchSize} is more than the limit of {MaxBatch:N0}");
@@ -130,7 +140,7 @@ public sealed record GrowthRunConfig(
         InitialTraining?.Validate("initialTraining");
         StageTraining?.Validate("stageTraining");
         // hidden width: every Linear or Conv2d output but the last (the network's output)
-        var producers = model.Layers.Select(l => l switch { Nn.LinearConfig li => li.OutFeatures, Nn.Conv2dConfig c => c.OutChannels, _ => -1 })
+        var producers = model.Layers.Select(l => l switch { Nn.LinearConfig li => li.OutFeatures, Nn.Conv2dConfig c => LinearOnly ? 0 : c.OutChannels, _ => -1 })
             .Where(w => w >= 0).ToArray();
         Schedule.ValidateGrowth(producers.Length > 1 ? producers[..^1].Sum(w => (long)w) : 0);
     }

@@ -39,12 +39,15 @@ public enum GrowthPhase
 /// <param name="ExtendSeconds">Wall time of the extender alone (the method's own cost, without the runner's measurements around it).</param>
 /// <param name="WeightSums">Each growable layer's incoming weight sum ΣW right before the growth step, the constant
 /// ΣW_previous of similarity-guided growth (null when <see cref="GrowthRunConfig.Similarity"/> is off; not written then).</param>
+/// <param name="TrainLossBefore">Training loss right before the growth step.</param>
+/// <param name="TrainLossAfter">Training loss right after it.</param>
 public sealed record PendingStage(int Total, int[] WidthsBefore, int[] Allocation, IReadOnlyList<double>? Votes,
     double TrainAccuracyBefore, double TrainAccuracyAfter, double ValAccuracyBefore, double ValAccuracyAfter,
     double MaxOutputChange, int[] InactiveAtInsertion, IReadOnlyList<CosineSummary> Cosines,
     IReadOnlyList<SiteExtension> Extension, double GrowSeconds,
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
-    IReadOnlyList<double>? WeightSums = null, double DistributeSeconds = double.NaN, double ExtendSeconds = double.NaN);
+    IReadOnlyList<double>? WeightSums = null, double DistributeSeconds = double.NaN, double ExtendSeconds = double.NaN,
+    double TrainLossBefore = double.NaN, double TrainLossAfter = double.NaN);
 
 /// <summary>The scalar part of an early-stopping state (the best weights travel as tensors beside it).</summary>
 /// <param name="BestLoss">Best validation loss so far in the phase.</param>
@@ -84,6 +87,12 @@ public sealed record GrowthRunState(GrowthPhase Phase, int Stage, int EpochsDone
     int InitialEpochs, double InitialValAccuracy, double InitialTestAccuracy,
     IReadOnlyList<StageReport> Stages, PendingStage? Pending, EarlyStoppingPosition? EarlyStopping, double Seconds)
 {
+    /// <summary>Validation loss after the initial training (NaN before it ended).</summary>
+    public double InitialValLoss { get; init; } = double.NaN;
+
+    /// <summary>Test loss after the initial training (NaN without a test set).</summary>
+    public double InitialTestLoss { get; init; } = double.NaN;
+
     /// <summary>The state of a run that has not started.</summary>
     public static GrowthRunState Start { get; } =
         new(GrowthPhase.Initial, 0, 0, 0, 0, 0, 0, 0, double.NaN, double.NaN, [], null, null, 0);

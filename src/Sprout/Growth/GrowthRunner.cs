@@ -103,6 +103,13 @@ public sealed class GrowthRunner
         ArgumentNullException.ThrowIfNull(validation);
         var c = Config;
         if (train.Features != c.InputSize) throw new ArgumentException($"data has {train.Features} features, the network's input is {c.InputSize}");
+        if (c.Task == GrowthTask.Reconstruction)
+        {
+            // an autoencoder: every sample is its own target (the growth methods' own trainers see it too: Loss.For)
+            train = train.HasTargets ? train : train.WithInputAsTarget();
+            validation = validation.HasTargets ? validation : validation.WithInputAsTarget();
+            test = test is null || test.HasTargets ? test : test.WithInputAsTarget();
+        }
         if (c.InputShape is { Count: > 0 } shape)
         {
             // batches shaped for the network (e.g. [N, 1, 28, 28] for a conv net)
@@ -115,7 +122,7 @@ public sealed class GrowthRunner
         var module = resume is null
             ? (Sequential)(c.Model ?? SequentialConfig.Mlp(c.Widths, ActivationConfig.Relu)).Build(rng.Fork("init"))
             : resume.BuildModule(ModulePrefix) as Sequential ?? throw resume.Fail("its model is not a sequential network");
-        var model = new GrowableModel(module);
+        var model = new GrowableModel(module, c.LinearOnly);
         Model = model;
         var opt = c.WeightDecay > 0 ? new AdamW(model.Parameters(), c.LearningRate, weightDecay: c.WeightDecay) : new Adam(model.Parameters(), c.LearningRate);
         opt.OnGrowth = c.OptimizerOnGrowth;
@@ -126,16 +133,20 @@ public sealed class GrowthRunner
         _secondsBefore = _state.Seconds;
         var extender = c.Extender.Build();
         var distributor = c.Distributor.Build();
-        var eval = new Trainer(module);
+        var eval = new Trainer(module, optimizer: null, TaskLoss);
         var diagBatch = train.Head(c.DiagnosticBatch).X;
 
         if (_state.Phase == GrowthPhase.Initial)
         {
             int initialEpochs = TrainResumable(model, train, validation, c.InitialTraining ?? new StageTraining(10), "initial", 0);
-            double initVal = eval.Evaluate(validation).Accuracy;
-            double initTest = test is null ? double.NaN : eval.Evaluate(test).Accuracy;
-            Log?.Invoke($"initial: {initialEpochs} epochs, widths [{string.Join(",", model.Widths())}], val {initVal:P2}");
-            Advance(_state with { Phase = GrowthPhase.Grow, Stage = 0, InitialEpochs = initialEpochs, InitialValAccuracy = initVal, InitialTestAccuracy = initTest });
+            var initVal = eval.Evaluate(validation);
+            EpochStats? initTest = test is null ? null : eval.Evaluate(test);
+            Log?.Invoke($"initial: {initialEpochs} epochs, widths [{string.Join(",", model.Widths())}], val {Measure(initVal)}");
+            Advance(_state with
+            {
+                Phase = GrowthPhase.Grow, Stage = 0, InitialEpochs = initialEpochs, InitialValAccuracy = initVal.Accuracy,
+                InitialTestAccuracy = initTest?.Accuracy ?? double.NaN, InitialValLoss = initVal.Loss, InitialTestLoss = initTest?.Loss ?? double.NaN,
+            });
         }
 
         while (_state.Phase != GrowthPhase.Done && _state.Stage < c.Schedule.Count)
@@ -153,32 +164,48 @@ public sealed class GrowthRunner
             var p = _state.Pending ?? throw new InvalidOperationException("stage training without its growth step's measurements");
             int epochs = TrainResumable(model, train, validation, c.StageTraining ?? new StageTraining(5), "stage", s + 1, p.WeightSums);
             var actEnd = model.Activity(train);
-            double trEnd = eval.Evaluate(train).Accuracy;
+            var trEnd = eval.Evaluate(train);
             var vaEnd = eval.Evaluate(validation);
-            double teEnd = test is null ? double.NaN : eval.Evaluate(test).Accuracy;
+            EpochStats? teEnd = test is null ? null : eval.Evaluate(test);
             var widths = p.WidthsBefore;
             var layers = model.Sites.Select((site, k) => new LayerStageReport(site.Name, site.Width, p.Allocation[k],
                 p.InactiveAtInsertion[k], actEnd[k].Inactive(widths[k], p.Allocation[k]), actEnd[k].InactiveAll,
                 p.Cosines[k].Mean, p.Cosines[k].Max, p.Cosines[k].Histogram)).ToArray();
             var rep = new StageReport(s, p.Total, widths, p.Allocation, p.Votes, p.TrainAccuracyBefore, p.TrainAccuracyAfter,
-                p.ValAccuracyBefore, p.ValAccuracyAfter, p.MaxOutputChange, epochs, trEnd, vaEnd.Accuracy, vaEnd.Loss, teEnd, layers,
-                p.Extension, Seconds, p.GrowSeconds, p.DistributeSeconds, p.ExtendSeconds);
+                p.ValAccuracyBefore, p.ValAccuracyAfter, p.MaxOutputChange, epochs, trEnd.Accuracy, vaEnd.Accuracy, vaEnd.Loss, teEnd?.Accuracy ?? double.NaN, layers,
+                p.Extension, Seconds, p.GrowSeconds, p.DistributeSeconds, p.ExtendSeconds)
+            {
+                TrainLossBefore = p.TrainLossBefore, TrainLossAfterInsertion = p.TrainLossAfter, TrainLossEnd = trEnd.Loss,
+                TestLossEnd = teEnd?.Loss ?? double.NaN,
+            };
             var stages = _state.Stages.Append(rep).ToList();
             _state = _state with { Phase = GrowthPhase.Grow, Stage = s + 1, Pending = null, Stages = stages };
             StageCompleted?.Invoke(Report(model, double.NaN));
             Log?.Invoke($"stage {s + 1}: +{p.Total} as [{string.Join(",", p.Allocation)}] → [{string.Join(",", model.Widths())}], " +
-                        $"train {p.TrainAccuracyBefore:P2}→{p.TrainAccuracyAfter:P2}, val end {vaEnd.Accuracy:P2}, new inactive [{string.Join(",", layers.Select(l => l.NewInactiveAtEnd))}]");
+                        $"train {Measure(p.TrainAccuracyBefore, p.TrainLossBefore)}→{Measure(p.TrainAccuracyAfter, p.TrainLossAfter)}, val end {Measure(vaEnd)}, new inactive [{string.Join(",", layers.Select(l => l.NewInactiveAtEnd))}]");
             Advance(_state);
         }
-        double final = test is null ? double.NaN : eval.Evaluate(test).Accuracy;
-        var report = Report(model, final);
+        EpochStats? final = test is null ? null : eval.Evaluate(test);
+        var report = Report(model, final?.Accuracy ?? double.NaN) with { FinalTestLoss = final?.Loss ?? double.NaN };
         Finished?.Invoke(report);
         Advance(_state with { Phase = GrowthPhase.Done });
         return report;
     }
 
     private GrowthRunReport Report(GrowableModel model, double finalTest) =>
-        new(Config, _state.InitialEpochs, _state.InitialValAccuracy, _state.InitialTestAccuracy, _state.Stages.ToList(), model.Widths(), finalTest);
+        new(Config, _state.InitialEpochs, _state.InitialValAccuracy, _state.InitialTestAccuracy, _state.Stages.ToList(), model.Widths(), finalTest)
+        {
+            InitialValLoss = _state.InitialValLoss, InitialTestLoss = _state.InitialTestLoss,
+        };
+
+    /// <summary>The run's objective: cross-entropy for classification, MSE for reconstruction.</summary>
+    public Loss TaskLoss => Config.Task == GrowthTask.Reconstruction ? Loss.Mse : Loss.CrossEntropy;
+
+    // a result for a log line: accuracy where it means something, else the loss
+    private static string Measure(in EpochStats s) => Measure(s.Accuracy, s.Loss);
+
+    private static string Measure(double accuracy, double loss) =>
+        double.IsNaN(accuracy) ? "loss " + loss.ToString("G4", System.Globalization.CultureInfo.InvariantCulture) : accuracy.ToString("P2", System.Globalization.CultureInfo.InvariantCulture);
 
     // A new position at a stage boundary: no phase in progress, so a checkpoint here carries no early-stopping state.
     private void Advance(GrowthRunState next)
@@ -203,7 +230,7 @@ public sealed class GrowthRunner
         var alloc = distributor.Allocate(ctx, total);
         double distributeSeconds = Stopwatch.GetElapsedTime(td).TotalSeconds;
         var votes = distributor.LastVotes;
-        double trBefore = eval.Evaluate(train).Accuracy;
+        var trBefore = eval.Evaluate(train);
         double vaBefore = eval.Evaluate(validation).Accuracy;
         var logitsBefore = model.Logits(diagBatch);
         // ΣW_previous of similarity-guided growth: each layer's weight sum right before the growth step
@@ -214,13 +241,13 @@ public sealed class GrowthRunner
         BufferPool.Trim(); // shapes changed: idle buffers of the old sizes would only hold memory
         if (c.OptimizerOnGrowth == GrowthStatePolicy.Reset) _opt!.ResetState();
         double change = FunctionChange.MaxAbsDifference(logitsBefore, model.Logits(diagBatch));
-        double trAfter = eval.Evaluate(train).Accuracy;
+        var trAfter = eval.Evaluate(train);
         double vaAfter = eval.Evaluate(validation).Accuracy;
         var actIns = model.Activity(train);
         var inactive = model.Sites.Select((_, k) => actIns[k].Inactive(widths[k], alloc[k])).ToArray();
         var cos = model.Sites.Select((_, k) => model.Cosines(k, widths[k], alloc[k])).ToArray();
-        return new PendingStage(total, widths, alloc, votes?.ToArray(), trBefore, trAfter, vaBefore, vaAfter, change, inactive, cos,
-            ext.ToArray(), Stopwatch.GetElapsedTime(t0).TotalSeconds, sums, distributeSeconds, extendSeconds);
+        return new PendingStage(total, widths, alloc, votes?.ToArray(), trBefore.Accuracy, trAfter.Accuracy, vaBefore, vaAfter, change, inactive, cos,
+            ext.ToArray(), Stopwatch.GetElapsedTime(t0).TotalSeconds, sums, distributeSeconds, extendSeconds, trBefore.Loss, trAfter.Loss);
     }
 
     // Trains one phase from where the state says it is (epoch, batch, early stopping); returns the epochs run. With
@@ -231,8 +258,8 @@ public sealed class GrowthRunner
         var module = model.Module;
         Trainer? self = null;
         var loss = Config.Similarity is { IsActive: true } sim && weightSums is not null
-            ? SimilarityLoss(model, sim, weightSums, (train.Count + Config.BatchSize - 1) / Config.BatchSize, () => self!)
-            : null;
+            ? SimilarityLoss(model, sim, weightSums, (train.Count + Config.BatchSize - 1) / Config.BatchSize, () => self!, TaskLoss)
+            : TaskLoss;
         var trainer = new Trainer(module, _opt, loss) { Stop = Stop, Validation = validation, Name = Where(phase, stage), Epoch = _state.EpochsDone };
         self = trainer;
         EarlyStopping? es = null;
@@ -277,13 +304,13 @@ public sealed class GrowthRunner
     // which the run state already saves, so a resumed run adds the term at exactly the same steps. Evaluation (no
     // gradients recorded) sees the task loss alone.
     private static Loss SimilarityLoss(GrowableModel model, SimilarityConfig sim, IReadOnlyList<double> weightSums, int batchesPerEpoch,
-        Func<Trainer> trainer)
+        Func<Trainer> trainer, Loss taskLoss)
     {
         if (weightSums.Count != model.Sites.Count)
             throw new InvalidOperationException($"{weightSums.Count} reference weight sums for {model.Sites.Count} growable layers");
-        return Loss.Custom("cross-entropy + similarity", (output, batch) =>
+        return Loss.Custom(taskLoss.Name + " + similarity", (output, batch) =>
         {
-            var task = Loss.CrossEntropy.Compute(output, batch);
+            var task = taskLoss.Compute(output, batch);
             if (!Graph.IsGradEnabled) return task;
             var t = trainer();
             if ((long)t.Epoch * batchesPerEpoch + t.NextBatch >= sim.Iterations) return task;
@@ -294,7 +321,7 @@ public sealed class GrowthRunner
                 reg = reg is null ? r : Ops.Add(reg, r);
             }
             return reg is null ? task : Ops.Add(task, Ops.MulScalar(reg, (float)sim.Weight));
-        }, (output, batch) => Loss.CountArgMaxMatches(output, batch.Labels));
+        }, taskLoss.HasAccuracy ? (output, batch) => Loss.CountArgMaxMatches(output, batch.Labels) : null);
     }
 
     private void Interrupt(string where = "during")

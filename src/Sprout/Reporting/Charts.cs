@@ -234,7 +234,7 @@ internal static class Charts
     }
 
     /// <summary>Ticks at whole numbers lo..hi (thinned to at most 20), labelled with a prefix.</summary>
-    private static void IntegerTicks(IAxis axis, int lo, int hi, string prefix)
+    internal static void IntegerTicks(IAxis axis, int lo, int hi, string prefix)
     {
         int step = Math.Max(1, (int)Math.Ceiling((hi - lo + 1) / 20.0));
         var pos = new List<double>();

@@ -3,7 +3,7 @@ namespace Sprout.Reporting;
 /// <summary>The end-of-run figures of one run (its last metrics row, report.json and events).</summary>
 internal sealed record FinalFigures(IReadOnlyList<string> Layers, double[] Widths, double Parameters, double TrainLoss,
     double TrainAccuracy, double ValLoss, double ValAccuracy, double BestValAccuracy, double TestAccuracy, double Seconds,
-    double GrowthSteps, double Epochs)
+    double GrowthSteps, double Epochs, double TestLoss = double.NaN)
 {
     public static FinalFigures Of(LoadedRun r)
     {
@@ -16,19 +16,19 @@ internal sealed record FinalFigures(IReadOnlyList<string> Layers, double[] Width
             last?.Parameters ?? double.NaN, last?.TrainLoss ?? double.NaN, last?.TrainAccuracy ?? double.NaN,
             last?.ValLoss ?? double.NaN, last?.ValAccuracy ?? double.NaN,
             Stats.Max(rows.Select(x => x.ValAccuracy)), test,
-            rows.Count > 0 ? Stats.Max(rows.Select(x => x.Seconds)) : double.NaN, r.GrowthSteps, rows.Count);
+            rows.Count > 0 ? Stats.Max(rows.Select(x => x.Seconds)) : double.NaN, r.GrowthSteps, rows.Count, r.ReportNumber("finalTestLoss"));
     }
 
     /// <summary>Table header of <see cref="Row"/>.</summary>
     public static readonly string[] Header =
         ["run", "final widths", "parameters", "train loss", "train accuracy", "val loss", "val accuracy", "best val accuracy",
-         "test accuracy", "time", "growth steps", "epochs"];
+         "test accuracy", "time", "growth steps", "epochs", "test loss"];
 
     /// <summary>One table row for one run.</summary>
     public string[] Row(string name) =>
         [name, WidthText(Layers, Widths, null), Fmt.Int(Parameters), Fmt.Fixed(TrainLoss, 4), Fmt.Pct(TrainAccuracy),
          Fmt.Fixed(ValLoss, 4), Fmt.Pct(ValAccuracy), Fmt.Pct(BestValAccuracy), Fmt.Pct(TestAccuracy), Fmt.Duration(Seconds),
-         Fmt.Int(GrowthSteps), Fmt.Int(Epochs)];
+         Fmt.Int(GrowthSteps), Fmt.Int(Epochs), Fmt.Fixed(TestLoss, 4)];
 
     /// <summary>One table row: mean ± std over several runs (the members of a group).</summary>
     public static string[] MeanRow(string name, IReadOnlyList<FinalFigures> all)
@@ -41,7 +41,7 @@ internal sealed record FinalFigures(IReadOnlyList<string> Layers, double[] Width
         return [name, WidthText(layers, wm, ws), S(f => f.Parameters, Fmt.Int), S(f => f.TrainLoss, x => Fmt.Fixed(x, 4)),
             S(f => f.TrainAccuracy, Fmt.Pct), S(f => f.ValLoss, x => Fmt.Fixed(x, 4)), S(f => f.ValAccuracy, Fmt.Pct),
             S(f => f.BestValAccuracy, Fmt.Pct), S(f => f.TestAccuracy, Fmt.Pct), S(f => f.Seconds, Fmt.Duration),
-            S(f => f.GrowthSteps, x => Fmt.Num(x, 1)), S(f => f.Epochs, x => Fmt.Num(x, 1))];
+            S(f => f.GrowthSteps, x => Fmt.Num(x, 1)), S(f => f.Epochs, x => Fmt.Num(x, 1)), S(f => f.TestLoss, x => Fmt.Fixed(x, 4))];
     }
 
     /// <summary>

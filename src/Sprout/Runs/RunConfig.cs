@@ -14,8 +14,11 @@ namespace Sprout.Runs;
 /// <param name="TrainSamples">Training samples used (a stratified subset; 0 = all).</param>
 /// <param name="ValidationFraction">Share of the training samples held out for validation.</param>
 /// <param name="Threads">Worker threads (results are bit-identical for the same thread count).</param>
+/// <param name="InputScaling">How pixels become features (standardised by default; not written then).</param>
 public sealed record RunConfig(string Command, string Name, string Dataset, GrowthRunConfig Growth,
-    int TrainSamples = 0, double ValidationFraction = 0.1, int Threads = 1)
+    int TrainSamples = 0, double ValidationFraction = 0.1, int Threads = 1,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    InputScaling InputScaling = InputScaling.Standardize)
 {
     /// <summary>Checks the config; throws <see cref="ArgumentException"/> naming the field.</summary>
     public void Validate()
@@ -30,6 +33,7 @@ public sealed record RunConfig(string Command, string Name, string Dataset, Grow
         if (TrainSamples < 0) throw new ArgumentException("trainSamples must be ≥ 0");
         if (!(ValidationFraction > 0 && ValidationFraction < 1)) throw new ArgumentException($"validationFraction must be in (0, 1), got {ValidationFraction}");
         if (Threads is < 1 or > 256) throw new ArgumentException($"threads must be in [1, 256], got {Threads}");
+        if (!Enum.IsDefined(InputScaling)) throw new ArgumentException($"unknown input scaling {(int)InputScaling}");
     }
 
     /// <summary>Indented JSON.</summary>

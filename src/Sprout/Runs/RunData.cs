@@ -23,8 +23,10 @@ public static class RunData
     /// Train and test splits of <paramref name="name"/>: catalog images normalised with the training set's per-channel
     /// statistics and kept as bytes; a generated set is drawn from fixed streams (the same data for every run).
     /// A catalog set missing from <paramref name="dataDir"/> is fetched first when <paramref name="log"/> is given.
+    /// <paramref name="scaling"/> says how catalog pixels become features (generated sets ignore it).
     /// </summary>
-    public static (InMemoryDataset Train, InMemoryDataset Test) Load(string name, string? dataDir, Action<string>? log = null)
+    public static (InMemoryDataset Train, InMemoryDataset Test) Load(string name, string? dataDir, Action<string>? log = null,
+        InputScaling scaling = InputScaling.Standardize)
     {
         ArgumentNullException.ThrowIfNull(name);
         if (SyntheticNames.Contains(name))
@@ -47,7 +49,13 @@ public static class RunData
         }
         var train = DataCatalog.Load(spec, DataSplit.Train, dir);
         var test = DataCatalog.Load(spec, DataSplit.Test, dir);
-        var (mean, std) = train.ChannelStats();
+        var (mean, std) = scaling switch
+        {
+            InputScaling.Standardize => train.ChannelStats(),
+            // x·scale + shift with mean 0 and std 1/255 (pixel units): the raw byte value; std 1: pixel / 255
+            InputScaling.Raw => (new float[train.Channels], Enumerable.Repeat(1f / 255f, train.Channels).ToArray()),
+            _ => (new float[train.Channels], Enumerable.Repeat(1f, train.Channels).ToArray()),
+        };
         return (Flatten(train, mean, std), Flatten(test, mean, std));
     }
 

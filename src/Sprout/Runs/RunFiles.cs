@@ -217,10 +217,17 @@ public sealed record MetricsTable(IReadOnlyList<string> Layers, IReadOnlyList<Me
 /// measurements around them (accuracy before and after, activity, cosines).</param>
 /// <param name="DistributeSeconds">Wall time of the distributor alone (whole model; NaN in events written before it was recorded).</param>
 /// <param name="ExtendSeconds">Wall time of the extender alone (whole model).</param>
+/// <param name="TrainLossBefore">Training loss right before the insertion (whole model; NaN in events written before it was recorded).</param>
+/// <param name="TrainLossAfter">Training loss right after the insertion.</param>
+/// <param name="ValLossEnd">Validation loss at the end of the stage.</param>
+/// <param name="TestLossEnd">Test loss at the end of the stage (NaN without a test set): a reconstruction run's result.</param>
+/// <param name="TestAccuracyEnd">Test accuracy at the end of the stage (NaN without a test set or for a loss without classes).</param>
 public sealed record GrowthEvent(int Stage, string Layer, int WidthBefore, int Added, string Extender, string Distributor,
     double? Vote, IReadOnlyList<int> Allocation, double MaxOutputChange, double TrainAccuracyBefore, double TrainAccuracyAfter,
     int InactiveAtInsertion, int InactiveAtStageEnd, int AdjustSteps, double CosineMean, double CosineMax,
-    IReadOnlyList<int> CosineHistogram, double Seconds, double DistributeSeconds = double.NaN, double ExtendSeconds = double.NaN)
+    IReadOnlyList<int> CosineHistogram, double Seconds, double DistributeSeconds = double.NaN, double ExtendSeconds = double.NaN,
+    double TrainLossBefore = double.NaN, double TrainLossAfter = double.NaN, double ValLossEnd = double.NaN, double TestLossEnd = double.NaN,
+    double TestAccuracyEnd = double.NaN)
 {
     /// <summary>One JSON line.</summary>
     public string ToJsonLine() => JsonSerializer.Serialize(this, RunFiles.JsonOptions);

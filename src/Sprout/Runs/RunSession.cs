@@ -283,7 +283,8 @@ public sealed class RunSession
                 rep.Votes is { } v && k < v.Count ? v[k] : null, rep.Allocation, rep.MaxOutputChange, rep.TrainAccuracyBefore,
                 rep.TrainAccuracyAfterInsertion, l.NewInactiveAtInsertion, l.NewInactiveAtEnd,
                 k < rep.Extension.Count ? rep.Extension[k].AdjustSteps : 0, l.NewCosineMean, l.NewCosineMax, l.NewCosineHistogram, rep.GrowSeconds,
-                rep.DistributeSeconds, rep.ExtendSeconds);
+                rep.DistributeSeconds, rep.ExtendSeconds, rep.TrainLossBefore, rep.TrainLossAfterInsertion, rep.ValLossEnd, rep.TestLossEnd,
+                rep.TestAccuracyEnd);
             Append(events, ev.ToJsonLine());
             GrowthEventWritten?.Invoke(ev);
         }

@@ -27,6 +27,16 @@ public abstract class Loss
     /// <summary>Mean squared error of the output against the batch's target tensor (same shape).</summary>
     public static Loss Mse { get; } = new MseLoss();
 
+    /// <summary>
+    /// The loss a data set's samples ask for: <see cref="Mse"/> when it holds a target tensor (regression,
+    /// reconstruction), else <see cref="CrossEntropy"/> against its class labels.
+    /// </summary>
+    public static Loss For(InMemoryDataset data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return data.HasTargets ? Mse : CrossEntropy;
+    }
+
     /// <summary>Any function of (output, batch) returning a one-element tensor.</summary>
     public static Loss Custom(string name, Func<Tensor, Batch, Tensor> compute, Func<Tensor, Batch, int>? countCorrect = null) =>
         new CustomLoss(name, compute, countCorrect);

@@ -145,7 +145,7 @@ public sealed class SteepestVotingDistributor : Distributor
             if (o.TrainEpochs > 0)
             {
                 var opt = new RmsProp(model.Parameters(), o.RmsPropLearningRate, o.RmsPropAlpha, momentum: o.RmsPropMomentum);
-                var trainer = new Trainer(model.Module, opt) { Name = "SVoD's probe training", Stop = ctx.Stop ?? new StopSignal() };
+                var trainer = new Trainer(model.Module, opt, Loss.For(data)) { Name = "SVoD's probe training", Stop = ctx.Stop ?? new StopSignal() };
                 foreach (var cb in ctx.Callbacks) trainer.Add(cb);
                 trainer.Fit(data, rng.Fork("train"), bs, o.TrainEpochs);
             }
@@ -153,7 +153,7 @@ public sealed class SteepestVotingDistributor : Distributor
             var order = rng.Fork("score").Permutation(data.Count);
             var grads = sites.Select(s => new float[s.Width * s.IncomingLength]).ToArray();
             // scoring: gradients only (no update), on the model in training mode as it was trained
-            var scorer = new Trainer(model.Module) { Name = "SVoD's probe scoring" };
+            var scorer = new Trainer(model.Module, optimizer: null, Loss.For(data)) { Name = "SVoD's probe scoring" };
             for (int b = 0; b < batches; b++)
             {
                 scorer.Backward(data.Gather(order, b * bs, bs));

@@ -39,7 +39,7 @@ public sealed class SharedWeightsExtender : Extender
     /// <inheritdoc/>
     protected override void BeginExtend(GrowthContext ctx) =>
         // recovery aims at the accuracy before the whole growth step, so small per-site losses cannot add up
-        _accBeforeStep = double.IsNaN(Options.RecoverTolerance) ? double.NaN : new Trainer(ctx.Model.Module).Evaluate(ctx.Train).Accuracy;
+        _accBeforeStep = double.IsNaN(Options.RecoverTolerance) ? double.NaN : new Trainer(ctx.Model.Module, optimizer: null, Loss.For(ctx.Train)).Evaluate(ctx.Train).Accuracy;
 
     /// <inheritdoc/>
     protected override SiteExtension ExtendSite(GrowthContext ctx, int siteIndex, int count, Rng rng)
@@ -181,7 +181,7 @@ public sealed class SharedWeightsExtender : Extender
         if (site.InBias is not null) involved.Add(site.InBias);
         if (site.OutBias is not null) involved.Add(site.OutBias);
         var rule = new CouplingStep(site, baseT, coup, mask, n, N, d, involved, o, load, decaySteps);
-        var trainer = new Trainer(model.Module, rule) { Name = "the SWE adjustment phase", Trainable = involved, Stop = ctx.Stop ?? new StopSignal() };
+        var trainer = new Trainer(model.Module, rule, Loss.For(data)) { Name = "the SWE adjustment phase", Trainable = involved, Stop = ctx.Stop ?? new StopSignal() };
         foreach (var cb in ctx.Callbacks) trainer.Add(cb);
         int[] order = o.Shuffle ? rng.Permutation(data.Count) : InMemoryDataset.Identity(data.Count);
         int pos = 0, done = 0;
