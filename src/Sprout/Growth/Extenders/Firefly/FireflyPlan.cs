@@ -112,7 +112,7 @@ public sealed class FireflyPlan
         if (data.Count == 0) throw new ArgumentException($"{name}: needs training data for its candidates");
         var rng = ctx.Rng.Fork($"{name}/{ctx.Stage}");
         var net = new FireflyNetwork(model, newCounts, o.SplitCandidates, o, rng.Fork("init"));
-        var baseLoss = data.HasTargets ? Loss.Mse : Loss.CrossEntropy;
+        var baseLoss = Loss.For(data);
         var loss = Loss.Custom(baseLoss.Name + " + firefly penalty", (output, batch) =>
         {
             var l = baseLoss.Compute(output, batch);

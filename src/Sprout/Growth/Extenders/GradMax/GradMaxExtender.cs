@@ -206,7 +206,7 @@ public sealed class GradMaxExtender : Extender
         var site = model.Sites[siteIndex];
         int rows = site.OutWeight.Dim(0), cols = site.FanIn;
         var wrapper = new Bypass(model, siteIndex, rows, cols);
-        var loss = data.HasTargets ? Loss.Mse : Loss.CrossEntropy;
+        var loss = Loss.For(data);
         var trainer = new Trainer(wrapper, optimizer: null, loss) { Name = "gradmax gradient" };
         var order = rng.Permutation(data.Count);
         int passes = PassCount(data.Count, batches, batchSize);
@@ -262,7 +262,7 @@ public sealed class GradMaxExtender : Extender
         int pi = model.ProducerLayer(siteIndex), ci = model.ConsumerLayer(siteIndex);
         var consumer = (GrowableRole)layers[ci].GrowthRole;
         int outs = consumer.Weight.Dim(0), fanIn = site.FanIn, fanOut = site.FanOut, taps = fanOut / outs;
-        var loss = data.HasTargets ? Loss.Mse : Loss.CrossEntropy;
+        var loss = Loss.For(data);
         var order = rng.Permutation(data.Count);
         int passes = PassCount(data.Count, batches, batchSize);
         var g = new double[fanOut * fanIn];

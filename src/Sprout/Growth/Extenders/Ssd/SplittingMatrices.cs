@@ -471,7 +471,7 @@ public static class SplittingMatrices
         public void ForEachBatch(SplittingData data, StopSignal? stop, Action body)
         {
             int count = data.Count, total = data.Samples;
-            var loss = data.Data.HasTargets ? Loss.Mse : Loss.CrossEntropy;
+            var loss = Loss.For(data.Data);
             var trainer = data.Data.HasTargets ? new Trainer(_net, optimizer: null, loss) { Name = _trainer.Name } : _trainer;
             for (int b = 0; b < count; b++)
             {

@@ -175,7 +175,7 @@ public sealed class TinyExtender : Extender
         for (int i = 0; i < old; i++) site.GetOutgoing(i, w0.AsSpan(i * outs, outs));
         var b0 = site.OutBias?.ToArray();
         bool inBias = site.InBias is not null;
-        var loss = ctx.Train.HasTargets ? Loss.Mse : Loss.CrossEntropy;
+        var loss = Loss.For(ctx.Train);
         var lsOrder = rng.Fork("line-search").Permutation(ctx.Train.Count);
         var batch = ctx.Train.Gather(lsOrder, 0, Math.Min(c.LineSearchBatchSize, ctx.Train.Count));
         var (input, inputShape) = ProducerInput(model, siteIndex, batch);
@@ -295,7 +295,7 @@ public sealed class TinyExtender : Extender
         if (cols > MaxStatisticsSize)
             throw new ArgumentException($"tiny: site {site.Name} needs a {cols}×{cols} covariance (fan-in {site.FanIn}, width {site.Width}, {outs} outputs); at most {MaxStatisticsSize} is supported");
         var probe = new Probe(model, siteIndex);
-        var trainer = new Trainer(probe, optimizer: null, data.HasTargets ? Loss.Mse : Loss.CrossEntropy) { Name = "tiny statistics" };
+        var trainer = new Trainer(probe, optimizer: null, Loss.For(data)) { Name = "tiny statistics" };
         int passes = (int)Math.Min(batches, ((long)order.Length + batchSize - 1) / batchSize);
         var sum = new double[cols * cols];
         var xtx = new float[cols * cols];
@@ -381,7 +381,7 @@ public sealed class TinyExtender : Extender
         if (d > MaxStatisticsSize || wb + outs > MaxStatisticsSize)
             throw new ArgumentException($"tiny: site {site.Name} needs {d}×{d} and {wb}×{wb} covariances; at most {MaxStatisticsSize} is supported");
         var probe = new Probe(model, siteIndex);
-        var trainer = new Trainer(probe, optimizer: null, data.HasTargets ? Loss.Mse : Loss.CrossEntropy) { Name = "tiny statistics" };
+        var trainer = new Trainer(probe, optimizer: null, Loss.For(data)) { Name = "tiny statistics" };
         int passes = (int)Math.Min(batches, ((long)order.Length + batchSize - 1) / batchSize);
         int c2 = wb + outs, dt = d * taps;
         // accumulated in double, each batch's products by the float GEMM: S_a = Σ aᵀa, [b, 1 | v]ᵀ[b, 1 | v], and
