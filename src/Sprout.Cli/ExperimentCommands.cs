@@ -291,8 +291,8 @@ internal static class ExperimentCommands
 /// <summary>Measured wall times of the growth experiments on this project's 2-core machine, for their help.</summary>
 internal static class SweGrowthTimes
 {
-    public const string Reconstruction = "Quick scale on MNIST: 1.7 min on 2 cores; paper scale (5 seeds, all samples, patience 20, " +
+    public const string Reconstruction = "Quick scale on MNIST: 2.2 min on 2 cores; paper scale (5 seeds, all samples, patience 20, " +
         "≤ 250 epochs per phase): an estimated 3.5–7 h per data set.";
-    public const string Classification = "Quick scale on MNIST: 0.8 min on 2 cores; paper scale: an estimated 1–5 h per MNIST-sized data set, " +
+    public const string Classification = "Quick scale on MNIST: 0.9 min on 2 cores; paper scale: an estimated 1–5 h per MNIST-sized data set, " +
         "and about 5 h per CIFAR-10 run (about 55 s per epoch of 40,000 images), i.e. days for a CIFAR table.";
 }
