@@ -42,9 +42,8 @@ internal static class SpdCholesky
     /// triangle inside the block follows row by row. Every entry is computed by the same dot product as in
     /// <see cref="Factor"/>, so the result is bit-identical for any thread count.
     /// </summary>
-    public static void FactorParallel(double[] a, int n)
+    public static void FactorParallel(Memory<double> a, int n)
     {
-        ArgumentNullException.ThrowIfNull(a);
         Check(a.Length, n);
         for (int b0 = 0; b0 < n; b0 += Block)
         {
@@ -57,15 +56,17 @@ internal static class SpdCholesky
                     int r0 = b0 + part * rowsIn / parts, r1 = b0 + (part + 1) * rowsIn / parts;
                     for (int i = r0; i < r1; i++)
                     {
-                        var ri = a.AsSpan(i * n, n);
-                        for (int j = 0; j < b0; j++) ri[j] = (ri[j] - TensorPrimitives.Dot(ri[..j], a.AsSpan(j * n, j))) / a[j * n + j];
+                        var s = a.Span;
+                        var ri = s.Slice(i * n, n);
+                        for (int j = 0; j < b0; j++) ri[j] = (ri[j] - TensorPrimitives.Dot(ri[..j], s.Slice(j * n, j))) / s[j * n + j];
                     }
                 });
             }
+            var all = a.Span;
             for (int i = b0; i < b1; i++)
             {
-                var ri = a.AsSpan(i * n, n);
-                for (int j = b0; j < i; j++) ri[j] = (ri[j] - TensorPrimitives.Dot(ri[..j], a.AsSpan(j * n, j))) / a[j * n + j];
+                var ri = all.Slice(i * n, n);
+                for (int j = b0; j < i; j++) ri[j] = (ri[j] - TensorPrimitives.Dot(ri[..j], all.Slice(j * n, j))) / all[j * n + j];
                 double d = ri[i] - TensorPrimitives.Dot(ri[..i], ri[..i]);
                 if (!(d > 0)) throw new ArgumentException($"matrix is not positive definite (pivot {i} of {n} is {d})");
                 ri[i] = Math.Sqrt(d);
@@ -104,15 +105,28 @@ internal static class SpdCholesky
     {
         Check(l.Length, n);
         if (m < 0 || bt.Length != (long)m * n) throw new ArgumentException($"right-hand sides: {bt.Length} entries for {m}×{n}");
-        for (int r = 0; r < m; r++)
+        // row i of L is applied to every right-hand side in turn, so it is read from memory once per sweep, not m
+        // times; each right-hand side sees the same operations in the same order as when solved alone
+        for (int i = 0; i < n; i++)
         {
-            var y = bt.Slice(r * n, n);
-            for (int i = 0; i < n; i++) y[i] = (y[i] - TensorPrimitives.Dot(l.Slice(i * n, i), y[..i])) / l[i * n + i];
-            for (int i = n - 1; i >= 0; i--)
+            var li = l.Slice(i * n, i);
+            double lii = l[i * n + i];
+            for (int r = 0; r < m; r++)
             {
-                double x = y[i] / l[i * n + i];
+                var y = bt.Slice(r * n, n);
+                y[i] = (y[i] - TensorPrimitives.Dot(li, y[..i])) / lii;
+            }
+        }
+        for (int i = n - 1; i >= 0; i--)
+        {
+            var li = l.Slice(i * n, i);
+            double lii = l[i * n + i];
+            for (int r = 0; r < m; r++)
+            {
+                var y = bt.Slice(r * n, n);
+                double x = y[i] / lii;
                 y[i] = x;
-                if (i > 0) TensorPrimitives.MultiplyAdd(l.Slice(i * n, i), -x, y[..i], y[..i]);
+                if (i > 0) TensorPrimitives.MultiplyAdd(li, -x, y[..i], y[..i]);
             }
         }
     }
