@@ -8,8 +8,19 @@ namespace Sprout.Growth;
 /// </summary>
 public sealed class FrobeniusExtender : Extender
 {
-    /// <summary>Creates the extender; <paramref name="name"/> names it in reports and its random streams.</summary>
-    public FrobeniusExtender(string name = "frobenius") => Name = name;
+    /// <summary>
+    /// Creates the extender; <paramref name="name"/> names it in reports and its random streams;
+    /// <paramref name="normalStd"/> (null: PyTorch's default) draws the new incoming weights and bias from N(0, σ²)
+    /// before the rescaling.
+    /// </summary>
+    public FrobeniusExtender(string name = "frobenius", double? normalStd = null)
+    {
+        Name = name;
+        NormalStd = normalStd;
+    }
+
+    /// <summary>σ of the new neurons' N(0, σ²) incoming weights and bias; null = PyTorch's default U(±1/√fan_in).</summary>
+    public double? NormalStd { get; }
 
     /// <inheritdoc/>
     public override string Name { get; }
@@ -20,7 +31,7 @@ public sealed class FrobeniusExtender : Extender
         var site = ctx.Model.Sites[siteIndex];
         int old = site.Width;
         double before = Norm(site.InWeight.Span);
-        RandomExtender.RandomInsert(site, count, rng);
+        RandomExtender.RandomInsert(site, count, rng, NormalStd);
         double after = Norm(site.InWeight.Span);
         if (after > 0)
         {
