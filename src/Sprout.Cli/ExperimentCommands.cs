@@ -28,9 +28,9 @@ internal static class ExperimentCommands
     private static readonly Option<double> LrOpt = Opt.Double("--lr", "the optimizer's learning rate (the paper's: 0.001)", 1e-3, 1e-7, 10, "LR");
     private static readonly Option<double> MomentumOpt = Opt.Double("--momentum", "SGD momentum (only with --optimizer sgd)", 0, 0, 0.999, "M");
     private static readonly Option<string> NewInitOpt = Opt.Choice("--new-init",
-        "random/frobenius new neurons: pytorch (U(±1/√fan_in), the default) or normal (incoming weights and bias N(0, σ²), σ = --new-init-std)",
-        "pytorch", ["pytorch", "normal"]);
-    private static readonly Option<double> NewInitStdOpt = Opt.Double("--new-init-std", "σ of --new-init normal", 1, 1e-6, 1000, "SIGMA");
+        "random/frobenius new neurons: pytorch (U(±1/√fan_in), the default), normal (incoming weights and bias N(0, σ²), σ = --new-init-std) or normal-all (outgoing weights too)",
+        "pytorch", ["pytorch", "normal", "normal-all"]);
+    private static readonly Option<double> NewInitStdOpt = Opt.Double("--new-init-std", "σ of --new-init normal and normal-all", 1, 1e-6, 1000, "SIGMA");
     private static readonly Option<int?> PretrainEpochsOpt = Opt.IntOrNull("--pretrain-epochs",
         "pre-train a fixed number of epochs without early stopping (default: early stopping on validation loss)", 1, 10_000);
 
@@ -167,8 +167,8 @@ internal static class ExperimentCommands
         if (a.GetValue(OptimizerOpt) is { } optimizer) opts = opts with { Optimizer = optimizer };
         opts = opts with { LearningRate = a.GetValue(LrOpt), Momentum = a.GetValue(MomentumOpt), WeightDecay = a.GetValue(WeightDecay) };
         if (opts.Momentum > 0 && opts.Optimizer != TrainingOptimizer.Sgd) throw new UsageException("--momentum is an SGD setting: add --optimizer sgd");
-        if (a.GetValue(NewInitOpt) == "normal") opts = opts with { NewInitStd = a.GetValue(NewInitStdOpt) };
-        else if (a.GetResult(NewInitStdOpt) is { Implicit: false }) throw new UsageException("--new-init-std needs --new-init normal");
+        if (a.GetValue(NewInitOpt) is "normal" or "normal-all") opts = opts with { NewInitStd = a.GetValue(NewInitStdOpt), NewInitOutgoing = a.GetValue(NewInitOpt) == "normal-all" };
+        else if (a.GetResult(NewInitStdOpt) is { Implicit: false }) throw new UsageException("--new-init-std needs --new-init normal or normal-all");
         if (a.GetValue(PretrainEpochsOpt) is { } pe) opts = opts with { Pretrain = new StageTraining(pe) };
         var scaling = opts.Scaling;
         string? dataDirOpt = a.GetValue(SharedOptions.DataDir);

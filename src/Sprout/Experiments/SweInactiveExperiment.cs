@@ -34,6 +34,7 @@ public enum ExperimentScale
 /// <param name="Momentum">SGD momentum (only with <paramref name="Optimizer"/> = SGD; default 0).</param>
 /// <param name="NewInitStd">null (default): random and frobenius initialise new neurons as PyTorch does
 /// (U(±1/√fan_in)); σ: their incoming weights and bias are N(0, σ²) (<see cref="RandomConfig.NormalStd"/>).</param>
+/// <param name="NewInitOutgoing">With <paramref name="NewInitStd"/>: their outgoing weights are N(0, σ²) too (default false).</param>
 public sealed record SweInactiveOptions(
     IReadOnlyList<string> Datasets,
     IReadOnlyList<int> Widths,
@@ -50,7 +51,8 @@ public sealed record SweInactiveOptions(
     TrainingOptimizer Optimizer = TrainingOptimizer.Adam,
     double WeightDecay = 0,
     double Momentum = 0,
-    double? NewInitStd = null)
+    double? NewInitStd = null,
+    bool NewInitOutgoing = false)
 {
     /// <summary>All six extenders.</summary>
     public static IReadOnlyList<string> AllExtenders { get; } = ["swe", "swe-reference", "swe-plus", "swe-plus-frozen", "random", "kaiming", "frobenius"];
@@ -82,7 +84,7 @@ public sealed record SweInactiveOptions(
             ? $"until validation loss stops improving (patience {Pretrain.Patience}, at most {Pretrain.MaxEpochs} epochs, best weights kept)"
             : $"for {Pretrain.Epochs} epochs (no early stopping)";
         string scaling = Scaling switch { InputScaling.Raw => "; raw pixels 0..255 as inputs", InputScaling.Unit => "; pixels / 255 in [0, 1] as inputs", _ => "" };
-        string init = NewInitStd is { } s ? $"; random/frobenius new neurons' incoming weights and bias N(0, {s}²)" : "";
+        string init = NewInitStd is { } s ? $"; random/frobenius new neurons' incoming weights{(NewInitOutgoing ? ", bias and outgoing weights" : " and bias")} N(0, {s}²)" : "";
         return $"{(Scale == ExperimentScale.Quick ? "quick" : "paper")} scale: {(TrainSamples > 0 ? $"{TrainSamples} training samples (stratified subset)" : "the full training set")}, " +
             $"{ValidationFraction:P0} of them held out for early stopping{scaling}; one-hidden-layer ReLU MLPs of widths {string.Join("/", Widths)} pre-trained with {opt} lr {LearningRate} batch {BatchSize} " +
             $"{pre}; each doubled by every extender{init}, then {PostEpochs} epochs with a fresh {opt}; inactive = zero ReLU output on every training sample; {Seeds} seed(s).";
@@ -170,7 +172,12 @@ public static class SweInactiveExperiment
         ArgumentNullException.ThrowIfNull(o);
         var ext = GrowthMethods.Extender(extender);
         if (o.NewInitStd is { } std)
-            ext = ext switch { RandomConfig r => r with { NormalStd = std }, FrobeniusConfig f => f with { NormalStd = std }, _ => ext };
+            ext = ext switch
+            {
+                RandomConfig r => r with { NormalStd = std, NormalOutgoing = o.NewInitOutgoing },
+                FrobeniusConfig f => f with { NormalStd = std, NormalOutgoing = o.NewInitOutgoing },
+                _ => ext,
+            };
         var growth = new GrowthRunConfig([features, width, classes], GrowthSchedule.FromTotals(width),
             ext, new FixedConfig([width]),
             InitialTraining: o.Pretrain, StageTraining: new StageTraining(o.PostEpochs), BatchSize: o.BatchSize, LearningRate: o.LearningRate,

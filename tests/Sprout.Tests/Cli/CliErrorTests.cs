@@ -51,7 +51,7 @@ public class CliErrorTests
         AssertOneLineError(err, "--momentum is an SGD setting");
         (code, _, err) = Run("experiment", "swe-inactive", "--new-init-std", "2");
         Assert.Equal(2, code);
-        AssertOneLineError(err, "--new-init-std needs --new-init normal");
+        AssertOneLineError(err, "--new-init-std needs --new-init normal or normal-all");
         (code, _, err) = Run("experiment", "swe-inactive", "--new-init", "xavier");
         Assert.Equal(2, code);
         AssertOneLineError(err, "--new-init");

@@ -38,6 +38,25 @@ public class TableOneOptionsTests
     }
 
     [Fact]
+    public void NormalOutgoingDrawsTheOutgoingWeightsFromNormalToo()
+    {
+        double OutStd(ExtenderConfig ext)
+        {
+            var model = GrowthFixtures.Mlp(4, 6, 10, 3);
+            ext.Build().Extend(new GrowthContext(model, GrowthFixtures.Random(50, 6, 3, 8), new Rng(3)), [300]);
+            var o = Enumerable.Range(10, 300).SelectMany(j => GrowthFixtures.Outgoing(model.Sites[0], j)).Select(v => (double)v).ToArray();
+            return Math.Sqrt(o.Sum(v => v * v) / o.Length);
+        }
+        // consumer fan-in 310: U(±1/√310) has std 0.033
+        Assert.InRange(OutStd(new RandomConfig(NormalStd: 2)), 0.02, 0.04);
+        Assert.InRange(OutStd(new RandomConfig(NormalStd: 2, NormalOutgoing: true)), 1.85, 2.15);
+        Assert.InRange(OutStd(new FrobeniusConfig(NormalStd: 2, NormalOutgoing: true)), 1.85, 2.15);
+        var e = Assert.Throws<ArgumentException>(() => new RandomConfig(NormalOutgoing: true).Build());
+        Assert.Equal("random: normalOutgoing needs normalStd", e.Message);
+        Assert.DoesNotContain("normalOutgoing", new RandomConfig(NormalStd: 1).ToJson(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void FrobeniusNormalStdStillKeepsTheWeightNorm()
     {
         var model = GrowthFixtures.Mlp(4, 6, 10, 3);

@@ -11,8 +11,11 @@ namespace Sprout.Growth;
 /// the new neurons' incoming weights and bias are drawn from N(0, σ²) instead (paper 000 Table 1 leaves the
 /// "standard initialization" open; σ = 1 is torch.randn). Outgoing weights stay U(±1/√consumer fan-in) either way.
 /// </param>
+/// <param name="NormalOutgoing">With <paramref name="NormalStd"/>: the new neurons' outgoing weights are N(0, σ²) too
+/// (false, the default, keeps them U(±1/√consumer fan-in); not written then).</param>
 public sealed record RandomConfig(
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? NormalStd = null) : ExtenderConfig
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? NormalStd = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool NormalOutgoing = false) : ExtenderConfig
 {
     /// <summary>The largest accepted <see cref="NormalStd"/>.</summary>
     public const double MaxNormalStd = 1000;
@@ -22,6 +25,7 @@ public sealed record RandomConfig(
     {
         base.Validate();
         ValidateStd("random", NormalStd);
+        if (NormalOutgoing && NormalStd is null) throw new ArgumentException("random: normalOutgoing needs normalStd");
     }
 
     internal static void ValidateStd(string method, double? std)
@@ -31,5 +35,5 @@ public sealed record RandomConfig(
     }
 
     /// <inheritdoc/>
-    protected override Extender Create() => new RandomExtender(Label, NormalStd);
+    protected override Extender Create() => new RandomExtender(Label, NormalStd, NormalOutgoing);
 }

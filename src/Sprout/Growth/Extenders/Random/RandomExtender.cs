@@ -13,11 +13,15 @@ public sealed class RandomExtender : Extender
     /// Creates the extender; <paramref name="name"/> names it in reports and its random streams;
     /// <paramref name="normalStd"/> (null: PyTorch's default) draws incoming weights and bias from N(0, σ²).
     /// </summary>
-    public RandomExtender(string name = "random", double? normalStd = null)
+    public RandomExtender(string name = "random", double? normalStd = null, bool normalOutgoing = false)
     {
         Name = name;
         NormalStd = normalStd;
+        NormalOutgoing = normalOutgoing;
     }
+
+    /// <summary>With <see cref="NormalStd"/>: the outgoing weights are N(0, σ²) too.</summary>
+    public bool NormalOutgoing { get; }
 
     /// <summary>σ of the new neurons' N(0, σ²) incoming weights and bias; null = PyTorch's default U(±1/√fan_in).</summary>
     public double? NormalStd { get; }
@@ -30,11 +34,11 @@ public sealed class RandomExtender : Extender
     {
         var site = ctx.Model.Sites[siteIndex];
         int old = site.Width;
-        RandomInsert(site, count, rng, NormalStd);
+        RandomInsert(site, count, rng, NormalStd, NormalOutgoing);
         return new SiteExtension(site.Name, old, count);
     }
 
-    internal static void RandomInsert(GrowthSite site, int count, Rng rng, double? normalStd = null)
+    internal static void RandomInsert(GrowthSite site, int count, Rng rng, double? normalStd = null, bool normalOutgoing = false)
     {
         int first = site.Grow(count);
         if (normalStd is { } std)
@@ -53,7 +57,8 @@ public sealed class RandomExtender : Extender
         var o = new float[site.FanOut];
         for (int j = first; j < first + count; j++)
         {
-            rng.FillUniform(o, -bound, bound);
+            if (normalOutgoing && normalStd is { } so) rng.FillNormal(o, 0, so);
+            else rng.FillUniform(o, -bound, bound);
             site.SetOutgoing(j, o);
         }
     }
