@@ -25,6 +25,9 @@ internal static class ExperimentCommands
 
     private static readonly Option<TrainingOptimizer?> OptimizerOpt = Opt.Enum<TrainingOptimizer>("--optimizer",
         "the optimizer of the pre-training and of the epochs after doubling (default: adam, the paper's; adaml2: Adam with L2 --weight-decay)");
+    private static readonly Option<string> ProtocolOpt = Opt.Choice("--protocol",
+        "default, or raw-sgd (raw pixels, SGD lr 0.01: reproduces the magnitude of the paper's Table 1 by breaking training; explicit options override it)",
+        "default", SweInactiveOptions.Protocols);
     private static readonly Option<double> LrOpt = Opt.Double("--lr", "the optimizer's learning rate (the paper's: 0.001)", 1e-3, 1e-7, 10, "LR");
     private static readonly Option<double> MomentumOpt = Opt.Double("--momentum", "SGD momentum (only with --optimizer sgd)", 0, 0, 0.999, "M");
     private static readonly Option<string> NewInitOpt = Opt.Choice("--new-init",
@@ -39,7 +42,7 @@ internal static class ExperimentCommands
     {
         var sweInactive = new Command("swe-inactive", "paper 000 Table 1: % of new neurons inactive after doubling a one-hidden-layer net and 5 epochs")
         {
-            DatasetOrBoth, SharedOptions.Scale, SharedOptions.Seeds, SharedOptions.Extenders, InputScalingOpt, OptimizerOpt, LrOpt, MomentumOpt, WeightDecay,
+            DatasetOrBoth, SharedOptions.Scale, SharedOptions.Seeds, SharedOptions.Extenders, ProtocolOpt, InputScalingOpt, OptimizerOpt, LrOpt, MomentumOpt, WeightDecay,
             NewInitOpt, NewInitStdOpt, PretrainEpochsOpt, SharedOptions.DataDir, SharedOptions.Out, SharedOptions.Json, SharedOptions.Threads,
         };
         sweInactive.SetAction(SweInactive);
@@ -163,9 +166,12 @@ internal static class ExperimentCommands
         var (scale, seeds) = ScaleAndSeeds(a);
         var opts = scale == "quick" ? SweInactiveOptions.Quick(datasets, seeds) : SweInactiveOptions.Paper(datasets, seeds);
         if (a.Given(SharedOptions.Extenders) is { } list) opts = opts with { Extenders = list };
+        opts = opts.WithProtocol(a.GetValue(ProtocolOpt)!);
         if (a.GetValue(InputScalingOpt) is { } sc) opts = opts with { Scaling = sc };
         if (a.GetValue(OptimizerOpt) is { } optimizer) opts = opts with { Optimizer = optimizer };
-        opts = opts with { LearningRate = a.GetValue(LrOpt), Momentum = a.GetValue(MomentumOpt), WeightDecay = a.GetValue(WeightDecay) };
+        if (a.GetResult(LrOpt) is { Implicit: false }) opts = opts with { LearningRate = a.GetValue(LrOpt) };
+        if (a.GetResult(MomentumOpt) is { Implicit: false }) opts = opts with { Momentum = a.GetValue(MomentumOpt) };
+        opts = opts with { WeightDecay = a.GetValue(WeightDecay) };
         if (opts.Momentum > 0 && opts.Optimizer != TrainingOptimizer.Sgd) throw new UsageException("--momentum is an SGD setting: add --optimizer sgd");
         if (a.GetValue(NewInitOpt) is "normal" or "normal-all") opts = opts with { NewInitStd = a.GetValue(NewInitStdOpt), NewInitOutgoing = a.GetValue(NewInitOpt) == "normal-all" };
         else if (a.GetResult(NewInitStdOpt) is { Implicit: false }) throw new UsageException("--new-init-std needs --new-init normal or normal-all");

@@ -90,6 +90,23 @@ public sealed record SweInactiveOptions(
             $"{pre}; each doubled by every extender{init}, then {PostEpochs} epochs with a fresh {opt}; inactive = zero ReLU output on every training sample; {Seeds} seed(s).";
     }
 
+    /// <summary>Names of <see cref="WithProtocol"/>'s protocols: default (this record's settings) and raw-sgd.</summary>
+    public static IReadOnlyList<string> Protocols { get; } = ["default", "raw-sgd"];
+
+    /// <summary>
+    /// A named protocol over these settings. "default": unchanged. "raw-sgd": raw pixels 0..255, plain SGD with lr
+    /// 0.01 for the pre-training and the epochs after doubling, the only protocol found that reproduces the magnitude
+    /// of paper 000's Table 1 on MNIST (80–95% of random/frobenius new neurons inactive) — by breaking the training:
+    /// the pre-trained nets reach 11–39% test accuracy and ~97% of their own neurons are dead (see docs/growth.md,
+    /// "Table 1, explained").
+    /// </summary>
+    public SweInactiveOptions WithProtocol(string protocol) => protocol switch
+    {
+        "default" => this,
+        "raw-sgd" => this with { Scaling = InputScaling.Raw, Optimizer = TrainingOptimizer.Sgd, LearningRate = 0.01, Momentum = 0 },
+        _ => throw new ArgumentException($"unknown swe-inactive protocol '{protocol}' (known: {string.Join(", ", Protocols)})"),
+    };
+
     /// <summary>Checks the settings that <see cref="GrowthRunConfig.Validate"/> does not; throws <see cref="ArgumentException"/>.</summary>
     public void Validate()
     {

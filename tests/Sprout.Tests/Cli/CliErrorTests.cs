@@ -58,6 +58,9 @@ public class CliErrorTests
         (code, _, err) = Run("experiment", "swe-inactive", "--input-scaling", "minmax");
         Assert.Equal(2, code);
         AssertOneLineError(err, "--input-scaling");
+        (code, _, err) = Run("experiment", "swe-inactive", "--protocol", "paper");
+        Assert.Equal(2, code);
+        AssertOneLineError(err, "--protocol must be default or raw-sgd");
         (code, _, err) = Run("experiment", "swe-inactive", "--pretrain-epochs", "0");
         Assert.Equal(2, code);
         AssertOneLineError(err, "--pretrain-epochs");

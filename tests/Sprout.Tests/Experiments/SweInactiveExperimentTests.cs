@@ -204,4 +204,16 @@ public class SweInactiveExperimentTests
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
+
+    [Fact]
+    public void TheRawSgdProtocolSetsRawPixelsAndSgdAndTheDefaultChangesNothing()
+    {
+        var d = Tiny();
+        Assert.Equal(d, d.WithProtocol("default"));
+        var r = d.WithProtocol("raw-sgd");
+        Assert.Equal((InputScaling.Raw, TrainingOptimizer.Sgd, 0.01, 0.0), (r.Scaling, r.Optimizer, r.LearningRate, r.Momentum));
+        Assert.Equal(d with { Scaling = r.Scaling, Optimizer = r.Optimizer, LearningRate = r.LearningRate }, r);
+        var e = Assert.Throws<ArgumentException>(() => d.WithProtocol("paper"));
+        Assert.Equal("unknown swe-inactive protocol 'paper' (known: default, raw-sgd)", e.Message);
+    }
 }
