@@ -18,17 +18,32 @@ internal static class ExperimentCommands
     /// <summary><c>--dataset</c> of swe-inactive, which can run both data sets.</summary>
     private static readonly Option<string> DatasetOrBoth = Opt.Choice("--dataset", "the data set(s) to run on", "both",
         [.. SharedOptions.ImageDatasets, "both"], new Dictionary<string, string> { ["fmnist"] = "fashion-mnist" });
-    private static readonly Option<double> WeightDecay = Opt.Double("--weight-decay", "AdamW weight decay (0: Adam)", 0, 0, 10, "WD");
+    private static readonly Option<double> WeightDecay = Opt.Double("--weight-decay",
+        "weight decay (0: none; decoupled, AdamW, with adam; L2 with adaml2 and sgd)", 0, 0, 10, "WD");
     private static readonly Option<Sprout.Optim.GrowthStatePolicy?> OptimizerOnGrowth = Opt.Enum<Sprout.Optim.GrowthStatePolicy>(
         "--optimizer-on-growth", "what the optimizer's state does when a layer grows (default: the experiment's)");
+
+    private static readonly Option<TrainingOptimizer?> OptimizerOpt = Opt.Enum<TrainingOptimizer>("--optimizer",
+        "the optimizer of the pre-training and of the epochs after doubling (default: adam, the paper's; adaml2: Adam with L2 --weight-decay)");
+    private static readonly Option<string> ProtocolOpt = Opt.Choice("--protocol",
+        "default, or raw-sgd (raw pixels, SGD lr 0.01: reproduces the magnitude of the paper's Table 1 by breaking training; explicit options override it)",
+        "default", SweInactiveOptions.Protocols);
+    private static readonly Option<double> LrOpt = Opt.Double("--lr", "the optimizer's learning rate (the paper's: 0.001)", 1e-3, 1e-7, 10, "LR");
+    private static readonly Option<double> MomentumOpt = Opt.Double("--momentum", "SGD momentum (only with --optimizer sgd)", 0, 0, 0.999, "M");
+    private static readonly Option<string> NewInitOpt = Opt.Choice("--new-init",
+        "random/frobenius new neurons: pytorch (U(±1/√fan_in), the default), normal (incoming weights and bias N(0, σ²), σ = --new-init-std) or normal-all (outgoing weights too)",
+        "pytorch", ["pytorch", "normal", "normal-all"]);
+    private static readonly Option<double> NewInitStdOpt = Opt.Double("--new-init-std", "σ of --new-init normal and normal-all", 1, 1e-6, 1000, "SIGMA");
+    private static readonly Option<int?> PretrainEpochsOpt = Opt.IntOrNull("--pretrain-epochs",
+        "pre-train a fixed number of epochs without early stopping (default: early stopping on validation loss)", 1, 10_000);
 
     /// <summary>The <c>experiment</c> command and its subcommands.</summary>
     public static Command Create()
     {
         var sweInactive = new Command("swe-inactive", "paper 000 Table 1: % of new neurons inactive after doubling a one-hidden-layer net and 5 epochs")
         {
-            DatasetOrBoth, SharedOptions.Scale, SharedOptions.Seeds, SharedOptions.Extenders, SharedOptions.DataDir, SharedOptions.Out,
-            SharedOptions.Json, SharedOptions.Threads,
+            DatasetOrBoth, SharedOptions.Scale, SharedOptions.Seeds, SharedOptions.Extenders, ProtocolOpt, InputScalingOpt, OptimizerOpt, LrOpt, MomentumOpt, WeightDecay,
+            NewInitOpt, NewInitStdOpt, PretrainEpochsOpt, SharedOptions.DataDir, SharedOptions.Out, SharedOptions.Json, SharedOptions.Threads,
         };
         sweInactive.SetAction(SweInactive);
         var sweDeep = new Command("swe-deep", "grow a 3-hidden-layer MLP with SVoD: inactive new neurons, accuracy at insertion, cosine, final accuracy per extender")
@@ -151,6 +166,17 @@ internal static class ExperimentCommands
         var (scale, seeds) = ScaleAndSeeds(a);
         var opts = scale == "quick" ? SweInactiveOptions.Quick(datasets, seeds) : SweInactiveOptions.Paper(datasets, seeds);
         if (a.Given(SharedOptions.Extenders) is { } list) opts = opts with { Extenders = list };
+        opts = opts.WithProtocol(a.GetValue(ProtocolOpt)!);
+        if (a.GetValue(InputScalingOpt) is { } sc) opts = opts with { Scaling = sc };
+        if (a.GetValue(OptimizerOpt) is { } optimizer) opts = opts with { Optimizer = optimizer };
+        if (a.GetResult(LrOpt) is { Implicit: false }) opts = opts with { LearningRate = a.GetValue(LrOpt) };
+        if (a.GetResult(MomentumOpt) is { Implicit: false }) opts = opts with { Momentum = a.GetValue(MomentumOpt) };
+        opts = opts with { WeightDecay = a.GetValue(WeightDecay) };
+        if (opts.Momentum > 0 && opts.Optimizer != TrainingOptimizer.Sgd) throw new UsageException("--momentum is an SGD setting: add --optimizer sgd");
+        if (a.GetValue(NewInitOpt) is "normal" or "normal-all") opts = opts with { NewInitStd = a.GetValue(NewInitStdOpt), NewInitOutgoing = a.GetValue(NewInitOpt) == "normal-all" };
+        else if (a.GetResult(NewInitStdOpt) is { Implicit: false }) throw new UsageException("--new-init-std needs --new-init normal or normal-all");
+        if (a.GetValue(PretrainEpochsOpt) is { } pe) opts = opts with { Pretrain = new StageTraining(pe) };
+        var scaling = opts.Scaling;
         string? dataDirOpt = a.GetValue(SharedOptions.DataDir);
         bool json = a.GetValue(SharedOptions.Json);
         string outDir = a.GetValue(SharedOptions.Out) ?? Path.Combine("runs", Runs.RunFiles.TimestampedName("swe-inactive", DateTime.UtcNow));
@@ -169,7 +195,7 @@ internal static class ExperimentCommands
             foreach (var ds in datasets)
             {
                 var one = opts with { Datasets = [ds] };
-                rows.AddRange(SweInactiveExperiment.Run(one, name => Sprout.Runs.RunData.Load(name, dataDir), outDir, line => progress.WriteLine(line), stop));
+                rows.AddRange(SweInactiveExperiment.Run(one, name => Sprout.Runs.RunData.Load(name, dataDir, scaling: scaling), outDir, line => progress.WriteLine(line), stop));
                 WriteResults(outDir, opts with { Datasets = datasets.TakeWhile(d => d != ds).Append(ds).ToArray() }, rows, started);
             }
         });

@@ -28,6 +28,13 @@ public enum ExperimentScale
 /// <param name="BatchSize">Mini-batch size.</param>
 /// <param name="LearningRate">Adam learning rate (paper: 1e-3).</param>
 /// <param name="Scale">Which preset these settings came from.</param>
+/// <param name="Scaling">How pixels become inputs (default: standardised; the paper does not say).</param>
+/// <param name="Optimizer">The optimizer of the pre-training and of the post-growth epochs (default: Adam, the paper's).</param>
+/// <param name="WeightDecay">Weight decay of the optimizer (default 0; see <see cref="GrowthRunConfig.WeightDecay"/>).</param>
+/// <param name="Momentum">SGD momentum (only with <paramref name="Optimizer"/> = SGD; default 0).</param>
+/// <param name="NewInitStd">null (default): random and frobenius initialise new neurons as PyTorch does
+/// (U(±1/√fan_in)); σ: their incoming weights and bias are N(0, σ²) (<see cref="RandomConfig.NormalStd"/>).</param>
+/// <param name="NewInitOutgoing">With <paramref name="NewInitStd"/>: their outgoing weights are N(0, σ²) too (default false).</param>
 public sealed record SweInactiveOptions(
     IReadOnlyList<string> Datasets,
     IReadOnlyList<int> Widths,
@@ -39,7 +46,13 @@ public sealed record SweInactiveOptions(
     int PostEpochs,
     int BatchSize,
     double LearningRate,
-    ExperimentScale Scale)
+    ExperimentScale Scale,
+    InputScaling Scaling = InputScaling.Standardize,
+    TrainingOptimizer Optimizer = TrainingOptimizer.Adam,
+    double WeightDecay = 0,
+    double Momentum = 0,
+    double? NewInitStd = null,
+    bool NewInitOutgoing = false)
 {
     /// <summary>All six extenders.</summary>
     public static IReadOnlyList<string> AllExtenders { get; } = ["swe", "swe-reference", "swe-plus", "swe-plus-frozen", "random", "kaiming", "frobenius"];
@@ -59,11 +72,48 @@ public sealed record SweInactiveOptions(
         new(datasets, [20, 40, 60], AllExtenders, seeds, 0, new StageTraining(0, true, 5, 100), 0.1, 5, 100, 1e-3, ExperimentScale.Paper);
 
     /// <summary>One sentence saying exactly what this scale runs.</summary>
-    public string Describe() =>
-        $"{(Scale == ExperimentScale.Quick ? "quick" : "paper")} scale: {(TrainSamples > 0 ? $"{TrainSamples} training samples (stratified subset)" : "the full training set")}, " +
-        $"{ValidationFraction:P0} of them held out for early stopping; one-hidden-layer ReLU MLPs of widths {string.Join("/", Widths)} pre-trained with Adam lr {LearningRate} batch {BatchSize} " +
-        $"until validation loss stops improving (patience {Pretrain.Patience}, at most {Pretrain.MaxEpochs} epochs, best weights kept); " +
-        $"each doubled by every extender, then {PostEpochs} epochs with a fresh Adam; inactive = zero ReLU output on every training sample; {Seeds} seed(s).";
+    public string Describe()
+    {
+        string opt = Optimizer switch
+        {
+            TrainingOptimizer.Sgd => $"SGD{(Momentum > 0 ? $" (momentum {Momentum})" : "")}",
+            TrainingOptimizer.AdamL2 => "Adam",
+            _ => WeightDecay > 0 ? "AdamW" : "Adam",
+        } + (WeightDecay > 0 ? $" with {(Optimizer == TrainingOptimizer.Adam ? "decoupled" : "L2")} weight decay {WeightDecay}" : "");
+        string pre = Pretrain.EarlyStopping
+            ? $"until validation loss stops improving (patience {Pretrain.Patience}, at most {Pretrain.MaxEpochs} epochs, best weights kept)"
+            : $"for {Pretrain.Epochs} epochs (no early stopping)";
+        string scaling = Scaling switch { InputScaling.Raw => "; raw pixels 0..255 as inputs", InputScaling.Unit => "; pixels / 255 in [0, 1] as inputs", _ => "" };
+        string init = NewInitStd is { } s ? $"; random/frobenius new neurons' incoming weights{(NewInitOutgoing ? ", bias and outgoing weights" : " and bias")} N(0, {s}²)" : "";
+        return $"{(Scale == ExperimentScale.Quick ? "quick" : "paper")} scale: {(TrainSamples > 0 ? $"{TrainSamples} training samples (stratified subset)" : "the full training set")}, " +
+            $"{ValidationFraction:P0} of them held out for early stopping{scaling}; one-hidden-layer ReLU MLPs of widths {string.Join("/", Widths)} pre-trained with {opt} lr {LearningRate} batch {BatchSize} " +
+            $"{pre}; each doubled by every extender{init}, then {PostEpochs} epochs with a fresh {opt}; inactive = zero ReLU output on every training sample; {Seeds} seed(s).";
+    }
+
+    /// <summary>Names of <see cref="WithProtocol"/>'s protocols: default (this record's settings) and raw-sgd.</summary>
+    public static IReadOnlyList<string> Protocols { get; } = ["default", "raw-sgd"];
+
+    /// <summary>
+    /// A named protocol over these settings. "default": unchanged. "raw-sgd": raw pixels 0..255, plain SGD with lr
+    /// 0.01 for the pre-training and the epochs after doubling, the only protocol found that reproduces the magnitude
+    /// of paper 000's Table 1 on MNIST (80–95% of random/frobenius new neurons inactive) — by breaking the training:
+    /// the pre-trained nets reach 11–39% test accuracy and ~97% of their own neurons are dead (see docs/growth.md,
+    /// "Table 1, explained").
+    /// </summary>
+    public SweInactiveOptions WithProtocol(string protocol) => protocol switch
+    {
+        "default" => this,
+        "raw-sgd" => this with { Scaling = InputScaling.Raw, Optimizer = TrainingOptimizer.Sgd, LearningRate = 0.01, Momentum = 0 },
+        _ => throw new ArgumentException($"unknown swe-inactive protocol '{protocol}' (known: {string.Join(", ", Protocols)})"),
+    };
+
+    /// <summary>Checks the settings that <see cref="GrowthRunConfig.Validate"/> does not; throws <see cref="ArgumentException"/>.</summary>
+    public void Validate()
+    {
+        if (!Enum.IsDefined(Scaling)) throw new ArgumentException($"unknown input scaling {(int)Scaling}");
+        if (NewInitStd is { } s && !(s > 0 && s <= RandomConfig.MaxNormalStd))
+            throw new ArgumentException($"new-neuron init std must be in (0, {RandomConfig.MaxNormalStd}], got {s}");
+    }
 }
 
 /// <summary>One (data set, width, extender, seed) measurement.</summary>
@@ -137,12 +187,21 @@ public static class SweInactiveExperiment
     public static RunConfig RunConfigFor(SweInactiveOptions o, string dataset, int width, string extender, int seed, int features, int classes)
     {
         ArgumentNullException.ThrowIfNull(o);
+        var ext = GrowthMethods.Extender(extender);
+        if (o.NewInitStd is { } std)
+            ext = ext switch
+            {
+                RandomConfig r => r with { NormalStd = std, NormalOutgoing = o.NewInitOutgoing },
+                FrobeniusConfig f => f with { NormalStd = std, NormalOutgoing = o.NewInitOutgoing },
+                _ => ext,
+            };
         var growth = new GrowthRunConfig([features, width, classes], GrowthSchedule.FromTotals(width),
-            GrowthMethods.Extender(extender), new FixedConfig([width]),
+            ext, new FixedConfig([width]),
             InitialTraining: o.Pretrain, StageTraining: new StageTraining(o.PostEpochs), BatchSize: o.BatchSize, LearningRate: o.LearningRate,
-            Seed: (ulong)seed, OptimizerOnGrowth: GrowthStatePolicy.Reset, DiagnosticBatch: DiagnosticSamples);
+            Seed: (ulong)seed, OptimizerOnGrowth: GrowthStatePolicy.Reset, DiagnosticBatch: DiagnosticSamples,
+            Optimizer: o.Optimizer, Momentum: o.Momentum, WeightDecay: o.WeightDecay);
         return new RunConfig(Command, string.Create(CultureInfo.InvariantCulture, $"swe-inactive-{dataset}-w{width}-{extender}-seed-{seed}"),
-            dataset, growth, o.TrainSamples, o.ValidationFraction, Kernels.Workers.Threads);
+            dataset, growth, o.TrainSamples, o.ValidationFraction, Kernels.Workers.Threads, o.Scaling);
     }
 
     /// <summary>Training samples on which the output change at insertion is measured.</summary>
@@ -167,6 +226,7 @@ public static class SweInactiveExperiment
         ArgumentNullException.ThrowIfNull(o);
         ArgumentNullException.ThrowIfNull(load);
         ArgumentNullException.ThrowIfNull(outDir);
+        o.Validate();
         foreach (var e in o.Extenders) GrowthMethods.Extender(e);   // validate names before the long part
         var rows = new List<SweInactiveRow>();
         foreach (var ds in o.Datasets)

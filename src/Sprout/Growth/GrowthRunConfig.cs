@@ -18,19 +18,23 @@ namespace Sprout.Growth;
 /// <param name="InitialTraining">Training of the initial network before the first stage.</param>
 /// <param name="StageTraining">Training after each insertion.</param>
 /// <param name="BatchSize">Training mini-batch size.</param>
-/// <param name="LearningRate">Adam learning rate.</param>
+/// <param name="LearningRate">The optimizer's learning rate.</param>
 /// <param name="Seed">Seed of everything (init, shuffling, growth).</param>
 /// <param name="OptimizerOnGrowth">Keep (embed) or reset optimizer state of grown parameters.</param>
 /// <param name="DiagnosticBatch">Samples in the batch used for max |output change| at insertion.</param>
 /// <param name="Model">A network to grow instead of an MLP (its growable layers are found automatically).</param>
 /// <param name="InputShape">Shape of one input sample for <paramref name="Model"/> (e.g. [1, 28, 28]); default flat.</param>
-/// <param name="WeightDecay">Decoupled weight decay of the training optimizer (AdamW; 0 = plain Adam).</param>
+/// <param name="WeightDecay">Weight decay of the training optimizer: decoupled with Adam (AdamW; 0 = plain Adam), L2
+/// (added to the gradient) with <see cref="TrainingOptimizer.AdamL2"/> and SGD.</param>
 /// <param name="Similarity">Similarity-guided growth (paper 002) on top of the extender: a regulariser added to the
 /// training loss for the first steps after each growth step (null = off, the default; not written when null).</param>
 /// <param name="Task">Classification (cross-entropy on labels, the default; not written then) or reconstruction (the
 /// input is its own target, MSE; the network's output must have the input's size).</param>
 /// <param name="LinearOnly">Only Linear layers grow: a conv backbone keeps its size, its MLP head grows (false, the
 /// default, grows every growable layer; not written then).</param>
+/// <param name="Optimizer">The training optimizer: Adam (the default; not written then), Adam with L2 weight decay, or SGD.</param>
+/// <param name="Momentum">SGD momentum (0, the default, is plain SGD; not written then); only with
+/// <paramref name="Optimizer"/> = SGD.</param>
 public sealed record GrowthRunConfig(
     [property: JsonPropertyOrder(-4)] IReadOnlyList<int> Widths,
     [property: JsonPropertyOrder(-3)] GrowthSchedule Schedule,
@@ -48,7 +52,9 @@ public sealed record GrowthRunConfig(
     double WeightDecay = 0,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] SimilarityConfig? Similarity = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] GrowthTask Task = GrowthTask.Classification,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool LinearOnly = false)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool LinearOnly = false,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] TrainingOptimizer Optimizer = TrainingOptimizer.Adam,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] double Momentum = 0)
 {
     /// <summary>The extender's config.</summary>
     [JsonPropertyOrder(-2), JsonConverter(typeof(GrowthMethods.ExtenderJsonConverter))]
@@ -108,6 +114,9 @@ public sealed record GrowthRunConfig(
         if (!(LearningRate > 0)) throw new ArgumentException("learning rate must be positive");
         if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) throw new ArgumentException("weight decay must be a finite number ≥ 0");
         if (!Enum.IsDefined(Task)) throw new ArgumentException($"unknown task {(int)Task}");
+        if (!Enum.IsDefined(Optimizer)) throw new ArgumentException($"unknown optimizer {(int)Optimizer}");
+        if (!(Momentum >= 0 && Momentum < 1)) throw new ArgumentException($"momentum must be in [0, 1), got {Momentum}");
+        if (Momentum != 0 && Optimizer != TrainingOptimizer.Sgd) throw new ArgumentException("momentum is an SGD setting; Adam has none");
         ValidateSizes();
     }
 

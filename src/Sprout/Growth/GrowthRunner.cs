@@ -124,7 +124,12 @@ public sealed class GrowthRunner
             : resume.BuildModule(ModulePrefix) as Sequential ?? throw resume.Fail("its model is not a sequential network");
         var model = new GrowableModel(module, c.LinearOnly);
         Model = model;
-        var opt = c.WeightDecay > 0 ? new AdamW(model.Parameters(), c.LearningRate, weightDecay: c.WeightDecay) : new Adam(model.Parameters(), c.LearningRate);
+        Optimizer opt = c.Optimizer switch
+        {
+            TrainingOptimizer.Sgd => new Sgd(model.Parameters(), c.LearningRate, c.Momentum, weightDecay: c.WeightDecay),
+            TrainingOptimizer.AdamL2 => new Adam(model.Parameters(), c.LearningRate, weightDecay: c.WeightDecay),
+            _ => c.WeightDecay > 0 ? new AdamW(model.Parameters(), c.LearningRate, weightDecay: c.WeightDecay) : new Adam(model.Parameters(), c.LearningRate),
+        };
         opt.OnGrowth = c.OptimizerOnGrowth;
         _opt = opt;
         _shuffle = rng.Fork("shuffle");

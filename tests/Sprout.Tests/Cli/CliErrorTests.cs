@@ -41,6 +41,32 @@ public class CliErrorTests
     }
 
     [Fact]
+    public void SweInactiveProtocolOptionsAreChecked()
+    {
+        var (code, _, err) = Run("experiment", "swe-inactive", "--optimizer", "rmsprop");
+        Assert.Equal(2, code);
+        AssertOneLineError(err, "--optimizer must be adam, adaml2 or sgd");
+        (code, _, err) = Run("experiment", "swe-inactive", "--momentum", "0.9");
+        Assert.Equal(2, code);
+        AssertOneLineError(err, "--momentum is an SGD setting");
+        (code, _, err) = Run("experiment", "swe-inactive", "--new-init-std", "2");
+        Assert.Equal(2, code);
+        AssertOneLineError(err, "--new-init-std needs --new-init normal or normal-all");
+        (code, _, err) = Run("experiment", "swe-inactive", "--new-init", "xavier");
+        Assert.Equal(2, code);
+        AssertOneLineError(err, "--new-init");
+        (code, _, err) = Run("experiment", "swe-inactive", "--input-scaling", "minmax");
+        Assert.Equal(2, code);
+        AssertOneLineError(err, "--input-scaling");
+        (code, _, err) = Run("experiment", "swe-inactive", "--protocol", "paper");
+        Assert.Equal(2, code);
+        AssertOneLineError(err, "--protocol must be default or raw-sgd");
+        (code, _, err) = Run("experiment", "swe-inactive", "--pretrain-epochs", "0");
+        Assert.Equal(2, code);
+        AssertOneLineError(err, "--pretrain-epochs");
+    }
+
+    [Fact]
     public void MissingAndInvalidConfigs()
     {
         string missing = Path.Combine(Path.GetTempPath(), "sprout-no-such-" + Guid.NewGuid().ToString("N") + ".json");

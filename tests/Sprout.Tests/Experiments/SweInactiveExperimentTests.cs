@@ -165,4 +165,55 @@ public class SweInactiveExperimentTests
         var ck = CheckpointFile.Load(RunFiles.LastCheckpoint(branched));
         Assert.Equal("random", GrowthRunConfig.FromJson(ck.GetMetadata(GrowthRunner.ConfigKey)).Extender.Label);
     }
+
+    [Fact]
+    public void ProtocolOptionsReachEveryRunConfigAndDefaultsLeaveThemAsBefore()
+    {
+        var d = Tiny();
+        var plain = SweInactiveExperiment.RunConfigFor(d, "mnist", 20, "random", 0, 784, 10);
+        Assert.Equal(InputScaling.Standardize, plain.InputScaling);
+        Assert.Equal(TrainingOptimizer.Adam, plain.Growth.Optimizer);
+        Assert.Null(((RandomConfig)plain.Growth.Extender).NormalStd);
+        Assert.DoesNotContain("input", d.Describe(), StringComparison.Ordinal);
+        var o = d with { Scaling = InputScaling.Raw, Optimizer = TrainingOptimizer.Sgd, Momentum = 0.9, LearningRate = 0.01, NewInitStd = 1 };
+        var r = SweInactiveExperiment.RunConfigFor(o, "mnist", 20, "random", 0, 784, 10);
+        Assert.Equal(InputScaling.Raw, r.InputScaling);
+        Assert.Equal(TrainingOptimizer.Sgd, r.Growth.Optimizer);
+        Assert.Equal(0.9, r.Growth.Momentum);
+        Assert.Equal(1.0, ((RandomConfig)r.Growth.Extender).NormalStd);
+        Assert.Equal(1.0, ((FrobeniusConfig)SweInactiveExperiment.RunConfigFor(o, "mnist", 20, "frobenius", 0, 784, 10).Growth.Extender).NormalStd);
+        // the other extenders are not random inits: untouched
+        Assert.Equal(GrowthMethods.Extender("swe-plus"), SweInactiveExperiment.RunConfigFor(o, "mnist", 20, "swe-plus", 0, 784, 10).Growth.Extender);
+        r.Validate();
+        Assert.Contains("raw pixels 0..255", o.Describe(), StringComparison.Ordinal);
+        Assert.Contains("SGD (momentum 0.9)", o.Describe(), StringComparison.Ordinal);
+        Assert.Contains("N(0, 1²)", o.Describe(), StringComparison.Ordinal);
+        Assert.Contains("for 20 epochs (no early stopping)", (o with { Pretrain = new StageTraining(20) }).Describe(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BadProtocolOptionsFailBeforeAnyTraining()
+    {
+        string dir = Directory.CreateTempSubdirectory("sprout-swe-inactive-bad-").FullName;
+        try
+        {
+            var e = Assert.Throws<ArgumentException>(() => SweInactiveExperiment.Run(Tiny() with { NewInitStd = 0 }, Load, dir));
+            Assert.Contains("new-neuron init std must be in (0, 1000]", e.Message, StringComparison.Ordinal);
+            Assert.Throws<ArgumentException>(() => SweInactiveExperiment.Run(Tiny() with { Scaling = (InputScaling)9 }, Load, dir));
+            Assert.Empty(Directory.EnumerateFileSystemEntries(dir));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void TheRawSgdProtocolSetsRawPixelsAndSgdAndTheDefaultChangesNothing()
+    {
+        var d = Tiny();
+        Assert.Equal(d, d.WithProtocol("default"));
+        var r = d.WithProtocol("raw-sgd");
+        Assert.Equal((InputScaling.Raw, TrainingOptimizer.Sgd, 0.01, 0.0), (r.Scaling, r.Optimizer, r.LearningRate, r.Momentum));
+        Assert.Equal(d with { Scaling = r.Scaling, Optimizer = r.Optimizer, LearningRate = r.LearningRate }, r);
+        var e = Assert.Throws<ArgumentException>(() => d.WithProtocol("paper"));
+        Assert.Equal("unknown swe-inactive protocol 'paper' (known: default, raw-sgd)", e.Message);
+    }
 }

@@ -8,8 +8,23 @@ namespace Sprout.Growth;
 /// </summary>
 public sealed class FrobeniusExtender : Extender
 {
-    /// <summary>Creates the extender; <paramref name="name"/> names it in reports and its random streams.</summary>
-    public FrobeniusExtender(string name = "frobenius") => Name = name;
+    /// <summary>
+    /// Creates the extender; <paramref name="name"/> names it in reports and its random streams;
+    /// <paramref name="normalStd"/> (null: PyTorch's default) draws the new incoming weights and bias from N(0, σ²)
+    /// before the rescaling.
+    /// </summary>
+    public FrobeniusExtender(string name = "frobenius", double? normalStd = null, bool normalOutgoing = false)
+    {
+        Name = name;
+        NormalStd = normalStd;
+        NormalOutgoing = normalOutgoing;
+    }
+
+    /// <summary>With <see cref="NormalStd"/>: the outgoing weights are N(0, σ²) too.</summary>
+    public bool NormalOutgoing { get; }
+
+    /// <summary>σ of the new neurons' N(0, σ²) incoming weights and bias; null = PyTorch's default U(±1/√fan_in).</summary>
+    public double? NormalStd { get; }
 
     /// <inheritdoc/>
     public override string Name { get; }
@@ -20,7 +35,7 @@ public sealed class FrobeniusExtender : Extender
         var site = ctx.Model.Sites[siteIndex];
         int old = site.Width;
         double before = Norm(site.InWeight.Span);
-        RandomExtender.RandomInsert(site, count, rng);
+        RandomExtender.RandomInsert(site, count, rng, NormalStd, NormalOutgoing);
         double after = Norm(site.InWeight.Span);
         if (after > 0)
         {
