@@ -273,9 +273,7 @@ public class FireflyTests
     [Fact]
     public void ADepthwiseSiteIsRejectedWithTheReasonAndTheModelIsLeftAlone()
     {
-        var cfg = GradMaxConvTests.DepthwiseNet();
-        var data = GradMaxConvTests.TeacherData(cfg, 8, [3, 8, 8], 4);
-        var m = new GrowableModel((Sequential)cfg.Build(new Rng(5)));
+        var (m, data, _) = GrowthFixtures.DepthwiseSite();
         var widths = m.Widths();
         var ex = Assert.Throws<ArgumentException>(() =>
             new FireflyDistributorConfig().Build().Allocate(new GrowthContext(m, data, new Rng(3)), 2));

@@ -84,4 +84,39 @@ internal static class GrowthFixtures
         site.GetOutgoing(neuron, o);
         return o;
     }
+
+    /// <summary>
+    /// <see cref="ConvGrowthTests.Backbone"/> with random BatchNorm γ ∈ [0.5, 1.5], β ∈ [−0.5, 0.5] and running statistics
+    /// from one train-mode pass over a batch <c>X</c> [8, 3, 8, 8] (so copying a neuron's BatchNorm state matters); the
+    /// model is left in eval mode.
+    /// </summary>
+    public static (GrowableModel Model, Sprout.Tensors.Tensor X) BackboneWithNormState(ulong seed, ulong rngSeed)
+    {
+        var m = ConvGrowthTests.Backbone(seed);
+        var rng = new Sprout.Tensors.Rng(rngSeed);
+        foreach (var bn in m.Module.Layers.OfType<Sprout.Nn.BatchNorm>())
+        {
+            rng.FillUniform(bn.Gamma!.Span, 0.5, 1.5);
+            rng.FillUniform(bn.Beta!.Span, -0.5, 0.5);
+        }
+        var x = Sprout.Tensors.Tensor.Uniform(rng, -1, 1, 8, 3, 8, 8);
+        m.Module.Train();
+        using (Sprout.Tensors.TensorScope.Begin()) m.Forward(x);
+        m.Module.Eval();
+        return (m, x);
+    }
+
+    /// <summary>
+    /// A small depthwise-separable net (<see cref="GradMaxConvTests.DepthwiseNet"/>) with teacher data, and growth counts
+    /// of 2 at its first site whose width a depthwise conv is tied to (0 elsewhere).
+    /// </summary>
+    public static (GrowableModel Model, InMemoryDataset Data, int[] Counts) DepthwiseSite()
+    {
+        var cfg = GradMaxConvTests.DepthwiseNet();
+        var data = GradMaxConvTests.TeacherData(cfg, 8, [3, 8, 8], 4);
+        var m = new GrowableModel((Sprout.Nn.Sequential)cfg.Build(new Sprout.Tensors.Rng(5)));
+        var counts = new int[m.Sites.Count];
+        counts[Enumerable.Range(0, m.Sites.Count).First(k => m.Sites[k].Tied.Count > 0)] = 2;
+        return (m, data, counts);
+    }
 }

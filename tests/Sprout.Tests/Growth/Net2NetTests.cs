@@ -40,17 +40,8 @@ public class Net2NetTests
     [Fact]
     public void WideningAConvNetWithBatchNormInEvalModeKeepsItsOutputs()
     {
-        var m = ConvGrowthTests.Backbone(5);
-        var rng = new Rng(6);
         // non-trivial γ, β and running statistics, so copying them matters
-        foreach (var bn in m.Module.Layers.OfType<BatchNorm>())
-        {
-            rng.FillUniform(bn.Gamma!.Span, 0.5, 1.5);
-            rng.FillUniform(bn.Beta!.Span, -0.5, 0.5);
-        }
-        var x = Tensor.Uniform(rng, -1, 1, 8, 3, 8, 8);
-        m.Module.Train();
-        using (TensorScope.Begin()) m.Forward(x);
+        var (m, x) = GrowthFixtures.BackboneWithNormState(5, 6);
         var before = m.Logits(x);   // eval mode: running statistics
         var data = new InMemoryDataset(x.ToArray(), new int[8], 3 * 8 * 8);
         Extender.Create("net2net").Extend(new GrowthContext(m, data, new Rng(7)), [3, 5, 9, 4]);

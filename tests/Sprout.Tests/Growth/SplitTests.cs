@@ -11,16 +11,7 @@ public class SplitTests
     [Fact]
     public void ZeroDeltaSplitsOfAConvNetWithBatchNormKeepItsOutputs()
     {
-        var m = ConvGrowthTests.Backbone(5);
-        var rng = new Rng(6);
-        foreach (var bn in m.Module.Layers.OfType<BatchNorm>())
-        {
-            rng.FillUniform(bn.Gamma!.Span, 0.5, 1.5);
-            rng.FillUniform(bn.Beta!.Span, -0.5, 0.5);
-        }
-        var x = Tensor.Uniform(rng, -1, 1, 8, 3, 8, 8);
-        m.Module.Train();
-        using (TensorScope.Begin()) m.Forward(x);   // non-trivial running statistics
+        var (m, x) = GrowthFixtures.BackboneWithNormState(5, 6);
         var before = m.Logits(x);
         m.Sites[0].Split([3, 0], []);
         m.Sites[2].Split([1, 4, 5], []);

@@ -406,13 +406,8 @@ public class SsdTests
     [Fact]
     public void ADepthwiseSiteIsRejectedWithTheReasonAndTheModelIsLeftAlone()
     {
-        var cfg = GradMaxConvTests.DepthwiseNet();
-        var data = GradMaxConvTests.TeacherData(cfg, 8, [3, 8, 8], 4);
-        var m = new GrowableModel((Sequential)cfg.Build(new Rng(5)));
+        var (m, data, counts) = GrowthFixtures.DepthwiseSite();
         var widths = m.Widths();
-        int site = Enumerable.Range(0, m.Sites.Count).First(k => m.Sites[k].Tied.Count > 0);
-        var counts = new int[m.Sites.Count];
-        counts[site] = 2;
         var e = Assert.Throws<ArgumentException>(() => Extender.Create("ssd").Extend(new GrowthContext(m, data, new Rng(1)), counts));
         Assert.StartsWith("ssd", e.Message);
         Assert.Equal(widths, m.Widths());

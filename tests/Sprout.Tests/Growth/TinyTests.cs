@@ -284,12 +284,7 @@ public class TinyTests
     [Fact]
     public void ADepthwiseConvBetweenProducerAndConsumerIsRejectedWithTheReason()
     {
-        var cfg = GradMaxConvTests.DepthwiseNet();
-        var data = GradMaxConvTests.TeacherData(cfg, 8, [3, 8, 8], 4);
-        var m = new GrowableModel((Sequential)cfg.Build(new Rng(5)));
-        int site = Enumerable.Range(0, m.Sites.Count).First(k => m.Sites[k].Tied.Count > 0);
-        var counts = new int[m.Sites.Count];
-        counts[site] = 2;
+        var (m, data, counts) = GrowthFixtures.DepthwiseSite();
         var ex = Assert.Throws<ArgumentException>(() => new TinyConfig().Build().Extend(new GrowthContext(m, data, new Rng(3)), counts));
         Assert.StartsWith("tiny: ", ex.Message);
         Assert.Contains("linearised", ex.Message);
