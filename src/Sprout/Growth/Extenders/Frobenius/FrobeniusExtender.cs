@@ -6,7 +6,7 @@ namespace Sprout.Growth;
 /// Random insertion, then the producer's weight matrix is rescaled so its Frobenius norm equals the pre-insertion
 /// one (paper 000, Table 1).
 /// </summary>
-public sealed class FrobeniusExtender : Extender
+public sealed class FrobeniusExtender : RandomInitExtender
 {
     /// <summary>
     /// Creates the extender; <paramref name="name"/> names it in reports and its random streams;
@@ -14,20 +14,9 @@ public sealed class FrobeniusExtender : Extender
     /// before the rescaling.
     /// </summary>
     public FrobeniusExtender(string name = "frobenius", double? normalStd = null, bool normalOutgoing = false)
+        : base(name, normalStd, normalOutgoing)
     {
-        Name = name;
-        NormalStd = normalStd;
-        NormalOutgoing = normalOutgoing;
     }
-
-    /// <summary>With <see cref="NormalStd"/>: the outgoing weights are N(0, σ²) too.</summary>
-    public bool NormalOutgoing { get; }
-
-    /// <summary>σ of the new neurons' N(0, σ²) incoming weights and bias; null = PyTorch's default U(±1/√fan_in).</summary>
-    public double? NormalStd { get; }
-
-    /// <inheritdoc/>
-    public override string Name { get; }
 
     /// <inheritdoc/>
     protected override SiteExtension ExtendSite(GrowthContext ctx, int siteIndex, int count, Rng rng)
@@ -35,7 +24,7 @@ public sealed class FrobeniusExtender : Extender
         var site = ctx.Model.Sites[siteIndex];
         int old = site.Width;
         double before = Norm(site.InWeight.Span);
-        RandomExtender.RandomInsert(site, count, rng, NormalStd, NormalOutgoing);
+        Insert(site, count, rng);
         double after = Norm(site.InWeight.Span);
         if (after > 0)
         {
