@@ -24,7 +24,7 @@ internal static class ExperimentCommands
         "--optimizer-on-growth", "what the optimizer's state does when a layer grows (default: the experiment's)");
 
     private static readonly Option<TrainingOptimizer?> OptimizerOpt = Opt.Enum<TrainingOptimizer>("--optimizer",
-        "the optimizer of the pre-training and of the epochs after doubling (default: adam, the paper's; adaml2: Adam with L2 --weight-decay)");
+        "the training optimizer (default: adam, the paper's; adaml2: Adam with L2 --weight-decay, the authors' code; sgd)");
     private static readonly Option<string> ProtocolOpt = Opt.Choice("--protocol",
         "default, or raw-sgd (raw pixels, SGD lr 0.01: reproduces the magnitude of the paper's Table 1 by breaking training; explicit options override it)",
         "default", SweInactiveOptions.Protocols);
@@ -57,7 +57,7 @@ internal static class ExperimentCommands
             "beside a static baseline of the final width; test loss ×1e-4 mean ± std, per-stage curves. " + SweGrowthTimes.Reconstruction)
         {
             GrowthDataset, SharedOptions.Scale, SharedOptions.Seeds, Methods, InputScalingOpt, OutputActivationOpt, ValidationOpt, PatienceOpt,
-            MaxEpochsOpt, BudgetOpt, SharedOptions.TrainSamples, WeightDecay, SharedOptions.DataDir, SharedOptions.Out, SharedOptions.Json, SharedOptions.Threads,
+            MaxEpochsOpt, BudgetOpt, SharedOptions.TrainSamples, WeightDecay, OptimizerOpt, SharedOptions.DataDir, SharedOptions.Out, SharedOptions.Json, SharedOptions.Threads,
         };
         recon.SetAction(a => SweGrowth(a, GrowthTask.Reconstruction));
         var classification = new Command("swe-classification",
@@ -65,7 +65,7 @@ internal static class ExperimentCommands
             "beside a static baseline; test accuracy mean ± std, per-stage curves, allocation per stage; CIFAR with the paper's conv backbone. " + SweGrowthTimes.Classification)
         {
             GrowthDataset, SharedOptions.Scale, SharedOptions.Seeds, Methods, LayersOpt, InputScalingOpt, ValidationOpt, PatienceOpt,
-            MaxEpochsOpt, BudgetOpt, SharedOptions.TrainSamples, WeightDecay, SharedOptions.DataDir, SharedOptions.Out, SharedOptions.Json, SharedOptions.Threads,
+            MaxEpochsOpt, BudgetOpt, SharedOptions.TrainSamples, WeightDecay, OptimizerOpt, SharedOptions.DataDir, SharedOptions.Out, SharedOptions.Json, SharedOptions.Threads,
         };
         classification.SetAction(a => SweGrowth(a, GrowthTask.Classification));
         var grow = RunCommand.CreateGrow();   // the same command as "sprout grow"
@@ -136,6 +136,7 @@ internal static class ExperimentCommands
         // --train-samples when given; otherwise the scale's (12,000 quick, all at paper scale)
         if (a.GetResult(SharedOptions.TrainSamples) is { Implicit: false }) opts = opts with { TrainSamples = a.GetValue(SharedOptions.TrainSamples) };
         opts = opts with { ValidationFraction = a.GetValue(ValidationOpt), WeightDecay = a.GetValue(WeightDecay) };
+        if (a.GetValue(OptimizerOpt) is { } optimizer) opts = opts with { Optimizer = optimizer };
         try { opts.Validate(); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
         string name = task == GrowthTask.Reconstruction ? "swe-reconstruction" : "swe-classification";

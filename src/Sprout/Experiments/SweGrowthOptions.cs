@@ -101,6 +101,10 @@ public sealed record SweGrowthOptions(GrowthTask Task, IReadOnlyList<string> Dat
     InputScaling Scaling, OutputActivation Output, BaselineBudget Budget, double WeightDecay, int BatchSize, double LearningRate,
     ExperimentScale Scale)
 {
+    /// <summary>The training optimizer: Adam (the paper's; AdamW with <see cref="WeightDecay"/>), Adam with L2 weight
+    /// decay added to the gradient (the authors' released code, with 1e-4), or SGD (with <see cref="LearningRate"/>).</summary>
+    public TrainingOptimizer Optimizer { get; init; } = TrainingOptimizer.Adam;
+
     /// <summary>Table 2's methods: Baseline, Kaiming, Firefly, SWE, and ours.</summary>
     public static IReadOnlyList<string> ReconstructionMethods { get; } = ["baseline", "kaiming", "firefly", "swe", "swe-reference", "swe-plus"];
 
@@ -192,7 +196,12 @@ public sealed record SweGrowthOptions(GrowthTask Task, IReadOnlyList<string> Dat
         list.Add(("static baseline (--baseline-budget)", Budget == BaselineBudget.Total
             ? $"total: the final width from scratch, the same early stopping with the grown run's whole cap of {(Stages + 1) * MaxEpochs} epochs"
             : $"stage: the final width from scratch, one stage's rule (patience {Patience}, at most {MaxEpochs} epochs)"));
-        list.Add(("optimizer (--weight-decay)", (WeightDecay > 0 ? $"AdamW (decoupled weight decay {WeightDecay.ToString(ci)})" : "Adam") +
+        list.Add(("optimizer (--optimizer, --weight-decay)", Optimizer switch
+            {
+                TrainingOptimizer.AdamL2 => $"Adam with L2 weight decay {WeightDecay.ToString(ci)} added to the gradient",
+                TrainingOptimizer.Sgd => WeightDecay > 0 ? $"SGD with L2 weight decay {WeightDecay.ToString(ci)}" : "SGD",
+                _ => WeightDecay > 0 ? $"AdamW (decoupled weight decay {WeightDecay.ToString(ci)})" : "Adam",
+            } +
             $" lr {LearningRate.ToString(ci)}, batch {BatchSize}, state kept across growth"));
         list.Add(("loss", Task == GrowthTask.Reconstruction ? "MSE on pixels (the input is its own target)" : "cross-entropy"));
         list.Add(("seeds", Seeds.ToString(ci)));

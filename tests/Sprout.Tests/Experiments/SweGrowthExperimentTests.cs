@@ -111,6 +111,11 @@ public class SweGrowthExperimentTests
         Assert.Equal(paper.MaxEpochs, stage.Growth.InitialTraining!.MaxEpochs);
         Assert.Equal(new[] { 784, 101, 784 }, stage.Growth.Widths);
         Assert.Equal(InputScaling.Unit, stage.InputScaling);
+        Assert.Equal(TrainingOptimizer.Adam, stage.Growth.Optimizer);
+        var l2 = SweGrowthExperiment.RunConfigFor(paper with { Optimizer = TrainingOptimizer.AdamL2, WeightDecay = 1e-4 }, "mnist", paper.Parts[0],
+            SweMethod.Parse("swe", 1), 0, 784, 10);
+        Assert.Equal((TrainingOptimizer.AdamL2, 1e-4), (l2.Growth.Optimizer, l2.Growth.WeightDecay));
+        Assert.Contains((paper with { Optimizer = TrainingOptimizer.AdamL2, WeightDecay = 1e-4 }).Choices(), c => c.Value.Contains("L2 weight decay", StringComparison.Ordinal));
         Assert.Throws<ArgumentException>(() => (paper with { Scaling = InputScaling.Standardize }).Validate());
         Assert.Throws<ArgumentException>(() => (paper with { Datasets = ["cifar10"] }).Validate());
     }
