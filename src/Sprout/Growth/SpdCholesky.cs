@@ -9,7 +9,8 @@ namespace Sprout.Growth;
 /// two contiguous row prefixes, taken by <c>TensorPrimitives.Dot</c>
 /// (SIMD); <see cref="FactorParallel"/> splits row blocks over <see cref="Workers"/>. The growth extenders' covariances
 /// go up to a few thousand rows, where MathNet's managed Cholesky runs at about 3–5 GFLOP/s (measured, 785×785: 34–50 ms
-/// against 8–10 ms for <see cref="FactorParallel"/> on two threads; 1569×1569: 305–444 ms against 63–72 ms). The scalar twins
+/// against 13–15 ms for <see cref="Factor"/> inside a growth step, which is what <see cref="FactorParallel"/> runs at that
+/// size; 1569×1569: 305–444 ms against 63–72 ms for <see cref="FactorParallel"/> on two threads). The scalar twins
 /// (<see cref="FactorScalar"/>, <see cref="SolveScalar"/>) are the plain loops the tests compare against.
 /// </summary>
 internal static class SpdCholesky
@@ -37,14 +38,28 @@ internal static class SpdCholesky
     private const int Block = 64;
 
     /// <summary>
+    /// Below this many rows <see cref="FactorParallel"/> runs <see cref="Factor"/> on the calling thread: each 64-row
+    /// block is one hand-off to the workers, and on a busy two-core machine a hand-off can wait milliseconds for the
+    /// other core, so at 785 rows (12 hand-offs, ~14 ms of serial work) two threads took 23–41 ms inside a growth step
+    /// against 13–15 ms serial.
+    /// </summary>
+    internal const int ParallelMinRows = 1024;
+
+    /// <summary>
     /// <see cref="Factor"/> over <see cref="Workers"/>: rows go in blocks of 64; within a block, each row's entries left
     /// of the block depend only on earlier blocks and on that row, so the rows are split over the threads, and the small
     /// triangle inside the block follows row by row. Every entry is computed by the same dot product as in
-    /// <see cref="Factor"/>, so the result is bit-identical for any thread count.
+    /// <see cref="Factor"/>, so the result is bit-identical for any thread count. Matrices under
+    /// <paramref name="minRows"/> rows (default <see cref="ParallelMinRows"/>) take <see cref="Factor"/> directly.
     /// </summary>
-    public static void FactorParallel(Memory<double> a, int n)
+    public static void FactorParallel(Memory<double> a, int n, int minRows = ParallelMinRows)
     {
         Check(a.Length, n);
+        if (n < minRows || Workers.Threads == 1)
+        {
+            Factor(a.Span, n);
+            return;
+        }
         for (int b0 = 0; b0 < n; b0 += Block)
         {
             int b1 = Math.Min(n, b0 + Block), rowsIn = b1 - b0;

@@ -42,9 +42,13 @@ public class SpdCholeskyTests
             foreach (int t in new[] { 1, 2 })
             {
                 Workers.Threads = t;
-                var lp = (double[])s.Clone();
-                SpdCholesky.FactorParallel(lp, n);
-                Assert.Equal(l, lp);
+                // minRows 0: the blocked path at every size; the default sends these sizes to the serial factor
+                foreach (int minRows in new[] { 0, SpdCholesky.ParallelMinRows })
+                {
+                    var lp = (double[])s.Clone();
+                    SpdCholesky.FactorParallel(lp, n, minRows);
+                    Assert.Equal(l, lp);
+                }
             }
         }
         finally { Workers.Threads = threads; }
