@@ -86,17 +86,16 @@ public sealed class GradMaxExtender : Extender
             model.UseReluOne(siteIndex);
             first = site.Grow(count);
             var g = ConvAuxiliaryGradient(model, siteIndex, first, ctx.Train, Batches, BatchSize, rng.Fork("batches"));
-            Passes += PassCount(ctx.Train.Count, Batches, BatchSize);
             dirs = Directions(g, site.FanOut, site.FanIn, count);
         }
         else
         {
             var g = AuxiliaryGradient(model, siteIndex, ctx.Train, Batches, BatchSize, rng.Fork("batches"));
-            Passes += PassCount(ctx.Train.Count, Batches, BatchSize);
             dirs = Directions(g, site.OutWeight.Dim(0), site.FanIn, count);
             model.UseReluOne(siteIndex);
             first = site.Grow(count);
         }
+        Passes += BatchPasses.Count(ctx.Train.Count, Batches, BatchSize);
 
         var w = new float[site.FanIn];
         var o = new float[site.FanOut];
@@ -209,7 +208,7 @@ public sealed class GradMaxExtender : Extender
         var loss = Loss.For(data);
         var trainer = new Trainer(wrapper, optimizer: null, loss) { Name = "gradmax gradient" };
         var order = rng.Permutation(data.Count);
-        int passes = PassCount(data.Count, batches, batchSize);
+        int passes = BatchPasses.Count(data.Count, batches, batchSize);
         var g = new double[rows * cols];
         bool was = model.Module.IsTraining;
         model.Module.Eval();
@@ -264,7 +263,7 @@ public sealed class GradMaxExtender : Extender
         int outs = consumer.Weight.Dim(0), fanIn = site.FanIn, fanOut = site.FanOut, taps = fanOut / outs;
         var loss = Loss.For(data);
         var order = rng.Permutation(data.Count);
-        int passes = PassCount(data.Count, batches, batchSize);
+        int passes = BatchPasses.Count(data.Count, batches, batchSize);
         var g = new double[fanOut * fanIn];
         bool was = model.Module.IsTraining;
         model.Module.Eval();
@@ -417,9 +416,6 @@ public sealed class GradMaxExtender : Extender
         model.Module.ZeroGrad();
         return rows;
     }
-
-    private static int PassCount(int samples, int batches, int batchSize) =>
-        (int)Math.Min(batches, ((long)samples + batchSize - 1) / batchSize);
 
     private static double MeanOutgoingNorm(GrowthSite site)
     {

@@ -24,7 +24,7 @@ public sealed record SplittingDirections(double[] Values, float[] Directions);
 public sealed record SplittingData(InMemoryDataset Data, int[] Order, int BatchSize, int Batches)
 {
     /// <summary>Batches actually used: min(<see cref="Batches"/>, ⌈samples / batch size⌉).</summary>
-    public int Count => (int)Math.Min(Batches, ((long)Order.Length + BatchSize - 1) / BatchSize);
+    public int Count => BatchPasses.Count(Order.Length, Batches, BatchSize);
 
     /// <summary>Samples actually used.</summary>
     public int Samples => (int)Math.Min(Order.Length, (long)Count * BatchSize);

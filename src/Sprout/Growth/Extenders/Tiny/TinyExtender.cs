@@ -297,7 +297,7 @@ public sealed class TinyExtender : Extender
             throw new ArgumentException($"tiny: site {site.Name} needs a {cols}×{cols} covariance (fan-in {site.FanIn}, width {site.Width}, {outs} outputs); at most {MaxStatisticsSize} is supported");
         var probe = new Probe(model, siteIndex);
         var trainer = new Trainer(probe, optimizer: null, Loss.For(data)) { Name = "tiny statistics" };
-        int passes = (int)Math.Min(batches, ((long)order.Length + batchSize - 1) / batchSize);
+        int passes = BatchPasses.Count(order.Length, batches, batchSize);
         // scratch from the shared pool (fresh memory costs ~10 µs a page: these are ~12 MB at a 784-wide input)
         var sumBuf = ArrayPool<double>.Shared.Rent(cols * cols);
         var xtxBuf = ArrayPool<float>.Shared.Rent(cols * cols);
@@ -396,7 +396,7 @@ public sealed class TinyExtender : Extender
             throw new ArgumentException($"tiny: site {site.Name} needs {d}×{d} and {wb}×{wb} covariances; at most {MaxStatisticsSize} is supported");
         var probe = new Probe(model, siteIndex);
         var trainer = new Trainer(probe, optimizer: null, Loss.For(data)) { Name = "tiny statistics" };
-        int passes = (int)Math.Min(batches, ((long)order.Length + batchSize - 1) / batchSize);
+        int passes = BatchPasses.Count(order.Length, batches, batchSize);
         int c2 = wb + outs, dt = d * taps;
         // accumulated in double, each batch's products by the float GEMM: S_a = Σ aᵀa, [b, 1 | v]ᵀ[b, 1 | v], and
         // [b, 1 | v]ᵀ·G (G: the linearised maps unfolded like the consumer's rows), from which N = (VᵀG − δ*ᵀ·BᵀG) / samples
