@@ -37,11 +37,29 @@ public static class NeuronActivity
     /// which units or channels were ever non-zero. <paramref name="names"/> labels the results (default: the indices).
     /// </summary>
     public static LayerActivity[] Measure(Sequential model, IReadOnlyList<int> layers, InMemoryDataset data,
-        IReadOnlyList<string>? names = null, int batchSize = 1000)
+        IReadOnlyList<string>? names = null, int batchSize = 1000) =>
+        Run(model, layers, data, names, batchSize, loss: null, out _);
+
+    /// <summary>
+    /// The same pass as <see cref="Measure"/>, run to the model's output so that it also gives the loss and accuracy of
+    /// <paramref name="loss"/> over the data set: one forward pass where an activity measurement and an evaluation
+    /// (<see cref="Trainer.Evaluate"/>, same batch size) would take two. The statistics equal that evaluation's: the
+    /// same batches in the same order through the same layers.
+    /// </summary>
+    public static LayerActivity[] MeasureWithLoss(Sequential model, IReadOnlyList<int> layers, InMemoryDataset data, Loss loss,
+        out EpochStats stats, IReadOnlyList<string>? names = null, int batchSize = 1000)
+    {
+        ArgumentNullException.ThrowIfNull(loss);
+        return Run(model, layers, data, names, batchSize, loss, out stats);
+    }
+
+    private static LayerActivity[] Run(Sequential model, IReadOnlyList<int> layers, InMemoryDataset data,
+        IReadOnlyList<string>? names, int batchSize, Loss? loss, out EpochStats stats)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(layers);
         ArgumentNullException.ThrowIfNull(data);
+        if (batchSize <= 0) throw new ArgumentException("batch size must be positive");
         if (names is not null && names.Count != layers.Count) throw new ArgumentException($"{names.Count} names for {layers.Count} layers");
         var modules = model.Layers;
         for (int k = 0; k < layers.Count; k++)
@@ -49,6 +67,9 @@ public static class NeuronActivity
                 throw new ArgumentException("layer indices must be increasing indices of the model's layers");
         var active = new bool[layers.Count][];
         bool was = model.IsTraining;
+        bool acc = loss?.HasAccuracy ?? false;
+        double lossSum = 0;
+        long correct = 0;
         model.Eval();
         var order = data.IdentityOrder;
         try
@@ -58,15 +79,30 @@ public static class NeuronActivity
                 for (int start = 0; start < data.Count; start += batchSize)
                 {
                     int rows = Math.Min(batchSize, data.Count - start);
-                    var x = data.Gather(order, start, rows).X;
+                    var b = data.Gather(order, start, rows);
+                    var x = b.X;
                     using (TensorScope.Begin())
                     {
-                        for (int i = 0, next = 0; i < modules.Count && next < layers.Count; i++)
+                        // without a loss the pass stops after the last measured layer
+                        int end = loss is null ? (layers.Count == 0 ? 0 : layers[^1] + 1) : modules.Count;
+                        for (int i = 0, next = 0; i < end;)
                         {
-                            x = modules[i].Forward(x);
-                            if (layers[next] != i) continue;
-                            Record(x, rows, active[next] ??= new bool[x.Dim(1)]);
-                            next++;
+                            // the model's own step (a BatchNorm + ReLU pair runs fused, as in Sequential.Forward), unless a
+                            // measured output sits inside the fused pair
+                            int after;
+                            if (next < layers.Count && layers[next] == i) { x = modules[i].Forward(x); after = i + 1; }
+                            else x = model.Step(i, x, out after);
+                            if (next < layers.Count && layers[next] == after - 1)
+                            {
+                                Record(x, rows, active[next] ??= new bool[x.Dim(1)]);
+                                next++;
+                            }
+                            i = after;
+                        }
+                        if (loss is not null)
+                        {
+                            lossSum += (double)loss.Compute(x, b).Item() * rows;
+                            if (acc) correct += loss.CountCorrect(x, b);
                         }
                     }
                 }
@@ -76,6 +112,7 @@ public static class NeuronActivity
         {
             model.Train(was);
         }
+        stats = new EpochStats(lossSum, correct, data.Count, acc);
         return layers.Select((l, k) => new LayerActivity(names?[k] ?? l.ToString(System.Globalization.CultureInfo.InvariantCulture),
             active[k] ?? new bool[0])).ToArray();
     }

@@ -287,6 +287,13 @@ public sealed class GrowableModel
     public LayerActivity[] Activity(InMemoryDataset data, int batchSize = 1000) =>
         NeuronActivity.Measure(_seq, _captureAfter, data, _sites.ConvertAll(s => s.Name), batchSize);
 
+    /// <summary>
+    /// <see cref="Activity(InMemoryDataset, int)"/> and the loss and accuracy of <paramref name="loss"/> on <paramref name="data"/> from one
+    /// forward pass (the same statistics as <see cref="Trainer.Evaluate"/> with the same batch size).
+    /// </summary>
+    public LayerActivity[] Activity(InMemoryDataset data, Loss loss, out EpochStats stats, int batchSize = 1000) =>
+        NeuronActivity.MeasureWithLoss(_seq, _captureAfter, data, loss, out stats, _sites.ConvertAll(s => s.Name), batchSize);
+
     /// <summary>Pairwise cosines of the incoming weights of neurons [first, first+count) of site <paramref name="siteIndex"/>.</summary>
     public CosineSummary Cosines(int siteIndex, int first, int count) => WeightSimilarity.Cosines(_sites[siteIndex].InWeight, first, count);
 

@@ -168,8 +168,8 @@ public sealed class GrowthRunner
             }
             var p = _state.Pending ?? throw new InvalidOperationException("stage training without its growth step's measurements");
             int epochs = TrainResumable(model, train, validation, c.StageTraining ?? new StageTraining(5), "stage", s + 1, p.WeightSums);
-            var actEnd = model.Activity(train);
-            var trEnd = eval.Evaluate(train);
+            // one pass over the training set gives both the activity and the training accuracy
+            var actEnd = model.Activity(train, TaskLoss, out var trEnd);
             var vaEnd = eval.Evaluate(validation);
             EpochStats? teEnd = test is null ? null : eval.Evaluate(test);
             var widths = p.WidthsBefore;
@@ -246,9 +246,8 @@ public sealed class GrowthRunner
         BufferPool.Trim(); // shapes changed: idle buffers of the old sizes would only hold memory
         if (c.OptimizerOnGrowth == GrowthStatePolicy.Reset) _opt!.ResetState();
         double change = FunctionChange.MaxAbsDifference(logitsBefore, model.Logits(diagBatch));
-        var trAfter = eval.Evaluate(train);
+        var actIns = model.Activity(train, TaskLoss, out var trAfter);
         double vaAfter = eval.Evaluate(validation).Accuracy;
-        var actIns = model.Activity(train);
         var inactive = model.Sites.Select((_, k) => actIns[k].Inactive(widths[k], alloc[k])).ToArray();
         var cos = model.Sites.Select((_, k) => model.Cosines(k, widths[k], alloc[k])).ToArray();
         return new PendingStage(total, widths, alloc, votes?.ToArray(), trBefore.Accuracy, trAfter.Accuracy, vaBefore, vaAfter, change, inactive, cos,
