@@ -56,7 +56,7 @@ internal static class ExperimentCommands
             "paper 000 Table 2 / Figure 2: grow a one-hidden-layer autoencoder 16 → 7 × +30% (early stopping per stage) with each method, " +
             "beside a static baseline of the final width; test loss ×1e-4 mean ± std, per-stage curves. " + SweGrowthTimes.Reconstruction)
         {
-            GrowthDataset, SharedOptions.Scale, SharedOptions.Seeds, Methods, InputScalingOpt, OutputActivationOpt, ValidationOpt, PatienceOpt,
+            GrowthDataset, SharedOptions.Scale, SharedOptions.Seeds, Methods, InputScalingOpt, OutputActivationOpt, ValidationOpt, PatienceOpt, LastPatienceOpt,
             MaxEpochsOpt, BudgetOpt, SharedOptions.TrainSamples, WeightDecay, OptimizerOpt, SharedOptions.DataDir, SharedOptions.Out, SharedOptions.Json, SharedOptions.Threads,
         };
         recon.SetAction(a => SweGrowth(a, GrowthTask.Reconstruction));
@@ -64,7 +64,7 @@ internal static class ExperimentCommands
             "paper 000 Table 3 / Figure 3: grow classifiers (one hidden layer 16; three hidden layers 10 each with RAS / SVoD) 7 × +30%, " +
             "beside a static baseline; test accuracy mean ± std, per-stage curves, allocation per stage; CIFAR with the paper's conv backbone. " + SweGrowthTimes.Classification)
         {
-            GrowthDataset, SharedOptions.Scale, SharedOptions.Seeds, Methods, LayersOpt, InputScalingOpt, ValidationOpt, PatienceOpt,
+            GrowthDataset, SharedOptions.Scale, SharedOptions.Seeds, Methods, LayersOpt, InputScalingOpt, ValidationOpt, PatienceOpt, LastPatienceOpt,
             MaxEpochsOpt, BudgetOpt, SharedOptions.TrainSamples, WeightDecay, OptimizerOpt, SharedOptions.DataDir, SharedOptions.Out, SharedOptions.Json, SharedOptions.Threads,
         };
         classification.SetAction(a => SweGrowth(a, GrowthTask.Classification));
@@ -113,6 +113,7 @@ internal static class ExperimentCommands
         "the autoencoder's output activation (default: sigmoid)");
     private static readonly Option<double> ValidationOpt = Opt.Double("--validation", "share of the training samples held out for early stopping (stratified)", 0.2, 0.01, 0.9);
     private static readonly Option<int?> PatienceOpt = Opt.IntOrNull("--patience", "early-stopping patience of every phase (default: 3 quick, 20 paper)", 1, 10_000);
+    private static readonly Option<int?> LastPatienceOpt = Opt.IntOrNull("--last-patience", "early-stopping patience of the last stage (default: 30 at paper scale, the authors' script; otherwise --patience)", 1, 10_000);
     private static readonly Option<int?> MaxEpochsOpt = Opt.IntOrNull("--max-epochs", "most epochs of every phase (default: 15 quick, 250 paper)", 1, 100_000);
     private static readonly Option<BaselineBudget?> BudgetOpt = Opt.Enum<BaselineBudget>("--baseline-budget",
         "the static baseline's budget: total (default: the same early stopping with the grown run's whole epoch cap, (stages+1) × max epochs) or stage (one stage's cap)");
@@ -131,6 +132,7 @@ internal static class ExperimentCommands
         if (a.GetValue(InputScalingOpt) is { } sc) opts = opts with { Scaling = sc };
         if (a.GetValue(OutputActivationOpt) is { } act) opts = opts with { Output = act };
         if (a.GetValue(PatienceOpt) is { } pat) opts = opts with { Patience = pat };
+        if (a.GetValue(LastPatienceOpt) is { } lpat) opts = opts with { LastPatience = lpat };
         if (a.GetValue(MaxEpochsOpt) is { } max) opts = opts with { MaxEpochs = max };
         if (a.GetValue(BudgetOpt) is { } budget) opts = opts with { Budget = budget };
         // --train-samples when given; otherwise the scale's (12,000 quick, all at paper scale)

@@ -76,7 +76,8 @@ public static class SweGrowthExperiment
             method.IsBaseline ? GrowthMethods.Extender("kaiming") : GrowthMethods.Extender(method.Extender!),
             method.IsBaseline ? GrowthMethods.Distributor("ras") : GrowthMethods.Distributor(method.Distributor!),
             initial, stage, o.BatchSize, o.LearningRate, (ulong)seed, Model: model, InputShape: shape, WeightDecay: o.WeightDecay,
-            Task: o.Task, LinearOnly: cifar, Optimizer: o.Optimizer);
+            Task: o.Task, LinearOnly: cifar, Optimizer: o.Optimizer,
+            LastStageTraining: !method.IsBaseline && o.LastStagePatience != o.Patience ? stage with { Patience = o.LastStagePatience } : null);
         string kind = recon ? "recon" : "class";
         string name = $"{kind}-{dataset}-{part.HiddenLayers}h-{method.SafeName}-seed-{seed.ToString(CultureInfo.InvariantCulture)}";
         return new RunConfig(recon ? ReconstructionCommand : ClassificationCommand, name, dataset, growth, o.TrainSamples,

@@ -35,6 +35,8 @@ namespace Sprout.Growth;
 /// <param name="Optimizer">The training optimizer: Adam (the default; not written then), Adam with L2 weight decay, or SGD.</param>
 /// <param name="Momentum">SGD momentum (0, the default, is plain SGD; not written then); only with
 /// <paramref name="Optimizer"/> = SGD.</param>
+/// <param name="LastStageTraining">Training after the last insertion (null, the default: <paramref name="StageTraining"/>;
+/// not written then). The SWE authors' script ends its last stage with a longer patience (30 instead of 20).</param>
 public sealed record GrowthRunConfig(
     [property: JsonPropertyOrder(-4)] IReadOnlyList<int> Widths,
     [property: JsonPropertyOrder(-3)] GrowthSchedule Schedule,
@@ -54,8 +56,14 @@ public sealed record GrowthRunConfig(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] GrowthTask Task = GrowthTask.Classification,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool LinearOnly = false,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] TrainingOptimizer Optimizer = TrainingOptimizer.Adam,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] double Momentum = 0)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] double Momentum = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] StageTraining? LastStageTraining = null)
 {
+    /// <summary>The training of stage <paramref name="stage"/> (0-based): <see cref="LastStageTraining"/> for the
+    /// schedule's last stage when set, else <see cref="StageTraining"/> (5 epochs when that is null too).</summary>
+    public StageTraining StageTrainingFor(int stage) =>
+        stage == Schedule.Count - 1 && LastStageTraining is { } last ? last : StageTraining ?? new StageTraining(5);
+
     /// <summary>The extender's config.</summary>
     [JsonPropertyOrder(-2), JsonConverter(typeof(GrowthMethods.ExtenderJsonConverter))]
     public ExtenderConfig Extender { get; init; } = Extender ?? GrowthMethods.Extender("swe");
@@ -148,6 +156,7 @@ public sealed record GrowthRunConfig(
         if (DiagnosticBatch < 1 || DiagnosticBatch > MaxBatch) throw new ArgumentException($"diagnosticBatch must be in 1..{MaxBatch:N0}, got {DiagnosticBatch}");
         InitialTraining?.Validate("initialTraining");
         StageTraining?.Validate("stageTraining");
+        LastStageTraining?.Validate("lastStageTraining");
         // hidden width: every Linear or Conv2d output but the last (the network's output)
         var producers = model.Layers.Select(l => l switch { Nn.LinearConfig li => li.OutFeatures, Nn.Conv2dConfig c => LinearOnly ? 0 : c.OutChannels, _ => -1 })
             .Where(w => w >= 0).ToArray();

@@ -167,7 +167,7 @@ public sealed class GrowthRunner
                 Advance(_state with { Phase = GrowthPhase.Stage, Pending = pending });
             }
             var p = _state.Pending ?? throw new InvalidOperationException("stage training without its growth step's measurements");
-            int epochs = TrainResumable(model, train, validation, c.StageTraining ?? new StageTraining(5), "stage", s + 1, p.WeightSums);
+            int epochs = TrainResumable(model, train, validation, c.StageTrainingFor(s), "stage", s + 1, p.WeightSums);
             // one pass over the training set gives both the activity and the training accuracy
             var actEnd = model.Activity(train, TaskLoss, out var trEnd);
             var vaEnd = eval.Evaluate(validation);

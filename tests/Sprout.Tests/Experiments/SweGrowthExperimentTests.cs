@@ -115,6 +115,13 @@ public class SweGrowthExperimentTests
         var l2 = SweGrowthExperiment.RunConfigFor(paper with { Optimizer = TrainingOptimizer.AdamL2, WeightDecay = 1e-4 }, "mnist", paper.Parts[0],
             SweMethod.Parse("swe", 1), 0, 784, 10);
         Assert.Equal((TrainingOptimizer.AdamL2, 1e-4), (l2.Growth.Optimizer, l2.Growth.WeightDecay));
+        // the authors' script: patience 20, 30 in the last stage; the static baseline has no stages
+        Assert.Equal((20, 30), (l2.Growth.StageTraining!.Patience, l2.Growth.LastStageTraining!.Patience));
+        Assert.Null(stage.Growth.LastStageTraining);
+        Assert.Contains(paper.Choices(), c => c.Value.Contains("30 in the last stage", StringComparison.Ordinal));
+        var quick = SweGrowthOptions.Quick(GrowthTask.Reconstruction, ["mnist"]);
+        Assert.Null(SweGrowthExperiment.RunConfigFor(quick, "mnist", quick.Parts[0], SweMethod.Parse("swe", 1), 0, 784, 10).Growth.LastStageTraining);
+        Assert.Throws<ArgumentException>(() => (quick with { LastPatience = 0 }).Validate());
         Assert.Contains((paper with { Optimizer = TrainingOptimizer.AdamL2, WeightDecay = 1e-4 }).Choices(), c => c.Value.Contains("L2 weight decay", StringComparison.Ordinal));
         Assert.Throws<ArgumentException>(() => (paper with { Scaling = InputScaling.Standardize }).Validate());
         Assert.Throws<ArgumentException>(() => (paper with { Datasets = ["cifar10"] }).Validate());

@@ -120,6 +120,21 @@ public class RunnerTests
     }
 
     [Fact]
+    public void TheLastStageTrainsWithItsOwnSettingsAndTheConfigKeepsThem()
+    {
+        var train = GrowthFixtures.Spirals(300, 1);
+        var val = GrowthFixtures.Spirals(100, 2);
+        var cfg = Config("kaiming", "ras") with { Schedule = GrowthSchedule.FromPercent(50, 3), LastStageTraining = new StageTraining(4) };
+        var report = new GrowthRunner(cfg).Run(train, val, val);
+        Assert.Equal([2, 2, 4], report.Stages.Select(s => s.Epochs));
+        Assert.Contains("\"lastStageTraining\"", cfg.ToJson());
+        Assert.Equal(cfg.ToJson(), GrowthRunConfig.FromJson(cfg.ToJson()).ToJson());
+        Assert.DoesNotContain("lastStageTraining", Config("kaiming", "ras").ToJson());   // not written when unset
+        Assert.Equal(2, Config("kaiming", "ras").StageTrainingFor(1).Epochs);
+        Assert.Contains("lastStageTraining", Assert.Throws<ArgumentException>(() => new GrowthRunner(cfg with { LastStageTraining = new StageTraining(1, true, 0) })).Message);
+    }
+
+    [Fact]
     public void SchedulesComputeStageTotals()
     {
         Assert.Equal(7, GrowthSchedule.FromTotals(5, 7).TotalFor(1, 100));
