@@ -41,6 +41,7 @@ internal static class Cli
         root.Add(RunsCommands.CreateEval());
         root.Add(RunsCommands.CreateReport());
         root.Add(RunsCommands.CreateCompare());
+        root.Add(GradCamCommand.Create());
         root.Add(ExperimentCommands.Create());
         root.Add(DataCommands.Create());
         root.Add(BenchCommands.Create());

@@ -17,10 +17,10 @@ namespace Sprout.Cli;
 internal static class RunsCommands
 {
     private static readonly Argument<string> RunDir = new("run") { Description = "a run folder (runs/<time>-<name>)" };
-    private static readonly Argument<string> RunOrCheckpoint = new("run-or-checkpoint") { Description = "a run folder, or a .ckpt file" };
+    internal static readonly Argument<string> RunOrCheckpoint = new("run-or-checkpoint") { Description = "a run folder, or a .ckpt file" };
     private static readonly Argument<string> RunOrGroup = new("run") { Description = "a run folder, or a folder of runs (one per seed)" };
     private static readonly Argument<string[]> Runs = new("runs") { Description = "run folders or run groups to overlay (1–10)", Arity = new ArgumentArity(1, RunComparison.MaxRuns) };
-    private static readonly Option<bool> Best = Opt.Flag("--best", "evaluate the run's best checkpoint (lowest validation loss) instead of its last");
+    internal static readonly Option<bool> Best = Opt.Flag("--best", "evaluate the run's best checkpoint (lowest validation loss) instead of its last");
 
     /// <summary><c>sprout resume &lt;run&gt;</c>.</summary>
     public static Command CreateResume()
@@ -49,10 +49,16 @@ internal static class RunsCommands
         return c;
     }
 
-    private static int Eval(ParseResult a)
+    /// <summary>A run's (or a checkpoint's) model and the test split of its data set, prepared as the run prepared its data.</summary>
+    internal sealed record LoadedModel(string Path, string Dataset, Module Module, InMemoryDataset Test, bool Reconstruction);
+
+    /// <summary>
+    /// Loads the model of <see cref="RunOrCheckpoint"/> (a run folder's last or, with --best, best checkpoint; or a
+    /// checkpoint file with --dataset) and the test split of its data set with the run's input scaling and shape.
+    /// </summary>
+    internal static LoadedModel LoadModelAndTest(ParseResult a)
     {
         string target = a.GetValue(RunOrCheckpoint)!;
-        SharedOptions.ApplyThreads(a);
         string dataset;
         IReadOnlyList<int>? inputShape = null;
         var scaling = InputScaling.Standardize;
@@ -83,6 +89,13 @@ internal static class RunsCommands
         if (inputShape is { Count: > 0 }) test = test.WithShape(inputShape.ToArray());
         try { module.ToConfig().OutputShape(test.SampleShape); }
         catch (ArgumentException e) { throw new ArgumentException($"{path}: its model does not take {dataset}'s samples ({e.Message})", e); }
+        return new LoadedModel(path, dataset, module, test, reconstruction);
+    }
+
+    private static int Eval(ParseResult a)
+    {
+        SharedOptions.ApplyThreads(a);
+        var (path, dataset, module, test, reconstruction) = LoadModelAndTest(a);
         var stats = new Trainer(module, optimizer: null, Loss.For(test)).Evaluate(test);
         if (a.GetValue(SharedOptions.Json))
             Console.WriteLine(JsonSerializer.Serialize(new { checkpoint = path, dataset, samples = stats.Samples, loss = stats.Loss, accuracy = reconstruction ? (double?)null : stats.Accuracy }));
