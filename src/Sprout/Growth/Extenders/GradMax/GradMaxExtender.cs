@@ -210,22 +210,14 @@ public sealed class GradMaxExtender : Extender
         var order = rng.Permutation(data.Count);
         int passes = BatchPasses.Count(data.Count, batches, batchSize);
         var g = new double[rows * cols];
-        bool was = model.Module.IsTraining;
-        model.Module.Eval();
-        try
+        using (BatchPasses.Measuring(model.Module))
         {
-            for (int b = 0; b < passes; b++)
+            foreach (var batch in BatchPasses.Take(data, order, batches, batchSize))
             {
-                int start = b * batchSize, n = Math.Min(batchSize, data.Count - start);
-                trainer.Backward(data.Gather(order, start, n));
+                trainer.Backward(batch);
                 var gs = wrapper.Weight.Grad!.Span;
                 for (int i = 0; i < g.Length; i++) g[i] += gs[i];
             }
-        }
-        finally
-        {
-            model.Module.Train(was);
-            model.Module.ZeroGrad();
         }
         for (int i = 0; i < g.Length; i++) g[i] /= passes;
         return g;
@@ -265,16 +257,13 @@ public sealed class GradMaxExtender : Extender
         var order = rng.Permutation(data.Count);
         int passes = BatchPasses.Count(data.Count, batches, batchSize);
         var g = new double[fanOut * fanIn];
-        bool was = model.Module.IsTraining;
-        model.Module.Eval();
-        try
+        using (BatchPasses.Measuring(model.Module))
         {
             SparseRow[]? j = null;
             int inH = 0, inW = 0; // the consumer input's map size
-            for (int b = 0; b < passes; b++)
+            foreach (var batch in BatchPasses.Take(data, order, batches, batchSize))
             {
-                int start = b * batchSize, n = Math.Min(batchSize, data.Count - start);
-                var batch = data.Gather(order, start, n);
+                int n = batch.Rows;
                 using var scope = TensorScope.Begin();
                 Tensor x = batch.X, a = x, z = x;
                 int[] produced = [];
@@ -317,11 +306,6 @@ public sealed class GradMaxExtender : Extender
                     }
                 Accumulate(g, delta, q, n, outs, taps, fanIn, inH, inW, consumer.Window, z);
             }
-        }
-        finally
-        {
-            model.Module.Train(was);
-            model.Module.ZeroGrad();
         }
         for (int i = 0; i < g.Length; i++) g[i] /= passes;
         return g;
