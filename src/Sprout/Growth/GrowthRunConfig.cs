@@ -35,6 +35,8 @@ namespace Sprout.Growth;
 /// <param name="Optimizer">The training optimizer: Adam (the default; not written then), Adam with L2 weight decay, or SGD.</param>
 /// <param name="Momentum">SGD momentum (0, the default, is plain SGD; not written then); only with
 /// <paramref name="Optimizer"/> = SGD.</param>
+/// <param name="Augmentation">Training-time image augmentation of every training phase (null, the default: none; not
+/// written then); needs image inputs (<paramref name="InputShape"/> [C, H, W]).</param>
 /// <param name="LastStageTraining">Training after the last insertion (null, the default: <paramref name="StageTraining"/>;
 /// not written then). The SWE authors' script ends its last stage with a longer patience (30 instead of 20).</param>
 public sealed record GrowthRunConfig(
@@ -57,7 +59,8 @@ public sealed record GrowthRunConfig(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool LinearOnly = false,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] TrainingOptimizer Optimizer = TrainingOptimizer.Adam,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] double Momentum = 0,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] StageTraining? LastStageTraining = null)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] StageTraining? LastStageTraining = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Data.AugmentationConfig? Augmentation = null)
 {
     /// <summary>The training of stage <paramref name="stage"/> (0-based): <see cref="LastStageTraining"/> for the
     /// schedule's last stage when set, else <see cref="StageTraining"/> (5 epochs when that is null too).</summary>
@@ -157,6 +160,12 @@ public sealed record GrowthRunConfig(
         InitialTraining?.Validate("initialTraining");
         StageTraining?.Validate("stageTraining");
         LastStageTraining?.Validate("lastStageTraining");
+        if (Augmentation is { } aug)
+        {
+            aug.Validate();
+            if (!aug.IsIdentity && InputShape is not { Count: 3 })
+                throw new ArgumentException("augmentation needs image inputs: set inputShape to [channels, height, width]");
+        }
         // hidden width: every Linear or Conv2d output but the last (the network's output)
         var producers = model.Layers.Select(l => l switch { Nn.LinearConfig li => li.OutFeatures, Nn.Conv2dConfig c => LinearOnly ? 0 : c.OutChannels, _ => -1 })
             .Where(w => w >= 0).ToArray();

@@ -33,6 +33,7 @@ public sealed class GrowthRunner
     private GrowthRunState _state = GrowthRunState.Start;
     private Optimizer? _opt;
     private Rng? _shuffle;
+    private BatchAugmenter? _augmenter;
     private RngState? _epochStart;          // shuffle state before the running epoch's permutation (mid-epoch stops)
     private EarlyStopping? _es;
     private long _clock;
@@ -133,6 +134,9 @@ public sealed class GrowthRunner
         opt.OnGrowth = c.OptimizerOnGrowth;
         _opt = opt;
         _shuffle = rng.Fork("shuffle");
+        _augmenter = c.Augmentation?.Build() is { } aug
+            ? new BatchAugmenter(aug, new Data.ImageShape(c.InputShape![0], c.InputShape[1], c.InputShape[2]), rng.Fork("augment"))
+            : null;
         _state = GrowthRunState.Start;
         if (resume is not null) Restore(resume, module);
         _secondsBefore = _state.Seconds;
@@ -264,7 +268,7 @@ public sealed class GrowthRunner
         var loss = Config.Similarity is { IsActive: true } sim && weightSums is not null
             ? SimilarityLoss(model, sim, weightSums, (train.Count + Config.BatchSize - 1) / Config.BatchSize, () => self!, TaskLoss)
             : TaskLoss;
-        var trainer = new Trainer(module, _opt, loss) { Stop = Stop, Validation = validation, Name = Where(phase, stage), Epoch = _state.EpochsDone };
+        var trainer = new Trainer(module, _opt, loss) { Stop = Stop, Validation = validation, Name = Where(phase, stage), Epoch = _state.EpochsDone, Augmentation = _augmenter };
         self = trainer;
         EarlyStopping? es = null;
         if (training.EarlyStopping)

@@ -72,6 +72,12 @@ public sealed class Trainer
     /// <summary>Learning-rate schedule applied to the optimizer (factor of <see cref="BaseLearningRate"/>), or null.</summary>
     public LrSchedule? Schedule { get; set; }
 
+    /// <summary>
+    /// Training-time augmentation of each training batch (null: none). Evaluation never augments. Batch k of epoch
+    /// <see cref="Epoch"/> always gets the same transforms, so a resumed epoch repeats them.
+    /// </summary>
+    public BatchAugmenter? Augmentation { get; set; }
+
     /// <summary>Whether <see cref="Schedule"/> counts epochs (default) or steps.</summary>
     public ScheduleUnit ScheduleUnit { get; set; } = ScheduleUnit.Epoch;
 
@@ -248,6 +254,7 @@ public sealed class Trainer
                 int start = k * batchSize;
                 int rows = Math.Min(batchSize, order.Length - start);
                 var b = data.Gather(order, start, rows);
+                Augmentation?.Apply(b, data, Epoch, k);
                 if (Schedule is not null && ScheduleUnit == ScheduleUnit.Step) ApplySchedule((int)GlobalStep);
                 _batch = k;
                 float l;

@@ -1,0 +1,76 @@
+using Sprout.Data;
+using Sprout.Tensors;
+
+namespace Sprout.Training;
+
+/// <summary>
+/// Applies an <see cref="IAugmentation"/> to every image of a training batch, in place, in pixel units: a data set held
+/// as bytes with a per-channel affine (value = byte·scale + shift, e.g. standardised MNIST or CIFAR) is mapped back to
+/// [0, 1] pixels, transformed and mapped forward again, so zero padding is black and noise σ is in pixel units, as the
+/// <see cref="DataLoader"/> does; a data set held as floats is transformed as it is. Image r of batch k of epoch e
+/// draws its randomness from one stream per (e, k) — <c>root.Fork("epoch", e).Fork("batch", k)</c>, rows in order —
+/// so a resumed epoch sees exactly the transforms of an uninterrupted one.
+/// </summary>
+public sealed class BatchAugmenter
+{
+    private readonly IAugmentation _augmentation;
+    private readonly ImageShape _shape;
+    private readonly Rng _root;
+    private readonly float[] _scratch;
+
+    /// <summary>Creates the augmenter for images of <paramref name="shape"/>, its randomness forked from <paramref name="root"/>.</summary>
+    public BatchAugmenter(IAugmentation augmentation, ImageShape shape, Rng root)
+    {
+        ArgumentNullException.ThrowIfNull(augmentation);
+        ArgumentNullException.ThrowIfNull(root);
+        if (shape.Channels < 1 || shape.Height < 1 || shape.Width < 1) throw new ArgumentException($"augmentation needs an image shape, got {shape}");
+        _augmentation = augmentation;
+        _shape = shape;
+        _root = root;
+        _scratch = new float[shape.Size];
+    }
+
+    /// <summary>The image shape the augmenter expects.</summary>
+    public ImageShape Shape => _shape;
+
+    /// <summary>
+    /// Transforms the images of <paramref name="batch"/> (gathered from <paramref name="data"/>) for batch
+    /// <paramref name="batchIndex"/> of epoch <paramref name="epoch"/>.
+    /// </summary>
+    public void Apply(Batch batch, InMemoryDataset data, int epoch, int batchIndex)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(data);
+        int size = _shape.Size, plane = _shape.Plane;
+        if (data.Features != size) throw new ArgumentException($"the data's {data.Features} features are not {_shape.Channels}×{_shape.Height}×{_shape.Width} images");
+        var rng = _root.Fork("epoch", epoch).Fork("batch", batchIndex);
+        var scale = data.Scale;
+        var shift = data.Shift;
+        if (scale is not null && scale.Length != _shape.Channels)
+            throw new ArgumentException($"the data has {scale.Length} channel scales for {_shape.Channels}-channel images");
+        var x = batch.X.Span;
+        for (int r = 0; r < batch.Rows; r++)
+        {
+            var img = x.Slice(r * size, size);
+            if (scale is not null && shift is not null)
+                for (int c = 0; c < _shape.Channels; c++)
+                {
+                    // value = byte·scale + shift  ⇒  pixel = byte/255 = (value − shift)/(255·scale)
+                    float s = scale[c] * 255f, b = shift![c];
+                    if (s == 0) continue;
+                    float inv = 1f / s;
+                    var p = img.Slice(c * plane, plane);
+                    for (int i = 0; i < p.Length; i++) p[i] = (p[i] - b) * inv;
+                }
+            _augmentation.Apply(img, _scratch, _shape, rng);
+            if (scale is not null && shift is not null)
+                for (int c = 0; c < _shape.Channels; c++)
+                {
+                    float s = scale[c] * 255f, b = shift![c];
+                    if (s == 0) continue;
+                    var p = img.Slice(c * plane, plane);
+                    for (int i = 0; i < p.Length; i++) p[i] = p[i] * s + b;
+                }
+        }
+    }
+}
