@@ -107,6 +107,20 @@ public class FireflyTests
         Assert.All(m.Logits(x), v => Assert.True(float.IsFinite(v)));
     }
 
+    [Fact]
+    public void WithAnotherDistributorTheExtenderGrowsADepthwiseSite()
+    {
+        var (m, data, counts) = GrowthFixtures.DepthwiseSite();
+        var widths = m.Widths();
+        int k = Array.IndexOf(counts, 2);
+        var ext = (FireflyExtender)new FireflyConfig(new FireflyOptions(CandidatesPerLayer: 4, BatchSize: 4)).Build();
+        ext.Extend(new GrowthContext(m, data, new Rng(26)), counts);
+        Assert.Equal(widths.Select((w, i) => w + counts[i]).ToArray(), m.Widths());
+        Assert.Equal(4, ext.LastPlan!.Sites[k]!.NewCandidates);
+        Assert.Equal(widths[k] + 2, ((DepthwiseRole)m.Module.Layers[m.ProducerLayer(k) + 3].GrowthRole).Weight.Dim(0));
+        Assert.All(m.Logits(Tensor.Uniform(new Rng(27), -1, 1, 4, 3, 8, 8)), v => Assert.True(float.IsFinite(v)));
+    }
+
     private static InMemoryDataset Images(int n, ulong seed)
     {
         var rng = new Rng(seed);
@@ -209,7 +223,7 @@ public class FireflyTests
         var ctx = new GrowthContext(m, data, new Rng(18));
         var o = new FireflyOptions(CandidatesPerLayer: 3, BatchSize: 16, LearningRate: 1e-2);
         var widths = m.Widths();
-        var filters = m.Sites.Select(s => s.Tied.Count > 0 ? s.Tied[0].Tensor.ToArray() : null).ToArray();
+        var tied = m.Sites.Select(s => s.Tied.Select(t => t.Tensor.ToArray()).ToArray()).ToArray();
         int all = widths.Sum() + 3 * widths.Length;
         var alloc = new FireflyDistributorConfig(o).Build().Allocate(ctx, all);
         var plan = (FireflyPlan)ctx.Plan!;
@@ -224,19 +238,20 @@ public class FireflyTests
         new FireflyConfig(o).Build().Extend(ctx, alloc);
         Assert.Equal(widths.Select(w => 2 * w + 3).ToArray(), m.Widths());
         AssertClose(expected, m.Logits(x), 1e-5, "committed vs candidate network");
-        // the depthwise filters: old channels keep theirs (not trained), split copies (order [old | copies | new]) take
-        // their parent's, new channels the Dirac filter
+        // the depthwise filter, bias and second BatchNorm: old channels keep theirs (not trained), split copies (order
+        // [old | copies | new]) take their parent's, new channels a new channel's entry (Dirac filter, identity BatchNorm)
         for (int k = 0; k < m.Sites.Count; k++)
-        {
-            if (filters[k] is not { } before) continue;
-            var f = m.Sites[k].Tied[0].Tensor.ToArray();
-            int w = widths[k], e = before.Length / w;
-            Assert.Equal(before, f[..before.Length]);
-            Assert.Equal(before, f[before.Length..(2 * before.Length)]);
-            for (int j = 2 * w; j < 2 * w + 3; j++)
-                Assert.Equal(m.Sites[k].Tied[0].NewEntry, f[(j * e)..((j + 1) * e)]);
-        }
-        Assert.Equal(net is "depthwise" or "mobilenet", filters.Any(f => f is not null));
+            for (int t = 0; t < tied[k].Length; t++)
+            {
+                var before = tied[k][t];
+                var now = m.Sites[k].Tied[t].Tensor.ToArray();
+                int w = widths[k], e = before.Length / w;
+                Assert.Equal(before, now[..before.Length]);
+                Assert.Equal(before, now[before.Length..(2 * before.Length)]);
+                for (int j = 2 * w; j < 2 * w + 3; j++)
+                    Assert.Equal(m.Sites[k].Tied[t].NewEntry, now[(j * e)..((j + 1) * e)]);
+            }
+        Assert.Equal(net is "depthwise" or "mobilenet", tied.Any(t => t.Length > 0));
     }
 
     /// <summary>
