@@ -174,7 +174,8 @@ public class FireflyTests
         Assert.True(float.IsFinite(last) && last < first, $"loss {first} → {last}");
     }
 
-    // the fixtures: "mlp", "conv" (conv → conv, conv → Flatten → Linear, max pooling), "depthwise" (two sites that grow a
+    // the fixtures: "mlp", "mlp-bn-after-act" (Linear → ReLU → BatchNorm → Linear: the BatchNorm sits between the
+    // activation and the consumer), "conv" (conv → conv, conv → Flatten → Linear, max pooling), "depthwise" (two sites that grow a
     // depthwise conv with them, one with a strided depthwise conv, one with a depthwise bias) and "mobilenet" (MobileNetV1
     // at width 4, 32×32 inputs: 13 depthwise sites); BatchNorms with non-trivial running statistics, γ and β
     private static (GrowableModel Model, InMemoryDataset Data, Tensor X) Net(string net, ulong seed)
@@ -188,6 +189,16 @@ public class FireflyTests
             c.Module.Train();
             using (TensorScope.Begin()) c.Forward(xc);
             return (c, Images(48, seed + 1), xc);
+        }
+        if (net == "mlp-bn-after-act")
+        {
+            var b = new GrowableModel((Sequential)new SequentialConfig([
+                new LinearConfig(6, 7), ActivationConfig.Relu, new BatchNormConfig(7),
+                new LinearConfig(7, 5), ActivationConfig.Relu, new BatchNormConfig(5), new LinearConfig(5, 3)]).Build(new Rng(seed)));
+            var bd = GrowthFixtures.Random(96, 6, 3, seed + 1);
+            GradMaxConvTests.Warm(b, bd, seed + 3);
+            b.Module.Train();
+            return (b, bd, Tensor.Uniform(new Rng(seed + 2), -1, 1, 8, 6));
         }
         var cfg = net == "mobilenet" ? Models.MobileNetV1(4) : GradMaxConvTests.DepthwiseNet();
         int[] shape = net == "mobilenet" ? [3, 32, 32] : [3, 8, 8];
@@ -214,6 +225,7 @@ public class FireflyTests
     /// </summary>
     [Theory]
     [InlineData("mlp")]
+    [InlineData("mlp-bn-after-act")]
     [InlineData("conv")]
     [InlineData("depthwise")]
     [InlineData("mobilenet")]
