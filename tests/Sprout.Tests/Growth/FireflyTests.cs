@@ -107,6 +107,20 @@ public class FireflyTests
         Assert.All(m.Logits(x), v => Assert.True(float.IsFinite(v)));
     }
 
+    [Fact]
+    public void WithAnotherDistributorTheExtenderGrowsADepthwiseSite()
+    {
+        var (m, data, counts) = GrowthFixtures.DepthwiseSite();
+        var widths = m.Widths();
+        int k = Array.IndexOf(counts, 2);
+        var ext = (FireflyExtender)new FireflyConfig(new FireflyOptions(CandidatesPerLayer: 4, BatchSize: 4)).Build();
+        ext.Extend(new GrowthContext(m, data, new Rng(26)), counts);
+        Assert.Equal(widths.Select((w, i) => w + counts[i]).ToArray(), m.Widths());
+        Assert.Equal(4, ext.LastPlan!.Sites[k]!.NewCandidates);
+        Assert.Equal(widths[k] + 2, ((DepthwiseRole)m.Module.Layers[m.ProducerLayer(k) + 3].GrowthRole).Weight.Dim(0));
+        Assert.All(m.Logits(Tensor.Uniform(new Rng(27), -1, 1, 4, 3, 8, 8)), v => Assert.True(float.IsFinite(v)));
+    }
+
     private static InMemoryDataset Images(int n, ulong seed)
     {
         var rng = new Rng(seed);
@@ -160,28 +174,68 @@ public class FireflyTests
         Assert.True(float.IsFinite(last) && last < first, $"loss {first} → {last}");
     }
 
+    // the fixtures: "mlp", "mlp-bn-after-act" (Linear → ReLU → BatchNorm → Linear: the BatchNorm sits between the
+    // activation and the consumer), "conv" (conv → conv, conv → Flatten → Linear, max pooling), "depthwise" (two sites that grow a
+    // depthwise conv with them, one with a strided depthwise conv, one with a depthwise bias) and "mobilenet" (MobileNetV1
+    // at width 4, 32×32 inputs: 13 depthwise sites); BatchNorms with non-trivial running statistics, γ and β
+    private static (GrowableModel Model, InMemoryDataset Data, Tensor X) Net(string net, ulong seed)
+    {
+        if (net == "mlp")
+            return (GrowthFixtures.Mlp(seed, 6, 7, 5, 3), GrowthFixtures.Random(96, 6, 3, seed + 1), Tensor.Uniform(new Rng(seed + 2), -1, 1, 8, 6));
+        if (net == "conv")
+        {
+            var c = ConvGrowthTests.Backbone(seed);
+            var xc = Tensor.Uniform(new Rng(seed + 2), -1, 1, 8, 3, 8, 8);
+            c.Module.Train();
+            using (TensorScope.Begin()) c.Forward(xc);
+            return (c, Images(48, seed + 1), xc);
+        }
+        if (net == "mlp-bn-after-act")
+        {
+            var b = new GrowableModel((Sequential)new SequentialConfig([
+                new LinearConfig(6, 7), ActivationConfig.Relu, new BatchNormConfig(7),
+                new LinearConfig(7, 5), ActivationConfig.Relu, new BatchNormConfig(5), new LinearConfig(5, 3)]).Build(new Rng(seed)));
+            var bd = GrowthFixtures.Random(96, 6, 3, seed + 1);
+            GradMaxConvTests.Warm(b, bd, seed + 3);
+            b.Module.Train();
+            return (b, bd, Tensor.Uniform(new Rng(seed + 2), -1, 1, 8, 6));
+        }
+        var cfg = net == "mobilenet" ? Models.MobileNetV1(4) : GradMaxConvTests.DepthwiseNet();
+        int[] shape = net == "mobilenet" ? [3, 32, 32] : [3, 8, 8];
+        var data = GradMaxConvTests.TeacherData(cfg, net == "mobilenet" ? 32 : 48, shape, seed + 1);
+        var m = new GrowableModel((Sequential)cfg.Build(new Rng(seed)));
+        GradMaxConvTests.Warm(m, data, seed + 3);
+        m.Module.Train();
+        return (m, data, Tensor.Uniform(new Rng(seed + 2), -1, 1, [8, .. shape]));
+    }
+
+    private static void AssertClose(float[] expected, float[] actual, double rel, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < actual.Length; i++)
+            Assert.True(Math.Abs(actual[i] - expected[i]) <= rel * (1 + Math.Abs(expected[i])), $"logit {i}: {what} {actual[i]} vs {expected[i]}");
+    }
+
     /// <summary>
     /// With every candidate chosen, the committed network computes what the candidate network computed (gates off):
     /// the splits' ± directions, the copies' BatchNorm state and every new neuron's trained incoming and outgoing
     /// weights (into the consumer's old neurons, the next site's split copies and its new neurons; per H·W block after
-    /// a Flatten) land where the candidate network had them.
+    /// a Flatten) land where the candidate network had them. Through a depthwise conv, each ± path passes its own copy
+    /// of the parent's filter and second BatchNorm, and each new candidate a Dirac filter and an identity BatchNorm.
     /// </summary>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void CommittingEveryCandidateReproducesTheCandidateNetwork(bool conv)
+    [InlineData("mlp")]
+    [InlineData("mlp-bn-after-act")]
+    [InlineData("conv")]
+    [InlineData("depthwise")]
+    [InlineData("mobilenet")]
+    public void CommittingEveryCandidateReproducesTheCandidateNetwork(string net)
     {
-        var m = conv ? ConvGrowthTests.Backbone(15) : GrowthFixtures.Mlp(15, 6, 7, 5, 3);
-        var data = conv ? Images(48, 16) : GrowthFixtures.Random(96, 6, 3, 16);
-        var x = conv ? Tensor.Uniform(new Rng(17), -1, 1, 8, 3, 8, 8) : Tensor.Uniform(new Rng(17), -1, 1, 8, 6);
-        if (conv)
-        {
-            m.Module.Train();
-            using (TensorScope.Begin()) m.Forward(x);  // non-trivial BatchNorm running statistics
-        }
+        var (m, data, x) = Net(net, 15);
         var ctx = new GrowthContext(m, data, new Rng(18));
         var o = new FireflyOptions(CandidatesPerLayer: 3, BatchSize: 16, LearningRate: 1e-2);
         var widths = m.Widths();
+        var tied = m.Sites.Select(s => s.Tied.Select(t => t.Tensor.ToArray()).ToArray()).ToArray();
         int all = widths.Sum() + 3 * widths.Length;
         var alloc = new FireflyDistributorConfig(o).Build().Allocate(ctx, all);
         var plan = (FireflyPlan)ctx.Plan!;
@@ -195,9 +249,49 @@ public class FireflyTests
         Assert.Contains(Enumerable.Range(0, plain.Length), i => Math.Abs(plain[i] - expected[i]) > 1e-3);  // the candidates matter
         new FireflyConfig(o).Build().Extend(ctx, alloc);
         Assert.Equal(widths.Select(w => 2 * w + 3).ToArray(), m.Widths());
-        var after = m.Logits(x);
-        for (int i = 0; i < after.Length; i++)
-            Assert.True(Math.Abs(after[i] - expected[i]) <= 1e-5 * (1 + Math.Abs(expected[i])), $"logit {i}: committed {after[i]} vs candidate network {expected[i]}");
+        AssertClose(expected, m.Logits(x), 1e-5, "committed vs candidate network");
+        // the depthwise filter, bias and second BatchNorm: old channels keep theirs (not trained), split copies (order
+        // [old | copies | new]) take their parent's, new channels a new channel's entry (Dirac filter, identity BatchNorm)
+        for (int k = 0; k < m.Sites.Count; k++)
+            for (int t = 0; t < tied[k].Length; t++)
+            {
+                var before = tied[k][t];
+                var now = m.Sites[k].Tied[t].Tensor.ToArray();
+                int w = widths[k], e = before.Length / w;
+                Assert.Equal(before, now[..before.Length]);
+                Assert.Equal(before, now[before.Length..(2 * before.Length)]);
+                for (int j = 2 * w; j < 2 * w + 3; j++)
+                    Assert.Equal(m.Sites[k].Tied[t].NewEntry, now[(j * e)..((j + 1) * e)]);
+            }
+        Assert.Equal(net is "depthwise" or "mobilenet", tied.Any(t => t.Length > 0));
+    }
+
+    /// <summary>
+    /// Firefly's promise at insertion: splits with zero directions (outgoing weights halved) and new neurons with zero
+    /// outgoing weights leave the outputs unchanged — on MobileNetV1 too, where each split copy takes its parent's
+    /// depthwise filter and BatchNorm and each new channel a Dirac filter and an identity BatchNorm.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ZeroDirectionsAndZeroOutgoingWeightsPreserveMobileNetV1sOutputs(bool splits)
+    {
+        var (m, data, x) = Net("mobilenet", 30);
+        var before = m.Logits(x);
+        var o = new FireflyOptions(SplitCandidates: splits, CandidatesPerLayer: splits ? 0 : 2, Epochs: 0, SplitInit: 0, NewOutgoingInit: 0, BatchSize: 16);
+        var ctx = new GrowthContext(m, data, new Rng(31));
+        var widths = m.Widths();
+        var alloc = new FireflyDistributorConfig(o).Build().Allocate(ctx, 20);
+        Assert.Equal(20, alloc.Sum());
+        // every score is 0 (zero directions, zero outgoing weights): ties go to the lower site, splits before new
+        // candidates, so with splits sites 0 and 1 take 4 splits each, site 0 its 8 new candidates and site 1 four
+        var plan = (FireflyPlan)ctx.Plan!;
+        Assert.All(plan.Sites, s => Assert.All(s!.SplitScores.Concat(s.NewScores), v => Assert.Equal(0.0, v)));
+        Assert.Equal(splits ? [4, 4] : [0, 0], plan.Sites.Take(2).Select(s => s!.Splits.Length).ToArray());
+        Assert.Equal(splits ? 12 : 20, plan.Sites.Sum(s => s!.News.Length));
+        new FireflyConfig(o).Build().Extend(ctx, alloc);
+        Assert.Equal(widths.Zip(alloc, (a, b) => a + b).ToArray(), m.Widths());
+        AssertClose(before, m.Logits(x), 1e-5, "after vs before growth");
     }
 
     [Fact]
@@ -225,12 +319,14 @@ public class FireflyTests
         Assert.NotEqual(sa, sc);
     }
 
-    [Fact]
-    public void TheModelIsLeftUnchangedByScoring()
+    [Theory]
+    [InlineData("conv")]
+    [InlineData("depthwise")]
+    public void TheModelIsLeftUnchangedByScoring(string net)
     {
-        var m = ConvGrowthTests.Backbone(12);
+        var (m, data, _) = Net(net, 12);
         var before = m.CopyWeights();
-        new FireflyDistributorConfig(new FireflyOptions(BatchSize: 16)).Build().Allocate(new GrowthContext(m, Images(32, 13), new Rng(14)), 6);
+        new FireflyDistributorConfig(new FireflyOptions(BatchSize: 16)).Build().Allocate(new GrowthContext(m, data, new Rng(14)), 6);
         GrowthFixtures.AssertBitIdentical(before, m.CopyWeights());
         Assert.True(m.Module.IsTraining);
         Assert.All(m.Parameters(), p => Assert.True(p.RequiresGrad));
@@ -268,17 +364,6 @@ public class FireflyTests
         var ex = Assert.Throws<ArgumentException>(() =>
             new FireflyDistributorConfig(SplitsOnly).Build().Allocate(new GrowthContext(m, data, new Rng(3)), 7));
         Assert.Contains("only 6 candidates", ex.Message);
-    }
-
-    [Fact]
-    public void ADepthwiseSiteIsRejectedWithTheReasonAndTheModelIsLeftAlone()
-    {
-        var (m, data, _) = GrowthFixtures.DepthwiseSite();
-        var widths = m.Widths();
-        var ex = Assert.Throws<ArgumentException>(() =>
-            new FireflyDistributorConfig().Build().Allocate(new GrowthContext(m, data, new Rng(3)), 2));
-        Assert.Contains("depthwise", ex.Message);
-        Assert.Equal(widths, m.Widths());
     }
 
     private static GrowthRunConfig RunConfig(GrowthRunConfig baseline) => baseline with
@@ -332,5 +417,48 @@ public class FireflyTests
         Assert.Single(report.Stages);
         Assert.Equal(8 + 3, report.FinalWidths.Sum());
         Assert.Equal(3, report.Stages[0].Allocation.Sum());
+    }
+
+    /// <summary>
+    /// MobileNetV1 (width 4, 32×32 inputs) grows with Firefly's extender and distributor end to end: global selection over
+    /// its 14 sites, the depthwise convs grow with their producers. With zero directions and zero outgoing weights
+    /// (no candidate training) the insertion keeps the function; with Firefly's defaults the trained directions and
+    /// outgoing weights change it, as Firefly intends.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void GrowthRunnerRunsFireflyOnMobileNetV1(bool preserving)
+    {
+        var cfg = Models.MobileNetV1(4);
+        var rng = new Rng(41);
+        InMemoryDataset Data(int n)
+        {
+            var xs = new float[n * 3 * 32 * 32];
+            rng.FillUniform(xs, -1, 1);
+            var ys = new int[n];
+            for (int i = 0; i < n; i++) ys[i] = xs[i * 3072 + 5 * 32 + 5] > 0.3f ? 2 : xs[i * 3072 + 1024 + 20 * 32 + 20] > 0 ? 1 : 0;
+            return new InMemoryDataset(xs, ys, 3072, [3, 32, 32]);
+        }
+        var train = Data(64);
+        var val = Data(32);
+        var o = preserving ? new FireflyOptions(Epochs: 0, SplitInit: 0, NewOutgoingInit: 0, BatchSize: 32) : new FireflyOptions(BatchSize: 32);
+        var run = new GrowthRunConfig([], GrowthSchedule.FromTotals(6, 6), new FireflyConfig(o), new FireflyDistributorConfig(o),
+            new StageTraining(1), new StageTraining(1), BatchSize: 32, LearningRate: 0.01, Seed: 8, DiagnosticBatch: 32,
+            Model: cfg, InputShape: [3, 32, 32]);
+        var runner = new GrowthRunner(run);
+        var report = runner.Run(train, val, val);
+        Assert.Equal(2, report.Stages.Count);
+        Assert.Equal(14 * 4 + 12, report.FinalWidths.Sum());
+        Assert.All(report.Stages, s => Assert.Equal(6, s.Allocation.Sum()));
+        var widths = runner.Model!.Widths();
+        var dws = runner.Model.Module.Layers.OfType<Conv2d>().Where(c => c.Groups > 1).ToArray();
+        Assert.Equal(13, dws.Length);
+        for (int k = 0; k < 13; k++) Assert.Equal(widths[k], dws[k].OutChannels);
+        Assert.True(double.IsFinite(report.Stages[^1].ValLossEnd));
+        if (preserving)
+            Assert.All(report.Stages, s => Assert.True(s.MaxOutputChange < 1e-5, $"output change {s.MaxOutputChange} at insertion"));
+        else
+            Assert.All(report.Stages, s => Assert.True(s.MaxOutputChange > 1e-5, $"output change {s.MaxOutputChange} at insertion"));
     }
 }

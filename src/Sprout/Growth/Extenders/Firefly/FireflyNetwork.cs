@@ -19,12 +19,21 @@ namespace Sprout.Growth;
 /// a new neuron gets, and adds its output to the consumer through its outgoing weights. With <see cref="Gated"/> the
 /// perturbations δ and v_new·x are scaled by (1 + y), one y per candidate at 0, so ∂L/∂y is each candidate's score.
 /// </para>
+/// <para>
+/// A depthwise conv between producer and consumer (MobileNet: producer → BN → act → depthwise → BN → act → pointwise)
+/// is one of the layers s: the ± paths of split candidate j pass it, and the BatchNorm after it, with neuron j's own
+/// filter and statistics — what the copy inherits (<see cref="GrowthSite.Split"/> copies the tied entries) — and a new
+/// candidate passes a depthwise conv with the filter and bias a new channel gets (<see cref="TiedTensor.NewEntry"/>: the
+/// Dirac filter) and the identity BatchNorm after it, as <see cref="GrowthSite.Grow"/> commits them. Those filters are
+/// constants, not trained (Firefly's code trains no depthwise weight that survives its commit).
+/// </para>
 /// </summary>
 internal sealed class FireflyNetwork : Module
 {
     private readonly IReadOnlyList<Module> _layers;
     private readonly Site?[] _sites;
     private readonly int[] _producerSite;   // layer index → site whose producer it is, or −1
+    private readonly ConvWindow?[] _depthwise; // layer index → its window if it is a depthwise conv
 
     /// <summary>One site's candidates (null tensors: none of that kind).</summary>
     internal sealed class Site
@@ -33,6 +42,7 @@ internal sealed class FireflyNetwork : Module
         public bool ConsumerIsNext;
         public ConvWindow? Window, ConsumerWindow;
         public Tensor? V, YOld, Vno, YNew, VniOld, VniNew;
+        public Tensor? DwFilter, DwBias;    // a new candidate's depthwise filter [New, 1, k, k] and bias (constants)
     }
 
     /// <summary>Builds the candidates of the sites with <paramref name="newCounts"/>[k] ≥ 0 (−1 = no candidates at k).</summary>
@@ -43,6 +53,7 @@ internal sealed class FireflyNetwork : Module
         int n = model.Sites.Count;
         _sites = new Site?[n];
         _producerSite = Enumerable.Repeat(-1, _layers.Count).ToArray();
+        _depthwise = _layers.Select(l => (l.GrowthRole as DepthwiseRole)?.Window).ToArray();
         for (int k = 0; k < n; k++) _producerSite[model.ProducerLayer(k)] = k;
         for (int k = 0; k < n; k++)
         {
@@ -57,11 +68,24 @@ internal sealed class FireflyNetwork : Module
                 ConsumerWindow = (_layers[c].GrowthRole as GrowableRole)?.Window,
                 ConsumerIsNext = _producerSite[c] == k + 1,
             };
-            if (gs.Tied.Count > 0)
-                throw new ArgumentException($"firefly: site {gs.Name} grows a depthwise conv with it; Firefly's candidate network does not pass depthwise convs yet");
-            for (int j = p + 1; j <= s.Capture; j++)
+            for (int j = p + 1; j < c; j++)
+            {
                 if (_layers[j].GrowthRole is NormRole && _layers[j] is not BatchNorm)
                     throw new ArgumentException($"firefly: site {gs.Name} is normalised by {_layers[j]}; Firefly supports BatchNorm only");
+                if (_layers[j].GrowthRole is DepthwiseRole d && s.New > 0)
+                {
+                    // a new channel's depthwise filter and bias, as GrowthSite.Grow gives them
+                    float[] Entry(Tensor t) => gs.Tied.FirstOrDefault(e => ReferenceEquals(e.Tensor, t))?.NewEntry
+                        ?? throw new ArgumentException($"firefly: site {gs.Name}'s depthwise conv {_layers[j]} does not grow with it");
+                    var f = Entry(d.Weight);
+                    var shape = d.Weight.ShapeArray();
+                    shape[0] = s.New;
+                    var w = new float[s.New * f.Length];
+                    for (int t = 0; t < s.New; t++) f.CopyTo(w, t * f.Length);
+                    s.DwFilter = new Tensor(w, shape);
+                    if (d.Bias is not null) s.DwBias = new Tensor(Enumerable.Repeat(Entry(d.Bias)[0], s.New).ToArray(), s.New);
+                }
+            }
             if (_producerSite[c] >= 0 && _producerSite[c] != k + 1)
                 throw new ArgumentException($"firefly: site {gs.Name}'s consumer is not the next site's producer");
             _sites[k] = s;
@@ -193,16 +217,16 @@ internal sealed class FireflyNetwork : Module
                 if (d is not null)
                 {
                     d = Gate(d, s.YOld!);
-                    x = Tail(Ops.Add(pre, d), i, s.Capture, fresh: false);
-                    minus = Tail(Ops.Sub(pre, d), i, s.Capture, fresh: false);
+                    x = Tail(Ops.Add(pre, d), i, s.Capture, fresh: null);
+                    minus = Tail(Ops.Sub(pre, d), i, s.Capture, fresh: null);
                     minusConsumer = s.Consumer;
                 }
-                else x = Tail(pre, i, s.Capture, fresh: false);
+                else x = Tail(pre, i, s.Capture, fresh: null);
                 if (np is not null)
                 {
                     np = Gate(np, s.YNew!);
                     if (toNew is not null) np = Ops.Add(np, toNew);
-                    extra = Tail(np, i, s.Capture, fresh: true);
+                    extra = Tail(np, i, s.Capture, fresh: s);
                     from = s;
                 }
                 i = s.Capture + 1;
@@ -218,7 +242,7 @@ internal sealed class FireflyNetwork : Module
                     extra = null;
                     from = null;
                 }
-                else extra = _layers[i].Forward(extra);
+                else extra = Fresh(extra, i, from);
             }
             i++;
         }
@@ -233,27 +257,35 @@ internal sealed class FireflyNetwork : Module
     private static Tensor Consume(Tensor extra, Tensor w, ConvWindow? win) =>
         win is null ? Ops.Linear(Ops.Flatten(extra), w, null) : Ops.Conv2d(extra, w, null, win.Stride, win.Stride, win.Padding, win.Padding);
 
-    // the layers after the producer up to the site's activation; new neurons (fresh) see an identity BatchNorm
-    private Tensor Tail(Tensor t, int producer, int capture, bool fresh)
+    // the layers after the producer up to the site's activation; the new candidates of site `fresh` (null: the old
+    // neurons) see what a new channel gets, see Fresh
+    private Tensor Tail(Tensor t, int producer, int capture, Site? fresh)
     {
         for (int j = producer + 1; j <= capture; j++)
         {
-            if (_layers[j] is BatchNorm bn)
+            if (fresh is not null)
             {
-                if (fresh)
-                {
-                    t = Ops.MulScalar(t, 1f / MathF.Sqrt(1f + bn.Config.Eps));
-                    continue;
-                }
-                if (j + 1 <= capture && _layers[j + 1] is Activation { Config.Kind: ActivationKind.Relu })
-                {
-                    t = bn.Forward(t, relu: true);   // fused, as Sequential runs it
-                    j++;
-                    continue;
-                }
+                t = Fresh(t, j, fresh);
+                continue;
+            }
+            if (_layers[j] is BatchNorm bn && j + 1 <= capture && _layers[j + 1] is Activation { Config.Kind: ActivationKind.Relu })
+            {
+                t = bn.Forward(t, relu: true);   // fused, as Sequential runs it
+                j++;
+                continue;
             }
             t = _layers[j].Forward(t);
         }
         return t;
+    }
+
+    // layer j on site s's new candidates: a BatchNorm as the identity BatchNorm of a new channel, a depthwise conv with
+    // a new channel's filter and bias (the Dirac filter), any other layer (activation, pooling, Flatten) as it is
+    private Tensor Fresh(Tensor t, int j, Site s)
+    {
+        if (_layers[j] is BatchNorm bn) return Ops.MulScalar(t, 1f / MathF.Sqrt(1f + bn.Config.Eps));
+        if (_depthwise[j] is { } win)
+            return Ops.Conv2d(t, s.DwFilter!, s.DwBias, win.Stride, win.Stride, win.Padding, win.Padding, groups: s.New);
+        return _layers[j].Forward(t);
     }
 }
