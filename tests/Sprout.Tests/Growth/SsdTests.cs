@@ -541,6 +541,25 @@ public class SsdTests
             }
     }
 
+    [Theory]
+    [InlineData(SsdVariant.Exact)]
+    [InlineData(SsdVariant.Fast)]
+    public void EverySiteOfADepthwiseSeparableNetWithRelusSplitsAndKeepsItsOutputsAtZeroOffset(SsdVariant variant)
+    {
+        // GradMaxConvTests.DepthwiseNet: swish around the first depthwise conv, ReLU (smoothed σ'') around the second
+        var (m, data, _) = GrowthFixtures.DepthwiseSite();
+        GradMaxConvTests.Warm(m, data, 161);
+        var x = data.Gather(InMemoryDataset.Identity(data.Count), 0, data.Count).X;
+        var input = new Tensor(x.ToArray(), x.ShapeArray());
+        var before = m.Logits(input);
+        var widths = m.Widths();
+        var ext = (SsdExtender)new SsdConfig(variant, Epsilon: 0, Batches: 1, BatchSize: data.Count, Epochs: 2).Build();
+        ext.Extend(new GrowthContext(m, data, new Rng(162)), [2, 2, 2]);
+        Assert.Equal(widths.Select(w => w + 2), m.Widths());
+        Assert.All(ext.LastSites, r => Assert.True(double.IsFinite(r.SmallestValue) && r.SmallestValue != 0, $"{r.Site}: {r.SmallestValue}"));
+        Assert.True(GrowthFixtures.RelativeMaxDiff(before, m.Logits(input)) < 1e-5);
+    }
+
     [Fact]
     public void APoolingLayerBetweenTheActivationAndTheDepthwiseConvIsRejectedWithTheReasonAndTheModelIsLeftAlone()
     {
