@@ -268,6 +268,336 @@ public class SsdTests
             Assert.True(Math.Abs(d[i] - SplittingMatrices.SecondDerivative(kind, z[i], 0.2, 1.5)) < 1e-6, $"{kind} at {z[i]}: {d[i]}");
     }
 
+    // ------------------------------------------------------------------ through a depthwise conv (MobileNet blocks)
+
+    // conv(2→3, 3×3) BN σ₁, depthwise(3, 3×3, stride) BN σ₂, pointwise(3→2) tanh, flatten, Linear(→3) on 2×5×5 inputs; BatchNorms
+    // with non-trivial statistics and larger weights, so both activations are in their curved range
+    private static GrowableModel DepthwiseNet(ulong seed, int stride, ActivationKind first, ActivationKind second)
+    {
+        int o = (5 + 2 - 3) / stride + 1;
+        var cfg = new SequentialConfig([
+            new Conv2dConfig(2, 3, 3, 1, 1), new BatchNormConfig(3), new ActivationConfig(first),
+            new Conv2dConfig(3, 3, 3, stride, 1, Groups: 3), new BatchNormConfig(3), new ActivationConfig(second),
+            new Conv2dConfig(3, 2, 1, 1, 0), new ActivationConfig(ActivationKind.Tanh),
+            new FlattenConfig(), new LinearConfig(2 * o * o, 3)]);
+        var m = new GrowableModel((Sequential)cfg.Build(new Rng(seed)));
+        foreach (var p in m.Parameters()) foreach (ref float w in p.Span) w *= 1.5f;
+        RandomiseNorms(m, new Rng(seed + 100));
+        return m;
+    }
+
+    // one sample through layers [from, to] of a Sequential in double (eval mode: BatchNorm with running statistics);
+    // `weight` replaces layer `replaced`'s weight
+    private static (double[] X, int[] Shape) ForwardDouble(Sequential net, int from, int to, double[] x, int[] shape, int replaced = -1, double[]? weight = null)
+    {
+        for (int l = from; l <= to; l++)
+        {
+            switch (net.Layers[l])
+            {
+                case Conv2d c:
+                    {
+                        var w = l == replaced ? weight! : c.Weight.ToArray().Select(f => (double)f).ToArray();
+                        int cin = shape[0], h = shape[1], wd = shape[2], cout = c.Weight.Dim(0), k = c.Config.Kernel, s = c.Config.Stride, pad = c.Config.Padding;
+                        int groups = c.Groups, cg = cin / groups, og = cout / groups;
+                        int oh = (h + 2 * pad - k) / s + 1, ow = (wd + 2 * pad - k) / s + 1;
+                        var y = new double[cout * oh * ow];
+                        for (int co = 0; co < cout; co++)
+                            for (int oy = 0; oy < oh; oy++)
+                                for (int ox = 0; ox < ow; ox++)
+                                {
+                                    double acc = c.Bias is null ? 0 : c.Bias.Span[co];
+                                    for (int ci = 0; ci < cg; ci++)
+                                        for (int ky = 0; ky < k; ky++)
+                                            for (int kx = 0; kx < k; kx++)
+                                            {
+                                                int iy = oy * s - pad + ky, ix = ox * s - pad + kx;
+                                                if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
+                                                acc += w[((co * cg + ci) * k + ky) * k + kx] * x[((co / og * cg + ci) * h + iy) * wd + ix];
+                                            }
+                                    y[(co * oh + oy) * ow + ox] = acc;
+                                }
+                        (x, shape) = (y, [cout, oh, ow]);
+                        break;
+                    }
+                case BatchNorm b:
+                    {
+                        int per = x.Length / shape[0];
+                        var y = new double[x.Length];
+                        for (int ch = 0; ch < shape[0]; ch++)
+                        {
+                            double a = b.Gamma!.Span[ch] / Math.Sqrt(b.RunningVar.Span[ch] + (double)b.Config.Eps);
+                            for (int i = 0; i < per; i++) y[ch * per + i] = a * (x[ch * per + i] - b.RunningMean.Span[ch]) + b.Beta!.Span[ch];
+                        }
+                        x = y;
+                        break;
+                    }
+                case Activation a:
+                    x = x.Select(z => a.Config.Kind switch
+                    {
+                        ActivationKind.Tanh => Math.Tanh(z),
+                        ActivationKind.Sigmoid => 1 / (1 + Math.Exp(-z)),
+                        ActivationKind.Swish => z / (1 + Math.Exp(-z)),
+                        ActivationKind.Identity => z,
+                        _ => throw new NotSupportedException(a.Config.Kind.ToString()),
+                    }).ToArray();
+                    break;
+                case Flatten:
+                    shape = [x.Length];
+                    break;
+                case Linear lin:
+                    {
+                        int outs = lin.Weight.Dim(0), ins = x.Length;
+                        var y = new double[outs];
+                        for (int o = 0; o < outs; o++)
+                        {
+                            double acc = lin.Bias!.Span[o];
+                            for (int i = 0; i < ins; i++) acc += lin.Weight.Span[o * ins + i] * x[i];
+                            y[o] = acc;
+                        }
+                        (x, shape) = (y, [outs]);
+                        break;
+                    }
+                default:
+                    throw new NotSupportedException(net.Layers[l].ToString());
+            }
+        }
+        return (x, shape);
+    }
+
+    // mean cross-entropy in double after splitting channel `neuron` of site 0 (producer layer 0, σ₂ at layer 5) into two
+    // copies with incoming weights θ ± t·v, sharing the depthwise filter and BatchNorm and each with half the outgoing
+    // weights: the consumer sees ½(g(θ + tv) + g(θ − tv)) in that channel
+    private static double DepthwiseSplitLoss(GrowableModel m, InMemoryDataset data, int neuron, double[] v, double t)
+    {
+        var net = m.Module;
+        var conv = (Conv2d)net.Layers[0];
+        int d = v.Length;
+        var plus = conv.Weight.ToArray().Select(f => (double)f).ToArray();
+        var minus = (double[])plus.Clone();
+        for (int i = 0; i < d; i++)
+        {
+            plus[neuron * d + i] += t * v[i];
+            minus[neuron * d + i] -= t * v[i];
+        }
+        var batch = data.Gather(InMemoryDataset.Identity(data.Count), 0, data.Count);
+        var xs = batch.X.ToArray();
+        double loss = 0;
+        for (int r = 0; r < data.Count; r++)
+        {
+            var x = xs.AsSpan(r * data.Features, data.Features).ToArray().Select(f => (double)f).ToArray();
+            var (gp, shape) = ForwardDouble(net, 0, 5, x, data.SampleShape, 0, plus);
+            var (gm, _) = ForwardDouble(net, 0, 5, x, data.SampleShape, 0, minus);
+            int per = gp.Length / shape[0];
+            for (int i = neuron * per; i < (neuron + 1) * per; i++) gp[i] = 0.5 * (gp[i] + gm[i]);
+            var (logits, _) = ForwardDouble(net, 6, net.Layers.Count - 1, gp, shape);
+            double max = logits.Max(), sum = logits.Sum(q => Math.Exp(q - max));
+            loss += Math.Log(sum) + max - logits[batch.Labels[r]];
+        }
+        return loss / data.Count;
+    }
+
+    [Theory]
+    [InlineData(2, ActivationKind.Tanh, ActivationKind.Swish)]
+    [InlineData(1, ActivationKind.Swish, ActivationKind.Tanh)]
+    [InlineData(2, ActivationKind.Sigmoid, ActivationKind.Sigmoid)]
+    [InlineData(2, ActivationKind.Tanh, ActivationKind.Identity)]   // no second activation: the usual formula, β through the depthwise conv
+    public void ThroughADepthwiseConvTheSplittingMatrixIsTheSecondDerivativeOfTheLossAlongASplit(int stride, ActivationKind first, ActivationKind second)
+    {
+        // both terms: σ₁'' at the producer's positions with the gradient at σ₁'s output, and σ₂'' at the depthwise conv's
+        // positions with the filter over the σ₁'-weighted patches; against a double-precision finite difference
+        var m = DepthwiseNet(111, stride, first, second);
+        Assert.NotEmpty(m.Sites[0].Tied);
+        var data = Images(12, 2, 5, 3, 112);
+        var s = SplittingMatrices.Compute(m, 0, All(data));
+        int d = m.Sites[0].FanIn;
+        var rng = new Rng(113);
+        const double h = 1e-3;
+        for (int neuron = 0; neuron < 3; neuron++)
+        {
+            double l0 = DepthwiseSplitLoss(m, data, neuron, new double[d], 0);
+            double Fd(double[] v) => (DepthwiseSplitLoss(m, data, neuron, v, h) - 2 * l0 + DepthwiseSplitLoss(m, data, neuron, v, -h)) / (h * h);
+            var dirs = Enumerable.Range(0, 2).Select(_ => Enumerable.Range(0, d).Select(_ => rng.Uniform(-1, 1)).ToArray()).ToArray();
+            foreach (var v in dirs)
+            {
+                double exact = QuadraticForm(s[neuron], v), fd = Fd(v);
+                Assert.True(Math.Abs(exact - fd) <= 1e-4 * Math.Abs(fd) + 1e-6, $"neuron {neuron}: vᵀSv {exact} vs finite difference {fd}");
+            }
+            // and the most negative direction, where the two terms matter most
+            var (_, vmin) = SymmetricEigen.FullMin(s[neuron], d);
+            double emin = QuadraticForm(s[neuron], vmin), fmin = Fd(vmin);
+            Assert.True(Math.Abs(emin - fmin) <= 1e-4 * Math.Abs(fmin) + 1e-6, $"neuron {neuron}: λ_min {emin} vs finite difference {fmin}");
+        }
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(1)]
+    public void ThroughADepthwiseConvTheFastVariantScoresItsDirectionByTheExactQuadraticForm(int stride)
+    {
+        // the fast variant never forms S: its S·v goes through the depthwise conv and back (the same two terms); its score
+        // is vᵀSv/vᵀv of the exact matrix for the same v, and minimising it approaches λ_min
+        var m = DepthwiseNet(131, stride, ActivationKind.Swish, ActivationKind.Tanh);
+        var data = Images(12, 2, 5, 3, 132);
+        var s = SplittingMatrices.Compute(m, 0, All(data));
+        int d = m.Sites[0].FanIn;
+        foreach (int epochs in new[] { 2, 400 })
+        {
+            var (fast, _) = SplittingMatrices.Fast(m, [0], data, batches: 1, batchSize: data.Count, epochs: epochs, learningRate: 1e-2, new Rng(133));
+            for (int i = 0; i < 3; i++)
+            {
+                var v = fast[0].Directions.AsSpan(i * d, d).ToArray().Select(f => (double)f).ToArray();
+                double vv = v.Sum(q => q * q), exact = QuadraticForm(s[i], v) / vv;
+                Assert.True(Math.Abs(fast[0].Values[i] - exact) <= 1e-5 * Math.Abs(exact) + 1e-7, $"neuron {i}: fast {fast[0].Values[i]} vs exact {exact}");
+                if (epochs < 400) continue;
+                var (lmin, _) = SymmetricEigen.FullMin(s[i], d);
+                double lmax = -SymmetricEigen.FullMin(s[i].Select(q => -q).ToArray(), d).Value;
+                Assert.True(exact >= lmin - 1e-6 * (lmax - lmin));
+                Assert.True(exact - lmin <= 0.02 * (lmax - lmin), $"neuron {i}: Rayleigh quotient {exact}, λ_min {lmin}, λ_max {lmax}");
+            }
+        }
+    }
+
+    [Fact]
+    public void TheFirstDerivativeIsTheOneTheBackwardPassUses()
+    {
+        foreach (var kind in new[] { ActivationKind.Relu, ActivationKind.ReluOne, ActivationKind.LeakyRelu, ActivationKind.Elu, ActivationKind.Sigmoid,
+                     ActivationKind.Tanh, ActivationKind.Swish, ActivationKind.Identity })
+        {
+            var z = new float[41];
+            new Rng(7).FillUniform(z, -3, 3);
+            z[0] = 0;
+            var layer = new Activation(new ActivationConfig(kind, Slope: 0.2f, Alpha: 1.5f));
+            var x = new Tensor((float[])z.Clone(), z.Length);
+            x.RequiresGrad = true;
+            Sprout.Autograd.Ops.Sum(layer.Forward(x)).Backward();
+            var d = new float[z.Length];
+            SplittingMatrices.FirstDerivatives(kind, 0.2, 1.5, z, d);
+            for (int i = 0; i < z.Length; i++)
+            {
+                Assert.True(Math.Abs(d[i] - x.Grad!.Span[i]) < 1e-5, $"{kind} at {z[i]}: {d[i]} vs autograd {x.Grad!.Span[i]}");
+                Assert.True(Math.Abs(d[i] - SplittingMatrices.FirstDerivative(kind, z[i], 0.2, 1.5)) < 1e-6);
+            }
+        }
+    }
+
+    // MobileNetV1 at width 4 on 32×32×3 inputs with warmed BatchNorms (running statistics of the data, random γ, β)
+    private static (GrowableModel Model, InMemoryDataset Data) MobileNet(ulong seed, int samples = 8)
+    {
+        var cfg = Models.MobileNetV1(4);
+        var data = GradMaxConvTests.TeacherData(cfg, samples, [3, 32, 32], seed);
+        var m = new GrowableModel((Sequential)cfg.Build(new Rng(seed + 1)));
+        GradMaxConvTests.Warm(m, data, seed + 2);
+        return (m, data);
+    }
+
+    [Theory]
+    [InlineData(SsdVariant.Exact)]
+    [InlineData(SsdVariant.Fast)]
+    public void AZeroOffsetSplitKeepsMobileNetV1sOutputsAndCopiesTheDepthwiseFilter(SsdVariant variant)
+    {
+        var (m, data) = MobileNet(141);
+        var x = data.Gather(InMemoryDataset.Identity(data.Count), 0, data.Count).X;
+        var input = new Tensor(x.ToArray(), x.ShapeArray());
+        var before = m.Logits(input);
+        var counts = m.Sites.Select((_, k) => k % 2 == 0 ? 2 : 1).ToArray();
+        var ext = (SsdExtender)new SsdConfig(variant, Epsilon: 0, Batches: 1, BatchSize: 8, Epochs: 2).Build();
+        ext.Extend(new GrowthContext(m, data, new Rng(142)), counts);
+        Assert.Equal(counts.Select(c => 4 + c), m.Widths());
+        Assert.True(GrowthFixtures.RelativeMaxDiff(before, m.Logits(input)) < 1e-5);
+        // each copy holds its parent's incoming weights, depthwise filter and BatchNorms
+        foreach (int k in new[] { 0, 5 })
+        {
+            var site = m.Sites[k];
+            Assert.NotEmpty(site.Tied);
+            for (int j = 4; j < site.Width; j++)
+            {
+                int parent = Enumerable.Range(0, 4).First(p => GrowthFixtures.Incoming(site, p).SequenceEqual(GrowthFixtures.Incoming(site, j)));
+                foreach (var t in site.Tied)
+                {
+                    int per = t.Tensor.Length / site.Width;
+                    Assert.Equal(t.Tensor.ToArray().AsSpan(parent * per, per).ToArray(), t.Tensor.ToArray().AsSpan(j * per, per).ToArray());
+                }
+                Assert.Equal(site.Norm!.Gamma![parent], site.Norm.Gamma[j]);
+            }
+        }
+    }
+
+    [Fact]
+    public void ANonZeroOffsetSplitOnADepthwiseSiteMovesParentAndCopyAlongTheMinimalEigenvector()
+    {
+        var (m, data, counts) = GrowthFixtures.DepthwiseSite();
+        int k = Array.FindIndex(counts, c => c > 0);
+        var (dirs, _) = SplittingMatrices.Exact(m, k, All(data), SsdEigenSolver.Full, new Rng(1));
+        var parents = SsdExtender.Select(dirs.Values, counts[k]);
+        var site = m.Sites[k];
+        int d = site.FanIn, width = site.Width;
+        var w = parents.Select(p => GrowthFixtures.Incoming(site, p)).ToArray();
+        new SsdConfig(Epsilon: 0.01, Batches: 1, BatchSize: data.Count).Build().Extend(new GrowthContext(m, data, new Rng(2)), counts);
+        for (int j = 0; j < parents.Length; j++)
+            for (int t = 0; t < d; t++)
+            {
+                Assert.Equal(w[j][t] + 0.01 * dirs.Directions[parents[j] * d + t], GrowthFixtures.Incoming(site, parents[j])[t], 5);
+                Assert.Equal(w[j][t] - 0.01 * dirs.Directions[parents[j] * d + t], GrowthFixtures.Incoming(site, width + j)[t], 5);
+            }
+    }
+
+    [Theory]
+    [InlineData(SsdVariant.Exact)]
+    [InlineData(SsdVariant.Fast)]
+    public void EverySiteOfADepthwiseSeparableNetWithRelusSplitsAndKeepsItsOutputsAtZeroOffset(SsdVariant variant)
+    {
+        // GradMaxConvTests.DepthwiseNet: swish around the first depthwise conv, ReLU (smoothed σ'') around the second
+        var (m, data, _) = GrowthFixtures.DepthwiseSite();
+        GradMaxConvTests.Warm(m, data, 161);
+        var x = data.Gather(InMemoryDataset.Identity(data.Count), 0, data.Count).X;
+        var input = new Tensor(x.ToArray(), x.ShapeArray());
+        var before = m.Logits(input);
+        var widths = m.Widths();
+        var ext = (SsdExtender)new SsdConfig(variant, Epsilon: 0, Batches: 1, BatchSize: data.Count, Epochs: 2).Build();
+        ext.Extend(new GrowthContext(m, data, new Rng(162)), [2, 2, 2]);
+        Assert.Equal(widths.Select(w => w + 2), m.Widths());
+        Assert.All(ext.LastSites, r => Assert.True(double.IsFinite(r.SmallestValue) && r.SmallestValue != 0, $"{r.Site}: {r.SmallestValue}"));
+        Assert.True(GrowthFixtures.RelativeMaxDiff(before, m.Logits(input)) < 1e-5);
+    }
+
+    [Fact]
+    public void APoolingLayerBetweenTheActivationAndTheDepthwiseConvIsRejectedWithTheReasonAndTheModelIsLeftAlone()
+    {
+        var cfg = new SequentialConfig([
+            new Conv2dConfig(2, 3, 3, 1, 1), new BatchNormConfig(3), new ActivationConfig(ActivationKind.Tanh), new PoolConfig(PoolKind.Max, 2),
+            new Conv2dConfig(3, 3, 3, 1, 1, Groups: 3), new BatchNormConfig(3), new ActivationConfig(ActivationKind.Tanh),
+            new Conv2dConfig(3, 2, 1, 1, 0), new ActivationConfig(ActivationKind.Tanh), new FlattenConfig(), new LinearConfig(2 * 2 * 2, 3)]);
+        var m = new GrowableModel((Sequential)cfg.Build(new Rng(1)));
+        var widths = m.Widths();
+        var e = Assert.Throws<ArgumentException>(() => Extender.Create("ssd").Extend(new GrowthContext(m, Images(8, 2, 4, 3, 2), new Rng(1)), [1, 0]));
+        Assert.StartsWith("ssd: site conv1: layer 3", e.Message);
+        Assert.Contains("depthwise", e.Message);
+        Assert.Equal(widths, m.Widths());
+    }
+
+    [Theory]
+    [InlineData("ssd", "ras")]
+    [InlineData("ssd-fast", "ras")]
+    [InlineData("ssd", "ssd")]
+    public void AGrowthRunGrowsMobileNetV1BySplitting(string preset, string distributor)
+    {
+        var model = Models.MobileNetV1(4);
+        var train = GradMaxConvTests.TeacherData(model, 32, [3, 32, 32], 151);
+        var val = GradMaxConvTests.TeacherData(model, 16, [3, 32, 32], 152);
+        var ext = preset == "ssd" ? new SsdConfig(BatchSize: 16) : new SsdConfig(SsdVariant.Fast, BatchSize: 16, Epochs: 2) { Name = preset };
+        DistributorConfig dist = distributor == "ssd" ? new SsdDistributorConfig(BatchSize: 16) : GrowthMethods.Distributor(distributor);
+        var cfg = new GrowthRunConfig([], GrowthSchedule.FromTotals(6, 6), ext, dist,
+            new StageTraining(1), new StageTraining(1), BatchSize: 16, LearningRate: 0.01, Seed: 5, DiagnosticBatch: 16,
+            Model: model, InputShape: [3, 32, 32]);
+        var runner = new GrowthRunner(cfg);
+        var report = runner.Run(train, val, null);
+        Assert.Equal(14 * 4 + 12, report.FinalWidths.Sum());
+        Assert.All(report.Stages, s => Assert.Equal(s.Allocation.Sum(), s.Extension.Sum(e => e.Added)));
+        Assert.All(report.Stages, s => Assert.True(s.MaxOutputChange < 0.5, $"output change {s.MaxOutputChange}"));
+        // the depthwise convs grew with their producers
+        Assert.All(runner.Model!.Sites.Where(site => site.Tied.Count > 0), site => Assert.Equal(site.Width, site.Tied[0].Tensor.Dim(0)));
+    }
+
     // ------------------------------------------------------------------ eigen solvers and the fast variant
 
     [Fact]
@@ -401,16 +731,6 @@ public class SsdTests
         var m = Mlp(1, ActivationKind.Identity, 3, 4, 2);
         var e = Assert.Throws<ArgumentException>(() => Extender.Create("ssd").Extend(new GrowthContext(m, GrowthFixtures.Random(20, 3, 2, 2), new Rng(1)), [1]));
         Assert.Contains("no nonlinear activation", e.Message);
-    }
-
-    [Fact]
-    public void ADepthwiseSiteIsRejectedWithTheReasonAndTheModelIsLeftAlone()
-    {
-        var (m, data, counts) = GrowthFixtures.DepthwiseSite();
-        var widths = m.Widths();
-        var e = Assert.Throws<ArgumentException>(() => Extender.Create("ssd").Extend(new GrowthContext(m, data, new Rng(1)), counts));
-        Assert.StartsWith("ssd", e.Message);
-        Assert.Equal(widths, m.Widths());
     }
 
     [Fact]

@@ -35,6 +35,7 @@ internal static class SsdMeasurements
         {
             if (site.Norm?.RunningMean is { } m) h.AddBytes(MemoryMarshal.AsBytes(m.Span));
             if (site.Norm?.RunningVar is { } v) h.AddBytes(MemoryMarshal.AsBytes(v.Span));
+            foreach (var t in site.Tied) h.AddBytes(MemoryMarshal.AsBytes(t.Tensor.Span));   // a depthwise conv's filter and BatchNorm
         }
         return h.ToHashCode();
     }
