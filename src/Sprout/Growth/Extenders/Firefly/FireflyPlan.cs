@@ -122,12 +122,10 @@ public sealed class FireflyPlan
         }, baseLoss.HasAccuracy ? baseLoss.CountCorrect : null);
         int bs = Math.Min(o.BatchSize, data.Count);
         int passes = 0;
-        bool was = model.Module.IsTraining;
         var trainable = net.CandidateParameters;
         var gates = net.Gates;
-        model.Module.Eval();
         long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-        try
+        using (BatchPasses.Measuring(model.Module))
         {
             using var frozen = FreezeScope.AllBut(model.Module, []);
             if (o.Epochs > 0 && trainable.Count > 0)
@@ -147,11 +145,10 @@ public sealed class FireflyPlan
             int samples = Math.Max(1, (int)Math.Ceiling(o.ScoreFraction * data.Count - 1e-9));
             int batches = (samples + bs - 1) / bs;
             var plans = net.Sites.Select(s => s is null ? null : new FireflySitePlan(s)).ToArray();
-            for (int b = 0; b < batches; b++)
+            foreach (var batch in BatchPasses.Take(data, order[..samples], batches, bs))
             {
                 if (ctx.Stop?.IsRequested == true) break;
-                int start = b * bs, rows = Math.Min(bs, samples - start);
-                scorer.Backward(data.Gather(order, start, rows));
+                scorer.Backward(batch);
                 passes++;
                 for (int k = 0; k < plans.Length; k++)
                 {
@@ -162,11 +159,6 @@ public sealed class FireflyPlan
             }
             double scoreSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(t1).TotalSeconds;
             return new FireflyPlan(ctx.Stage, plans, passes, trainSeconds, scoreSeconds) { Network = net };
-        }
-        finally
-        {
-            model.Module.Train(was);
-            model.Module.ZeroGrad();
         }
     }
 

@@ -606,7 +606,7 @@ public static class SplittingMatrices
         private readonly int[] _second;   // per site: the probe of σ₂ after a depthwise conv, −1 without
         private readonly ProbeNet _net;
         private readonly Trainer _trainer;
-        private readonly bool _wasTraining;
+        private readonly BatchPasses.MeasuringScope _measuring;
         private float[] _d2 = [];
 
         public Gatherer(GrowableModel model, IReadOnlyList<int> sites)
@@ -631,8 +631,7 @@ public static class SplittingMatrices
                 Dw[j] = new DepthwiseBatch();
             }
             _net = new ProbeNet(model, sites, probed.ToArray(), X);
-            _wasTraining = model.Module.IsTraining;
-            model.Module.Eval();
+            _measuring = BatchPasses.Measuring(model.Module);
             _trainer = new Trainer(_net, optimizer: null, loss: null) { Name = "ssd splitting matrices" };
         }
 
@@ -647,14 +646,13 @@ public static class SplittingMatrices
 
         public void ForEachBatch(SplittingData data, StopSignal? stop, Action body)
         {
-            int count = data.Count, total = data.Samples;
+            int total = data.Samples;
             var loss = Loss.For(data.Data);
             var trainer = data.Data.HasTargets ? new Trainer(_net, optimizer: null, loss) { Name = _trainer.Name } : _trainer;
-            for (int b = 0; b < count; b++)
+            foreach (var batch in BatchPasses.Take(data.Data, data.Order, data.Batches, data.BatchSize))
             {
                 if (stop?.IsRequested == true) return;
-                int start = b * data.BatchSize, n = Math.Min(data.BatchSize, data.Order.Length - start);
-                var batch = data.Data.Gather(data.Order, start, n);
+                int n = batch.Rows;
                 Weight = (double)n / total;
                 trainer.Backward(batch);
                 for (int j = 0; j < _sites.Count; j++) Fill(j, n);
@@ -734,11 +732,7 @@ public static class SplittingMatrices
             }
         }
 
-        public void Dispose()
-        {
-            _model.Module.Train(_wasTraining);
-            _model.Module.ZeroGrad();
-        }
+        public void Dispose() => _measuring.Dispose();
     }
 
     /// <summary>
