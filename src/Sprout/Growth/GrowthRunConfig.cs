@@ -37,6 +37,8 @@ namespace Sprout.Growth;
 /// <paramref name="Optimizer"/> = SGD.</param>
 /// <param name="Augmentation">Training-time image augmentation of every training phase (null, the default: none; not
 /// written then); needs image inputs (<paramref name="InputShape"/> [C, H, W]).</param>
+/// <param name="LearningRateSchedule">How the learning rate moves over the run's epochs (the initial phase and every stage
+/// counted in turn; null, the default: constant; not written then) — e.g. paper 002's cosine decay over 250 epochs.</param>
 /// <param name="LastStageTraining">Training after the last insertion (null, the default: <paramref name="StageTraining"/>;
 /// not written then). The SWE authors' script ends its last stage with a longer patience (30 instead of 20).</param>
 public sealed record GrowthRunConfig(
@@ -60,7 +62,8 @@ public sealed record GrowthRunConfig(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] TrainingOptimizer Optimizer = TrainingOptimizer.Adam,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] double Momentum = 0,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] StageTraining? LastStageTraining = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Data.AugmentationConfig? Augmentation = null)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Data.AugmentationConfig? Augmentation = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] LrScheduleConfig? LearningRateSchedule = null)
 {
     /// <summary>The training of stage <paramref name="stage"/> (0-based): <see cref="LastStageTraining"/> for the
     /// schedule's last stage when set, else <see cref="StageTraining"/> (5 epochs when that is null too).</summary>
@@ -160,6 +163,7 @@ public sealed record GrowthRunConfig(
         InitialTraining?.Validate("initialTraining");
         StageTraining?.Validate("stageTraining");
         LastStageTraining?.Validate("lastStageTraining");
+        LearningRateSchedule?.Validate();
         if (Augmentation is { } aug)
         {
             aug.Validate();

@@ -268,7 +268,15 @@ public sealed class GrowthRunner
         var loss = Config.Similarity is { IsActive: true } sim && weightSums is not null
             ? SimilarityLoss(model, sim, weightSums, (train.Count + Config.BatchSize - 1) / Config.BatchSize, () => self!, TaskLoss)
             : TaskLoss;
-        var trainer = new Trainer(module, _opt, loss) { Stop = Stop, Validation = validation, Name = Where(phase, stage), Epoch = _state.EpochsDone, Augmentation = _augmenter };
+        // the trainer counts this phase's epochs; the learning-rate schedule and the augmentation streams count the run's
+        int runEpochs = _state.Phase == GrowthPhase.Initial ? 0 : _state.InitialEpochs + _state.Stages.Sum(st => st.Epochs);
+        if (_augmenter is not null) _augmenter.EpochOffset = runEpochs;
+        var trainer = new Trainer(module, _opt, loss)
+        {
+            Stop = Stop, Validation = validation, Name = Where(phase, stage), Epoch = _state.EpochsDone, Augmentation = _augmenter,
+            // from the config's rate, not the optimizer's current (scheduled) one
+            Schedule = Config.LearningRateSchedule?.Build() is { } lr ? new OffsetLr(runEpochs, lr) : null, BaseLearningRate = Config.LearningRate,
+        };
         self = trainer;
         EarlyStopping? es = null;
         if (training.EarlyStopping)

@@ -57,3 +57,15 @@ public sealed record WarmupLr(int WarmupSteps, LrSchedule After) : LrSchedule
     public override double Factor(int t) =>
         t < WarmupSteps ? (t + 1.0) / (WarmupSteps + 1.0) : After.Factor(t - WarmupSteps);
 }
+
+/// <summary>
+/// <paramref name="Inner"/> shifted by <paramref name="Offset"/> steps: Factor(t) = Inner.Factor(t + Offset) (a phase of a
+/// run that counts its own epochs from 0 while the schedule counts the run's).
+/// </summary>
+/// <param name="Offset">Steps before step 0 of the caller.</param>
+/// <param name="Inner">The run's schedule.</param>
+public sealed record OffsetLr(int Offset, LrSchedule Inner) : LrSchedule
+{
+    /// <inheritdoc/>
+    public override double Factor(int t) => Inner.Factor(t + Offset);
+}

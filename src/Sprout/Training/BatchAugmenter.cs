@@ -8,7 +8,7 @@ namespace Sprout.Training;
 /// as bytes with a per-channel affine (value = byte·scale + shift, e.g. standardised MNIST or CIFAR) is mapped back to
 /// [0, 1] pixels, transformed and mapped forward again, so zero padding is black and noise σ is in pixel units, as the
 /// <see cref="DataLoader"/> does; a data set held as floats is transformed as it is. Image r of batch k of epoch e
-/// draws its randomness from one stream per (e, k) — <c>root.Fork("epoch", e).Fork("batch", k)</c>, rows in order —
+/// draws its randomness from one stream per (e, k) — <c>root.Fork("epoch", EpochOffset + e).Fork("batch", k)</c>, rows in order —
 /// so a resumed epoch sees exactly the transforms of an uninterrupted one.
 /// </summary>
 public sealed class BatchAugmenter
@@ -30,6 +30,12 @@ public sealed class BatchAugmenter
         _scratch = new float[shape.Size];
     }
 
+    /// <summary>
+    /// Added to the epoch the trainer passes (a training phase that counts its epochs from 0 inside a longer run sets the
+    /// epochs of the run before it, so no two epochs of the run share a random stream).
+    /// </summary>
+    public int EpochOffset { get; set; }
+
     /// <summary>The image shape the augmenter expects.</summary>
     public ImageShape Shape => _shape;
 
@@ -43,7 +49,7 @@ public sealed class BatchAugmenter
         ArgumentNullException.ThrowIfNull(data);
         int size = _shape.Size, plane = _shape.Plane;
         if (data.Features != size) throw new ArgumentException($"the data's {data.Features} features are not {_shape.Channels}×{_shape.Height}×{_shape.Width} images");
-        var rng = _root.Fork("epoch", epoch).Fork("batch", batchIndex);
+        var rng = _root.Fork("epoch", (long)EpochOffset + epoch).Fork("batch", batchIndex);
         var scale = data.Scale;
         var shift = data.Shift;
         if (scale is not null && scale.Length != _shape.Channels)

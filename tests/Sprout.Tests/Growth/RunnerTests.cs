@@ -134,6 +134,36 @@ public class RunnerTests
         Assert.Contains("lastStageTraining", Assert.Throws<ArgumentException>(() => new GrowthRunner(cfg with { LastStageTraining = new StageTraining(1, true, 0) })).Message);
     }
 
+    private sealed class Rates : ITrainingCallback
+    {
+        public List<double> Seen { get; } = [];
+        public void OnEpochEnd(Trainer trainer, in EpochEnd epoch) => Seen.Add(epoch.LearningRate);
+    }
+
+    [Fact]
+    public void ALearningRateScheduleRunsOverTheWholeRunAcrossGrowthSteps()
+    {
+        var train = GrowthFixtures.Spirals(200, 1);
+        var val = GrowthFixtures.Spirals(100, 2);
+        var cfg = Config("kaiming", "ras") with
+        {
+            Schedule = GrowthSchedule.FromTotals(2, 2), InitialTraining = new StageTraining(2), StageTraining = new StageTraining(2),
+            LearningRateSchedule = new Sprout.Optim.LrScheduleConfig(Sprout.Optim.LrScheduleKind.Cosine, Epochs: 6),
+        };
+        var rates = new Rates();
+        var runner = new GrowthRunner(cfg);
+        runner.Callbacks.Add(rates);
+        runner.Run(train, val, val);
+        // one half cosine over the 6 epochs of the run (2 initial + 2 per stage), not restarted by the growth steps
+        Assert.Equal(6, rates.Seen.Count);
+        for (int e = 0; e < 6; e++) Assert.Equal(0.01 * 0.5 * (1 + Math.Cos(Math.PI * e / 6)), rates.Seen[e], 12);
+        Assert.Equal(cfg.ToJson(), GrowthRunConfig.FromJson(cfg.ToJson()).ToJson());
+        Assert.Contains("\"kind\": \"Cosine\"", cfg.ToJson());
+        Assert.Contains("epochs", Assert.Throws<ArgumentException>(() => new GrowthRunner(cfg with { LearningRateSchedule = new Sprout.Optim.LrScheduleConfig() })).Message);
+        Assert.Contains("milestones", Assert.Throws<ArgumentException>(() => new GrowthRunner(cfg with
+            { LearningRateSchedule = new Sprout.Optim.LrScheduleConfig(Sprout.Optim.LrScheduleKind.MultiStep, Milestones: [5, 3]) })).Message);
+    }
+
     [Fact]
     public void SchedulesComputeStageTotals()
     {

@@ -51,13 +51,14 @@ public class BatchAugmenterTests
         var data = Standardised(8);
         var order = InMemoryDataset.Identity(8);
         var aug = AugmentationConfig.CropAndFlip.Build()!;
-        float[] Run(ulong seed, int epoch, int batch)
+        float[] Run(ulong seed, int epoch, int batch, int offset = 0)
         {
             var b = data.Gather(order, 0, 8);
-            new BatchAugmenter(aug, new ImageShape(2, 4, 4), new Rng(seed)).Apply(b, data, epoch, batch);
+            new BatchAugmenter(aug, new ImageShape(2, 4, 4), new Rng(seed)) { EpochOffset = offset }.Apply(b, data, epoch, batch);
             return b.X.ToArray();
         }
         Assert.Equal(Run(1, 2, 3), Run(1, 2, 3));
+        Assert.Equal(Run(1, 2, 3), Run(1, 0, 3, offset: 2));   // a phase's epoch 0 after 2 epochs of the run is the run's epoch 2
         Assert.NotEqual(Run(1, 2, 3), Run(1, 3, 3));
         Assert.NotEqual(Run(1, 2, 3), Run(1, 2, 4));
         Assert.NotEqual(Run(1, 2, 3), Run(2, 2, 3));
