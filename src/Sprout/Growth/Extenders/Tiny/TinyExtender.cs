@@ -1,6 +1,7 @@
 using MathNet.Numerics.LinearAlgebra;
 using MathNet.Numerics.LinearAlgebra.Factorization;
 using System.Buffers;
+using System.Diagnostics;
 using System.Numerics.Tensors;
 using Sprout.Autograd;
 using Sprout.Kernels;
@@ -64,6 +65,16 @@ public sealed record TinyNeurons(Matrix<double> Alpha, Matrix<double> Omega, dou
 /// <param name="LossBefore">Line-search batch loss before the change.</param>
 /// <param name="LossAfter">Line-search batch loss after it.</param>
 public sealed record TinySiteReport(string Site, int Directions, double NeuronGain, double DeltaGain, double Gamma, double LossBefore, double LossAfter);
+
+/// <summary>Where one grown site's time went (seconds, by <see cref="Stopwatch"/>), piece by piece.</summary>
+/// <param name="Site">Site name.</param>
+/// <param name="Passes">The statistics' forward + backward passes.</param>
+/// <param name="Covariance">Building the statistics' rows (copies, patches, linearised maps) and accumulating their products.</param>
+/// <param name="Delta">δW* (the consumer covariance's factor and solve) and the projected moment N.</param>
+/// <param name="Neurons">The new neurons: S_a's factor and solve (or eigendecomposition) and the small eigendecomposition.</param>
+/// <param name="LineSearch">The line search: its batch at the producer's input, every evaluation and setting the weights.</param>
+/// <param name="Total">The whole site.</param>
+public sealed record TinySiteTimings(string Site, double Passes, double Covariance, double Delta, double Neurons, double LineSearch, double Total);
 
 /// <summary>
 /// TINY (Verbockhaven et al., "Growing Tiny Networks: Spotting Expressivity Bottlenecks and Fixing Them Optimally",
@@ -134,12 +145,21 @@ public sealed class TinyExtender : Extender
     /// <summary>What the last <see cref="Extender.Extend"/> call did, one entry per grown site.</summary>
     public IReadOnlyList<TinySiteReport> LastReports => _reports;
 
+    /// <summary>Where the last <see cref="Extender.Extend"/> call's time went, one entry per grown site (a profile; not deterministic).</summary>
+    public IReadOnlyList<TinySiteTimings> LastTimings => _timings;
+
+    private readonly List<TinySiteTimings> _timings = new();
+
+    // tests and profiling: every line-search evaluation runs the layers from the producer on, as before the shortcut
+    internal bool FullLineSearch { get; set; }
+
     /// <inheritdoc/>
     protected override void BeginExtend(GrowthContext ctx)
     {
         Passes = 0;
         LineSearchForwards = 0;
         _reports.Clear();
+        _timings.Clear();
     }
 
     /// <inheritdoc/>
@@ -150,26 +170,33 @@ public sealed class TinyExtender : Extender
         if (ctx.Train.Count == 0) throw new ArgumentException("tiny needs training data for its statistics");
         var c = _config;
         var order = rng.Fork("batches").Permutation(ctx.Train.Count);
+        long t0 = Stopwatch.GetTimestamp();
+        var clock = new double[3]; // passes, covariance, delta
         Matrix<double> delta, n, sa;
         int taps = 1;
         double deltaGain;
         if (model.IsConvSite(siteIndex))
         {
-            var cp = ConvProblem(model, siteIndex, ctx.Train, order, c.Batches, c.BatchSize, c.Ridge);
+            var cp = TimedConvProblem(model, siteIndex, ctx.Train, order, c.Batches, c.BatchSize, c.Ridge, clock);
             Passes += cp.Batches;
             (delta, n, sa, taps) = (cp.Delta, cp.Moment, cp.InputCovariance, cp.Taps);
             deltaGain = cp.ConsumerMoment.PointwiseMultiply(delta).Enumerate().Sum();
         }
         else
         {
-            var stats = Statistics(model, siteIndex, ctx.Train, order, c.Batches, c.BatchSize);
+            var stats = TimedStatistics(model, siteIndex, ctx.Train, order, c.Batches, c.BatchSize, clock);
             Passes += stats.Batches;
+            long td = Stopwatch.GetTimestamp();
             delta = OptimalDelta(stats.ConsumerCovariance, stats.ConsumerMoment, c.Ridge);
             n = ProjectedMoment(stats, delta);
             sa = stats.InputCovariance;
             deltaGain = stats.ConsumerMoment.PointwiseMultiply(delta).Enumerate().Sum();
+            clock[2] += Stopwatch.GetElapsedTime(td).TotalSeconds;
         }
+        long tn = Stopwatch.GetTimestamp();
         var neurons = NewNeurons(sa, n, count, c.Ridge, c.SingularThreshold);
+        double neuronSeconds = Stopwatch.GetElapsedTime(tn).TotalSeconds;
+        long tl = Stopwatch.GetTimestamp();
 
         int old = site.Width, first = site.Grow(count), fan = site.FanIn, outs = site.FanOut, consumerOuts = outs / taps;
         var w0 = new float[old * outs];
@@ -209,19 +236,50 @@ public sealed class TinyExtender : Extender
                 for (int u = 0; u < consumerOuts; u++) s[u] = (float)(b0![u] + g2 * delta[old * taps, u]);
             }
         }
+        // fast path (HomogeneousPath): the consumer's output at scale γ is z0 + γ²·Δz, so each evaluation runs only the
+        // layers after the consumer; otherwise every evaluation runs the layers from the producer on
+        ConsumerSplit? split = null;
+        if (!FullLineSearch && HomogeneousPath(model, siteIndex))
+        {
+            Apply(1, false, false); // new neurons' incoming α, no outgoing, old consumer weights as they were
+            split = SplitAtConsumer(model, siteIndex, input, inputShape, () =>
+            {
+                // the consumer's weights become Δ: δW* on the old neurons (when applyDelta), ω on the new ones, δ's bias row
+                for (int k = 0; k < neurons.Count; k++)
+                {
+                    for (int t = 0; t < outs; t++) o[t] = (float)neurons.Omega[k, t];
+                    site.SetOutgoing(first + k, o);
+                }
+                for (int i = 0; i < old; i++)
+                {
+                    for (int u = 0; u < consumerOuts; u++)
+                        for (int t = 0; t < taps; t++) o[u * taps + t] = c.ApplyDelta ? (float)delta[i * taps + t, u] : 0f;
+                    site.SetOutgoing(i, o);
+                }
+                if (site.OutBias is { } ob)
+                {
+                    var s = ob.Span;
+                    for (int u = 0; u < consumerOuts; u++) s[u] = c.ApplyDelta ? (float)delta[old * taps, u] : 0f;
+                }
+            });
+            for (int i = 0; i < old; i++) site.SetOutgoing(i, w0.AsSpan(i * outs, outs)); // the old weights back (Apply below sets the rest)
+            b0?.CopyTo(site.OutBias!.Span);
+        }
         double Eval(double gamma)
         {
-            Apply(gamma, true, true);
             LineSearchForwards++;
+            if (split is not null) return split.Loss(model, siteIndex, gamma * gamma, batch, loss);
+            Apply(gamma, true, true);
             return BatchLoss(model, siteIndex, input, inputShape, batch, loss);
         }
 
-        double loss0 = BatchLoss(model, siteIndex, input, inputShape, batch, loss), best = loss0, bestGamma = 0;
+        double loss0 = split is null ? BatchLoss(model, siteIndex, input, inputShape, batch, loss) : split.Loss(model, siteIndex, 0, batch, loss), best = loss0, bestGamma = 0;
         LineSearchForwards++;
         if (neurons.Count > 0 || c.ApplyDelta)
             (bestGamma, best) = LineSearch(Eval, loss0, c.GammaMin, c.GammaMax, c.LineSearchPoints, c.LineSearchExtensions);
         if (bestGamma > 0) Apply(bestGamma, true, true);
         else Apply(1, false, false);
+        double lineSeconds = Stopwatch.GetElapsedTime(tl).TotalSeconds;
 
         if (c.Surplus == TinySurplus.Random && neurons.Count < count)
         {
@@ -240,6 +298,7 @@ public sealed class TinyExtender : Extender
             }
         }
         _reports.Add(new TinySiteReport(site.Name, neurons.Count, neurons.Gain, deltaGain, bestGamma, loss0, best));
+        _timings.Add(new TinySiteTimings(site.Name, clock[0], clock[1], clock[2], neuronSeconds, lineSeconds, Stopwatch.GetElapsedTime(t0).TotalSeconds));
         return new SiteExtension(site.Name, old, count);
     }
 
@@ -281,7 +340,11 @@ public sealed class TinyExtender : Extender
     /// per-sample pre-activation gradient) while the producer's and consumer's inputs are recorded. The model runs in
     /// eval mode. Linear sites only.
     /// </summary>
-    public static TinyStatistics Statistics(GrowableModel model, int siteIndex, InMemoryDataset data, int[] order, int batches, int batchSize)
+    public static TinyStatistics Statistics(GrowableModel model, int siteIndex, InMemoryDataset data, int[] order, int batches, int batchSize) =>
+        TimedStatistics(model, siteIndex, data, order, batches, batchSize, null);
+
+    // clock (optional): [0] += seconds in the passes, [1] += seconds building and accumulating the products
+    internal static TinyStatistics TimedStatistics(GrowableModel model, int siteIndex, InMemoryDataset data, int[] order, int batches, int batchSize, double[]? clock)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
@@ -314,7 +377,10 @@ public sealed class TinyExtender : Extender
             for (int bi = 0; bi < passes; bi++)
             {
                 int start = bi * batchSize, n = Math.Min(batchSize, order.Length - start);
+                long tp = Stopwatch.GetTimestamp();
                 trainer.Backward(data.Gather(order, start, n));
+                long tc = Stopwatch.GetTimestamp();
+                if (clock is not null) clock[0] += Stopwatch.GetElapsedTime(tp, tc).TotalSeconds;
                 // X = [a, 1 | b, 1 | v] per row, v = −n·∂L/∂z (the per-sample loss gradient of the batch-mean loss)
                 var x = xBuf.AsSpan(0, n * cols);
                 var a = probe.ProducerInput!;
@@ -333,6 +399,7 @@ public sealed class TinyExtender : Extender
                 Gemm.Multiply(cols, cols, n, x, cols, true, x, cols, false, xtx, cols, false);
                 for (int t = 0; t < sum.Length; t++) sum[t] += xtx[t];
                 rows += n;
+                if (clock is not null) clock[1] += Stopwatch.GetElapsedTime(tc).TotalSeconds;
             }
         }
         finally
@@ -343,8 +410,11 @@ public sealed class TinyExtender : Extender
         }
         try
         {
+            long tb = Stopwatch.GetTimestamp();
             Matrix<double> Block(int r0, int rn, int c0, int cn) => FromRowMajor(sumBuf, cols, r0, c0, rn, cn, rows);
-            return new TinyStatistics(Block(0, d, 0, d), Block(d, wd, d, wd), Block(d, wd, d + wd, outs), Block(0, d, d + wd, outs), Block(0, d, d, wd), rows, passes);
+            var st = new TinyStatistics(Block(0, d, 0, d), Block(d, wd, d, wd), Block(d, wd, d + wd, outs), Block(0, d, d + wd, outs), Block(0, d, d, wd), rows, passes);
+            if (clock is not null) clock[1] += Stopwatch.GetElapsedTime(tb).TotalSeconds;
+            return st;
         }
         finally
         {
@@ -360,12 +430,19 @@ public sealed class TinyExtender : Extender
     /// <summary>
     /// TINY's problem at conv site <paramref name="siteIndex"/> over up to <paramref name="batches"/> batches of
     /// <paramref name="batchSize"/> samples taken in <paramref name="order"/> (one gradient-only pass each, eval mode).
-    /// The new channel's map is linearised at zero between the producer and the consumer: BatchNorm (identity for a new
-    /// channel in eval mode, up to 1/√(1+ε)), activations (σ′(0) = 1) and dropout pass it unchanged, max pooling becomes
-    /// average pooling over the same windows (the average is a subgradient of the max at a constant map), average and
-    /// adaptive pooling stay; any other layer there is rejected with the reason.
+    /// The new channel's map is linearised at zero between the producer and the consumer (<see cref="LinearisedPath"/>):
+    /// BatchNorm is 1/√(1+ε) for a new channel in eval mode, an activation its slope at 0 (<see cref="SlopeAtZero"/>),
+    /// dropout the identity, a depthwise conv tied to the site (MobileNet's blocks) the exact map of the new channel's
+    /// Dirac filter (subsampling by its stride), max pooling average pooling over the same windows (the average is a
+    /// subgradient of the max at a constant map); average and adaptive pooling stay; any other layer there is rejected
+    /// with the reason. The consumer's statistics S and M come from its real input rows, which hold the existing
+    /// channels after their own depthwise conv and BatchNorm, unchanged by a new channel.
     /// </summary>
-    public static TinyConvProblem ConvProblem(GrowableModel model, int siteIndex, InMemoryDataset data, int[] order, int batches, int batchSize, double ridge)
+    public static TinyConvProblem ConvProblem(GrowableModel model, int siteIndex, InMemoryDataset data, int[] order, int batches, int batchSize, double ridge) =>
+        TimedConvProblem(model, siteIndex, data, order, batches, batchSize, ridge, null);
+
+    // clock (optional): [0] += seconds in the passes, [1] += building and accumulating the products, [2] += δW* and N
+    internal static TinyConvProblem TimedConvProblem(GrowableModel model, int siteIndex, InMemoryDataset data, int[] order, int batches, int batchSize, double ridge, double[]? clock)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
@@ -375,20 +452,8 @@ public sealed class TinyExtender : Extender
         if (data.Count == 0 || order.Length == 0) throw new ArgumentException("tiny needs training data for its statistics");
         ArgumentOutOfRangeException.ThrowIfLessThan(batches, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        var layers = model.Module.Layers;
-        int pi = model.ProducerLayer(siteIndex), ci = model.ConsumerLayer(siteIndex);
-        var cw = layers[ci].GrowthRole is GrowableRole { Window: { } w } ? w : null; // null: a Linear consumer after Flatten
-        var between = new List<Func<Tensor, Tensor>>();
-        for (int i = pi + 1; i < ci; i++)
-        {
-            between.Add(layers[i] switch
-            {
-                BatchNorm or Activation or Dropout or Flatten => t => t,
-                Pool { Config: { Kind: PoolKind.Max or PoolKind.Average } pc } => t => Ops.AvgPool2d(t, pc.Kernel, pc.Stride, pc.Padding),
-                Pool { Config: var pc } => t => pc.FlattenOutput ? Ops.Flatten(Ops.AdaptiveAvgPool2d(t, pc.OutputSize, pc.OutputSize)) : Ops.AdaptiveAvgPool2d(t, pc.OutputSize, pc.OutputSize),
-                var l => throw new ArgumentException($"tiny: site {site.Name}: layer {i} ({l}) between the producer and its consumer cannot be linearised"),
-            });
-        }
+        var cw = model.Module.Layers[model.ConsumerLayer(siteIndex)].GrowthRole is GrowableRole { Window: { } w } ? w : null; // null: a Linear consumer after Flatten
+        var between = LinearisedPath(model, siteIndex);
         int d = site.IncomingLength, fa = site.FanIn, outs = site.OutWeight.Dim(0), width = site.Width;
         int taps = site.FanOut / outs;
         int wb = width * taps + (site.OutBias is null ? 0 : 1);
@@ -418,7 +483,10 @@ public sealed class TinyExtender : Extender
             for (int bi = 0; bi < passes; bi++)
             {
                 int start = bi * batchSize, n = Math.Min(batchSize, order.Length - start);
+                long tp = Stopwatch.GetTimestamp();
                 trainer.Backward(data.Gather(order, start, n));
+                long tc = Stopwatch.GetTimestamp();
+                if (clock is not null) clock[0] += Stopwatch.GetElapsedTime(tp, tc).TotalSeconds;
                 var grad = probe.Shift.Grad!.Span;
                 var zShape = probe.OutputShape!;
                 using (Graph.NoGrad())
@@ -483,6 +551,7 @@ public sealed class TinyExtender : Extender
                     aRows += (long)n * p;
                     cRows += rows;
                     samples += n;
+                    if (clock is not null) clock[1] += Stopwatch.GetElapsedTime(tc).TotalSeconds;
                 }
             }
         }
@@ -497,6 +566,7 @@ public sealed class TinyExtender : Extender
             for (int t = 0; t < fa; t++) sa[t * d + fa] = sa[fa * d + t] = colSum[t];
             sa[fa * d + fa] = aRows;
         }
+        long td = Stopwatch.GetTimestamp();
         var sA = FromRowMajor(sa, d, 0, 0, d, d, aRows);
         var sB = FromRowMajor(sbv, c2, 0, 0, wb, wb, cRows);
         var mB = FromRowMajor(sbv, c2, 0, wb, wb, outs, cRows);
@@ -511,7 +581,177 @@ public sealed class TinyExtender : Extender
         }
         // N[e, u·T + t] = Σ v_proj[u]·G[e·T + t] / samples
         Matrix<double> Arrange(double[] acc) => Matrix<double>.Build.Dense(d, outs * taps, (e, j) => acc[(j / taps) * d * taps + e * taps + j % taps] / samples);
-        return new TinyConvProblem(sA, sB, mB, delta, Arrange(nAcc), Arrange(n0Acc), taps, passes);
+        var problem = new TinyConvProblem(sA, sB, mB, delta, Arrange(nAcc), Arrange(n0Acc), taps, passes);
+        if (clock is not null) clock[2] += Stopwatch.GetElapsedTime(td).TotalSeconds;
+        return problem;
+    }
+
+    /// <summary>
+    /// Whether every layer between site <paramref name="siteIndex"/>'s producer and its consumer acts on each channel
+    /// alone and is positively homogeneous on a new one (f(γx) = γ·f(x) for γ &gt; 0): BatchNorm at a new channel's
+    /// identity entry, ReLU, ReLU-one, leaky ReLU, PReLU and the identity, dropout in eval mode, pooling, Flatten and a
+    /// depthwise conv at its Dirac entry. Then new neurons (γα, γω) and the consumer's move γ²·δW* give the consumer the
+    /// output z(γ) = z0 + γ²·Δz, with z0 its output now and Δz its output with weights [δW* | ω] on the input the
+    /// neurons α give (<see cref="SplitAtConsumer"/>), so the line search runs only the layers after the consumer.
+    /// </summary>
+    internal static bool HomogeneousPath(GrowableModel model, int siteIndex)
+    {
+        var layers = model.Module.Layers;
+        for (int i = model.ProducerLayer(siteIndex) + 1; i < model.ConsumerLayer(siteIndex); i++)
+        {
+            bool ok = layers[i] switch
+            {
+                BatchNorm or Dropout or Flatten or Pool => true,
+                Activation { Config.Kind: ActivationKind.Relu or ActivationKind.ReluOne or ActivationKind.LeakyRelu or ActivationKind.PRelu or ActivationKind.Identity } => true,
+                var l => l.GrowthRole is DepthwiseRole,
+            };
+            if (!ok) return false;
+        }
+        return true;
+    }
+
+    // the line-search batch at the consumer's output: z0 (the model as it is) and Δz (see HomogeneousPath)
+    private sealed class ConsumerSplit(float[] z0, float[] dz, int[] shape)
+    {
+        // the mean loss of the batch with the consumer's output z0 + g2·Δz, running only the layers after the consumer
+        public double Loss(GrowableModel model, int siteIndex, double g2, Batch batch, Loss loss)
+        {
+            bool was = model.Module.IsTraining;
+            model.Module.Eval();
+            try
+            {
+                using (Graph.NoGrad())
+                using (TensorScope.Begin())
+                {
+                    var z = Tensor.Empty(shape);
+                    if (g2 == 0) z0.CopyTo(z.Span);
+                    else TensorPrimitives.MultiplyAdd(dz, (float)g2, z0, z.Span);
+                    var layers = model.Module.Layers;
+                    for (int i = model.ConsumerLayer(siteIndex) + 1; i < layers.Count; i++) z = layers[i].Forward(z);
+                    return loss.Compute(z, batch).Item();
+                }
+            }
+            finally
+            {
+                model.Module.Train(was);
+            }
+        }
+    }
+
+    // runs the layers from the producer to the consumer's input once (the new neurons at γ = 1, no outgoing weights), then
+    // the consumer twice: as it is (z0), and after setDelta has set its weights to Δ (Δz); eval mode
+    private static ConsumerSplit SplitAtConsumer(GrowableModel model, int siteIndex, float[] input, int[] shape, Action setDelta)
+    {
+        bool was = model.Module.IsTraining;
+        model.Module.Eval();
+        try
+        {
+            using (Graph.NoGrad())
+            using (TensorScope.Begin())
+            {
+                var layers = model.Module.Layers;
+                int ci = model.ConsumerLayer(siteIndex);
+                var x = Tensor.FromArray(input, shape);
+                for (int i = model.ProducerLayer(siteIndex); i < ci; i++) x = layers[i].Forward(x);
+                var z0 = layers[ci].Forward(x);
+                var zShape = z0.ShapeArray();
+                var a = z0.ToArray();
+                setDelta();
+                return new ConsumerSplit(a, layers[ci].Forward(x).ToArray(), zShape);
+            }
+        }
+        finally
+        {
+            model.Module.Train(was);
+        }
+    }
+
+    /// <summary>
+    /// The layers between site <paramref name="siteIndex"/>'s producer and its consumer as the linear maps a new channel
+    /// sees at insertion (zero incoming weights, so every layer acts on it around 0), each applied to maps
+    /// [batch, channels, H, W] whose channels all take that map:
+    /// <list type="bullet">
+    /// <item>BatchNorm (eval mode; a new channel has γ 1, β 0, running mean 0, variance 1): x/√(1+ε), exact.</item>
+    /// <item>Activation: its slope at 0 (<see cref="SlopeAtZero"/>): 1 for the ReLU family (σ′(0+), TINY's convention),
+    /// identity and tanh; ½ for swish; ¼ for the sigmoid.</item>
+    /// <item>Dropout (eval mode) and Flatten: identity.</item>
+    /// <item>A depthwise conv (tied to the site, <see cref="GrowthSite.Tied"/>): a new channel's filter is the Dirac
+    /// (centre tap 1, bias 0), so the map is exact: each output position copies the input at its window's centre,
+    /// out[y, x] = in[y·s + ⌊k/2⌋ − p, x·s + ⌊k/2⌋ − p] (0 in the padding), i.e. subsampling by the stride s.</item>
+    /// <item>Max pooling: average pooling over the same windows (at a constant map the average is a subgradient of the
+    /// max); average and adaptive pooling: themselves.</item>
+    /// </list>
+    /// Any other layer there is rejected with one line naming it.
+    /// </summary>
+    internal static List<Func<Tensor, Tensor>> LinearisedPath(GrowableModel model, int siteIndex)
+    {
+        var layers = model.Module.Layers;
+        var name = model.Sites[siteIndex].Name;
+        int pi = model.ProducerLayer(siteIndex), ci = model.ConsumerLayer(siteIndex);
+        var between = new List<Func<Tensor, Tensor>>();
+        for (int i = pi + 1; i < ci; i++)
+        {
+            var layer = layers[i];
+            between.Add(layer switch
+            {
+                BatchNorm bn => Scaled(1 / Math.Sqrt(1 + (double)bn.Config.Eps)),
+                Activation a => Scaled(SlopeAtZero(a.Config.Kind)),
+                Dropout or Flatten => t => t,
+                Pool { Config: { Kind: PoolKind.Max or PoolKind.Average } pc } => t => Ops.AvgPool2d(t, pc.Kernel, pc.Stride, pc.Padding),
+                Pool { Config: var pc } => t => pc.FlattenOutput ? Ops.Flatten(Ops.AdaptiveAvgPool2d(t, pc.OutputSize, pc.OutputSize)) : Ops.AdaptiveAvgPool2d(t, pc.OutputSize, pc.OutputSize),
+                _ when layer.GrowthRole is DepthwiseRole dw => t => DiracDepthwise(t, dw.Window),
+                var l => throw new ArgumentException($"tiny: site {name}: layer {i} ({l}) between the producer and its consumer cannot be linearised"),
+            });
+        }
+        return between;
+    }
+
+    /// <summary>
+    /// The slope at 0 TINY gives an activation on a new neuron's path: σ′(0+) = 1 for ReLU, ReLU-one, leaky ReLU, PReLU,
+    /// ELU and WIB-ReLU (the right derivative, as in TINY and gromo), 1 for the identity and tanh, ½ for swish
+    /// (x·sigmoid(x)), ¼ for the sigmoid.
+    /// </summary>
+    public static double SlopeAtZero(ActivationKind kind) => kind switch
+    {
+        ActivationKind.Swish => 0.5,
+        ActivationKind.Sigmoid => 0.25,
+        _ => 1,
+    };
+
+    // multiplies the maps by a constant in place (they are the linearisation's own scratch); 1 leaves them as they are
+    private static Func<Tensor, Tensor> Scaled(double factor)
+    {
+        if (factor == 1) return t => t;
+        float f = (float)factor;
+        return t =>
+        {
+            TensorPrimitives.Multiply(t.Span, f, t.Span);
+            return t;
+        };
+    }
+
+    // a depthwise conv acting on new channels: their Dirac filter copies, at each output position, the input at the
+    // window's centre tap (⌊k/2⌋, ⌊k/2⌋), zero in the padding
+    private static Tensor DiracDepthwise(Tensor t, ConvWindow w)
+    {
+        int planes = t.Dim(0) * t.Dim(1), h = t.Dim(2), wd = t.Dim(3);
+        int oh = (h + 2 * w.Padding - w.Kernel) / w.Stride + 1, ow = (wd + 2 * w.Padding - w.Kernel) / w.Stride + 1;
+        int off = w.Kernel / 2 - w.Padding;
+        var y = Tensor.Zeros(t.Dim(0), t.Dim(1), oh, ow);
+        var src = t.Span;
+        var dst = y.Span;
+        for (int pl = 0; pl < planes; pl++)
+            for (int oy = 0; oy < oh; oy++)
+            {
+                int iy = oy * w.Stride + off;
+                if ((uint)iy >= (uint)h) continue;
+                for (int ox = 0; ox < ow; ox++)
+                {
+                    int ix = ox * w.Stride + off;
+                    if ((uint)ix < (uint)wd) dst[(pl * oh + oy) * ow + ox] = src[(pl * h + iy) * wd + ix];
+                }
+            }
+        return y;
     }
 
     /// <summary>
