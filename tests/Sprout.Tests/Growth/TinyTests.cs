@@ -495,6 +495,26 @@ public class TinyTests
         }
     }
 
+    [Theory]
+    [InlineData("small", 1)]   // a pointwise consumer (T = 1)
+    [InlineData("small", 2)]   // max pool → Flatten → Linear (T = 4)
+    [InlineData("conv", 0)]    // conv → avg pool → conv (T = 9)
+    public void KeepingTheBatchesGivesTheSameProblemAsAccumulatingTheirProducts(string net, int s)
+    {
+        // N from [v | v − b·δ*]ᵀ·G over kept batches (chosen when BᵀG is large) against N = (VᵀG − δ*ᵀ·BᵀG)
+        var (m, data) = net == "conv" ? (LinearisedConvNet(52), Images(300, 51)) : DepthwiseModel(net, 32, 61);
+        var order = data.IdentityOrder.ToArray();
+        var kept = TinyExtender.TimedConvProblem(m, s, data, order, 3, data.Count / 3, 1e-4, null, defer: true);
+        var summed = TinyExtender.TimedConvProblem(m, s, data, order, 3, data.Count / 3, 1e-4, null, defer: false);
+        Assert.Equal(summed.Delta.ToArray(), kept.Delta.ToArray());
+        foreach (var (a, b) in new[] { (summed.Moment, kept.Moment), (summed.UnprojectedMoment, kept.UnprojectedMoment) })
+        {
+            double scale = a.Enumerate().Max(Math.Abs);
+            Assert.True(scale > 0);
+            Assert.True((a - b).Enumerate().Max(Math.Abs) <= 1e-4 * scale, $"max difference {(a - b).Enumerate().Max(Math.Abs)} of {scale}");
+        }
+    }
+
     [Fact]
     public void TooWideSitesAreRejectedWithTheReason()
     {
