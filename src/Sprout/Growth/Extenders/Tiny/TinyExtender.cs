@@ -555,34 +555,31 @@ public sealed class TinyExtender : Extender
                 using (Graph.NoGrad())
                 using (TensorScope.Begin())
                 {
-                    // producer patches a [n·P, fa] (bias 1 last when d > fa), and the same as d maps [n, d, H1, W1] pushed through the linearised layers
-                    var patches = GrowableModel.Patches(Tensor.FromArray(probe.ProducerInput!, probe.ProducerShape!), pw);
-                    int p = patches.Dim(0) / n;
-                    var ps = patches.Span;
-                    UpperGram(ps, n * p, fa, saF);
-                    for (int i = 0; i < fa; i++)
-                        for (int j = 0; j < fa; j++) sa[i * d + j] += saF[i * fa + j];
-                    int h1 = (probe.ProducerShape![2] + 2 * pw.Padding - pw.Kernel) / pw.Stride + 1;
-                    var g = Tensor.Empty(n, d, h1, p / h1);
+                    // the producer's input patches as d maps per sample [n, d, H1, W1] (the conv's im2col columns: entry t of
+                    // the patch at every position; the bias entry a map of ones), pushed through the linearised layers below;
+                    // S_a = Σ_samples Σ_positions a·aᵀ from the same columns (upper bands, float per sample into saF)
+                    var pshape = probe.ProducerShape!;
+                    var geo = new Kernels.ConvGeometry(pshape[1], pshape[2], pshape[3], pw.Kernel, pw.Kernel, pw.Stride, pw.Stride, pw.Padding, pw.Padding);
+                    int p = geo.OH * geo.OW, per = pshape[1] * pshape[2] * pshape[3];
+                    var px = probe.ProducerInput!;
+                    var g = Tensor.Empty(n, d, geo.OH, geo.OW);
                     var maps = g.Span;
+                    const int Band = 64;
                     for (int i = 0; i < n; i++)
                     {
-                        for (int pos = 0; pos < p; pos++)
+                        var mi = maps.Slice(i * d * p, d * p);
+                        Kernels.ConvGemm.PackColumns(px.AsSpan(i * per, per), geo, 0, p, mi, p);
+                        for (int i0 = 0; i0 < fa; i0 += Band)
+                            Gemm.Multiply(Math.Min(Band, fa - i0), fa - i0, p, mi[(i0 * p)..], p, false, mi[(i0 * p)..], p, true, saF.AsSpan(i0 * fa + i0), fa, i > 0);
+                        if (d > fa)
                         {
-                            var row = ps.Slice((i * p + pos) * fa, fa);
-                            for (int t = 0; t < fa; t++) maps[(i * d + t) * p + pos] = row[t];
-                        }
-                        if (d > fa) maps.Slice((i * d + fa) * p, p).Fill(1);
-                    }
-                    if (d > fa)
-                    {
-                        // the bias entry of a is 1: S_a's last row and column are the patches' column sums
-                        for (int r = 0; r < n * p; r++)
-                        {
-                            var row = ps.Slice(r * fa, fa);
-                            for (int t = 0; t < fa; t++) colSum[t] += row[t];
+                            // the bias entry of a is 1: S_a's last row and column are the patches' column sums
+                            for (int t = 0; t < fa; t++) colSum[t] += TensorPrimitives.Sum(mi.Slice(t * p, p));
+                            mi.Slice(fa * p, p).Fill(1);
                         }
                     }
+                    for (int i = 0; i < fa; i++)
+                        for (int j = i; j < fa; j++) sa[i * d + j] += saF[i * fa + j];
                     foreach (var f in between) g = f(g);
                     // consumer rows: patches of the consumer's input (conv) or the flattened input (Linear); G unfolded alike
                     var cin = Tensor.FromArray(probe.ConsumerInput!, probe.ConsumerShape!);
