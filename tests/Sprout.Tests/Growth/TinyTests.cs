@@ -506,8 +506,9 @@ public class TinyTests
         var order = data.IdentityOrder.ToArray();
         var kept = TinyExtender.TimedConvProblem(m, s, data, order, 3, data.Count / 3, 1e-4, null, defer: true);
         var summed = TinyExtender.TimedConvProblem(m, s, data, order, 3, data.Count / 3, 1e-4, null, defer: false);
-        Assert.Equal(summed.Delta.ToArray(), kept.Delta.ToArray());
-        foreach (var (a, b) in new[] { (summed.Moment, kept.Moment), (summed.UnprojectedMoment, kept.UnprojectedMoment) })
+        // (a conv consumer's products run per sample on its im2col columns when the batches are not kept: the same sums
+        // in another order)
+        foreach (var (a, b) in new[] { (summed.Delta, kept.Delta), (summed.Moment, kept.Moment), (summed.UnprojectedMoment, kept.UnprojectedMoment) })
         {
             double scale = a.Enumerate().Max(Math.Abs);
             Assert.True(scale > 0);

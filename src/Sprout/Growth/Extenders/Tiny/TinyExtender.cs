@@ -535,6 +535,8 @@ public sealed class TinyExtender : Extender
         var sbvF = new float[c2 * c2];
         float[] cgF = [];
         var kept = new List<(float[] X, float[] G, int Rows)>();
+        bool columns = cw is not null && !deferred; // a conv consumer: products per sample on the im2col columns, no rows
+        float[] gcol = [];
         var colSum = new double[fa];
         float[] x = [];
         long aRows = 0, cRows = 0, samples = 0;
@@ -581,6 +583,43 @@ public sealed class TinyExtender : Extender
                     for (int i = 0; i < fa; i++)
                         for (int j = i; j < fa; j++) sa[i * d + j] += saF[i * fa + j];
                     foreach (var f in between) g = f(g);
+                    if (columns)
+                    {
+                        // a conv consumer: per sample, its input's im2col columns with the ones row and v below them,
+                        // Xc = [b | 1 | v]ᵀ as [c2, qc], and G's columns Gc [d·T, qc]; Σ Xc·Xcᵀ (upper bands) and Σ Xc·Gcᵀ
+                        var cshape = probe.ConsumerShape!;
+                        var cgeo = new Kernels.ConvGeometry(cshape[1], cshape[2], cshape[3], cw!.Kernel, cw.Kernel, cw.Stride, cw.Stride, cw.Padding, cw.Padding);
+                        var ggeo = new Kernels.ConvGeometry(g.Dim(1), g.Dim(2), g.Dim(3), cw.Kernel, cw.Kernel, cw.Stride, cw.Stride, cw.Padding, cw.Padding);
+                        int qc = cgeo.OH * cgeo.OW, cper = cshape[1] * cshape[2] * cshape[3], gper = g.Length / n, fbc = width * taps;
+                        if (cgeo.K != fbc || ggeo.K != dt || ggeo.OH * ggeo.OW != qc)
+                            throw new InvalidOperationException($"tiny: site {site.Name}: linearised map {ggeo.K}×{ggeo.OH * ggeo.OW} does not fit the consumer's {cgeo.K}×{qc} columns");
+                        if (zShape.Aggregate(1L, (s, v) => s * v) != (long)n * outs * qc) throw new InvalidOperationException($"tiny: site {site.Name}: consumer output {string.Join('×', zShape)} does not match {n * qc} rows of {outs}");
+                        long heldC = (long)n * qc * (dt + c2) + (long)n * p * (fa + d);
+                        if (heldC > MaxStoredFloats)
+                            throw new ArgumentException($"tiny: site {site.Name} would hold {heldC} floats of statistics per batch (at most {MaxStoredFloats}); use smaller batches");
+                        if (bi == 0) (cg, cgF) = (new double[c2 * dt], new float[c2 * dt]);
+                        if (x.Length != c2 * qc) x = new float[c2 * qc];
+                        if (gcol.Length != dt * qc) gcol = new float[dt * qc];
+                        var cinAll = probe.ConsumerInput!;
+                        var gs = g.Span;
+                        for (int i = 0; i < n; i++)
+                        {
+                            Kernels.ConvGemm.PackColumns(cinAll.AsSpan(i * cper, cper), cgeo, 0, qc, x, qc);
+                            if (wb > fbc) x.AsSpan(fbc * qc, qc).Fill(1);
+                            for (int u = 0; u < outs; u++) TensorPrimitives.Multiply(grad.Slice((i * outs + u) * qc, qc), -n, x.AsSpan((wb + u) * qc, qc));
+                            Kernels.ConvGemm.PackColumns(gs.Slice(i * gper, gper), ggeo, 0, qc, gcol, qc);
+                            for (int i0 = 0; i0 < c2; i0 += Band)
+                                Gemm.Multiply(Math.Min(Band, c2 - i0), c2 - i0, qc, x.AsSpan(i0 * qc), qc, false, x.AsSpan(i0 * qc), qc, true, sbvF.AsSpan(i0 * c2 + i0), c2, i > 0);
+                            Gemm.Multiply(c2, dt, qc, x, qc, false, gcol, qc, true, cgF, dt, i > 0);
+                        }
+                        for (int t = 0; t < sbv.Length; t++) sbv[t] += sbvF[t];
+                        for (int t = 0; t < cg.Length; t++) cg[t] += cgF[t];
+                        aRows += (long)n * p;
+                        cRows += (long)n * qc;
+                        samples += n;
+                        if (clock is not null) clock[1] += Stopwatch.GetElapsedTime(tc).TotalSeconds;
+                        continue;
+                    }
                     // consumer rows: patches of the consumer's input (conv) or the flattened input (Linear); G unfolded alike
                     var cin = Tensor.FromArray(probe.ConsumerInput!, probe.ConsumerShape!);
                     Tensor gu, bRows;
