@@ -101,16 +101,19 @@ public sealed record TinySiteTimings(string Site, double Passes, double Covarian
 /// past min(D′, O), get <see cref="TinyConfig.Surplus"/>. If no positive γ lowers the line-search loss, the existing
 /// weights stay, and the TINY neurons get their incoming α with zero outgoing weights (the function is unchanged).
 /// The model runs in eval mode throughout (BatchNorm uses its running statistics; new channels are identity there).
-/// Conv sites (conv → conv, conv → Flatten → Linear): a channel is one neuron applied at every position, a = its input
-/// patches, and the layers between producer and consumer are linearised at a zero channel (<see cref="ConvProblem"/>:
-/// max pooling becomes average pooling over the same windows); the consumer's statistics run over its own patches
+/// Conv sites (conv → conv, conv → Flatten → Linear, MobileNet's producer → depthwise → pointwise blocks): a channel is
+/// one neuron applied at every position, a = its input patches, and the layers between producer and consumer are
+/// linearised at a zero channel (<see cref="LinearisedPath"/>: BatchNorm 1/√(1+ε), activations their slope at 0, a tied
+/// depthwise conv the exact map of the new channel's Dirac filter, max pooling average pooling over the same windows);
+/// the consumer's statistics run over its own patches
 /// (conv) or flattened input (Linear), and N collects, per consumer tap, the projected desired update against the
 /// linearised map of each input-patch entry. Sites whose covariances exceed <see cref="MaxStatisticsSize"/> are rejected.
 /// </para>
 /// <para>
 /// Cost per grown site: <see cref="TinyConfig.Batches"/> forward + backward passes for the statistics, one Cholesky
-/// of each covariance, and one forward pass of the line-search batch per grid point (<see cref="LineSearchForwards"/>),
-/// from the producer on (the layers below it run once).
+/// of each covariance, and one evaluation of the line-search batch per grid point (<see cref="LineSearchForwards"/>):
+/// from the consumer on when the path is positively homogeneous (<see cref="HomogeneousPath"/>), else from the
+/// producer on (the layers below it run once). <see cref="LastTimings"/> splits each site's time into these pieces.
 /// </para>
 /// </summary>
 public sealed class TinyExtender : Extender
