@@ -418,16 +418,15 @@ public sealed class TinyExtender : Extender
         var xtx = xtxBuf.AsSpan(0, cols * cols);
         sum.Clear();
         int rows = 0;
-        bool was = model.Module.IsTraining;
-        model.Module.Eval();
+        using var measuring = BatchPasses.Measuring(model.Module);
         var frozen = StopParameterGradients(model);
         try
         {
-            for (int bi = 0; bi < passes; bi++)
+            foreach (var batch in BatchPasses.Take(data, order, batches, batchSize))
             {
-                int start = bi * batchSize, n = Math.Min(batchSize, order.Length - start);
+                int n = batch.Rows;
                 long tp = Stopwatch.GetTimestamp();
-                trainer.Backward(data.Gather(order, start, n));
+                trainer.Backward(batch);
                 long tc = Stopwatch.GetTimestamp();
                 if (clock is not null) clock[0] += Stopwatch.GetElapsedTime(tp, tc).TotalSeconds;
                 // X = [a, 1 | b, 1 | v] per row, v = −n·∂L/∂z (the per-sample loss gradient of the batch-mean loss)
@@ -454,8 +453,6 @@ public sealed class TinyExtender : Extender
         finally
         {
             RestoreParameterGradients(model, frozen);
-            model.Module.Train(was);
-            model.Module.ZeroGrad();
         }
         ArrayPool<float>.Shared.Return(xtxBuf);
         ArrayPool<float>.Shared.Return(xBuf);
@@ -543,16 +540,17 @@ public sealed class TinyExtender : Extender
         var colSum = new double[fa];
         float[] x = [];
         long aRows = 0, cRows = 0, samples = 0;
-        bool was = model.Module.IsTraining;
-        model.Module.Eval();
+        using var measuring = BatchPasses.Measuring(model.Module);
         var frozen = StopParameterGradients(model);
         try
         {
-            for (int bi = 0; bi < passes; bi++)
+            int bi = -1;
+            foreach (var batch in BatchPasses.Take(data, order, batches, batchSize))
             {
-                int start = bi * batchSize, n = Math.Min(batchSize, order.Length - start);
+                bi++;
+                int n = batch.Rows;
                 long tp = Stopwatch.GetTimestamp();
-                trainer.Backward(data.Gather(order, start, n));
+                trainer.Backward(batch);
                 long tc = Stopwatch.GetTimestamp();
                 if (clock is not null) clock[0] += Stopwatch.GetElapsedTime(tp, tc).TotalSeconds;
                 var grad = probe.Shift.Grad!.Span;
@@ -677,8 +675,6 @@ public sealed class TinyExtender : Extender
         finally
         {
             RestoreParameterGradients(model, frozen);
-            model.Module.Train(was);
-            model.Module.ZeroGrad();
         }
         if (d > fa)
         {
