@@ -69,12 +69,12 @@ internal static class ExperimentCommands
         };
         classification.SetAction(a => SweGrowth(a, GrowthTask.Classification));
         var similarity = new Command("similarity-growth",
-            "paper 002 (Sakai & Hotta) Tables 1–3 / Figure 6: grow VGG16 and MobileNetV1 from width 16 by +35% per step with random, ssd and firefly, " +
+            "paper 002 (Sakai & Hotta) Tables 1–3 / Figure 6: grow VGG16 (width 16) and MobileNetV1 (width 32) by +35% per step with random, ssd and firefly, " +
             "each plain and with the similarity regulariser (N steps after each growth, λ; --ablation: each term alone), SGD momentum 0.9 with cosine decay, " +
             "batch 128, crop + flip; accuracy, wall time and the chosen N beside the paper's tables, layer 2's cosine histogram and mean |cos| per layer over training. " +
             SimilarityGrowthTimes.Text)
         {
-            SimDataset, SharedOptions.Scale, SimSeeds, SimModels, SimMethods, SimN, SimLambda, SimAblation, SimStages, SimEpochs, SimWidth, SimPercent, SimPad,
+            SimDataset, SharedOptions.Scale, SimSeeds, SimModels, SimMethods, SimN, SimLambda, SimAblation, SimStages, SimEpochs, SimWidth, SimMobileNetWidth, SimPercent, SimPad,
             SimLr, SimMomentum, WeightDecay, SimBatch, SimNoAugment, SharedOptions.TrainSamples, SimTestSamples,
             SharedOptions.DataDir, SharedOptions.Out, SharedOptions.Json, SharedOptions.Threads,
         };
@@ -104,7 +104,8 @@ internal static class ExperimentCommands
     private static readonly Option<bool> SimAblation = Opt.Flag("--ablation", "also run each regulariser term alone (Table 3), at the first N and λ (default: on at paper scale)");
     private static readonly Option<int?> SimStages = Opt.IntOrNull("--stages", "growth steps (default: 2 quick, 4 paper)", 0, 100);
     private static readonly Option<int?> SimEpochs = Opt.IntOrNull("--epochs-per-stage", "epochs of the initial training and after every growth step (default: 2 quick, 50 paper)", 1, 100_000);
-    private static readonly Option<int?> SimWidth = Opt.IntOrNull("--width", "start width of every layer (default: 16, the paper's)", 1, 4096, "W");
+    private static readonly Option<int?> SimWidth = Opt.IntOrNull("--width", "start width of every VGG16 layer (default: 16, the paper's)", 1, 4096, "W");
+    private static readonly Option<int?> SimMobileNetWidth = Opt.IntOrNull("--mobilenet-width", "start width of every MobileNetV1 layer (default: 32, Firefly's growing variant; the paper: \"16 and 32\")", 1, 4096, "W");
     private static readonly Option<double?> SimPercent = new("--percent")
     {
         Description = "growth per step in % of the current total width (default: 35, the paper's)", HelpName = "P",
@@ -123,7 +124,7 @@ internal static class ExperimentCommands
     };
     private static readonly Option<int?> SimBatch = Opt.IntOrNull("--batch", "batch size (default: 128, the paper's)", 1, 1_000_000, "B");
     private static readonly Option<bool> SimNoAugment = Opt.Flag("--no-augment", "train without random crop and flip");
-    private static readonly Option<int?> SimTestSamples = Opt.IntOrNull("--test-samples", "evaluate on the first N test samples (default: 1000 quick, all at paper scale; 0: all)", 0, 10_000_000);
+    private static readonly Option<int?> SimTestSamples = Opt.IntOrNull("--test-samples", "evaluate on the first N test samples (default: 500 quick, all at paper scale; 0: all)", 0, 10_000_000);
 
     private static int SimilarityGrowth(ParseResult a)
     {
@@ -145,6 +146,7 @@ internal static class ExperimentCommands
         if (a.GetValue(SimStages) is { } st) o = o with { Stages = st };
         if (a.GetValue(SimEpochs) is { } ep) o = o with { EpochsPerStage = ep };
         if (a.GetValue(SimWidth) is { } w) o = o with { Width = w };
+        if (a.GetValue(SimMobileNetWidth) is { } mw) o = o with { MobileNetWidth = mw };
         if (a.GetValue(SimPercent) is { } pc) o = o with { Percent = pc };
         if (a.GetValue(SimPad) is { } pad) o = o with { Pad = pad };
         if (a.GetValue(SimLr) is { } lr) o = o with { LearningRate = lr };

@@ -88,7 +88,7 @@ public static class SimilarityGrowthExperiment
         var (ext, dist) = Presets(arm.Method);
         var phase = new StageTraining(o.EpochsPerStage);
         var growth = new GrowthRunConfig([], GrowthSchedule.FromPercent(o.Percent, o.Stages), GrowthMethods.Extender(ext), GrowthMethods.Distributor(dist),
-            phase, phase, o.BatchSize, o.LearningRate, (ulong)seed, Model: Network(model, o.Width, classes, spec.Channels), InputShape: shape,
+            phase, phase, o.BatchSize, o.LearningRate, (ulong)seed, Model: Network(model, o.WidthOf(model), classes, spec.Channels), InputShape: shape,
             WeightDecay: o.WeightDecay, Similarity: arm.Similarity, Optimizer: TrainingOptimizer.Sgd, Momentum: o.Momentum,
             Augmentation: o.Augment ? AugmentationConfig.CropAndFlip : null,
             LearningRateSchedule: new LrScheduleConfig(LrScheduleKind.Cosine, o.TotalEpochs));

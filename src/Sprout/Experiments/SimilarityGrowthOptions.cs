@@ -62,7 +62,9 @@ public sealed record SimilarityArm(string Method, SimilarityTerms Terms, int N, 
 /// <param name="TrainSamples">Training samples (a stratified subset; 0 = all), before the validation split.</param>
 /// <param name="TestSamples">Test samples evaluated (the first ones; 0 = all).</param>
 /// <param name="ValidationFraction">Share of the training samples held out as the runner's validation set.</param>
-/// <param name="Width">Start width of every layer (paper: 16).</param>
+/// <param name="Width">Start width of every VGG16 layer (paper: 16).</param>
+/// <param name="MobileNetWidth">Start width of every MobileNetV1 layer (paper: "16 and 32" — Firefly's growing
+/// MobileNetV1 starts at 32).</param>
 /// <param name="Percent">Growth per step in % of the current total width (paper: 35).</param>
 /// <param name="Stages">Growth steps (paper: 4 — 250 epochs, one every 50).</param>
 /// <param name="EpochsPerStage">Epochs of the initial training and of every stage (paper: 50).</param>
@@ -75,7 +77,7 @@ public sealed record SimilarityArm(string Method, SimilarityTerms Terms, int N, 
 /// <param name="Scale">Which preset the settings came from.</param>
 public sealed record SimilarityGrowthOptions(IReadOnlyList<string> Datasets, IReadOnlyList<string> Models, IReadOnlyList<string> Methods,
     IReadOnlyList<int> Iterations, IReadOnlyList<double> Lambdas, bool Ablation, int Seeds, int TrainSamples, int TestSamples,
-    double ValidationFraction, int Width, double Percent, int Stages, int EpochsPerStage, int Pad, double LearningRate, double Momentum,
+    double ValidationFraction, int Width, int MobileNetWidth, double Percent, int Stages, int EpochsPerStage, int Pad, double LearningRate, double Momentum,
     double WeightDecay, int BatchSize, bool Augment, ExperimentScale Scale)
 {
     /// <summary>The networks.</summary>
@@ -91,13 +93,13 @@ public sealed record SimilarityGrowthOptions(IReadOnlyList<string> Datasets, IRe
     public const double DefaultLambda = 0.01;
 
     /// <summary>
-    /// Quick scale (≈ 10 minutes on 2 cores): Fashion-MNIST padded by 2 to 32×32 (1 channel), 2,000 training samples
-    /// (10% held out), 1,000 test samples, 1 seed, VGG16 and MobileNetV1 at width 16, random / ssd-fast / firefly plain
+    /// Quick scale (≈ 10 minutes on 2 cores): Fashion-MNIST padded by 2 to 32×32 (1 channel), 1,000 training samples
+    /// (10% held out), 500 test samples, 1 seed, VGG16 at width 16 and MobileNetV1 at 32, random / ssd-fast / firefly plain
     /// and +sim (N 10, λ 0.01), 2 growth steps of +35%, 2 epochs per phase (6 in all, cosine decay over them),
     /// SGD lr 0.05 momentum 0.9 weight decay 1e-4, batch 128, crop + flip; no ablation arms (add --ablation).
     /// </summary>
     public static SimilarityGrowthOptions Quick(IReadOnlyList<string> datasets, int seeds = 1) =>
-        new(datasets, ModelNames, ["random", "ssd-fast", "firefly"], [10], [DefaultLambda], false, seeds, 2000, 1000, 0.1, 16, 35, 2, 2,
+        new(datasets, ModelNames, ["random", "ssd-fast", "firefly"], [10], [DefaultLambda], false, seeds, 1000, 500, 0.1, 16, 32, 35, 2, 2,
             datasets.Any(d => !d.StartsWith("cifar", StringComparison.Ordinal)) ? 2 : 0, 0.05, 0.9, 1e-4, 128, true, ExperimentScale.Quick);
 
     /// <summary>
@@ -131,6 +133,9 @@ public sealed record SimilarityGrowthOptions(IReadOnlyList<string> Datasets, IRe
         return list;
     }
 
+    /// <summary>The start width of a model's layers.</summary>
+    public int WidthOf(string model) => model == "mobilenetv1" ? MobileNetWidth : Width;
+
     /// <summary>Epochs of the whole run: the initial phase and every stage.</summary>
     public int TotalEpochs => (Stages + 1) * EpochsPerStage;
 
@@ -161,6 +166,7 @@ public sealed record SimilarityGrowthOptions(IReadOnlyList<string> Datasets, IRe
         if (TestSamples < 0) throw new ArgumentException("--test-samples must be ≥ 0");
         if (!(ValidationFraction > 0 && ValidationFraction < 1)) throw new ArgumentException($"the validation fraction must be in (0, 1), got {ValidationFraction}");
         if (Width is < 1 or > 4096) throw new ArgumentException($"--width must be in 1..4096, got {Width}");
+        if (MobileNetWidth is < 1 or > 4096) throw new ArgumentException($"--mobilenet-width must be in 1..4096, got {MobileNetWidth}");
         if (!(Percent > 0 && Percent <= 1000)) throw new ArgumentException($"--percent must be in (0, 1000], got {Percent}");
         if (Stages is < 0 or > 100) throw new ArgumentException($"--stages must be in 0..100, got {Stages}");
         if (EpochsPerStage is < 1 or > 100_000) throw new ArgumentException($"--epochs-per-stage must be in 1..100000, got {EpochsPerStage}");
@@ -182,7 +188,7 @@ public sealed record SimilarityGrowthOptions(IReadOnlyList<string> Datasets, IRe
             ("training samples (--train-samples)", (TrainSamples > 0 ? TrainSamples.ToString(ci) + " (stratified subset)" : "all") +
                 $", {ValidationFraction.ToString("0.##", ci)} of them held out as the runner's validation set (the paper has none)"),
             ("test samples (--test-samples)", TestSamples > 0 ? $"the first {TestSamples.ToString(ci)}" : "all"),
-            ("networks (--models)", string.Join(", ", Models) + $" at width {Width} in every layer (Firefly's variants; BN, VGG16 ReLU, MobileNetV1 swish)"),
+            ("networks (--models, --width, --mobilenet-width)", string.Join(", ", Models.Select(m => $"{m} at width {WidthOf(m)}")) + " in every layer (Firefly's variants; BN, VGG16 ReLU, MobileNetV1 swish)"),
             ("growth (--stages, --percent)", $"{Stages} steps of +{Percent.ToString("0.##", ci)}% of the current total width, one every {EpochsPerStage} epochs (paper: 4 steps, every 50 of 250 epochs)"),
             ("methods (--methods)", string.Join(", ", Methods.Select(m => m switch
             {

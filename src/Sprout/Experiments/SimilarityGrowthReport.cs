@@ -197,7 +197,6 @@ public static class SimilarityGrowthReport
                 sb.AppendLine($"| {c.Dataset} | {c.Model} | {c.Method} | {c.N} | {c.Lambda.ToString(ci)} | {c.Accuracy.ToString("0.00", ci)} | {SimilarityGrowthOptions.PaperN(PaperMethod(c.Method))} |");
             sb.AppendLine();
         }
-        var ablation = rows.Where(r => o.Ablation).ToList();
         if (o.Ablation)
         {
             sb.AppendLine("## Ablation (Proposed1 = mean |cos| term, Proposed2 = weight-sum term; paper: Table 3, CIFAR-10, VGG16)").AppendLine();

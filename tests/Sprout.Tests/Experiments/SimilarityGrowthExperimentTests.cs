@@ -32,7 +32,7 @@ public class SimilarityGrowthExperimentTests
         paper.Validate();
         Assert.Equal(0, paper.Pad);
         Assert.Equal(250, paper.TotalEpochs);                         // initial 50 + 4 stages × 50
-        Assert.Equal((16, 35.0, 128, 0.9), (paper.Width, paper.Percent, paper.BatchSize, paper.Momentum));
+        Assert.Equal((16, 32, 35.0, 128, 0.9), (paper.Width, paper.MobileNetWidth, paper.Percent, paper.BatchSize, paper.Momentum));
         // the paper's N_best per method; plain + ours + the two ablation arms
         Assert.Equal(new[] { "random", "random+sim N=20 λ=0.01", "random+cos N=20 λ=0.01", "random+sum N=20 λ=0.01" },
             paper.Arms("random").Select(a => a.Name));
