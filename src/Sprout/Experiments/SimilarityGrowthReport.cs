@@ -135,10 +135,11 @@ public static class SimilarityGrowthReport
                 if (r is null || r.Similarity.Count == 0 || r.Similarity[0] is not { Epochs.Count: > 0 } rec) continue;
                 int layers = rec.Epochs[0].MeanAbs.Length;
                 // every layer would crowd the chart: layers 1, 2, the middle one and the last
-                foreach (int k in new[] { 0, 1, layers / 2, layers - 1 }.Where(k => k < layers).Distinct())
+                var picked = new[] { 0, 1, layers / 2, layers - 1 }.Where(k => k < layers).Distinct().ToList();
+                foreach (int k in picked)
                     lines.Add(new EpochLine($"{(r.Arm.Terms == SimilarityTerms.None ? r.Arm.Method : r.Arm.Method + "+sim")}, layer {k + 1}",
                         rec.Epochs.Select(e => (double)e.Epoch).ToArray(), rec.Epochs.Select(e => k < e.MeanAbs.Length ? e.MeanAbs[k] : double.NaN).ToArray(),
-                        Dashed: r.Arm.Terms == SimilarityTerms.None));
+                        Dashed: r.Arm.Terms == SimilarityTerms.None, Colour: picked.IndexOf(k)));
             }
             if (lines.Count > 0)
                 charts.Add(($"mean |cos| per layer over training: {g.Key.Model}, {g.Key.Method} ({g.Key.Dataset}, seed 0; dashed: plain)",

@@ -12,7 +12,8 @@ public sealed record CosineHistogram(string Label, IReadOnlyList<double> Counts)
 /// <param name="X">Epochs.</param>
 /// <param name="Y">Values.</param>
 /// <param name="Dashed">Drawn dashed.</param>
-public sealed record EpochLine(string Label, IReadOnlyList<double> X, IReadOnlyList<double> Y, bool Dashed = false);
+/// <param name="Colour">Index into the palette (lines of the same layer share it); −1: the line's own index.</param>
+public sealed record EpochLine(string Label, IReadOnlyList<double> X, IReadOnlyList<double> Y, bool Dashed = false, int Colour = -1);
 
 /// <summary>
 /// Paper 002's Figure 6 with the report's look (ScottPlot, PNG and SVG): the pairwise-cosine histogram of a layer's
@@ -60,12 +61,14 @@ public static class SimilarityCharts
         {
             var l = lines[i];
             if (l.X.Count == 0) continue;
-            var s = p.Add.ScatterLine(l.X.ToArray(), l.Y.ToArray(), Charts.Palette[i % Charts.Palette.Length]);
+            var s = p.Add.ScatterLine(l.X.ToArray(), l.Y.ToArray(), Charts.Palette[(l.Colour >= 0 ? l.Colour : i) % Charts.Palette.Length]);
             s.LineWidth = 2;
             s.MarkerSize = 4;
             s.LinePattern = l.Dashed ? LinePattern.Dashed : LinePattern.Solid;
             s.LegendText = l.Label;
         }
+        double last = lines.SelectMany(l => l.X).DefaultIfEmpty(1).Max();
+        Charts.IntegerTicks(p.Axes.Bottom, 1, (int)Math.Max(1, last), "");   // epochs are whole
         return Save(p, dir, name);
     }
 
