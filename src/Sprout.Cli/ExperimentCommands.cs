@@ -68,8 +68,115 @@ internal static class ExperimentCommands
             MaxEpochsOpt, BudgetOpt, SharedOptions.TrainSamples, WeightDecay, OptimizerOpt, SharedOptions.DataDir, SharedOptions.Out, SharedOptions.Json, SharedOptions.Threads,
         };
         classification.SetAction(a => SweGrowth(a, GrowthTask.Classification));
+        var similarity = new Command("similarity-growth",
+            "paper 002 (Sakai & Hotta) Tables 1–3 / Figure 6: grow VGG16 (width 16) and MobileNetV1 (width 32) by +35% per step with random, ssd and firefly, " +
+            "each plain and with the similarity regulariser (N steps after each growth, λ; --ablation: each term alone), SGD momentum 0.9 with cosine decay, " +
+            "batch 128, crop + flip; accuracy, wall time and the chosen N beside the paper's tables, layer 2's cosine histogram and mean |cos| per layer over training. " +
+            SimilarityGrowthTimes.Text)
+        {
+            SimDataset, SharedOptions.Scale, SimSeeds, SimModels, SimMethods, SimN, SimLambda, SimAblation, SimStages, SimEpochs, SimWidth, SimMobileNetWidth, SimPercent, SimPad,
+            SimLr, SimMomentum, WeightDecay, SimBatch, SimNoAugment, SharedOptions.TrainSamples, SimTestSamples,
+            SharedOptions.DataDir, SharedOptions.Out, SharedOptions.Json, SharedOptions.Threads,
+        };
+        similarity.SetAction(SimilarityGrowth);
         var grow = RunCommand.CreateGrow();   // the same command as "sprout grow"
-        return new Command("experiment", "the papers' experiments") { sweInactive, sweDeep, recon, classification, grow };
+        return new Command("experiment", "the papers' experiments") { sweInactive, sweDeep, recon, classification, similarity, grow };
+    }
+
+    // --- similarity-growth (paper 002) ---
+
+    private static readonly Option<string?> SimDataset = Opt.Text("--dataset", "D",
+        "the data set: fashion-mnist or mnist (padded to 32×32, 1 channel), cifar10, cifar100, or cifar (both); default: fashion-mnist at quick scale, cifar (both) at paper scale");
+    private static readonly Option<int?> SimSeeds = Opt.IntOrNull("--seeds", "how many seeds to repeat over (default: 1 at quick scale, 3 at paper scale)", 1, 100);
+    private static readonly Option<string[]?> SimModels = Opt.List("--models", "M1,M2",
+        "the networks, comma-separated: vgg16, mobilenetv1 (default: both)",
+        s => SimilarityGrowthOptions.ModelNames.Contains(s) ? (s, null) : ((string?)null, $"unknown model '{s}' (known: {Opt.Alternatives(SimilarityGrowthOptions.ModelNames)})"));
+    private static readonly Option<string[]?> SimMethods = Opt.List("--methods", "M1,M2,…",
+        "the growth methods, comma-separated: random, ssd, ssd-fast (SSD with the fast eigen-solver), firefly (default: random, ssd-fast, firefly at quick scale; random, ssd, firefly at paper scale)",
+        s => SimilarityGrowthOptions.MethodNames.Contains(s) ? (s, null) : ((string?)null, $"unknown method '{s}' (known: {Opt.Alternatives(SimilarityGrowthOptions.MethodNames)})"));
+    private static readonly Option<int[]?> SimN = Opt.List("--n", "N1,N2,…",
+        "the regulariser's iterations after each growth step, comma-separated for a sweep (default: 10 at quick scale; each method's N_best from the paper, 20/10/15, at paper scale)",
+        s => Opt.IntItem(s, 1, 1_000_000));
+    private static readonly Option<double[]?> SimLambda = Opt.List<double>("--lambda", "L1,L2,…",
+        $"λ of the weight-sum term, comma-separated for a sweep (default: {SimilarityGrowthOptions.DefaultLambda.ToString(CultureInfo.InvariantCulture)}; the paper gives none)",
+        s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && double.IsFinite(v) && Math.Abs(v) <= 1000
+            ? (v, null) : (0, $"'{s}' is not a number in [-1000, 1000]"));
+    private static readonly Option<bool> SimAblation = Opt.Flag("--ablation", "also run each regulariser term alone (Table 3), at the first N and λ (default: on at paper scale)");
+    private static readonly Option<int?> SimStages = Opt.IntOrNull("--stages", "growth steps (default: 2 quick, 4 paper)", 0, 100);
+    private static readonly Option<int?> SimEpochs = Opt.IntOrNull("--epochs-per-stage", "epochs of the initial training and after every growth step (default: 2 quick, 50 paper)", 1, 100_000);
+    private static readonly Option<int?> SimWidth = Opt.IntOrNull("--width", "start width of every VGG16 layer (default: 16, the paper's)", 1, 4096, "W");
+    private static readonly Option<int?> SimMobileNetWidth = Opt.IntOrNull("--mobilenet-width", "start width of every MobileNetV1 layer (default: 32, Firefly's growing variant; the paper: \"16 and 32\")", 1, 4096, "W");
+    private static readonly Option<double?> SimPercent = new("--percent")
+    {
+        Description = "growth per step in % of the current total width (default: 35, the paper's)", HelpName = "P",
+        Validators = { r => { if (r.GetValueOrDefault<double?>() is { } v && !(v > 0 && v <= 1000)) r.AddError($"--percent must be in (0, 1000], got {v}"); } },
+    };
+    private static readonly Option<int?> SimPad = Opt.IntOrNull("--pad", "black pixels added on every side of the images (default: 2 for the 28×28 sets, 0 for CIFAR)", 0, 64, "PX");
+    private static readonly Option<double?> SimLr = new("--lr")
+    {
+        Description = "SGD learning rate at the start of the cosine decay (default: 0.05 quick, 0.1 paper — Firefly's; the paper gives none)", HelpName = "LR",
+        Validators = { r => { if (r.GetValueOrDefault<double?>() is { } v && !(v > 0 && v <= 10)) r.AddError($"--lr must be in (0, 10], got {v}"); } },
+    };
+    private static readonly Option<double?> SimMomentum = new("--momentum")
+    {
+        Description = "SGD momentum (default: 0.9, the paper's)", HelpName = "M",
+        Validators = { r => { if (r.GetValueOrDefault<double?>() is { } v && !(v >= 0 && v < 1)) r.AddError($"--momentum must be in [0, 1), got {v}"); } },
+    };
+    private static readonly Option<int?> SimBatch = Opt.IntOrNull("--batch", "batch size (default: 128, the paper's)", 1, 1_000_000, "B");
+    private static readonly Option<bool> SimNoAugment = Opt.Flag("--no-augment", "train without random crop and flip");
+    private static readonly Option<int?> SimTestSamples = Opt.IntOrNull("--test-samples", "evaluate on the first N test samples (default: 500 quick, all at paper scale; 0: all)", 0, 10_000_000);
+
+    private static int SimilarityGrowth(ParseResult a)
+    {
+        string scale = a.GetValue(SharedOptions.Scale)!;
+        string? dsOpt = a.GetValue(SimDataset);
+        string[] datasets = (dsOpt ?? (scale == "quick" ? "fashion-mnist" : "cifar")) switch
+        {
+            "cifar" => ["cifar10", "cifar100"],
+            "fmnist" => ["fashion-mnist"],
+            var d => [d],
+        };
+        int seeds = a.GetValue(SimSeeds) ?? (scale == "quick" ? 1 : 3);
+        var o = scale == "quick" ? SimilarityGrowthOptions.Quick(datasets, seeds) : SimilarityGrowthOptions.Paper(datasets, seeds);
+        if (a.Given(SimModels) is { } models) o = o with { Models = models.Distinct().ToArray() };
+        if (a.Given(SimMethods) is { } methods) o = o with { Methods = methods.Distinct().ToArray() };
+        if (a.Given(SimN) is { } n) o = o with { Iterations = n.Distinct().ToArray() };
+        if (a.Given(SimLambda) is { } l) o = o with { Lambdas = l.Distinct().ToArray() };
+        if (a.GetValue(SimAblation)) o = o with { Ablation = true };
+        if (a.GetValue(SimStages) is { } st) o = o with { Stages = st };
+        if (a.GetValue(SimEpochs) is { } ep) o = o with { EpochsPerStage = ep };
+        if (a.GetValue(SimWidth) is { } w) o = o with { Width = w };
+        if (a.GetValue(SimMobileNetWidth) is { } mw) o = o with { MobileNetWidth = mw };
+        if (a.GetValue(SimPercent) is { } pc) o = o with { Percent = pc };
+        if (a.GetValue(SimPad) is { } pad) o = o with { Pad = pad };
+        if (a.GetValue(SimLr) is { } lr) o = o with { LearningRate = lr };
+        if (a.GetValue(SimMomentum) is { } mom) o = o with { Momentum = mom };
+        if (a.GetResult(WeightDecay) is { Implicit: false }) o = o with { WeightDecay = a.GetValue(WeightDecay) };
+        if (a.GetValue(SimBatch) is { } b) o = o with { BatchSize = b };
+        if (a.GetValue(SimNoAugment)) o = o with { Augment = false };
+        if (a.GetResult(SharedOptions.TrainSamples) is { Implicit: false }) o = o with { TrainSamples = a.GetValue(SharedOptions.TrainSamples) };
+        if (a.GetValue(SimTestSamples) is { } ts) o = o with { TestSamples = ts };
+        try { o.Validate(); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
+        bool json = a.GetValue(SharedOptions.Json);
+        string outDir = a.GetValue(SharedOptions.Out) ?? Path.Combine("runs", RunFiles.TimestampedName("similarity-growth", DateTime.UtcNow));
+        SharedOptions.ApplyThreads(a);
+        string dataDir = DataDirectory.Resolve(a.GetValue(SharedOptions.DataDir));
+        foreach (var ds in o.Datasets) RequirePresent(ds, dataDir);   // fail fast, before any training
+        Directory.CreateDirectory(outDir);
+        var progress = json ? Console.Error : Console.Out;
+        foreach (var (c, v) in o.Choices()) progress.WriteLine($"{c}: {v}");
+        progress.WriteLine($"run folders in {outDir}/<data set>/<model>/<arm>/seed-<n> (a run group per arm)");
+        var started = DateTime.UtcNow;
+        IReadOnlyList<SimilarityGrowthRuns> runs = [];
+        int code = WithStop(outDir, "similarity-growth", stop => runs = SimilarityGrowthExperiment.Run(o,
+            (ds, pad) => RunData.Load(ds, dataDir, null, InputScaling.Standardize, pad), outDir, line => progress.WriteLine(line), stop));
+        if (code != 0) return code;
+        double minutes = (DateTime.UtcNow - started).TotalMinutes;
+        string md = SimilarityGrowthReport.Write(o, runs, outDir, minutes);
+        Console.WriteLine(json ? File.ReadAllText(Path.Combine(outDir, "results.json")) : md);
+        progress.WriteLine($"results in {outDir} (results.md, results.json, charts/), {minutes:F1} min");
+        return 0;
     }
 
     // Throws a one-line error naming the folder when a data set is not there yet.
@@ -324,4 +431,11 @@ internal static class SweGrowthTimes
         "≤ 250 epochs per phase): an estimated 3.5–7 h per data set.";
     public const string Classification = "Quick scale on MNIST: 0.9 min on 2 cores; paper scale: an estimated 1–5 h per MNIST-sized data set, " +
         "and about 5 h per CIFAR-10 run (about 55 s per epoch of 40,000 images), i.e. days for a CIFAR table.";
+}
+
+/// <summary>Measured wall times of the similarity-growth experiment on this project's 2-core machine, for its help.</summary>
+internal static class SimilarityGrowthTimes
+{
+    public const string Text = "Quick scale: about 20 min on this project's 2 shared cores (VGG16 3.5 min, MobileNetV1 the rest); " +
+        "paper scale: an estimated 5–9 h per VGG16 run and ~40 h per MobileNetV1 run here, months for the default 144 runs (docs/growth.md).";
 }

@@ -36,7 +36,7 @@ internal static class RunFlow
             }
         }
         Workers.Threads = threads ?? cfg.Threads;
-        var (full, test) = RunData.Load(cfg.Dataset, dataDir, line => progress.WriteLine(line), cfg.InputScaling);
+        var (full, test) = RunData.Load(cfg.Dataset, dataDir, line => progress.WriteLine(line), cfg.InputScaling, cfg.Pad);
         var (train, val) = RunData.TrainValidation(full, cfg.TrainSamples, cfg.ValidationFraction, new Rng(cfg.Growth.Seed).Fork("split"));
         var g = cfg.Growth;
         string what = g.Model is null ? $"an MLP {string.Join("-", g.Widths)}" : "the configured network";

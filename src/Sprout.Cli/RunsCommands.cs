@@ -63,6 +63,7 @@ internal static class RunsCommands
         IReadOnlyList<int>? inputShape = null;
         var scaling = InputScaling.Standardize;
         bool reconstruction = false;
+        int pad = 0;
         string path;
         if (Directory.Exists(target))
         {
@@ -70,6 +71,7 @@ internal static class RunsCommands
             dataset = session.Config.Dataset;
             inputShape = session.Config.Growth.InputShape;
             scaling = session.Config.InputScaling;   // the run's own data preparation and objective
+            pad = session.Config.Pad;
             reconstruction = session.Config.Growth.Task == Sprout.Growth.GrowthTask.Reconstruction;
             path = a.GetValue(Best) ? RunFiles.BestCheckpoint(target) : RunFiles.LastCheckpoint(target);
             if (!File.Exists(path)) throw new IOException($"{target} has no {Path.GetFileName(path)} yet (the run saved no checkpoint)");
@@ -82,10 +84,10 @@ internal static class RunsCommands
         }
         var ck = CheckpointFile.Load(path);
         var module = ck.BuildModule(ck.Metadata.ContainsKey("model/" + CheckpointFile.ArchitectureKey) ? "model/" : "");
-        var (_, test) = RunData.Load(dataset, a.GetValue(SharedOptions.DataDir), null, scaling);
+        var (_, test) = RunData.Load(dataset, a.GetValue(SharedOptions.DataDir), null, scaling, pad);
         if (reconstruction) test = test.WithInputAsTarget();
         if (inputShape is null && module is Sequential { Layers: [Conv2d first, ..] } && DataCatalog.Find(dataset) is { } spec)
-            inputShape = [first.Config.InChannels, spec.Height, spec.Width];
+            inputShape = [first.Config.InChannels, spec.Height + 2 * pad, spec.Width + 2 * pad];
         if (inputShape is { Count: > 0 }) test = test.WithShape(inputShape.ToArray());
         try { module.ToConfig().OutputShape(test.SampleShape); }
         catch (ArgumentException e) { throw new ArgumentException($"{path}: its model does not take {dataset}'s samples ({e.Message})", e); }

@@ -90,6 +90,28 @@ public sealed class Dataset
         return new Dataset(name ?? Name + "[subset]", px, labels, Channels, Height, Width, Classes, coarse);
     }
 
+    /// <summary>The largest accepted padding, in pixels per side.</summary>
+    public const int MaxPad = 1024;
+
+    /// <summary>
+    /// A copy with <paramref name="pixels"/> black (0-valued) pixels added on every side of every image (e.g. 28×28
+    /// Fashion-MNIST padded by 2 to CIFAR's 32×32); 0 returns this data set.
+    /// </summary>
+    public Dataset Pad(int pixels)
+    {
+        if (pixels is < 0 or > MaxPad) throw new ArgumentOutOfRangeException(nameof(pixels), $"padding must be in 0..{MaxPad} pixels, got {pixels}");
+        if (pixels == 0) return this;
+        int h = Height + 2 * pixels, w = Width + 2 * pixels;
+        long size = (long)Channels * h * w;
+        var px = new byte[checked(size * Count)];
+        for (int i = 0; i < Count; i++)
+            for (int c = 0; c < Channels; c++)
+                for (int y = 0; y < Height; y++)
+                    Pixels.AsSpan((int)(((long)i * Channels + c) * Height * Width + (long)y * Width), Width)
+                        .CopyTo(px.AsSpan((int)(i * size + ((long)c * h + y + pixels) * w + pixels), Width));
+        return new Dataset(Name, px, Labels, Channels, h, w, Classes, CoarseLabels);
+    }
+
     /// <summary>
     /// Merges data sets of the same image shape and class count (e.g. train followed by test), in order.
     /// </summary>

@@ -5,7 +5,11 @@ namespace Sprout.Diagnostics;
 /// <param name="Mean">Mean cosine (NaN with no pairs).</param>
 /// <param name="Max">Largest cosine (NaN with no pairs).</param>
 /// <param name="Histogram">Counts over equal bins of [−1, 1].</param>
-public sealed record CosineSummary(int Pairs, double Mean, double Max, int[] Histogram);
+public sealed record CosineSummary(int Pairs, double Mean, double Max, int[] Histogram)
+{
+    /// <summary>Mean |cosine| over the pairs (paper 002's μ_sim; NaN with no pairs).</summary>
+    public double MeanAbs { get; init; } = double.NaN;
+}
 
 /// <summary>Cosine-similarity diagnostics of neurons' incoming weights (methods §8).</summary>
 public static class WeightSimilarity
@@ -32,7 +36,7 @@ public static class WeightSimilarity
         ArgumentNullException.ThrowIfNull(rows);
         if (bins < 1) throw new ArgumentOutOfRangeException(nameof(bins));
         var hist = new int[bins];
-        double sum = 0, max = double.NegativeInfinity;
+        double sum = 0, sumAbs = 0, max = double.NegativeInfinity;
         int pairs = 0;
         var norms = rows.Select(r => (double)System.Numerics.Tensors.TensorPrimitives.Norm(r)).ToArray();
         for (int i = 0; i < rows.Count; i++)
@@ -42,10 +46,14 @@ public static class WeightSimilarity
                 double c = den > 0 ? System.Numerics.Tensors.TensorPrimitives.Dot(rows[i], rows[j]) / den : 0;
                 c = Math.Clamp(c, -1, 1);
                 sum += c;
+                sumAbs += Math.Abs(c);
                 max = Math.Max(max, c);
                 pairs++;
                 hist[Math.Min(bins - 1, (int)((c + 1) / 2 * bins))]++;
             }
-        return new CosineSummary(pairs, pairs > 0 ? sum / pairs : double.NaN, pairs > 0 ? max : double.NaN, hist);
+        return new CosineSummary(pairs, pairs > 0 ? sum / pairs : double.NaN, pairs > 0 ? max : double.NaN, hist)
+        {
+            MeanAbs = pairs > 0 ? sumAbs / pairs : double.NaN,
+        };
     }
 }

@@ -30,10 +30,10 @@ public static class ExperimentRuns
     /// folder holds none, else the run there continued from its last checkpoint (it must be a run of the same config,
     /// the thread count aside). <paramref name="stop"/> (shared by all the runs of an experiment) stops it at the next
     /// safe point with <see cref="TrainingInterruptedException"/>; <paramref name="checkpointSaved"/> sees every
-    /// checkpoint it saves.
+    /// checkpoint it saves; <paramref name="configure"/> sees the session before it runs (to hook its events).
     /// </summary>
     internal static GrowthRunReport Run(RunConfig config, string dir, InMemoryDataset train, InMemoryDataset validation, InMemoryDataset test,
-        Action<string>? log, StopSignal? stop, Action<RunSession>? checkpointSaved = null)
+        Action<string>? log, StopSignal? stop, Action<RunSession>? checkpointSaved = null, Action<RunSession>? configure = null)
     {
         RunSession session;
         CheckpointFile? resume = null;
@@ -53,6 +53,7 @@ public static class ExperimentRuns
         if (stop is not null) session.Runner.Stop = stop;
         if (log is not null) session.Runner.Log = line => log($"{config.Name}: {line}");
         session.CheckpointSaved = checkpointSaved;
+        configure?.Invoke(session);
         return session.Run(train, validation, test, resume);
     }
 }

@@ -15,10 +15,14 @@ namespace Sprout.Runs;
 /// <param name="ValidationFraction">Share of the training samples held out for validation.</param>
 /// <param name="Threads">Worker threads (results are bit-identical for the same thread count).</param>
 /// <param name="InputScaling">How pixels become features (standardised by default; not written then).</param>
+/// <param name="Pad">Black pixels added on every side of every image before anything else (0, the default: none; not
+/// written then), e.g. 2 to run 28×28 images through a 32×32 network.</param>
 public sealed record RunConfig(string Command, string Name, string Dataset, GrowthRunConfig Growth,
     int TrainSamples = 0, double ValidationFraction = 0.1, int Threads = 1,
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
-    InputScaling InputScaling = InputScaling.Standardize)
+    InputScaling InputScaling = InputScaling.Standardize,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    int Pad = 0)
 {
     /// <summary>Checks the config; throws <see cref="ArgumentException"/> naming the field.</summary>
     public void Validate()
@@ -28,8 +32,9 @@ public sealed record RunConfig(string Command, string Name, string Dataset, Grow
         if (!RunData.Names.Contains(Dataset)) throw new ArgumentException($"unknown data set '{Dataset}' (known: {string.Join(", ", RunData.Names)})");
         ArgumentNullException.ThrowIfNull(Growth);
         Growth.Validate();
-        if (Growth.InputSize != RunData.Features(Dataset))
-            throw new ArgumentException($"the network's input has {Growth.InputSize} features, {Dataset} has {RunData.Features(Dataset)}");
+        if (Pad is < 0 or > Data.Dataset.MaxPad) throw new ArgumentException($"pad must be in 0..{Data.Dataset.MaxPad} pixels, got {Pad}");
+        if (Growth.InputSize != RunData.Features(Dataset, Pad))
+            throw new ArgumentException($"the network's input has {Growth.InputSize} features, {Dataset} has {RunData.Features(Dataset, Pad)}");
         if (TrainSamples < 0) throw new ArgumentException("trainSamples must be ≥ 0");
         if (!(ValidationFraction > 0 && ValidationFraction < 1)) throw new ArgumentException($"validationFraction must be in (0, 1), got {ValidationFraction}");
         if (Threads is < 1 or > 256) throw new ArgumentException($"threads must be in [1, 256], got {Threads}");

@@ -16,17 +16,21 @@ public static class RunData
     /// <summary>Every name <see cref="Load"/> accepts.</summary>
     public static IReadOnlyList<string> Names { get; } = DataCatalog.Names.Concat(SyntheticNames).ToArray();
 
-    /// <summary>Features per sample of a data set (784 for MNIST, 2 for the generated ones).</summary>
-    public static int Features(string name) => SyntheticNames.Contains(name) ? 2 : DataCatalog.Get(name) is var d ? d.Channels * d.Height * d.Width : 0;
+    /// <summary>Features per sample of a data set (784 for MNIST, 2 for the generated ones), its images padded by
+    /// <paramref name="pad"/> pixels on every side (generated sets ignore it).</summary>
+    public static int Features(string name, int pad = 0) =>
+        SyntheticNames.Contains(name) ? 2 : DataCatalog.Get(name) is var d ? d.Channels * (d.Height + 2 * pad) * (d.Width + 2 * pad) : 0;
 
     /// <summary>
     /// Train and test splits of <paramref name="name"/>: catalog images normalised with the training set's per-channel
     /// statistics and kept as bytes; a generated set is drawn from fixed streams (the same data for every run).
     /// A catalog set missing from <paramref name="dataDir"/> is fetched first when <paramref name="log"/> is given.
-    /// <paramref name="scaling"/> says how catalog pixels become features (generated sets ignore it).
+    /// <paramref name="scaling"/> says how catalog pixels become features (generated sets ignore it);
+    /// <paramref name="pad"/> adds that many black pixels on every side of every image first (the statistics of
+    /// <see cref="InputScaling.Standardize"/> are those of the padded training images).
     /// </summary>
     public static (InMemoryDataset Train, InMemoryDataset Test) Load(string name, string? dataDir, Action<string>? log = null,
-        InputScaling scaling = InputScaling.Standardize)
+        InputScaling scaling = InputScaling.Standardize, int pad = 0)
     {
         ArgumentNullException.ThrowIfNull(name);
         if (SyntheticNames.Contains(name))
@@ -47,8 +51,8 @@ public static class RunData
             var fetched = new DataFetcher(dir, line => log("  " + line)).Fetch(spec);
             log($"{name}: {fetched.Source}");
         }
-        var train = DataCatalog.Load(spec, DataSplit.Train, dir);
-        var test = DataCatalog.Load(spec, DataSplit.Test, dir);
+        var train = DataCatalog.Load(spec, DataSplit.Train, dir).Pad(pad);
+        var test = DataCatalog.Load(spec, DataSplit.Test, dir).Pad(pad);
         var (mean, std) = scaling switch
         {
             InputScaling.Standardize => train.ChannelStats(),

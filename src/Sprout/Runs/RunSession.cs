@@ -48,6 +48,12 @@ public sealed class RunSession
     /// </summary>
     public Action<RunSession>? CheckpointSaved { get; set; }
 
+    /// <summary>Called after every epoch's metrics row is written (the runner's model is the epoch's end state).</summary>
+    public Action<GrowthEpoch>? EpochEnded { get; set; }
+
+    /// <summary>Called when the run finishes, before its report and final checkpoint are written.</summary>
+    public Action<GrowthRunReport>? RunFinished { get; set; }
+
     /// <summary>Path of a run file.</summary>
     public string PathOf(string file) => Path.Combine(Directory, file);
 
@@ -120,7 +126,11 @@ public sealed class RunSession
         using var events = OpenLog(RunFiles.Events, eventsBytes);
         _metricsHeader = metrics.Length > 0;
         var r = Runner;
-        r.EpochCompleted = e => Epoch(e, metrics);
+        r.EpochCompleted = e =>
+        {
+            Epoch(e, metrics);
+            EpochEnded?.Invoke(e);
+        };
         r.StageCompleted = report => Stage(report, events);
         r.SafePoint = runner =>
         {
@@ -133,7 +143,11 @@ public sealed class RunSession
         };
         // the final report is written before the checkpoint that marks the run finished: a run killed between the two
         // is not finished yet, and its resume writes the report again
-        r.Finished = report => WriteAtomically(PathOf(RunFiles.Report), JsonSerializer.Serialize(report, GrowthRunConfig.JsonOptions));
+        r.Finished = report =>
+        {
+            RunFinished?.Invoke(report);
+            WriteAtomically(PathOf(RunFiles.Report), JsonSerializer.Serialize(report, GrowthRunConfig.JsonOptions));
+        };
         return r.Run(train, validation, test, resume);
     }
 
