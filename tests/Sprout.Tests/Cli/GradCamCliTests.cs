@@ -14,12 +14,7 @@ public class GradCamCliTests
     // a CIFAR-10 folder of the real binary format (20 test images) and a small conv model for it
     private static (TempDir Data, TempDir Out, string Checkpoint) Setup(bool conv = true)
     {
-        var data = new TempDir();
-        string folder = Path.Combine(data.Path, "cifar10");
-        Directory.CreateDirectory(folder);
-        byte[] Labels(int n, int offset) => Enumerable.Range(0, n).Select(i => (byte)((i + offset) % 10)).ToArray();
-        for (int b = 1; b <= 5; b++) File.WriteAllBytes(Path.Combine(folder, $"data_batch_{b}.bin"), Fixtures.CifarBytes(Labels(4, b), null));
-        File.WriteAllBytes(Path.Combine(folder, "test_batch.bin"), Fixtures.CifarBytes(Labels(20, 0), null));
+        var data = Fixtures.Cifar10Folder(perBatch: 4, test: 20);
         var cfg = conv
             ? new SequentialConfig([
                 new Conv2dConfig(3, 4, 3, 2, 1), ActivationConfig.Relu, new Conv2dConfig(4, 6, 3, 2, 1), new BatchNormConfig(6), ActivationConfig.Relu,

@@ -51,6 +51,22 @@ internal static class Fixtures
         return bytes;
     }
 
+    /// <summary>
+    /// A data folder holding a generated CIFAR-10 of the real binary format: five training batches of
+    /// <paramref name="perBatch"/> images and a test batch of <paramref name="test"/>, labels cycling through 0–9
+    /// (training batch b starts at label b, the test batch at 0).
+    /// </summary>
+    public static TempDir Cifar10Folder(int perBatch = 20, int test = 20)
+    {
+        var data = new TempDir();
+        string folder = System.IO.Path.Combine(data.Path, "cifar10");
+        Directory.CreateDirectory(folder);
+        static byte[] Labels(int n, int offset) => Enumerable.Range(0, n).Select(i => (byte)((i + offset) % 10)).ToArray();
+        for (int b = 1; b <= 5; b++) System.IO.File.WriteAllBytes(System.IO.Path.Combine(folder, $"data_batch_{b}.bin"), CifarBytes(Labels(perBatch, b), null));
+        System.IO.File.WriteAllBytes(System.IO.Path.Combine(folder, "test_batch.bin"), CifarBytes(Labels(test, 0), null));
+        return data;
+    }
+
     /// <summary>A data set with given labels and pseudo-random pixels.</summary>
     public static Dataset Synthetic(int count, int classes, int channels = 1, int side = 4, ulong seed = 7)
     {

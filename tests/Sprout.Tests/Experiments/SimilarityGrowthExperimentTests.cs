@@ -85,12 +85,7 @@ public class SimilarityGrowthExperimentTests
     // a generated CIFAR-10 in the real binary format: 5 × 20 training images and 20 test images
     private static TempDir Cifar()
     {
-        var data = new TempDir();
-        string folder = Path.Combine(data.Path, "cifar10");
-        Directory.CreateDirectory(folder);
-        byte[] Labels(int n, int offset) => Enumerable.Range(0, n).Select(i => (byte)((i + offset) % 10)).ToArray();
-        for (int b = 1; b <= 5; b++) File.WriteAllBytes(Path.Combine(folder, $"data_batch_{b}.bin"), Fixtures.CifarBytes(Labels(20, b), null));
-        File.WriteAllBytes(Path.Combine(folder, "test_batch.bin"), Fixtures.CifarBytes(Labels(20, 0), null));
+        var data = Fixtures.Cifar10Folder();
         Assert.True(DataCatalog.IsPresent(DataCatalog.Cifar10, data.Path));
         return data;
     }
