@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs Sprout's benchmarks (which run the PyTorch baseline in the same run and print the ratios).
-# Usage: benchmarks/run.sh [gemm|mlp|cnn|all] [extra sprout bench options]
+# Usage: benchmarks/run.sh [gemm|mlp|cnn|convnets|all] [extra sprout bench options]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 unset OPENBLAS_CORETYPE   # halves OpenBLAS (and so PyTorch) speed on this machine when set
@@ -11,6 +11,7 @@ case "$what" in
   gemm) $cli bench gemm "$@" ;;
   mlp)  $cli bench mlp "$@" ;;
   cnn)  $cli bench cnn "$@" ;;
-  all)  $cli bench gemm "$@"; $cli bench mlp "$@"; $cli bench cnn "$@" ;;
-  *) echo "usage: benchmarks/run.sh [gemm|mlp|cnn|all] [options]" >&2; exit 2 ;;
+  convnets) $cli bench convnets "$@" ;;
+  all)  $cli bench gemm "$@"; $cli bench mlp "$@"; $cli bench cnn "$@"; $cli bench convnets "$@" ;;
+  *) echo "usage: benchmarks/run.sh [gemm|mlp|cnn|convnets|all] [options]" >&2; exit 2 ;;
 esac

@@ -70,7 +70,7 @@ internal static class BenchCommands
             StepModel, SharedOptions.Batch, StepSteps, SharedOptions.Threads,
         };
         step.SetAction(Step);
-        return new Command("bench", "timings, never pass/fail: a table, or JSON with --json") { gemm, mlp, CnnBench.Create(), step };
+        return new Command("bench", "timings, never pass/fail: a table, or JSON with --json") { gemm, mlp, CnnBench.Create(), ConvNetBench.Create(), step };
     }
 
     // "784-120-10" → [784, 120, 10]: two or more positive widths

@@ -148,6 +148,21 @@ public static partial class Ops
         return y;
     }
 
+    /// <summary>Swish / SiLU: x·σ(x). One primitive rather than x·Sigmoid(x): one pass each way, and its backward rule
+    /// recomputes σ(x) instead of keeping a second activation-sized tensor.</summary>
+    public static Tensor Swish(Tensor x)
+    {
+        var y = NewOut(x.ShapeArray());
+        Workers.For(x.Length, (s, n) => Activations.Swish(x.Span.Slice(s, n), y.Span.Slice(s, n)));
+        if (Graph.Needs(x))
+            Graph.Record(y, "Swish", [x], () =>
+            {
+                var gb = x.GradBuffer(out bool fresh);
+                Workers.For(x.Length, (s, n) => Activations.SwishBackward(x.Span.Slice(s, n), y.Grad!.Span.Slice(s, n), gb.Span.Slice(s, n), !fresh));
+            });
+        return y;
+    }
+
     /// <summary>Hyperbolic tangent.</summary>
     public static Tensor Tanh(Tensor x)
     {

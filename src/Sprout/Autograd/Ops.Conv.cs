@@ -43,6 +43,21 @@ public static partial class Ops
         int cg = c / groups, fg = f / groups, hw = g.H * g.W, ohw = g.OH * g.OW, k = g.K;
         int ld = Im2Col.LeadingDimension(g);
         int parts = ConvParts(n, (long)f * ohw * k);
+        if (UsesDepthwise(groups, c, f))
+        {
+            // one filter per channel: phase-plane multiply-adds, no column matrix (DepthwiseConv)
+            unsafe
+            {
+                fixed (float* pw = wSpan) fixed (float* pb = bSpan)
+                {
+                    nint wa = (nint)pw, ba = (nint)pb;
+                    int wLen = wSpan.Length, bLen = hasBias ? bSpan.Length : 0;
+                    ImageParts(xSpan, ySpan, n, c * hw, f * ohw, parts, (count, xs, ys) =>
+                        DepthwiseConv.Forward(count, c, new ReadOnlySpan<float>((float*)wa, wLen), xs, g, new ReadOnlySpan<float>((float*)ba, bLen), ys));
+                }
+            }
+            return;
+        }
         if (UsesWinograd(groups, g, f))
         {
             // 3×3 stride 1 with enough channels: Winograd F(2×2, 3×3), 16 multiplies per 2×2 outputs instead of 36
@@ -135,7 +150,17 @@ public static partial class Ops
         {
             var gx = x.GradBuffer(out bool fresh);
             bool asConv = groups == 1 && g.SH == 1 && g.SW == 1 && g.PH <= g.KH - 1 && g.PW <= g.KW - 1 && !g.IsIdentity;
-            if (asConv)
+            if (UsesDepthwise(groups, c, f))
+            {
+                int dparts = ConvParts(n, (long)f * ohw * k);
+                Workers.Run(dparts, part =>
+                {
+                    var (s, e) = Range(n, part, dparts);
+                    DepthwiseConv.InputGrad(e - s, c, w.Span, gy.Span.Slice(s * f * ohw, (e - s) * f * ohw), g,
+                        gx.Span.Slice(s * c * hw, (e - s) * c * hw), accumulate: !fresh);
+                });
+            }
+            else if (asConv)
             {
                 // dX = conv(dY, W') with W'[ci, fo, i, j] = W[fo, ci, kh−1−i, kw−1−j], padding k−1−p, stride 1
                 var wt = Tensor.Empty(c, f, g.KH, g.KW);
@@ -196,8 +221,9 @@ public static partial class Ops
         {
             int parts = ConvParts(n, (long)f * ohw * k);
             bool winograd = groups == 1 && UseWinograd && Winograd.AppliesToWeightGrad(g, f);
+            bool depthwise = UsesDepthwise(groups, c, f);
             bool direct = winograd || UsesDirectConv(groups, g);
-            var cols = ColumnBuffers(parts, g.IsIdentity || direct ? 0 : k * ld);
+            var cols = ColumnBuffers(parts, g.IsIdentity || direct || depthwise ? 0 : k * ld);
             var dws = new Tensor[parts];
             for (int p = 0; p < parts; p++) dws[p] = Tensor.Zeros(w.ShapeArray());
             Workers.Run(parts, part =>
@@ -207,6 +233,11 @@ public static partial class Ops
                 var xs = x.Span;
                 var col = cols[part].Span;
                 var dw = dws[part].Span;
+                if (depthwise)
+                {
+                    DepthwiseConv.WeightGrad(e - s, c, gys.Slice(s * f * ohw, (e - s) * f * ohw), xs.Slice(s * c * hw, (e - s) * c * hw), g, dw);
+                    return;
+                }
                 if (winograd)
                 {
                     Winograd.WeightGrad(e - s, f, gys.Slice(s * f * ohw, (e - s) * f * ohw), xs.Slice(s * c * hw, (e - s) * c * hw), g, dw);
@@ -252,6 +283,12 @@ public static partial class Ops
             }
         }
     }
+
+    /// <summary>Whether depthwise convolutions (groups = input channels = output channels) use <see cref="DepthwiseConv"/>;
+    /// switch it off to compare with the per-channel GEMM.</summary>
+    public static bool UseDepthwise { get; set; } = true;
+
+    private static bool UsesDepthwise(int groups, int c, int f) => groups > 1 && groups == c && f == c && UseDepthwise;
 
     /// <summary>Whether stride-1 convolutions use the direct kernels (<see cref="DirectConv"/>) where they apply; switch it
     /// off to compare with the implicit GEMM.</summary>

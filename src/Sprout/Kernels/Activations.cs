@@ -100,4 +100,77 @@ public static class Activations
             dx[i] = accumulate ? dx[i] + r : r;
         }
     }
+
+    /// <summary>y = x·σ(x) (Swish / SiLU), σ(x) = 1/(1 + e^−x) with Vector512.Exp.</summary>
+    public static void Swish(ReadOnlySpan<float> x, Span<float> y)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var one = Vector512<float>.One;
+            for (; i + 16 <= x.Length; i += 16)
+            {
+                var xv = Vector512.Create(x.Slice(i, 16));
+                (xv / (one + Vector512.Exp(-xv))).CopyTo(y.Slice(i, 16));
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var one = Vector256<float>.One;
+            for (; i + 8 <= x.Length; i += 8)
+            {
+                var xv = Vector256.Create(x.Slice(i, 8));
+                (xv / (one + Vector256.Exp(-xv))).CopyTo(y.Slice(i, 8));
+            }
+        }
+        SwishScalar(x[i..], y[i..]);
+    }
+
+    /// <summary>Scalar twin of <see cref="Swish"/>.</summary>
+    public static void SwishScalar(ReadOnlySpan<float> x, Span<float> y)
+    {
+        for (int i = 0; i < x.Length; i++) y[i] = x[i] / (1f + MathF.Exp(-x[i]));
+    }
+
+    /// <summary>dx (+)= g · σ(x)·(1 + x·(1 − σ(x))), the derivative of x·σ(x) (σ recomputed, not stored).</summary>
+    public static void SwishBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> g, Span<float> dx, bool accumulate)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var one = Vector512<float>.One;
+            for (; i + 16 <= x.Length; i += 16)
+            {
+                var xv = Vector512.Create(x.Slice(i, 16));
+                var sg = one / (one + Vector512.Exp(-xv));
+                var r = Vector512.Create(g.Slice(i, 16)) * sg * (one + xv * (one - sg));
+                if (accumulate) r += Vector512.Create(dx.Slice(i, 16));
+                r.CopyTo(dx.Slice(i, 16));
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var one = Vector256<float>.One;
+            for (; i + 8 <= x.Length; i += 8)
+            {
+                var xv = Vector256.Create(x.Slice(i, 8));
+                var sg = one / (one + Vector256.Exp(-xv));
+                var r = Vector256.Create(g.Slice(i, 8)) * sg * (one + xv * (one - sg));
+                if (accumulate) r += Vector256.Create(dx.Slice(i, 8));
+                r.CopyTo(dx.Slice(i, 8));
+            }
+        }
+        SwishBackwardScalar(x[i..], g[i..], dx[i..], accumulate);
+    }
+
+    /// <summary>Scalar twin of <see cref="SwishBackward"/>.</summary>
+    public static void SwishBackwardScalar(ReadOnlySpan<float> x, ReadOnlySpan<float> g, Span<float> dx, bool accumulate)
+    {
+        for (int i = 0; i < x.Length; i++)
+        {
+            float sg = 1f / (1f + MathF.Exp(-x[i]));
+            float r = g[i] * sg * (1f + x[i] * (1f - sg));
+            dx[i] = accumulate ? dx[i] + r : r;
+        }
+    }
 }

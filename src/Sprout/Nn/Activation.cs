@@ -137,7 +137,7 @@ public sealed class Activation : Module
         ActivationKind.Sigmoid => Ops.Sigmoid(x),
         ActivationKind.Tanh => Ops.Tanh(x),
         ActivationKind.WibRelu => Wib(x),
-        ActivationKind.Swish => Ops.Mul(x, Ops.Sigmoid(x)),
+        ActivationKind.Swish => Ops.Swish(x),
         _ => x,
     };
 

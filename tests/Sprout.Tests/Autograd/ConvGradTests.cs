@@ -16,7 +16,12 @@ public class ConvGradTests
         { 2, 3, 5, 5, 4, 3, 1, 1, 1 },
         { 1, 2, 6, 7, 3, 3, 2, 0, 1 },
         { 2, 4, 5, 4, 6, 3, 1, 1, 2 },
-        { 1, 3, 6, 6, 3, 3, 2, 1, 3 },   // depthwise
+        { 1, 3, 6, 6, 3, 3, 2, 1, 3 },   // depthwise (DepthwiseConv), stride 2
+        { 2, 4, 5, 7, 4, 3, 1, 1, 4 },   // depthwise, stride 1, non-square
+        { 2, 2, 7, 6, 2, 3, 2, 0, 2 },   // depthwise, stride 2, no padding, odd size
+        { 1, 3, 5, 5, 3, 5, 1, 2, 3 },   // depthwise 5×5
+        { 1, 2, 8, 8, 2, 3, 3, 2, 2 },   // depthwise, stride 3, padding 2
+        { 2, 4, 5, 5, 8, 3, 1, 1, 4 },   // channel multiplier 2: the grouped GEMM, not DepthwiseConv
         { 2, 4, 3, 3, 5, 1, 1, 0, 1 },   // 1×1 (identity im2col)
         { 1, 2, 7, 5, 2, 2, 3, 1, 1 },
         { 3, 1, 4, 4, 2, 4, 1, 0, 1 },   // kernel as large as the image

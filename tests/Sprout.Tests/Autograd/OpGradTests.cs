@@ -127,6 +127,7 @@ public class OpGradTests
         }, 28, avoidZero: true, [2, 3, 2, 2], [3]);
 
     [Fact] public void Elu() => Check(t => Ops.Elu(t[0], 0.8f), d => Ref.Map(d[0], x => x > 0 ? x : 0.8f * (Math.Exp(x) - 1)), 29, avoidZero: true, [6, 6]);
+    [Fact] public void Swish() => Check(t => Ops.Swish(t[0]), d => Ref.Map(d[0], x => x / (1 + Math.Exp(-x))), 31, [4, 9]);
     [Fact] public void Sigmoid() => Check(t => Ops.Sigmoid(t[0]), d => Ref.Map(d[0], x => 1 / (1 + Math.Exp(-x))), 30, [4, 9]);
     [Fact] public void Tanh() => Check(t => Ops.Tanh(t[0]), d => Ref.Map(d[0], Math.Tanh), 31, [4, 9]);
 

@@ -63,6 +63,29 @@ public class ElementwiseKernelTests
     }
 
     [Theory, MemberData(nameof(Lengths))]
+    [InlineData(2500)]   // more than one 1,024-float chunk and a partial one
+    public void Swish(int n)
+    {
+        var rng = new Rng((ulong)n + 11);
+        var x = Rand(n, rng, zeros: true);
+        for (int i = 3; i < n; i += 7) x[i] *= 20;   // saturated σ on both sides
+        var g = Rand(n, rng);
+        var y0 = new float[n];
+        var y1 = new float[n];
+        Activations.Swish(x, y0);
+        Activations.SwishScalar(x, y1);
+        for (int i = 0; i < n; i++) Assert.True(Math.Abs(y0[i] - y1[i]) <= 1e-6f * (1 + Math.Abs(y1[i])), $"y[{i}]: {y0[i]} vs {y1[i]}");
+        foreach (bool acc in new[] { false, true })
+        {
+            var d0 = Rand(n, rng);
+            var d1 = (float[])d0.Clone();
+            Activations.SwishBackward(x, g, d0, acc);
+            Activations.SwishBackwardScalar(x, g, d1, acc);
+            for (int i = 0; i < n; i++) Assert.True(Math.Abs(d0[i] - d1[i]) <= 2e-6f * (1 + Math.Abs(d1[i])), $"dx[{i}]: {d0[i]} vs {d1[i]}");
+        }
+    }
+
+    [Theory, MemberData(nameof(Lengths))]
     public void AdamMatchesScalar(int n)
     {
         var rng = new Rng((ulong)n + 3);
