@@ -69,9 +69,9 @@ internal static class ExperimentCommands
         };
         classification.SetAction(a => SweGrowth(a, GrowthTask.Classification));
         var similarity = new Command("similarity-growth",
-            "paper 002 (Sakai & Hotta) Tables 1–3 / Figure 6: grow VGG16 (width 16) and MobileNetV1 (width 32) by +35% per step with random, ssd and firefly, " +
+            "paper 002 (Sakai & Hotta) Tables 1–3 / Figures 4–6: grow VGG16 (width 16) and MobileNetV1 (width 32) by +35% per step with random, ssd and firefly, " +
             "each plain and with the similarity regulariser (N steps after each growth, λ; --ablation: each term alone), SGD momentum 0.9 with cosine decay, " +
-            "batch 128, crop + flip; accuracy, wall time and the chosen N beside the paper's tables, layer 2's cosine histogram and mean |cos| per layer over training. " +
+            "batch 128, crop + flip; accuracy, wall time and the chosen N beside the paper's tables, layer 2's cosine histogram, mean |cos| per layer over training and Grad-CAM grids of plain against regularised. " +
             SimilarityGrowthTimes.Text)
         {
             SimDataset, SharedOptions.Scale, SimSeeds, SimModels, SimMethods, SimN, SimLambda, SimAblation, SimStages, SimEpochs, SimWidth, SimMobileNetWidth, SimPercent, SimPad,

@@ -34,7 +34,12 @@ public sealed record SimilarityRecord(IReadOnlyList<LayerCosinesAt> Epochs, int[
 /// <param name="Runs">One report per seed, in seed order.</param>
 /// <param name="Similarity">One record per seed (null where the run folder has none).</param>
 public sealed record SimilarityGrowthRuns(string Dataset, string Model, SimilarityArm Arm, IReadOnlyList<GrowthRunReport> Runs,
-    IReadOnlyList<SimilarityRecord?> Similarity);
+    IReadOnlyList<SimilarityRecord?> Similarity)
+{
+    /// <summary>The test set the runs were scored on (padded and scaled as they saw it), kept for the report's Grad-CAM
+    /// grids (<see cref="SimilarityGrowthGradCam"/>); null when not kept.</summary>
+    public InMemoryDataset? Test { get; init; }
+}
 
 /// <summary>
 /// Paper 002's study (Sakai &amp; Hotta): VGG16 and MobileNetV1 grown from width 16 with Random, SSD and Firefly,
@@ -136,7 +141,7 @@ public static class SimilarityGrowthExperiment
                     foreach (var arm in o.Arms(method))
                     {
                         var l = runs.TryGetValue((model, arm.Folder), out var x) ? x : ([], []);
-                        result.Add(new SimilarityGrowthRuns(ds, model, arm, l.Reports, l.Records));
+                        result.Add(new SimilarityGrowthRuns(ds, model, arm, l.Reports, l.Records) { Test = test });
                     }
         }
         return result;

@@ -36,7 +36,8 @@ public sealed record SimilarityGrowthRow(string Dataset, string Model, string Ar
 /// <summary>
 /// The report of paper 002's study: accuracy and wall time per arm beside Tables 1–2, the ablation beside Table 3,
 /// the chosen N per method, Figure 6 (layer 2's cosine histogram after training, plain against regularised) and the
-/// mean |cosine| per layer over training; results.md, results.json and charts/ in the output folder.
+/// mean |cosine| per layer over training, and Grad-CAM grids of the two arms (Figures 4–5); results.md, results.json and
+/// charts/ in the output folder.
 /// </summary>
 public static class SimilarityGrowthReport
 {
@@ -110,7 +111,9 @@ public static class SimilarityGrowthReport
             .Select(r => (r.Dataset, r.Model, r.Method, r.N, r.Lambda, r.Accuracy)).ToList();
     }
 
-    /// <summary>Writes results.md, results.json and charts/ (Figure 6 and the cosine curves) into <paramref name="outDir"/>; returns the Markdown.</summary>
+    /// <summary>Writes results.md, results.json and charts/ (Figure 6, the cosine curves and the Grad-CAM grids of
+/// <see cref="SimilarityGrowthGradCam"/>, read from the run folders under <paramref name="outDir"/>) into
+/// <paramref name="outDir"/>; returns the Markdown.</summary>
     public static string Write(SimilarityGrowthOptions o, IReadOnlyList<SimilarityGrowthRuns> runs, string outDir, double minutes)
     {
         ArgumentNullException.ThrowIfNull(o);
@@ -145,7 +148,9 @@ public static class SimilarityGrowthReport
                 charts.Add(($"mean |cos| per layer over training: {g.Key.Model}, {g.Key.Method} ({g.Key.Dataset}, seed 0; dashed: plain)",
                     SimilarityCharts.WriteLines(chartDir, stem + "-cosine-over-training", $"{g.Key.Model}, {g.Key.Method}: mean |cos| between a layer's neurons", "mean |cos|", lines)));
         }
-        string md = Markdown(o, runs, rows, charts.Select(c => (c.Title, Path.GetRelativePath(outDir, c.Path))).ToList(), minutes);
+        var gradCam = SimilarityGrowthGradCam.Compute(runs, outDir)
+            .Select(g => (Grid: g, Png: SimilarityGrowthGradCam.Save(g, chartDir) is { } f ? Path.GetRelativePath(outDir, f.Png) : null)).ToList();
+        string md = Markdown(o, runs, rows, charts.Select(c => (c.Title, Path.GetRelativePath(outDir, c.Path))).ToList(), gradCam, minutes);
         var doc = new
         {
             experiment = Sprout.Experiments.SimilarityGrowthExperiment.Command,
@@ -156,7 +161,13 @@ public static class SimilarityGrowthReport
             chosenN = ChosenN(rows).Select(c => new { dataset = c.Dataset, model = c.Model, method = c.Method, n = c.N, lambda = c.Lambda, accuracy = c.Accuracy }),
             layerCosines = runs.Where(r => r.Similarity.Count > 0 && r.Similarity[0] is not null)
                 .Select(r => new { dataset = r.Dataset, model = r.Model, arm = r.Arm.Name, seed0 = r.Similarity[0] }),
-            charts = charts.Select(c => Path.GetRelativePath(outDir, c.Path)),
+            charts = charts.Select(c => Path.GetRelativePath(outDir, c.Path)).Concat(gradCam.Where(g => g.Png is not null).Select(g => g.Png!)),
+            gradCam = gradCam.Select(g => new
+            {
+                dataset = g.Grid.Dataset, model = g.Grid.Model, method = g.Grid.Method, arms = g.Grid.Arms.Select(a => a.Name), png = g.Png,
+                layer = g.Grid.Layer, layerName = g.Grid.LayerName, images = g.Grid.Images, labels = g.Grid.Labels,
+                scores = g.Grid.Columns.Select(c => c.Maps.Select(m => m.Score)), note = g.Grid.Note,
+            }),
         };
         Directory.CreateDirectory(outDir);
         RunSession.WriteAtomically(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(doc, GrowthRunConfig.JsonOptions));
@@ -165,13 +176,13 @@ public static class SimilarityGrowthReport
     }
 
     private static string Markdown(SimilarityGrowthOptions o, IReadOnlyList<SimilarityGrowthRuns> runs, IReadOnlyList<SimilarityGrowthRow> rows,
-        IReadOnlyList<(string Title, string Path)> charts, double minutes)
+        IReadOnlyList<(string Title, string Path)> charts, IReadOnlyList<(SimilarityGradCamGrid Grid, string? Png)> gradCam, double minutes)
     {
         var ci = CultureInfo.InvariantCulture;
         string Acc(double m, double s, int n) => double.IsNaN(m) ? "–" : n > 1 ? string.Format(ci, "{0:0.00} ± {1:0.00}", m, s) : m.ToString("0.00", ci);
         string Num(double v, string f) => double.IsFinite(v) ? v.ToString(f, ci) : "–";
         var sb = new StringBuilder();
-        sb.AppendLine("# Similarity-guided growth of VGG16 and MobileNetV1 (paper 002, Sakai & Hotta: Tables 1–3, Figure 6)").AppendLine();
+        sb.AppendLine("# Similarity-guided growth of VGG16 and MobileNetV1 (paper 002, Sakai & Hotta: Tables 1–3, Figures 4–6)").AppendLine();
         sb.AppendLine($"`sprout {SimilarityGrowthExperiment.Command}` — {minutes.ToString("0.0", ci)} min.").AppendLine();
         if (o.Scale == ExperimentScale.Quick)
             sb.AppendLine($"**Quick scale.** Not the paper's protocol: {string.Join(", ", o.Datasets)} instead of CIFAR, {(o.TrainSamples > 0 ? o.TrainSamples.ToString(ci) : "all")} training samples, " +
@@ -221,6 +232,24 @@ public static class SimilarityGrowthReport
                           "layer after training, plain arm against the first regularised arm, seed 0; the red frame marks [−0.5, 0.5] as in the paper. " +
                           "Curves: mean |cos| among all neurons of layers 1, 2, the middle and the last growable layer at every epoch's end (the run folders' similarity.json).").AppendLine();
             foreach (var (title, path) in charts) sb.AppendLine($"**{title}**").AppendLine().AppendLine($"![{title}]({path.Replace('\\', '/')})").AppendLine();
+        }
+        if (gradCam.Count > 0)
+        {
+            sb.AppendLine("## Grad-CAM (Figures 4–5)").AppendLine();
+            sb.AppendLine("Grad-CAM of seed 0's final model of the plain arm and of the first regularised arm, at the default layer — the output of the last " +
+                          "conv block (its index in each title) — for each image's true class; rows: the first test image of each of the first " +
+                          $"{SimilarityGrowthGradCam.Rows} classes, the same images in every column. Each map is scaled to [0, 1] per image and laid over " +
+                          "the input (Turbo colours, red = strongest evidence).").AppendLine();
+            foreach (var (g, png) in gradCam)
+            {
+                if (png is null)
+                {
+                    sb.AppendLine($"Grad-CAM of {g.Dataset} {g.Model} {g.Method} skipped: {g.Note ?? "nothing to draw"}.").AppendLine();
+                    continue;
+                }
+                string title = $"Grad-CAM: {g.Model}, {string.Join(" vs ", g.Arms.Select(a => a.Name))} ({g.Dataset}, seed 0; {g.LayerName}, true class)";
+                sb.AppendLine($"**{title}**").AppendLine().AppendLine($"![{title}]({png.Replace('\\', '/')})").AppendLine();
+            }
         }
         sb.AppendLine("Each arm's seeds are a run group (`<out>/<data set>/<model>/<arm>/seed-<n>`): `sprout report` on it draws its epoch curves, `sprout compare` overlays arms.");
         return sb.ToString();

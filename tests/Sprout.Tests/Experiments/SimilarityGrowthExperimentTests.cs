@@ -1,8 +1,10 @@
 using System.Text.Json;
 using Sprout.Data;
+using Sprout.Diagnostics;
 using Sprout.Experiments;
 using Sprout.Growth;
 using Sprout.Nn;
+using Sprout.Reporting;
 using Sprout.Runs;
 using Sprout.Tests.Data;
 using Sprout.Tests.Reporting;
@@ -15,8 +17,8 @@ namespace Sprout.Tests.Experiments;
 /// <summary>
 /// <c>experiment similarity-growth</c> (paper 002): its options, padding 28×28 images to 32×32, and a tiny run on a
 /// generated CIFAR-10 of the real format — run groups per arm, the report beside the paper's Tables 1 and 3, the
-/// layer-2 histogram equal to a direct computation, the regulariser lowering layer 2's mean |cos|, and a finished
-/// experiment read back on a rerun.
+/// layer-2 histogram equal to a direct computation, the regulariser lowering layer 2's mean |cos|, the Grad-CAM grids
+/// of both arms (Figures 4–5), and a finished experiment read back on a rerun.
 /// </summary>
 [Collection("Workers")]
 public class SimilarityGrowthExperimentTests
@@ -91,7 +93,7 @@ public class SimilarityGrowthExperimentTests
     }
 
     [Fact]
-    public void ATinyCifarRunReportsBesideThePaperDrawsFigure6AndReadsBackOnARerun()
+    public void ATinyCifarRunReportsBesideThePaperDrawsFigures4To6AndReadsBackOnARerun()
     {
         using var data = Cifar();
         using var dir = new ReportDir("sim-growth");
@@ -167,7 +169,44 @@ public class SimilarityGrowthExperimentTests
             foreach (var chart in new[] { "layer2-cosines", "cosine-over-training" })
                 Assert.True(new FileInfo(Path.Combine(dir.Path, "charts", $"cifar10-vgg16-{method}-{chart}.png")).Length > 1000);
         using (var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir.Path, "results.json"))))
+        {
             Assert.Equal(8, doc.RootElement.GetProperty("rows").GetArrayLength());
+            var listed = doc.RootElement.GetProperty("charts").EnumerateArray().Select(c => c.GetString()!.Replace('\\', '/')).ToList();
+            foreach (var method in o.Methods) Assert.Contains($"charts/cifar10-vgg16-{method}-gradcam.png", listed);
+        }
+
+        // Grad-CAM grids (Figures 4–5): per method, the first test image of each of 6 classes (the fixture's labels are
+        // i mod 10) explained for its true class by seed 0's final model of the plain and of the regularised arm
+        Assert.Contains("## Grad-CAM (Figures 4–5)", md, StringComparison.Ordinal);
+        var grids = SimilarityGrowthGradCam.Compute(runs, dir.Path);
+        Assert.Equal(o.Methods, grids.Select(g => g.Method));
+        foreach (var g in grids)
+        {
+            Assert.Null(g.Note);
+            Assert.Equal([0, 1, 2, 3, 4, 5], g.Images);
+            Assert.Equal([0, 1, 2, 3, 4, 5], g.Labels);
+            Assert.Equal([g.Method, g.Method + "+sim"], g.Columns.Select(c => c.Label));
+            Assert.Contains($"seed 0; {g.LayerName}, true class)", md, StringComparison.Ordinal);
+            Assert.Contains($"](charts/cifar10-vgg16-{g.Method}-gradcam.png)", md, StringComparison.Ordinal);
+            // the grid decodes to input + 2 arm columns by 6 image rows of tiles (plus the label margins)
+            var png = new ScottPlot.Image(Path.Combine(dir.Path, "charts", $"cifar10-vgg16-{g.Method}-gradcam.png"));
+            Assert.Equal((140 + 3 * GradCamFigure.Tile, 90 + 6 * GradCamFigure.Tile), (png.Width, png.Height));
+            // each column is its own arm's model: a direct Grad-CAM of that checkpoint at the default layer
+            var x = new Tensor(g.Inputs.SelectMany(i => i).ToArray(), 6, 3, 32, 32);
+            for (int c = 0; c < 2; c++)
+            {
+                string ck = RunFiles.LastCheckpoint(ExperimentRuns.SeedFolder(SimilarityGrowthExperiment.GroupFolder(dir.Path, "cifar10", "vgg16", g.Arms[c]), 0));
+                var model = (Sequential)CheckpointFile.Load(ck).BuildModule("model/");
+                Assert.Equal(GradCam.DefaultLayer(model), g.Layer);
+                var direct = GradCam.Compute(model, x, g.Layer, g.Labels);
+                for (int r = 0; r < 6; r++) Assert.Equal(direct[r].Map, g.Columns[c].Maps[r].Map);
+            }
+            // the two arms' models differ, and so do their maps
+            double diff = 0;
+            for (int r = 0; r < 6; r++)
+                diff += g.Columns[0].Maps[r].Map.Zip(g.Columns[1].Maps[r].Map, (a, b) => Math.Abs(a - b)).Sum();
+            Assert.True(diff > 1e-2, $"{g.Method}: the plain and regularised maps are the same (total |difference| {diff})");
+        }
 
         // a rerun with the same folder reads every finished run back: the same reports, nothing trained again
         string metrics = Path.Combine(ExperimentRuns.SeedFolder(SimilarityGrowthExperiment.GroupFolder(dir.Path, "cifar10", "vgg16", runs[0].Arm), 0), "metrics.csv");
@@ -178,5 +217,21 @@ public class SimilarityGrowthExperimentTests
         Assert.Equal(runs.Select(r => r.Similarity[0]!.Layer2MeanAbs), again.Select(r => r.Similarity[0]!.Layer2MeanAbs));
         Assert.Equal(8, lines.Count(l => l.Contains("finished already", StringComparison.Ordinal)));
         Assert.Equal(before, File.ReadAllText(metrics));
+
+        // an arm without its final checkpoint: its grid is skipped with a note line, the other method's still drawn
+        var fireflyPlain = runs.Single(r => r.Arm.Method == "firefly" && r.Arm.Terms == SimilarityTerms.None).Arm;
+        File.Delete(RunFiles.LastCheckpoint(ExperimentRuns.SeedFolder(SimilarityGrowthExperiment.GroupFolder(dir.Path, "cifar10", "vgg16", fireflyPlain), 0)));
+        md = SimilarityGrowthReport.Write(o, again, dir.Path, 0.1);
+        Assert.Contains("Grad-CAM of cifar10 vgg16 firefly skipped: firefly: seed 0 has no final checkpoint", md, StringComparison.Ordinal);
+        Assert.DoesNotContain("cifar10-vgg16-firefly-gradcam.png", md, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dir.Path, "charts", "cifar10-vgg16-firefly-gradcam.png")));   // not the earlier report's
+        Assert.Contains("](charts/cifar10-vgg16-random-gradcam.png)", md, StringComparison.Ordinal);
+        // a corrupt one: a note line naming the arm, no stack trace
+        var randomSim = runs.Single(r => r.Arm.Method == "random" && r.Arm.Terms == SimilarityTerms.Both).Arm;
+        File.WriteAllText(RunFiles.LastCheckpoint(ExperimentRuns.SeedFolder(SimilarityGrowthExperiment.GroupFolder(dir.Path, "cifar10", "vgg16", randomSim), 0)), "not a checkpoint");
+        md = SimilarityGrowthReport.Write(o, again, dir.Path, 0.1);
+        var note = Assert.Single(md.Split('\n'), l => l.StartsWith("Grad-CAM of cifar10 vgg16 random skipped: random+sim N=1000 λ=0.1: ", StringComparison.Ordinal));
+        Assert.Contains("last.ckpt", note, StringComparison.Ordinal);
+        Assert.DoesNotContain("gradcam.png", md, StringComparison.Ordinal);
     }
 }
