@@ -1,4 +1,6 @@
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Sprout.Kernels;
 
@@ -47,13 +49,6 @@ public static class DepthwiseConv
 
         // where tap (ky, kx) reads: its phase block and the offset of output (0, 0) of the chunk's first plane in it
         public int Start(in ConvGeometry g, int ky, int kx) => ((ky % g.SH) * g.SW + kx % g.SW) * Block + (ky / g.SH) * Wq + kx / g.SW;
-
-        // where input (r, col) of plane i of the chunk lands: phase ((r+PH) mod sh, (col+PW) mod sw), position ((r+PH)/sh, (col+PW)/sw)
-        public int Position(in ConvGeometry g, int i, int r, int col)
-        {
-            int pr = r + g.PH, pc = col + g.PW;
-            return ((pr % g.SH) * g.SW + pc % g.SW) * Block + i * Plane + (pr / g.SH) * Wq + pc / g.SW;
-        }
     }
 
     private static Span<float> Buffer(ref float[]? cache, int size)
@@ -62,21 +57,45 @@ public static class DepthwiseConv
         return b.AsSpan(0, size);
     }
 
+    // Where row r of a plane starts in the phase blocks (its phase row (r+PH) mod sh, at position ((r+PH)/sh)·Wq), for
+    // r = 0 … H−1, and where column col0 < sw starts within a row (phase column (col0+PW) mod sw, position (col0+PW)/sw):
+    // computed incrementally, with no division per row.
+    private static void Offsets(in ConvGeometry g, Phases p, Span<int> rowOff, Span<int> colOff)
+    {
+        for (int r = 0, ry = g.PH % g.SH, iy = g.PH / g.SH; r < g.H; r++)
+        {
+            rowOff[r] = ry * g.SW * p.Block + iy * p.Wq;
+            if (++ry == g.SH) { ry = 0; iy++; }
+        }
+        for (int col0 = 0; col0 < colOff.Length; col0++)
+        {
+            int pc = col0 + g.PW;
+            colOff[col0] = (pc % g.SW) * p.Block + pc / g.SW;
+        }
+    }
+
+    [ThreadStatic] private static int[]? _rowOff;
+
+    private static Span<int> RowOffsets(int h) => (_rowOff is { } a && a.Length >= h ? a : _rowOff = new int[h]).AsSpan(0, h);
+
     // ph: the phase planes of plane (i0 + i, c) of x [n, C, H, W] for the chunk's images (interior positions only)
-    private static void Split(ReadOnlySpan<float> x, int channels, int c, int i0, in ConvGeometry g, Phases p, Span<float> ph, int count)
+    private static void Split(ReadOnlySpan<float> x, int channels, int c, int i0, in ConvGeometry g, Phases p, Span<float> ph, int count,
+        ReadOnlySpan<int> rowOff, ReadOnlySpan<int> colOff)
     {
         int hw = g.H * g.W;
         for (int i = 0; i < count; i++)
         {
             var xp = x.Slice(((i0 + i) * channels + c) * hw, hw);
+            int plane = i * p.Plane;
             for (int r = 0; r < g.H; r++)
             {
                 var xr = xp.Slice(r * g.W, g.W);
-                if (g.SW == 1) { xr.CopyTo(ph[p.Position(g, i, r, 0)..]); continue; }
+                int at = plane + rowOff[r];
+                if (g.SW == 1) { xr.CopyTo(ph[(at + colOff[0])..]); continue; }
                 // columns col0, col0 + sw, … land in one phase at consecutive positions
-                for (int col0 = 0; col0 < Math.Min(g.SW, g.W); col0++)
+                for (int col0 = 0; col0 < colOff.Length; col0++)
                 {
-                    var dst = ph[p.Position(g, i, r, col0)..];
+                    var dst = ph[(at + colOff[col0])..];
                     for (int col = col0, j = 0; col < g.W; col += g.SW, j++) dst[j] = xr[col];
                 }
             }
@@ -84,25 +103,28 @@ public static class DepthwiseConv
     }
 
     // dx plane (i0 + i, c) (+)= the phase-plane gradients at the unpadded positions
-    private static void Merge(ReadOnlySpan<float> dph, int channels, int c, int i0, in ConvGeometry g, Phases p, Span<float> dx, int count, bool accumulate)
+    private static void Merge(ReadOnlySpan<float> dph, int channels, int c, int i0, in ConvGeometry g, Phases p, Span<float> dx, int count, bool accumulate,
+        ReadOnlySpan<int> rowOff, ReadOnlySpan<int> colOff)
     {
         int hw = g.H * g.W;
         for (int i = 0; i < count; i++)
         {
             var dp = dx.Slice(((i0 + i) * channels + c) * hw, hw);
+            int plane = i * p.Plane;
             for (int r = 0; r < g.H; r++)
             {
                 var dr = dp.Slice(r * g.W, g.W);
+                int at = plane + rowOff[r];
                 if (g.SW == 1)
                 {
-                    var src = dph.Slice(p.Position(g, i, r, 0), g.W);
+                    var src = dph.Slice(at + colOff[0], g.W);
                     if (accumulate) TensorPrimitives.Add(dr, src, dr);
                     else src.CopyTo(dr);
                     continue;
                 }
-                for (int col0 = 0; col0 < Math.Min(g.SW, g.W); col0++)
+                for (int col0 = 0; col0 < colOff.Length; col0++)
                 {
-                    var src = dph[p.Position(g, i, r, col0)..];
+                    var src = dph[(at + colOff[col0])..];
                     if (accumulate) for (int col = col0, j = 0; col < g.W; col += g.SW, j++) dr[col] += src[j];
                     else for (int col = col0, j = 0; col < g.W; col += g.SW, j++) dr[col] = src[j];
                 }
@@ -121,22 +143,21 @@ public static class DepthwiseConv
         int kk = g.KH * g.KW, ohw = g.OH * g.OW;
         var ph = Buffer(ref _ph, p.Count * p.Block);
         var yq = Buffer(ref _q, p.Block);
+        var rowOff = RowOffsets(g.H);
+        Span<int> colOff = stackalloc int[Math.Min(g.SW, g.W)];
+        Offsets(g, p, rowOff, colOff);
         ph.Clear();
+        Span<int> starts = stackalloc int[kk];
+        for (int ky = 0, t = 0; ky < g.KH; ky++)
+            for (int kx = 0; kx < g.KW; kx++, t++) starts[t] = p.Start(g, ky, kx);
         for (int i0 = 0; i0 < images; i0 += p.Images)
         {
             int count = Math.Min(p.Images, images - i0), run = (count - 1) * p.Plane + p.L;
             for (int c = 0; c < channels; c++)
             {
-                Split(x, channels, c, i0, g, p, ph, count);
-                var wc = w.Slice(c * kk, kk);
+                Split(x, channels, c, i0, g, p, ph, count, rowOff, colOff);
                 // yq [run] = Σ_taps w[c, ky, kx] · ph[tap's run]
-                for (int ky = 0, t = 0; ky < g.KH; ky++)
-                    for (int kx = 0; kx < g.KW; kx++, t++)
-                    {
-                        var src = ph.Slice(p.Start(g, ky, kx), run);
-                        if (t == 0) TensorPrimitives.Multiply(src, wc[0], yq[..run]);
-                        else TensorPrimitives.MultiplyAdd(src, wc[t], yq[..run], yq[..run]);
-                    }
+                TapSum(ph, starts, w.Slice(c * kk, kk), yq[..run]);
                 float b = bias.IsEmpty ? 0f : bias[c];
                 for (int i = 0; i < count; i++)
                 {
@@ -173,26 +194,101 @@ public static class DepthwiseConv
     {
         var p = Phases.Of(g, images);
         int kk = g.KH * g.KW;
+        // phase r's gradient at q is Σ over r's taps of w · dyq[q − offset]: dyq gets a zero margin in front
+        int margin = ((g.KH - 1) / g.SH) * p.Wq + (g.KW - 1) / g.SW;
         var dph = Buffer(ref _ph, p.Count * p.Block);
-        var dyq = Buffer(ref _q, p.Block);
+        var dyq = Buffer(ref _q, margin + p.Block);
+        var rowOff = RowOffsets(g.H);
+        Span<int> colOff = stackalloc int[Math.Min(g.SW, g.W)];
+        Offsets(g, p, rowOff, colOff);
         dyq.Clear();
+        Span<int> offsets = stackalloc int[kk];
+        Span<int> tapOf = stackalloc int[kk];
+        Span<int> first = stackalloc int[p.Count + 1];
+        // taps grouped by phase: first[r] … first[r + 1] − 1, each read at margin − its offset
+        for (int r = 0, n = 0; r < p.Count; r++)
+        {
+            first[r] = n;
+            for (int ky = r / g.SW; ky < g.KH; ky += g.SH)
+                for (int kx = r % g.SW; kx < g.KW; kx += g.SW, n++)
+                {
+                    tapOf[n] = ky * g.KW + kx;
+                    offsets[n] = margin - ((ky / g.SH) * p.Wq + kx / g.SW);
+                }
+            first[r + 1] = n;
+        }
+        Span<float> wt = stackalloc float[kk];
         for (int i0 = 0; i0 < images; i0 += p.Images)
         {
-            int count = Math.Min(p.Images, images - i0), run = (count - 1) * p.Plane + p.L;
+            int count = Math.Min(p.Images, images - i0);
             for (int c = 0; c < channels; c++)
             {
-                Spread(dy, channels, c, i0, g, p, dyq, count);
-                dph.Clear();
-                var wc = w.Slice(c * kk, kk);
-                // dph[tap's run] += w[c, ky, kx] · dyq
-                for (int ky = 0, t = 0; ky < g.KH; ky++)
-                    for (int kx = 0; kx < g.KW; kx++, t++)
-                    {
-                        var dst = dph.Slice(p.Start(g, ky, kx), run);
-                        TensorPrimitives.MultiplyAdd(dyq[..run], wc[t], dst, dst);
-                    }
-                Merge(dph, channels, c, i0, g, p, dx, count, accumulate);
+                Spread(dy, channels, c, i0, g, p, dyq[margin..], count);
+                for (int t = 0; t < kk; t++) wt[t] = w[c * kk + tapOf[t]];
+                for (int r = 0; r < p.Count; r++)
+                    TapSum(dyq, offsets[first[r]..first[r + 1]], wt[first[r]..first[r + 1]], dph.Slice(r * p.Block, count * p.Plane));
+                Merge(dph, channels, c, i0, g, p, dx, count, accumulate, rowOff, colOff);
             }
+        }
+    }
+
+    /// <summary>
+    /// dst[j] = Σ_t weights[t] · src[offsets[t] + j] for every j of dst (0 where there is no tap): the depthwise forward
+    /// pass over a chunk's phase planes and, with the taps of one phase, its input gradient. Every offset + dst.Length
+    /// must lie within src.
+    /// </summary>
+    public static void TapSum(ReadOnlySpan<float> src, ReadOnlySpan<int> offsets, ReadOnlySpan<float> weights, Span<float> dst)
+    {
+        int taps = offsets.Length, len = dst.Length;
+        if (weights.Length != taps) throw new ArgumentException("TapSum: one weight per offset");
+        foreach (int o in offsets)
+            if (o < 0 || (long)o + len > src.Length) throw new ArgumentOutOfRangeException(nameof(offsets), $"TapSum: offset {o} + {len} is outside {src.Length}");
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated && taps > 0)
+        {
+            Span<Vector512<float>> wv = stackalloc Vector512<float>[taps];
+            for (int t = 0; t < taps; t++) wv[t] = Vector512.Create(weights[t]);
+            ref float s0 = ref MemoryMarshal.GetReference(src);
+            ref float d0 = ref MemoryMarshal.GetReference(dst);
+            // four independent accumulators (64 outputs) hide the multiply-add latency of the tap chain
+            for (; j + 64 <= len; j += 64)
+            {
+                var a0 = Vector512<float>.Zero;
+                var a1 = Vector512<float>.Zero;
+                var a2 = Vector512<float>.Zero;
+                var a3 = Vector512<float>.Zero;
+                for (int t = 0; t < taps; t++)
+                {
+                    var wt = wv[t];
+                    nuint o = (nuint)(offsets[t] + j);
+                    a0 = Vector512.FusedMultiplyAdd(wt, Vector512.LoadUnsafe(ref s0, o), a0);
+                    a1 = Vector512.FusedMultiplyAdd(wt, Vector512.LoadUnsafe(ref s0, o + 16), a1);
+                    a2 = Vector512.FusedMultiplyAdd(wt, Vector512.LoadUnsafe(ref s0, o + 32), a2);
+                    a3 = Vector512.FusedMultiplyAdd(wt, Vector512.LoadUnsafe(ref s0, o + 48), a3);
+                }
+                a0.StoreUnsafe(ref d0, (nuint)j);
+                a1.StoreUnsafe(ref d0, (nuint)j + 16);
+                a2.StoreUnsafe(ref d0, (nuint)j + 32);
+                a3.StoreUnsafe(ref d0, (nuint)j + 48);
+            }
+            for (; j + 16 <= len; j += 16)
+            {
+                var acc = wv[0] * Vector512.LoadUnsafe(ref s0, (nuint)(offsets[0] + j));
+                for (int t = 1; t < taps; t++) acc = Vector512.FusedMultiplyAdd(wv[t], Vector512.LoadUnsafe(ref s0, (nuint)(offsets[t] + j)), acc);
+                acc.StoreUnsafe(ref d0, (nuint)j);
+            }
+        }
+        TapSumScalar(src, offsets, weights, dst, j);
+    }
+
+    /// <summary>Scalar twin of <see cref="TapSum"/> (from dst index <paramref name="from"/> on).</summary>
+    public static void TapSumScalar(ReadOnlySpan<float> src, ReadOnlySpan<int> offsets, ReadOnlySpan<float> weights, Span<float> dst, int from = 0)
+    {
+        for (int j = from; j < dst.Length; j++)
+        {
+            float acc = 0f;
+            for (int t = 0; t < offsets.Length; t++) acc = MathF.FusedMultiplyAdd(weights[t], src[offsets[t] + j], acc);
+            dst[j] = acc;
         }
     }
 
@@ -203,6 +299,9 @@ public static class DepthwiseConv
         int kk = g.KH * g.KW;
         var ph = Buffer(ref _ph, p.Count * p.Block);
         var dyq = Buffer(ref _q, p.Block);
+        var rowOff = RowOffsets(g.H);
+        Span<int> colOff = stackalloc int[Math.Min(g.SW, g.W)];
+        Offsets(g, p, rowOff, colOff);
         ph.Clear();
         dyq.Clear();
         for (int i0 = 0; i0 < images; i0 += p.Images)
@@ -210,7 +309,7 @@ public static class DepthwiseConv
             int count = Math.Min(p.Images, images - i0), run = (count - 1) * p.Plane + p.L;
             for (int c = 0; c < channels; c++)
             {
-                Split(x, channels, c, i0, g, p, ph, count);
+                Split(x, channels, c, i0, g, p, ph, count, rowOff, colOff);
                 Spread(dy, channels, c, i0, g, p, dyq, count);
                 var dwc = dw.Slice(c * kk, kk);
                 // dw[c, ky, kx] += dyq · ph[tap's run]

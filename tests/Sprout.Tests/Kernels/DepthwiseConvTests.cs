@@ -80,6 +80,32 @@ public class DepthwiseConvTests
     }
 
     [Theory]
+    [InlineData(0, 5)]
+    [InlineData(1, 1)]
+    [InlineData(4, 15)]
+    [InlineData(9, 16)]
+    [InlineData(9, 1091)]
+    [InlineData(2, 33)]
+    public void TapSumMatchesItsScalarTwin(int taps, int len)
+    {
+        var rng = new Rng((ulong)(taps * 100 + len));
+        var src = Rand(rng, len + 40);
+        var offsets = Enumerable.Range(0, taps).Select(_ => rng.NextInt(41)).ToArray();
+        var weights = Rand(rng, taps);
+        var fast = Rand(rng, len);
+        var scalar = Rand(rng, len);
+        DepthwiseConv.TapSum(src, offsets, weights, fast);
+        DepthwiseConv.TapSumScalar(src, offsets, weights, scalar);
+        Assert.Equal(scalar, fast);   // the same fused multiply-adds in the same order
+        if (taps == 0) Assert.All(fast, v => Assert.Equal(0f, v));
+        if (taps > 0)
+        {
+            offsets[^1] = 41;   // one float past the end of src
+            Assert.Throws<ArgumentOutOfRangeException>(() => DepthwiseConv.TapSum(src, offsets, weights, new float[len]));
+        }
+    }
+
+    [Theory]
     [InlineData(1)]
     [InlineData(2)]
     public void Conv2dMatchesTheGroupedGemmPath(int threads)
