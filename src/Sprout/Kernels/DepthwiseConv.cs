@@ -87,6 +87,11 @@ public static class DepthwiseConv
         {
             var xp = x.Slice(((i0 + i) * channels + c) * hw, hw);
             int plane = i * p.Plane;
+            if (g.SH == 1 && g.SW == 1)
+            {
+                CopyRows(xp, g.W, ph[(plane + rowOff[0] + colOff[0])..], p.Wq, g.H, g.W, false, 0f);
+                continue;
+            }
             for (int r = 0; r < g.H; r++)
             {
                 var xr = xp.Slice(r * g.W, g.W);
@@ -111,6 +116,11 @@ public static class DepthwiseConv
         {
             var dp = dx.Slice(((i0 + i) * channels + c) * hw, hw);
             int plane = i * p.Plane;
+            if (g.SH == 1 && g.SW == 1)
+            {
+                CopyRows(dph[(plane + rowOff[0] + colOff[0])..], p.Wq, dp, g.W, g.H, g.W, accumulate, 0f);
+                continue;
+            }
             for (int r = 0; r < g.H; r++)
             {
                 var dr = dp.Slice(r * g.W, g.W);
@@ -161,14 +171,7 @@ public static class DepthwiseConv
                 float b = bias.IsEmpty ? 0f : bias[c];
                 for (int i = 0; i < count; i++)
                 {
-                    var yp = y.Slice(((i0 + i) * channels + c) * ohw, ohw);
-                    for (int oy = 0; oy < g.OH; oy++)
-                    {
-                        var src = yq.Slice(i * p.Plane + oy * p.Wq, g.OW);
-                        var dst = yp.Slice(oy * g.OW, g.OW);
-                        if (b == 0f) src.CopyTo(dst);
-                        else TensorPrimitives.Add(src, b, dst);
-                    }
+                    CopyRows(yq[(i * p.Plane)..], p.Wq, y.Slice(((i0 + i) * channels + c) * ohw, ohw), g.OW, g.OH, g.OW, false, b);
                 }
             }
         }
@@ -181,7 +184,7 @@ public static class DepthwiseConv
         for (int i = 0; i < count; i++)
         {
             var dyp = dy.Slice(((i0 + i) * channels + c) * ohw, ohw);
-            for (int oy = 0; oy < g.OH; oy++) dyp.Slice(oy * g.OW, g.OW).CopyTo(dyq.Slice(i * p.Plane + oy * p.Wq, g.OW));
+            CopyRows(dyp, g.OW, dyq[(i * p.Plane)..], p.Wq, g.OH, g.OW, false, 0f);
         }
     }
 
@@ -230,6 +233,48 @@ public static class DepthwiseConv
                 Merge(dph, channels, c, i0, g, p, dx, count, accumulate, rowOff, colOff);
             }
         }
+    }
+
+    /// <summary>
+    /// dst[r·dstStride + j] = src[r·srcStride + j] + add (or += when <paramref name="accumulate"/>) for r &lt; rows, j &lt; cols:
+    /// the short rows the depthwise kernels move between planes and phase planes, without a call per row.
+    /// </summary>
+    public static void CopyRows(ReadOnlySpan<float> src, int srcStride, Span<float> dst, int dstStride, int rows, int cols, bool accumulate, float add)
+    {
+        if (rows <= 0 || cols <= 0) return;
+        if ((long)(rows - 1) * srcStride + cols > src.Length || (long)(rows - 1) * dstStride + cols > dst.Length)
+            throw new ArgumentOutOfRangeException(nameof(rows), $"CopyRows: {rows} rows of {cols} do not fit");
+        int vec = 0;
+        if (Vector512.IsHardwareAccelerated && cols >= 16)
+        {
+            vec = cols & ~15;
+            ref float s0 = ref MemoryMarshal.GetReference(src);
+            ref float d0 = ref MemoryMarshal.GetReference(dst);
+            var a = Vector512.Create(add);
+            for (int r = 0; r < rows; r++)
+            {
+                nuint so = (nuint)(r * srcStride), dof = (nuint)(r * dstStride);
+                for (int j = 0; j < vec; j += 16)
+                {
+                    var v = Vector512.LoadUnsafe(ref s0, so + (nuint)j) + a;
+                    if (accumulate) v += Vector512.LoadUnsafe(ref d0, dof + (nuint)j);
+                    v.StoreUnsafe(ref d0, dof + (nuint)j);
+                }
+            }
+        }
+        if (vec < cols) CopyRowsScalar(src, srcStride, dst, dstStride, rows, cols, accumulate, add, vec);
+    }
+
+    /// <summary>Scalar twin of <see cref="CopyRows"/> (columns from <paramref name="fromCol"/> on).</summary>
+    public static void CopyRowsScalar(ReadOnlySpan<float> src, int srcStride, Span<float> dst, int dstStride, int rows, int cols, bool accumulate,
+        float add, int fromCol = 0)
+    {
+        for (int r = 0; r < rows; r++)
+            for (int j = fromCol; j < cols; j++)
+            {
+                float v = src[r * srcStride + j] + add;
+                dst[r * dstStride + j] = accumulate ? dst[r * dstStride + j] + v : v;
+            }
     }
 
     /// <summary>

@@ -106,6 +106,24 @@ public class DepthwiseConvTests
     }
 
     [Theory]
+    [InlineData(3, 32, 34, 32, false, 0f)]
+    [InlineData(5, 7, 9, 7, true, 0f)]
+    [InlineData(4, 37, 40, 37, true, 0.5f)]
+    [InlineData(2, 16, 16, 18, false, -1.25f)]
+    [InlineData(1, 1, 1, 1, false, 2f)]
+    public void CopyRowsMatchesItsScalarTwin(int rows, int cols, int srcStride, int dstStride, bool accumulate, float add)
+    {
+        var rng = new Rng((ulong)(rows * 97 + cols));
+        var src = Rand(rng, (rows - 1) * srcStride + cols);
+        var fast = Rand(rng, (rows - 1) * dstStride + cols + 3);
+        var scalar = (float[])fast.Clone();
+        DepthwiseConv.CopyRows(src, srcStride, fast, dstStride, rows, cols, accumulate, add);
+        DepthwiseConv.CopyRowsScalar(src, srcStride, scalar, dstStride, rows, cols, accumulate, add);
+        Assert.Equal(scalar, fast);
+        Assert.Throws<ArgumentOutOfRangeException>(() => DepthwiseConv.CopyRows(src, srcStride, new float[cols], dstStride, rows + 1, cols, false, 0f));
+    }
+
+    [Theory]
     [InlineData(1)]
     [InlineData(2)]
     public void Conv2dMatchesTheGroupedGemmPath(int threads)
