@@ -10,11 +10,12 @@ public static partial class Ops
     /// Batch normalisation over channel axis 1 of x [N, C] or [N, C, H, W]. Training: batch statistics (biased
     /// variance to normalise) and, when given, running statistics updated in place as PyTorch does
     /// (r = (1−momentum)·r + momentum·batch, unbiased variance). Evaluation: running statistics.
-    /// γ and β may be null (no affine part). With <paramref name="relu"/> the ReLU that follows is fused in: the output
-    /// is max(BN(x), 0) and its gradient mask is recomputed from x in backward, saving a pass and a tensor each way.
+    /// γ and β may be null (no affine part). With <paramref name="activation"/> the ReLU or Swish that follows is fused
+    /// in: the output is act(BN(x)) and the activation's derivative is recomputed from x in backward, saving a pass and
+    /// a tensor each way.
     /// </summary>
     public static Tensor BatchNorm(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
-        bool training, float momentum = 0.1f, float eps = 1e-5f, bool relu = false)
+        bool training, float momentum = 0.1f, float eps = 1e-5f, NormActivation activation = NormActivation.None)
     {
         if (x.Rank != 2 && x.Rank != 4) throw new ArgumentException($"BatchNorm needs [N,C] or [N,C,H,W], got {Tensor.FormatShape(x.Shape)}");
         int n = x.Dim(0), c = x.Dim(1), hw = x.Rank == 4 ? x.Dim(2) * x.Dim(3) : 1;
@@ -66,7 +67,7 @@ public static partial class Ops
                 }
                 mean[ch] = mu;
                 invStd[ch] = istd;
-                // y = (x − μ)·(γ·istd) + β  (then max(·, 0) when fused with a ReLU)
+                // y = (x − μ)·(γ·istd) + β  (then the fused activation)
                 float scale = (gamma is null ? 1f : gamma.Span[ch]) * istd;
                 float shift = (beta is null ? 0f : beta.Span[ch]) - mu * scale;
                 scales[ch] = scale;
@@ -74,7 +75,7 @@ public static partial class Ops
                 for (int i = 0; i < n; i++)
                 {
                     int o = (i * c + ch) * hw;
-                    NormKernels.Apply(xs.Slice(o, hw), scale, shift, ys.Slice(o, hw), relu);
+                    NormKernels.Apply(xs.Slice(o, hw), scale, shift, ys.Slice(o, hw), activation);
                 }
             }
         });
@@ -82,7 +83,7 @@ public static partial class Ops
         var inputs = new List<Tensor> { x };
         if (gamma is not null) inputs.Add(gamma);
         if (beta is not null) inputs.Add(beta);
-        Graph.Record(y, relu ? "BatchNormRelu" : "BatchNorm", inputs.ToArray(), () =>
+        Graph.Record(y, activation switch { NormActivation.Relu => "BatchNormRelu", NormActivation.Swish => "BatchNormSwish", _ => "BatchNorm" }, inputs.ToArray(), () =>
         {
             Tensor? gx = null;
             bool gxFresh = false;
@@ -102,13 +103,13 @@ public static partial class Ops
                 for (int ch = c0; ch < c1; ch++)
                 {
                     float mu = mean[ch], istd = invStd[ch];
-                    // Σdy and Σdy·x̂ = istd·(Σdy·x − μ·Σdy) in one pass per plane (dy masked by the fused ReLU)
+                    // Σdy and Σdy·x̂ = istd·(Σdy·x − μ·Σdy) in one pass per plane (dy times the fused activation's derivative)
                     double sumDy = 0, sumDyX = 0;
                     if (training || gg is not null || gbeta is not null)
                         for (int i = 0; i < n; i++)
                         {
                             int o = (i * c + ch) * hw;
-                            var (sd, sdx) = NormKernels.GradSums(gy.Slice(o, hw), xs2.Slice(o, hw), relu, scales[ch], shifts[ch]);
+                            var (sd, sdx) = NormKernels.GradSums(gy.Slice(o, hw), xs2.Slice(o, hw), activation, scales[ch], shifts[ch]);
                             sumDy += sd;
                             sumDyX += sdx;
                         }
@@ -132,7 +133,7 @@ public static partial class Ops
                     for (int i = n - 1; i >= 0; i--)
                     {
                         int o = (i * c + ch) * hw;
-                        NormKernels.GradApply(gy.Slice(o, hw), xs2.Slice(o, hw), relu, scales[ch], shifts[ch], a, b, k0, d.Slice(o, hw), !gxFresh);
+                        NormKernels.GradApply(gy.Slice(o, hw), xs2.Slice(o, hw), activation, scales[ch], shifts[ch], a, b, k0, d.Slice(o, hw), !gxFresh);
                     }
                 }
             });

@@ -2,16 +2,79 @@ using System.Runtime.Intrinsics;
 
 namespace Sprout.Kernels;
 
+/// <summary>The activation fused into a batch normalisation's passes (<see cref="NormKernels"/>).</summary>
+public enum NormActivation
+{
+    /// <summary>None: y = z.</summary>
+    None,
+    /// <summary>ReLU: y = max(z, 0).</summary>
+    Relu,
+    /// <summary>Swish / SiLU: y = z·σ(z).</summary>
+    Swish,
+}
+
 /// <summary>
-/// Batch-normalisation passes over one contiguous plane of a channel, optionally fused with the ReLU that follows
-/// (z = x·scale + shift, y = max(z, 0)). The ReLU's gradient mask z &gt; 0 is recomputed from x with the same fused
-/// multiply-add as the forward pass (so it is exactly y &gt; 0) instead of reading y back. Each SIMD kernel has a
-/// scalar twin (suffix Scalar) that tests compare it against.
+/// Batch-normalisation passes over one contiguous plane of a channel, optionally fused with the activation that
+/// follows (z = x·scale + shift, y = max(z, 0) or z·σ(z)). The activation's derivative is recomputed from x with the
+/// same fused multiply-add as the forward pass (for the ReLU exactly the mask y &gt; 0) instead of reading y back, so
+/// the normalised tensor is never stored. Each SIMD kernel has a scalar twin (suffix Scalar) that tests compare it
+/// against (bit for bit without Swish, whose exponential differs in the last bits).
 /// </summary>
 public static class NormKernels
 {
-    /// <summary>y = x·scale + shift, then max(·, 0) when <paramref name="relu"/>.</summary>
-    public static void Apply(ReadOnlySpan<float> x, float scale, float shift, Span<float> y, bool relu)
+    private static Vector512<float> Activate(Vector512<float> z, NormActivation act) => act switch
+    {
+        NormActivation.Relu => Vector512.Max(z, Vector512<float>.Zero),
+        NormActivation.Swish => z / (Vector512<float>.One + Vector512.Exp(-z)),
+        _ => z,
+    };
+
+    private static Vector256<float> Activate(Vector256<float> z, NormActivation act) => act switch
+    {
+        NormActivation.Relu => Vector256.Max(z, Vector256<float>.Zero),
+        NormActivation.Swish => z / (Vector256<float>.One + Vector256.Exp(-z)),
+        _ => z,
+    };
+
+    private static float ActivateScalar(float z, NormActivation act) => act switch
+    {
+        NormActivation.Relu => MathF.Max(z, 0f),
+        NormActivation.Swish => z / (1f + MathF.Exp(-z)),
+        _ => z,
+    };
+
+    // dy times the activation's derivative at z = x·scale + shift
+    private static Vector512<float> Gate(Vector512<float> d, Vector512<float> x, Vector512<float> s, Vector512<float> t, NormActivation act)
+    {
+        if (act == NormActivation.None) return d;
+        var z = Vector512.FusedMultiplyAdd(x, s, t);
+        if (act == NormActivation.Relu) return d & Vector512.GreaterThan(z, Vector512<float>.Zero);
+        var one = Vector512<float>.One;
+        var sg = one / (one + Vector512.Exp(-z));
+        return d * sg * (one + z * (one - sg));
+    }
+
+    private static Vector256<float> Gate(Vector256<float> d, Vector256<float> x, Vector256<float> s, Vector256<float> t, NormActivation act)
+    {
+        if (act == NormActivation.None) return d;
+        var z = Vector256.FusedMultiplyAdd(x, s, t);
+        if (act == NormActivation.Relu) return d & Vector256.GreaterThan(z, Vector256<float>.Zero);
+        var one = Vector256<float>.One;
+        var sg = one / (one + Vector256.Exp(-z));
+        return d * sg * (one + z * (one - sg));
+    }
+
+    private static float GateScalar(float d, float x, float scale, float shift, NormActivation act)
+    {
+        if (act == NormActivation.None) return d;
+        float z = MathF.FusedMultiplyAdd(x, scale, shift);
+        if (act == NormActivation.Relu) return z > 0f ? d : 0f;
+        float sg = 1f / (1f + MathF.Exp(-z));
+        return d * sg * (1f + z * (1f - sg));
+    }
+
+    /// <summary>y = x·scale + shift, then the fused activation <paramref name="act"/>.</summary>
+    public static void Apply(ReadOnlySpan<float> x, float scale, float shift, Span<float> y, NormActivation act)
     {
         if (y.Length < x.Length) throw new ArgumentException("NormKernels.Apply: output too short");
         int i = 0;
@@ -22,7 +85,7 @@ public static class NormKernels
             for (; i + 16 <= x.Length; i += 16)
             {
                 var z = Vector512.FusedMultiplyAdd(Vector512.Create(x.Slice(i, 16)), s, t);
-                if (relu) z = Vector512.Max(z, Vector512<float>.Zero);
+                z = Activate(z, act);
                 z.CopyTo(y.Slice(i, 16));
             }
         }
@@ -33,28 +96,28 @@ public static class NormKernels
             for (; i + 8 <= x.Length; i += 8)
             {
                 var z = Vector256.FusedMultiplyAdd(Vector256.Create(x.Slice(i, 8)), s, t);
-                if (relu) z = Vector256.Max(z, Vector256<float>.Zero);
+                z = Activate(z, act);
                 z.CopyTo(y.Slice(i, 8));
             }
         }
-        ApplyScalar(x[i..], scale, shift, y[i..], relu);
+        ApplyScalar(x[i..], scale, shift, y[i..], act);
     }
 
     /// <summary>Scalar twin of <see cref="Apply"/>.</summary>
-    public static void ApplyScalar(ReadOnlySpan<float> x, float scale, float shift, Span<float> y, bool relu)
+    public static void ApplyScalar(ReadOnlySpan<float> x, float scale, float shift, Span<float> y, NormActivation act)
     {
         for (int i = 0; i < x.Length; i++)
         {
             float z = MathF.FusedMultiplyAdd(x[i], scale, shift);
-            y[i] = relu ? MathF.Max(z, 0f) : z;
+            y[i] = ActivateScalar(z, act);
         }
     }
 
     /// <summary>
-    /// (Σ d, Σ d·x) with d = dy, or with the fused ReLU d = dy where x·scale + shift &gt; 0 (else 0).
+    /// (Σ d, Σ d·x) with d = dy, or with a fused activation d = dy·act'(x·scale + shift).
     /// Accumulated in float lanes over the plane; callers sum planes in double.
     /// </summary>
-    public static (float SumD, float SumDX) GradSums(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, bool relu, float scale, float shift)
+    public static (float SumD, float SumDX) GradSums(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, NormActivation act, float scale, float shift)
     {
         if (x.Length < dy.Length) throw new ArgumentException("NormKernels.GradSums: operand too short");
         int i = 0;
@@ -70,11 +133,8 @@ public static class NormKernels
                 var d1 = Vector512.Create(dy.Slice(i + 16, 16));
                 var x0 = Vector512.Create(x.Slice(i, 16));
                 var x1 = Vector512.Create(x.Slice(i + 16, 16));
-                if (relu)
-                {
-                    d0 &= Vector512.GreaterThan(Vector512.FusedMultiplyAdd(x0, s, t), Vector512<float>.Zero);
-                    d1 &= Vector512.GreaterThan(Vector512.FusedMultiplyAdd(x1, s, t), Vector512<float>.Zero);
-                }
+                d0 = Gate(d0, x0, s, t, act);
+                d1 = Gate(d1, x1, s, t, act);
                 a0 += d0; a1 += d1;
                 b0 = Vector512.FusedMultiplyAdd(d0, x0, b0);
                 b1 = Vector512.FusedMultiplyAdd(d1, x1, b1);
@@ -83,7 +143,7 @@ public static class NormKernels
             {
                 var d0 = Vector512.Create(dy.Slice(i, 16));
                 var x0 = Vector512.Create(x.Slice(i, 16));
-                if (relu) d0 &= Vector512.GreaterThan(Vector512.FusedMultiplyAdd(x0, s, t), Vector512<float>.Zero);
+                d0 = Gate(d0, x0, s, t, act);
                 a0 += d0;
                 b0 = Vector512.FusedMultiplyAdd(d0, x0, b0);
             }
@@ -99,24 +159,24 @@ public static class NormKernels
             {
                 var d0 = Vector256.Create(dy.Slice(i, 8));
                 var x0 = Vector256.Create(x.Slice(i, 8));
-                if (relu) d0 &= Vector256.GreaterThan(Vector256.FusedMultiplyAdd(x0, s, t), Vector256<float>.Zero);
+                d0 = Gate(d0, x0, s, t, act);
                 a0 += d0;
                 b0 = Vector256.FusedMultiplyAdd(d0, x0, b0);
             }
             sd = Vector256.Sum(a0);
             sdx = Vector256.Sum(b0);
         }
-        var (td, tdx) = GradSumsScalar(dy[i..], x[i..], relu, scale, shift);
+        var (td, tdx) = GradSumsScalar(dy[i..], x[i..], act, scale, shift);
         return (sd + td, sdx + tdx);
     }
 
     /// <summary>Scalar twin of <see cref="GradSums"/>.</summary>
-    public static (float SumD, float SumDX) GradSumsScalar(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, bool relu, float scale, float shift)
+    public static (float SumD, float SumDX) GradSumsScalar(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, NormActivation act, float scale, float shift)
     {
         float sd = 0f, sdx = 0f;
         for (int i = 0; i < dy.Length; i++)
         {
-            float d = relu && !(MathF.FusedMultiplyAdd(x[i], scale, shift) > 0f) ? 0f : dy[i];
+            float d = GateScalar(dy[i], x[i], scale, shift, act);
             sd += d;
             sdx = MathF.FusedMultiplyAdd(d, x[i], sdx);
         }
@@ -127,7 +187,7 @@ public static class NormKernels
     /// dx (+)= a·d + b·x + c with d as in <see cref="GradSums"/> (the input gradient of batch normalisation once
     /// its channel sums are known; b = c = 0 in evaluation mode).
     /// </summary>
-    public static void GradApply(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, bool relu, float scale, float shift, float a, float b, float c,
+    public static void GradApply(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, NormActivation act, float scale, float shift, float a, float b, float c,
         Span<float> dx, bool accumulate)
     {
         if (x.Length < dy.Length || dx.Length < dy.Length) throw new ArgumentException("NormKernels.GradApply: operand too short");
@@ -143,7 +203,7 @@ public static class NormKernels
             {
                 var d = Vector512.Create(dy.Slice(i, 16));
                 var xv = Vector512.Create(x.Slice(i, 16));
-                if (relu) d &= Vector512.GreaterThan(Vector512.FusedMultiplyAdd(xv, s, t), Vector512<float>.Zero);
+                d = Gate(d, xv, s, t, act);
                 var r = Vector512.FusedMultiplyAdd(d, va, Vector512.FusedMultiplyAdd(xv, vb, vc));
                 if (accumulate) r += Vector512.Create(dx.Slice(i, 16));
                 r.CopyTo(dx.Slice(i, 16));
@@ -160,22 +220,22 @@ public static class NormKernels
             {
                 var d = Vector256.Create(dy.Slice(i, 8));
                 var xv = Vector256.Create(x.Slice(i, 8));
-                if (relu) d &= Vector256.GreaterThan(Vector256.FusedMultiplyAdd(xv, s, t), Vector256<float>.Zero);
+                d = Gate(d, xv, s, t, act);
                 var r = Vector256.FusedMultiplyAdd(d, va, Vector256.FusedMultiplyAdd(xv, vb, vc));
                 if (accumulate) r += Vector256.Create(dx.Slice(i, 8));
                 r.CopyTo(dx.Slice(i, 8));
             }
         }
-        GradApplyScalar(dy[i..], x[i..], relu, scale, shift, a, b, c, dx[i..], accumulate);
+        GradApplyScalar(dy[i..], x[i..], act, scale, shift, a, b, c, dx[i..], accumulate);
     }
 
     /// <summary>Scalar twin of <see cref="GradApply"/>.</summary>
-    public static void GradApplyScalar(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, bool relu, float scale, float shift, float a, float b, float c,
+    public static void GradApplyScalar(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, NormActivation act, float scale, float shift, float a, float b, float c,
         Span<float> dx, bool accumulate)
     {
         for (int i = 0; i < dy.Length; i++)
         {
-            float d = relu && !(MathF.FusedMultiplyAdd(x[i], scale, shift) > 0f) ? 0f : dy[i];
+            float d = GateScalar(dy[i], x[i], scale, shift, act);
             float r = MathF.FusedMultiplyAdd(d, a, MathF.FusedMultiplyAdd(x[i], b, c));
             dx[i] = accumulate ? dx[i] + r : r;
         }

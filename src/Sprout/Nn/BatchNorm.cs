@@ -1,3 +1,4 @@
+using Sprout.Kernels;
 using Sprout.Autograd;
 using Sprout.Tensors;
 
@@ -88,11 +89,20 @@ public sealed class BatchNorm : Module
     }
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor x) => Forward(x, relu: false);
+    public override Tensor Forward(Tensor x) => Forward(x, NormActivation.None);
 
-    /// <summary>Normalises x; with <paramref name="relu"/> a following ReLU is fused in (one pass, one tensor).</summary>
-    public Tensor Forward(Tensor x, bool relu) =>
-        Ops.BatchNorm(x, Gamma, Beta, RunningMean, RunningVar, IsTraining, Config.Momentum, Config.Eps, relu);
+    /// <summary>Normalises x; with <paramref name="activation"/> a following ReLU or Swish is fused in (one pass, one tensor).</summary>
+    public Tensor Forward(Tensor x, NormActivation activation) =>
+        Ops.BatchNorm(x, Gamma, Beta, RunningMean, RunningVar, IsTraining, Config.Momentum, Config.Eps, activation);
+
+    /// <summary>The fused form of <paramref name="next"/> when it is an activation a BatchNorm can run in its own passes
+    /// (ReLU, Swish), else null.</summary>
+    public static NormActivation? Fusable(Module next) => next switch
+    {
+        Activation { Config.Kind: ActivationKind.Relu } => NormActivation.Relu,
+        Activation { Config.Kind: ActivationKind.Swish } => NormActivation.Swish,
+        _ => null,
+    };
 
     /// <summary>Tied to the producer's width; new channels start as the identity.</summary>
     public override GrowthRole GrowthRole => new NormRole(Gamma, Beta, RunningMean, RunningVar);

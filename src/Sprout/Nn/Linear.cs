@@ -94,15 +94,15 @@ public sealed class Sequential : Module
 
     /// <summary>
     /// Runs the layer at <paramref name="index"/> on x and returns its output; <paramref name="next"/> is the index of
-    /// the next layer to run. A BatchNorm followed by a ReLU runs as one fused op (same values and gradients, one pass
-    /// and one tensor fewer), so <paramref name="next"/> may skip the ReLU.
+    /// the next layer to run. A BatchNorm followed by a ReLU or Swish runs as one fused op (same values and gradients, one pass
+    /// and one tensor fewer), so <paramref name="next"/> may skip the activation.
     /// </summary>
     public Tensor Step(int index, Tensor x, out int next)
     {
-        if (_layers[index] is BatchNorm bn && index + 1 < _layers.Length && _layers[index + 1] is Activation { Config.Kind: ActivationKind.Relu })
+        if (_layers[index] is BatchNorm bn && index + 1 < _layers.Length && BatchNorm.Fusable(_layers[index + 1]) is { } act)
         {
             next = index + 2;
-            return bn.Forward(x, relu: true);
+            return bn.Forward(x, act);
         }
         next = index + 1;
         return _layers[index].Forward(x);

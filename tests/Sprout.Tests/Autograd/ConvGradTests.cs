@@ -171,15 +171,46 @@ public class ConvGradTests
     [InlineData(3, 2, 5, 7)]   // planes of 35: vector body and scalar tail
     [InlineData(2, 3, 8, 8)]
     public void BatchNormFusedReluTrain(int n, int c, int h, int w) =>
-        Check(t => Ops.BatchNorm(t[0], t[1], t[2], null, null, training: true, relu: true),
+        Check(t => Ops.BatchNorm(t[0], t[1], t[2], null, null, training: true, activation: NormActivation.Relu),
             d => Ref.Map(RefConv.BatchNormTrain(d[0], d[1], d[2], 1e-5), v => Math.Max(0, v)), 93, [n, c, h, w], [c], [c]);
+
+    [Theory]
+    [InlineData(3, 2, 5, 7)]
+    [InlineData(2, 3, 8, 8)]
+    public void BatchNormFusedSwishTrain(int n, int c, int h, int w) =>
+        Check(t => Ops.BatchNorm(t[0], t[1], t[2], null, null, training: true, activation: NormActivation.Swish),
+            d => Ref.Map(RefConv.BatchNormTrain(d[0], d[1], d[2], 1e-5), v => v / (1 + Math.Exp(-v))), 96, [n, c, h, w], [c], [c]);
+
+    [Fact]
+    public void BatchNormFusedSwishEqualsBatchNormThenSwish()
+    {
+        var rng = new Rng(97);
+        var x0 = Tensor.Uniform(rng, -2, 2, 4, 3, 9, 11);
+        var g0 = Tensor.Uniform(rng, 0.5, 1.5, 3);
+        var b0 = Tensor.Uniform(rng, -0.5, 0.5, 3);
+        var r = Tensor.Uniform(rng, -1, 1, 4, 3, 9, 11);
+        float[][] Run(bool fused)
+        {
+            var x = x0.Clone(); x.RequiresGrad = true;
+            var g = g0.Clone(); g.RequiresGrad = true;
+            var b = b0.Clone(); b.RequiresGrad = true;
+            var y = fused ? Ops.BatchNorm(x, g, b, null, null, true, activation: NormActivation.Swish) : Ops.Swish(Ops.BatchNorm(x, g, b, null, null, true));
+            y.Backward(r);
+            return [y.ToArray(), x.Grad!.ToArray(), g.Grad!.ToArray(), b.Grad!.ToArray()];
+        }
+        var f = Run(true);
+        var u = Run(false);
+        for (int k = 0; k < f.Length; k++)
+            for (int i = 0; i < f[k].Length; i++)
+                Assert.True(Math.Abs(f[k][i] - u[k][i]) <= 1e-5f * (1 + Math.Abs(u[k][i])), $"output {k}[{i}]: {f[k][i]} vs {u[k][i]}");
+    }
 
     [Fact]
     public void BatchNormFusedReluEval()
     {
         var rm = Tensor.FromArray(new float[] { 0.3f, -0.2f }, 2);
         var rv = Tensor.FromArray(new float[] { 0.5f, 2f }, 2);
-        Check(t => Ops.BatchNorm(t[0], t[1], t[2], rm, rv, training: false, relu: true), d =>
+        Check(t => Ops.BatchNorm(t[0], t[1], t[2], rm, rv, training: false, activation: NormActivation.Relu), d =>
         {
             var y = new double[d[0].Length];
             for (int i = 0; i < y.Length; i++)
@@ -208,7 +239,7 @@ public class ConvGradTests
         {
             gamma.ZeroGrad();
             beta.ZeroGrad();
-            Ops.BatchNorm(x, gamma, beta, null, null, true, relu: relu).Backward(r);
+            Ops.BatchNorm(x, gamma, beta, null, null, true, activation: relu ? NormActivation.Relu : NormActivation.None).Backward(r);
             return [gamma.Grad!.ToArray(), beta.Grad!.ToArray()];
         }
         var firstB = Step(xb);
@@ -232,7 +263,7 @@ public class ConvGradTests
                 var x = Tensor.Uniform(rng, -1, 1, 16, 5, 32, 32); x.RequiresGrad = true; // above the split threshold
                 var g = Tensor.Uniform(rng, 0.5, 1.5, 5); g.RequiresGrad = true;
                 var b = Tensor.Uniform(rng, -0.5, 0.5, 5); b.RequiresGrad = true;
-                var y = Ops.MaxPool2d(Ops.BatchNorm(x, g, b, null, null, true, relu: true), 2);
+                var y = Ops.MaxPool2d(Ops.BatchNorm(x, g, b, null, null, true, activation: NormActivation.Relu), 2);
                 y.Backward(Tensor.Uniform(rng, -1, 1, 16, 5, 16, 16));
                 return [y.ToArray(), x.Grad!.ToArray(), g.Grad!.ToArray(), b.Grad!.ToArray()];
             }
@@ -258,7 +289,7 @@ public class ConvGradTests
             var x = x0.Clone(); x.RequiresGrad = true;
             var g = g0.Clone(); g.RequiresGrad = true;
             var b = b0.Clone(); b.RequiresGrad = true;
-            var y = fused ? Ops.BatchNorm(x, g, b, null, null, true, relu: true) : Ops.Relu(Ops.BatchNorm(x, g, b, null, null, true));
+            var y = fused ? Ops.BatchNorm(x, g, b, null, null, true, activation: NormActivation.Relu) : Ops.Relu(Ops.BatchNorm(x, g, b, null, null, true));
             y.Backward(r);
             return (y.ToArray(), x.Grad!.ToArray(), g.Grad!.ToArray(), b.Grad!.ToArray());
         }

@@ -496,7 +496,9 @@ public class TinyTests
         {
             double scale = a.Enumerate().Max(Math.Abs);
             Assert.True(scale > 0);
-            Assert.True((a - b).Enumerate().Max(Math.Abs) <= 1e-4 * scale, $"max difference {(a - b).Enumerate().Max(Math.Abs)} of {scale}");
+            // float sums in another order, and the moment is a difference of larger terms: 1.6e-4 of the largest entry
+            // was seen on "small"/2 after the depthwise kernel changed the rounding of its forward pass
+            Assert.True((a - b).Enumerate().Max(Math.Abs) <= 5e-4 * scale, $"max difference {(a - b).Enumerate().Max(Math.Abs)} of {scale}");
         }
     }
 

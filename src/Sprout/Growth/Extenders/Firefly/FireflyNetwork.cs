@@ -268,9 +268,9 @@ internal sealed class FireflyNetwork : Module
                 t = Fresh(t, j, fresh);
                 continue;
             }
-            if (_layers[j] is BatchNorm bn && j + 1 <= capture && _layers[j + 1] is Activation { Config.Kind: ActivationKind.Relu })
+            if (_layers[j] is BatchNorm bn && j + 1 <= capture && BatchNorm.Fusable(_layers[j + 1]) is { } act)
             {
-                t = bn.Forward(t, relu: true);   // fused, as Sequential runs it
+                t = bn.Forward(t, act);   // fused, as Sequential runs it
                 j++;
                 continue;
             }
