@@ -58,6 +58,21 @@ public static partial class Ops
             }
             return;
         }
+        if (UsesBatchedColumns(groups, g))
+        {
+            // small planes: one GEMM over a chunk of images' columns instead of a tiny GEMM per image
+            unsafe
+            {
+                fixed (float* pw = wSpan) fixed (float* pb = bSpan)
+                {
+                    nint wa = (nint)pw, ba = (nint)pb;
+                    int wLen = wSpan.Length, bLen = hasBias ? bSpan.Length : 0;
+                    ImageParts(xSpan, ySpan, n, c * hw, f * ohw, parts, (count, xs, ys) =>
+                        BatchedForward(count, f, new ReadOnlySpan<float>((float*)wa, wLen), xs, g, new ReadOnlySpan<float>((float*)ba, bLen), ys));
+                }
+            }
+            return;
+        }
         if (UsesWinograd(groups, g, f))
         {
             // 3×3 stride 1 with enough channels: Winograd F(2×2, 3×3), 16 multiplies per 2×2 outputs instead of 36
@@ -160,6 +175,16 @@ public static partial class Ops
                         gx.Span.Slice(s * c * hw, (e - s) * c * hw), accumulate: !fresh);
                 });
             }
+            else if (UsesBatchedColumns(groups, g))
+            {
+                if (fresh) gx.Span.Clear();
+                int bparts = ConvParts(n, (long)f * ohw * k);
+                Workers.Run(bparts, part =>
+                {
+                    var (s, e) = Range(n, part, bparts);
+                    BatchedInputGrad(e - s, f, w.Span, gy.Span.Slice(s * f * ohw, (e - s) * f * ohw), g, gx.Span.Slice(s * c * hw, (e - s) * c * hw));
+                });
+            }
             else if (asConv)
             {
                 // dX = conv(dY, W') with W'[ci, fo, i, j] = W[fo, ci, kh−1−i, kw−1−j], padding k−1−p, stride 1
@@ -222,8 +247,9 @@ public static partial class Ops
             int parts = ConvParts(n, (long)f * ohw * k);
             bool winograd = groups == 1 && UseWinograd && Winograd.AppliesToWeightGrad(g, f);
             bool depthwise = UsesDepthwise(groups, c, f);
+            bool batched = !winograd && UsesBatchedColumns(groups, g);
             bool direct = winograd || UsesDirectConv(groups, g);
-            var cols = ColumnBuffers(parts, g.IsIdentity || direct || depthwise ? 0 : k * ld);
+            var cols = ColumnBuffers(parts, g.IsIdentity || direct || depthwise || batched ? 0 : k * ld);
             var dws = new Tensor[parts];
             for (int p = 0; p < parts; p++) dws[p] = Tensor.Zeros(w.ShapeArray());
             Workers.Run(parts, part =>
@@ -233,6 +259,11 @@ public static partial class Ops
                 var xs = x.Span;
                 var col = cols[part].Span;
                 var dw = dws[part].Span;
+                if (batched)
+                {
+                    BatchedWeightGrad(e - s, f, gys.Slice(s * f * ohw, (e - s) * f * ohw), xs.Slice(s * c * hw, (e - s) * c * hw), g, dw);
+                    return;
+                }
                 if (depthwise)
                 {
                     DepthwiseConv.WeightGrad(e - s, c, gys.Slice(s * f * ohw, (e - s) * f * ohw), xs.Slice(s * c * hw, (e - s) * c * hw), g, dw);
@@ -281,6 +312,90 @@ public static partial class Ops
                 for (int i = 0; i < n; i++) sum += TensorPrimitives.Sum(gys.Slice((i * f + o) * ohw, ohw));
                 d[o] = fresh ? (float)sum : d[o] + (float)sum;
             }
+        }
+    }
+
+    /// <summary>Whether one-group convolutions with small output planes (fewer than 64 positions, where a GEMM per
+    /// image is too small to run well) multiply a chunk of images' columns at once; switch it off to compare.</summary>
+    public static bool UseBatchedColumns { get; set; } = true;
+
+    private static bool UsesBatchedColumns(int groups, in ConvGeometry g) => groups == 1 && UseBatchedColumns && g.OH * g.OW < 64;
+
+    [ThreadStatic] private static float[]? _bcols, _bout;
+
+    // images per chunk so the column matrix stays within ~1M floats (4 MB)
+    private static int BatchChunk(int k, int ohw, int images) => Math.Clamp((1 << 20) / Math.Max(1, k * ohw), 1, Math.Max(1, images));
+
+    private static Span<float> BatchBuffer(ref float[]? cache, int size) =>
+        (cache is { } a && a.Length >= size ? a : cache = new float[size]).AsSpan(0, size);
+
+    // cols [K, count·ohw]: image j's im2col columns at column j·ohw
+    private static void PackBatch(ReadOnlySpan<float> x, int count, in ConvGeometry g, Span<float> cols)
+    {
+        int chw = g.C * g.H * g.W, ohw = g.OH * g.OW, ld = count * ohw;
+        for (int j = 0; j < count; j++) ConvGemm.PackColumns(x.Slice(j * chw, chw), g, 0, ohw, cols[(j * ohw)..], ld);
+    }
+
+    // y [n, f, ohw] = W [f, K] · im2col(x) (+ bias) for n images, a chunk of images per GEMM
+    private static void BatchedForward(int n, int f, ReadOnlySpan<float> w, ReadOnlySpan<float> x, in ConvGeometry g, ReadOnlySpan<float> bias, Span<float> y)
+    {
+        int k = g.K, ohw = g.OH * g.OW, chw = g.C * g.H * g.W, chunk = BatchChunk(k, ohw, n);
+        for (int i0 = 0; i0 < n; i0 += chunk)
+        {
+            int count = Math.Min(chunk, n - i0), ld = count * ohw;
+            var cols = BatchBuffer(ref _bcols, k * ld);
+            var outp = BatchBuffer(ref _bout, f * ld);
+            PackBatch(x.Slice(i0 * chw, count * chw), count, g, cols);
+            // out [f, count·ohw] = W [f, K] · cols [K, count·ohw]
+            Gemm.Multiply(f, ld, k, w, k, false, cols, ld, false, outp, ld, false);
+            for (int j = 0; j < count; j++)
+                for (int o = 0; o < f; o++)
+                {
+                    var src = outp.Slice(o * ld + j * ohw, ohw);
+                    var dst = y.Slice(((i0 + j) * f + o) * ohw, ohw);
+                    if (bias.IsEmpty) src.CopyTo(dst);
+                    else TensorPrimitives.Add(src, bias[o], dst);
+                }
+        }
+    }
+
+    // dyT [f, count·ohw]: dY of a chunk of images, channel-major
+    private static void GatherDy(ReadOnlySpan<float> dy, int count, int f, int ohw, Span<float> dyT)
+    {
+        int ld = count * ohw;
+        for (int j = 0; j < count; j++)
+            for (int o = 0; o < f; o++) dy.Slice((j * f + o) * ohw, ohw).CopyTo(dyT.Slice(o * ld + j * ohw, ohw));
+    }
+
+    // dx [n, C, H, W] += col2im(Wᵀ · dY) for n images
+    private static void BatchedInputGrad(int n, int f, ReadOnlySpan<float> w, ReadOnlySpan<float> dy, in ConvGeometry g, Span<float> dx)
+    {
+        int k = g.K, ohw = g.OH * g.OW, chw = g.C * g.H * g.W, chunk = BatchChunk(k, ohw, n);
+        for (int i0 = 0; i0 < n; i0 += chunk)
+        {
+            int count = Math.Min(chunk, n - i0), ld = count * ohw;
+            var dyT = BatchBuffer(ref _bout, f * ld);
+            var dcols = BatchBuffer(ref _bcols, k * ld);
+            GatherDy(dy.Slice(i0 * f * ohw, count * f * ohw), count, f, ohw, dyT);
+            // dcols [K, count·ohw] = Wᵀ [K, f] · dyT [f, count·ohw]
+            Gemm.Multiply(k, ld, f, w, k, true, dyT, ld, false, dcols, ld, false);
+            for (int j = 0; j < count; j++) Im2Col.Backward(dcols[(j * ohw)..], g, dx.Slice((i0 + j) * chw, chw), ld);
+        }
+    }
+
+    // dw [f, K] += dY · im2col(x)ᵀ over n images
+    private static void BatchedWeightGrad(int n, int f, ReadOnlySpan<float> dy, ReadOnlySpan<float> x, in ConvGeometry g, Span<float> dw)
+    {
+        int k = g.K, ohw = g.OH * g.OW, chw = g.C * g.H * g.W, chunk = BatchChunk(k, ohw, n);
+        for (int i0 = 0; i0 < n; i0 += chunk)
+        {
+            int count = Math.Min(chunk, n - i0), ld = count * ohw;
+            var dyT = BatchBuffer(ref _bout, f * ld);
+            var cols = BatchBuffer(ref _bcols, k * ld);
+            GatherDy(dy.Slice(i0 * f * ohw, count * f * ohw), count, f, ohw, dyT);
+            PackBatch(x.Slice(i0 * chw, count * chw), count, g, cols);
+            // dw [f, K] += dyT [f, count·ohw] · colsᵀ [count·ohw, K]
+            Gemm.Multiply(f, k, ld, dyT, ld, false, cols, ld, true, dw, k, true);
         }
     }
 
