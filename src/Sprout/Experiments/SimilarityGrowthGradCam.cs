@@ -29,8 +29,8 @@ public sealed record SimilarityGradCamGrid(string Dataset, string Model, string 
 
 /// <summary>
 /// The Grad-CAM grids of <c>experiment similarity-growth</c>: per (data set, model, method) with a plain and a
-/// regularised arm, seed 0's final checkpoint of each arm explains the first test image of each of the first
-/// <see cref="Rows"/> classes (the same images for every arm) at <see cref="GradCam.DefaultLayer"/> (the last conv
+/// regularised arm, seed 0's final checkpoint of each arm explains the first <see cref="Rows"/> test images
+/// of different classes, in test-set order (the same images for every arm) at <see cref="GradCam.DefaultLayer"/> (the last conv
 /// block's output) for the true class. No training: a forward and a backward pass over a handful of images per arm.
 /// </summary>
 public static class SimilarityGrowthGradCam

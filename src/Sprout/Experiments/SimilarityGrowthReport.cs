@@ -237,8 +237,8 @@ public static class SimilarityGrowthReport
         {
             sb.AppendLine("## Grad-CAM (Figures 4–5)").AppendLine();
             sb.AppendLine("Grad-CAM of seed 0's final model of the plain arm and of the first regularised arm, at the default layer — the output of the last " +
-                          "conv block (its index in each title) — for each image's true class; rows: the first test image of each of the first " +
-                          $"{SimilarityGrowthGradCam.Rows} classes, the same images in every column. Each map is scaled to [0, 1] per image and laid over " +
+                          "conv block (its index in each title) — for each image's true class; rows: the first " +
+                          $"{SimilarityGrowthGradCam.Rows} test images of different classes (in test-set order), the same images in every column. Each map is scaled to [0, 1] per image and laid over " +
                           "the input (Turbo colours, red = strongest evidence).").AppendLine();
             foreach (var (g, png) in gradCam)
             {

@@ -75,6 +75,7 @@ public static class GradCamFigure
         }
         plot.HideGrid();
         plot.Axes.Frameless();
+        plot.Axes.Title.IsVisible = true;   // Frameless hides the title panel too
         plot.Axes.SetLimits(-0.9, cols * (1 + gap), -rows * (1 + gap), 0.25);
         int w = 140 + cols * Tile, h = 90 + rows * Tile;
         string png = pathWithoutExtension + ".png", svg = pathWithoutExtension + ".svg";
