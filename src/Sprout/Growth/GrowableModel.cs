@@ -303,16 +303,26 @@ public sealed class GrowableModel
     /// <summary>Copies of all parameters' data (row-major), in <see cref="Parameters"/> order.</summary>
     public float[][] CopyWeights() => Parameters().Select(p => p.ToArray()).ToArray();
 
-    /// <summary>Logits of a batch without recording gradients (a persistent copy).</summary>
-    public float[] Logits(Tensor x)
+    /// <summary>Logits of a batch without recording gradients (a persistent copy), <paramref name="batchSize"/> rows at a
+    /// time (0: all at once); evaluation mode, so the rows do not affect each other.</summary>
+    public float[] Logits(Tensor x, int batchSize = 0)
     {
+        ArgumentNullException.ThrowIfNull(x);
         bool was = _seq.IsTraining;
         _seq.Eval();
-        float[] r;
-        using (Graph.NoGrad())
-        using (TensorScope.Begin())
-            r = Forward(x).ToArray();
-        _seq.Train(was);
-        return r;
+        int n = x.Dim(0), bs = batchSize <= 0 ? n : Math.Min(batchSize, n);
+        var parts = new List<float[]>();
+        try
+        {
+            using (Graph.NoGrad())
+                for (int start = 0; start < n; start += bs)
+                    using (TensorScope.Begin())
+                        parts.Add(Forward(x.RowsView(start, Math.Min(bs, n - start))).ToArray());
+        }
+        finally
+        {
+            _seq.Train(was);
+        }
+        return parts.Count == 1 ? parts[0] : parts.SelectMany(p => p).ToArray();
     }
 }

@@ -94,6 +94,11 @@ public sealed class GrowthRunner
 
     private double Seconds => _secondsBefore + Stopwatch.GetElapsedTime(_clock).TotalSeconds;
 
+    // Batch size of every measurement pass (evaluation, activity, logits): the training batch, so the passes reuse the
+    // training step's pooled buffers instead of first-touching a second, larger set (on a conv net a 1,000-image batch
+    // is gigabytes of fresh pages, ~10 µs each here). Evaluation mode: the batch size changes no statistic beyond rounding.
+    private int MeasureBatch => Config.BatchSize;
+
     /// <summary>
     /// Trains and grows; <paramref name="test"/> may be null. With <paramref name="resume"/> (a checkpoint from
     /// <see cref="Capture"/> of a run of the same config) the run continues where that checkpoint was taken.
@@ -148,8 +153,8 @@ public sealed class GrowthRunner
         if (_state.Phase == GrowthPhase.Initial)
         {
             int initialEpochs = TrainResumable(model, train, validation, c.InitialTraining ?? new StageTraining(10), "initial", 0);
-            var initVal = eval.Evaluate(validation);
-            EpochStats? initTest = test is null ? null : eval.Evaluate(test);
+            var initVal = eval.Evaluate(validation, MeasureBatch);
+            EpochStats? initTest = test is null ? null : eval.Evaluate(test, MeasureBatch);
             Log?.Invoke($"initial: {initialEpochs} epochs, widths [{string.Join(",", model.Widths())}], val {Measure(initVal)}");
             Advance(_state with
             {
@@ -173,9 +178,9 @@ public sealed class GrowthRunner
             var p = _state.Pending ?? throw new InvalidOperationException("stage training without its growth step's measurements");
             int epochs = TrainResumable(model, train, validation, c.StageTrainingFor(s), "stage", s + 1, p.WeightSums);
             // one pass over the training set gives both the activity and the training accuracy
-            var actEnd = model.Activity(train, TaskLoss, out var trEnd);
-            var vaEnd = eval.Evaluate(validation);
-            EpochStats? teEnd = test is null ? null : eval.Evaluate(test);
+            var actEnd = model.Activity(train, TaskLoss, out var trEnd, MeasureBatch);
+            var vaEnd = eval.Evaluate(validation, MeasureBatch);
+            EpochStats? teEnd = test is null ? null : eval.Evaluate(test, MeasureBatch);
             var widths = p.WidthsBefore;
             var layers = model.Sites.Select((site, k) => new LayerStageReport(site.Name, site.Width, p.Allocation[k],
                 p.InactiveAtInsertion[k], actEnd[k].Inactive(widths[k], p.Allocation[k]), actEnd[k].InactiveAll,
@@ -194,7 +199,7 @@ public sealed class GrowthRunner
                         $"train {Measure(p.TrainAccuracyBefore, p.TrainLossBefore)}→{Measure(p.TrainAccuracyAfter, p.TrainLossAfter)}, val end {Measure(vaEnd)}, new inactive [{string.Join(",", layers.Select(l => l.NewInactiveAtEnd))}]");
             Advance(_state);
         }
-        EpochStats? final = test is null ? null : eval.Evaluate(test);
+        EpochStats? final = test is null ? null : eval.Evaluate(test, MeasureBatch);
         var report = Report(model, final?.Accuracy ?? double.NaN) with { FinalTestLoss = final?.Loss ?? double.NaN };
         Finished?.Invoke(report);
         Advance(_state with { Phase = GrowthPhase.Done });
@@ -239,9 +244,9 @@ public sealed class GrowthRunner
         var alloc = distributor.Allocate(ctx, total);
         double distributeSeconds = Stopwatch.GetElapsedTime(td).TotalSeconds;
         var votes = distributor.LastVotes;
-        var trBefore = eval.Evaluate(train);
-        double vaBefore = eval.Evaluate(validation).Accuracy;
-        var logitsBefore = model.Logits(diagBatch);
+        var trBefore = eval.Evaluate(train, MeasureBatch);
+        double vaBefore = eval.Evaluate(validation, MeasureBatch).Accuracy;
+        var logitsBefore = model.Logits(diagBatch, MeasureBatch);
         // ΣW_previous of similarity-guided growth: each layer's weight sum right before the growth step
         var sums = c.Similarity is { IsActive: true } ? model.Sites.Select(site => SimilarityRegularizer.WeightSum(site.InWeight)).ToArray() : null;
         long te = Stopwatch.GetTimestamp();
@@ -249,9 +254,9 @@ public sealed class GrowthRunner
         double extendSeconds = Stopwatch.GetElapsedTime(te).TotalSeconds;
         BufferPool.Trim(); // shapes changed: idle buffers of the old sizes would only hold memory
         if (c.OptimizerOnGrowth == GrowthStatePolicy.Reset) _opt!.ResetState();
-        double change = FunctionChange.MaxAbsDifference(logitsBefore, model.Logits(diagBatch));
-        var actIns = model.Activity(train, TaskLoss, out var trAfter);
-        double vaAfter = eval.Evaluate(validation).Accuracy;
+        double change = FunctionChange.MaxAbsDifference(logitsBefore, model.Logits(diagBatch, MeasureBatch));
+        var actIns = model.Activity(train, TaskLoss, out var trAfter, MeasureBatch);
+        double vaAfter = eval.Evaluate(validation, MeasureBatch).Accuracy;
         var inactive = model.Sites.Select((_, k) => actIns[k].Inactive(widths[k], alloc[k])).ToArray();
         var cos = model.Sites.Select((_, k) => model.Cosines(k, widths[k], alloc[k])).ToArray();
         return new PendingStage(total, widths, alloc, votes?.ToArray(), trBefore.Accuracy, trAfter.Accuracy, vaBefore, vaAfter, change, inactive, cos,
@@ -273,7 +278,7 @@ public sealed class GrowthRunner
         if (_augmenter is not null) _augmenter.EpochOffset = runEpochs;
         var trainer = new Trainer(module, _opt, loss)
         {
-            Stop = Stop, Validation = validation, Name = Where(phase, stage), Epoch = _state.EpochsDone, Augmentation = _augmenter,
+            Stop = Stop, Validation = validation, EvaluationBatchSize = MeasureBatch, Name = Where(phase, stage), Epoch = _state.EpochsDone, Augmentation = _augmenter,
             // from the config's rate, not the optimizer's current (scheduled) one
             Schedule = Config.LearningRateSchedule?.Build() is { } lr ? new OffsetLr(runEpochs, lr) : null, BaseLearningRate = Config.LearningRate,
         };

@@ -41,9 +41,9 @@ public class ReconstructionRunTests
         Assert.True(double.IsNaN(report.FinalTestAccuracy));
         Assert.True(report.FinalTestLoss > 0 && double.IsFinite(report.FinalTestLoss));
         Assert.True(double.IsFinite(report.InitialTestLoss) && double.IsFinite(report.InitialValLoss));
-        // the final test loss is the MSE of the final model on the test set
+        // the final test loss is the MSE of the final model on the test set (measured in batches of the training batch)
         var module = session.Runner.Model!.Module;
-        double mse = new Trainer(module, optimizer: null, Loss.Mse).Evaluate(test.WithInputAsTarget()).Loss;
+        double mse = new Trainer(module, optimizer: null, Loss.Mse).Evaluate(test.WithInputAsTarget(), Config().BatchSize).Loss;
         Assert.Equal(mse, report.FinalTestLoss, 12);
         Assert.All(report.Stages, s =>
         {
@@ -96,7 +96,7 @@ public class ReconstructionRunTests
             Assert.Equal(stage.Min(r => r.ValLoss), report.Stages[s - 1].ValLossEnd);
         }
         // the last stage's best weights are the final model's
-        double final = new Trainer(session.Runner.Model!.Module, optimizer: null, Loss.Mse).Evaluate(val.WithInputAsTarget()).Loss;
+        double final = new Trainer(session.Runner.Model!.Module, optimizer: null, Loss.Mse).Evaluate(val.WithInputAsTarget(), cfg.BatchSize).Loss;
         Assert.Equal(report.Stages[^1].ValLossEnd, final);
         // and in at least one stage the last epoch was not the best: the stage ended on restored weights
         Assert.Contains(Enumerable.Range(1, 2), s => rows.Last(r => r.Stage == s && r.Phase == "stage").ValLoss > report.Stages[s - 1].ValLossEnd);
