@@ -135,6 +135,20 @@ internal static class BenchCommands
         return 0;
     }
 
+    // The median milliseconds of `steps` training steps on one batch, after `warmup` untimed ones.
+    internal static double MedianStepMs(Trainer trainer, Batch batch, int steps, int warmup)
+    {
+        var times = new List<double>();
+        for (int s = 0; s < steps + warmup; s++)
+        {
+            var sw = Stopwatch.StartNew();
+            trainer.Step(batch);
+            if (s >= warmup) times.Add(sw.Elapsed.TotalSeconds);
+        }
+        times.Sort();
+        return times[times.Count / 2] * 1e3;
+    }
+
     // Runs `body` repeatedly for about targetSeconds after a warm-up and returns the best time of a run of reps.
     internal static double BestOf(Action body, double targetSeconds)
     {

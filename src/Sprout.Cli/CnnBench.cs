@@ -72,15 +72,7 @@ internal static class CnnBench
             var model = Models.SweBackbone(10, [40]).Build(new Rng(1));
             var trainer = new Trainer(model, new Adam(model.Parameters(), 1e-3));
             var batch = new Batch(x, y);
-            var times = new List<double>();
-            for (int s = 0; s < steps + 3; s++)
-            {
-                var sw = Stopwatch.StartNew();
-                trainer.Step(batch);
-                if (s >= 3) times.Add(sw.Elapsed.TotalSeconds);
-            }
-            times.Sort();
-            double ours = times[times.Count / 2] * 1e3;
+            double ours = BenchCommands.MedianStepMs(trainer, batch, steps, warmup: 3);
             double? torch = null;
             string note = "";
             if (!noTorch)

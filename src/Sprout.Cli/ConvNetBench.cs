@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Sprout.Kernels;
@@ -86,15 +85,7 @@ internal static class ConvNetBench
                     Console.Write(BenchCommands.ProfileSteps(trainer, batch, steps, warmup: 2).Format(steps));
                     continue;
                 }
-                var times = new List<double>();
-                for (int s = 0; s < steps + 5; s++)
-                {
-                    var sw = Stopwatch.StartNew();
-                    trainer.Step(batch);
-                    if (s >= 5) times.Add(sw.Elapsed.TotalSeconds);
-                }
-                times.Sort();
-                double ours = times[times.Count / 2] * 1e3;
+                double ours = BenchCommands.MedianStepMs(trainer, batch, steps, warmup: 5);
                 double? theirs = torch.TryGetValue(c, out double tm) ? tm : null;
                 results.Add(new StepResult(c.Model, c.Width, parameters, t, ours, theirs, theirs / ours));
             }

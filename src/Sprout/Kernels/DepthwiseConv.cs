@@ -365,66 +365,43 @@ public static class DepthwiseConv
         }
     }
 
-    /// <summary>Scalar reference of <see cref="Forward"/>: the definition, one output at a time.</summary>
-    public static void ForwardReference(int images, int channels, ReadOnlySpan<float> w, ReadOnlySpan<float> x, in ConvGeometry g,
-        ReadOnlySpan<float> bias, Span<float> y)
+    // The definition's index triples, output by output and tap by tap in (ky, kx) order: (channel·KH·KW + tap, input
+    // index, output index) for every tap that lands inside the unpadded plane.
+    private static IEnumerable<(int W, int X, int Y)> Taps(int images, int channels, ConvGeometry g)
     {
         int kk = g.KH * g.KW, hw = g.H * g.W, ohw = g.OH * g.OW;
         for (int plane = 0; plane < images * channels; plane++)
-        {
-            int c = plane % channels;
             for (int oy = 0; oy < g.OH; oy++)
                 for (int ox = 0; ox < g.OW; ox++)
-                {
-                    float s = bias.IsEmpty ? 0f : bias[c];
                     for (int ky = 0; ky < g.KH; ky++)
                         for (int kx = 0; kx < g.KW; kx++)
                         {
                             int r = oy * g.SH + ky - g.PH, col = ox * g.SW + kx - g.PW;
-                            if ((uint)r < (uint)g.H && (uint)col < (uint)g.W) s += w[c * kk + ky * g.KW + kx] * x[plane * hw + r * g.W + col];
+                            if ((uint)r < (uint)g.H && (uint)col < (uint)g.W)
+                                yield return ((plane % channels) * kk + ky * g.KW + kx, plane * hw + r * g.W + col, plane * ohw + oy * g.OW + ox);
                         }
-                    y[plane * ohw + oy * g.OW + ox] = s;
-                }
-        }
+    }
+
+    /// <summary>Scalar reference of <see cref="Forward"/>: the definition, one output at a time.</summary>
+    public static void ForwardReference(int images, int channels, ReadOnlySpan<float> w, ReadOnlySpan<float> x, in ConvGeometry g,
+        ReadOnlySpan<float> bias, Span<float> y)
+    {
+        int ohw = g.OH * g.OW;
+        for (int plane = 0; plane < images * channels; plane++) y.Slice(plane * ohw, ohw).Fill(bias.IsEmpty ? 0f : bias[plane % channels]);
+        foreach (var (wi, xi, yi) in Taps(images, channels, g)) y[yi] += w[wi] * x[xi];
     }
 
     /// <summary>Scalar reference of <see cref="InputGrad"/>.</summary>
     public static void InputGradReference(int images, int channels, ReadOnlySpan<float> w, ReadOnlySpan<float> dy, in ConvGeometry g,
         Span<float> dx, bool accumulate)
     {
-        int kk = g.KH * g.KW, hw = g.H * g.W, ohw = g.OH * g.OW;
-        if (!accumulate) dx[..(images * channels * hw)].Clear();
-        for (int plane = 0; plane < images * channels; plane++)
-        {
-            int c = plane % channels;
-            for (int oy = 0; oy < g.OH; oy++)
-                for (int ox = 0; ox < g.OW; ox++)
-                    for (int ky = 0; ky < g.KH; ky++)
-                        for (int kx = 0; kx < g.KW; kx++)
-                        {
-                            int r = oy * g.SH + ky - g.PH, col = ox * g.SW + kx - g.PW;
-                            if ((uint)r < (uint)g.H && (uint)col < (uint)g.W)
-                                dx[plane * hw + r * g.W + col] += w[c * kk + ky * g.KW + kx] * dy[plane * ohw + oy * g.OW + ox];
-                        }
-        }
+        if (!accumulate) dx[..(images * channels * g.H * g.W)].Clear();
+        foreach (var (wi, xi, yi) in Taps(images, channels, g)) dx[xi] += w[wi] * dy[yi];
     }
 
     /// <summary>Scalar reference of <see cref="WeightGrad"/>.</summary>
     public static void WeightGradReference(int images, int channels, ReadOnlySpan<float> dy, ReadOnlySpan<float> x, in ConvGeometry g, Span<float> dw)
     {
-        int kk = g.KH * g.KW, hw = g.H * g.W, ohw = g.OH * g.OW;
-        for (int plane = 0; plane < images * channels; plane++)
-        {
-            int c = plane % channels;
-            for (int oy = 0; oy < g.OH; oy++)
-                for (int ox = 0; ox < g.OW; ox++)
-                    for (int ky = 0; ky < g.KH; ky++)
-                        for (int kx = 0; kx < g.KW; kx++)
-                        {
-                            int r = oy * g.SH + ky - g.PH, col = ox * g.SW + kx - g.PW;
-                            if ((uint)r < (uint)g.H && (uint)col < (uint)g.W)
-                                dw[c * kk + ky * g.KW + kx] += dy[plane * ohw + oy * g.OW + ox] * x[plane * hw + r * g.W + col];
-                        }
-        }
+        foreach (var (wi, xi, yi) in Taps(images, channels, g)) dw[wi] += dy[yi] * x[xi];
     }
 }
