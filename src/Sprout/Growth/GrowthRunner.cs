@@ -252,7 +252,12 @@ public sealed class GrowthRunner
         long te = Stopwatch.GetTimestamp();
         var ext = extender.Extend(ctx, alloc);
         double extendSeconds = Stopwatch.GetElapsedTime(te).TotalSeconds;
-        BufferPool.Trim(); // shapes changed: idle buffers of the old sizes would only hold memory
+        // shapes changed: idle buffers of the old sizes would only hold memory; collect them now (a compacting full
+        // collection, once per growth step) rather than when the GC next feels the need, which on a large machine can be
+        // gigabytes later
+        BufferPool.Trim();
+        System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         if (c.OptimizerOnGrowth == GrowthStatePolicy.Reset) _opt!.ResetState();
         double change = FunctionChange.MaxAbsDifference(logitsBefore, model.Logits(diagBatch, MeasureBatch));
         var actIns = model.Activity(train, TaskLoss, out var trAfter, MeasureBatch);
