@@ -436,6 +436,6 @@ internal static class SweGrowthTimes
 /// <summary>Measured wall times of the similarity-growth experiment on this project's 2-core machine, for its help.</summary>
 internal static class SimilarityGrowthTimes
 {
-    public const string Text = "Quick scale: about 20 min on this project's 2 shared cores (VGG16 3.5 min, MobileNetV1 the rest); " +
-        "paper scale: an estimated 5–9 h per VGG16 run and ~40 h per MobileNetV1 run here, months for the default 144 runs (docs/growth.md).";
+    public const string Text = "Quick scale: about 11 min on this project's 2 shared cores; " +
+        "paper scale: an estimated 4 h per VGG16 run and 9 h per MobileNetV1 run on one core here, 2–3 weeks for the default 144 runs (docs/growth.md).";
 }
