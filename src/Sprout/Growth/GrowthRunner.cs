@@ -147,14 +147,14 @@ public sealed class GrowthRunner
         _secondsBefore = _state.Seconds;
         var extender = c.Extender.Build();
         var distributor = c.Distributor.Build();
-        var eval = new Trainer(module, optimizer: null, TaskLoss);
+        var eval = new Trainer(module, optimizer: null, TaskLoss) { EvaluationBatchSize = MeasureBatch };
         var diagBatch = train.Head(c.DiagnosticBatch).X;
 
         if (_state.Phase == GrowthPhase.Initial)
         {
             int initialEpochs = TrainResumable(model, train, validation, c.InitialTraining ?? new StageTraining(10), "initial", 0);
-            var initVal = eval.Evaluate(validation, MeasureBatch);
-            EpochStats? initTest = test is null ? null : eval.Evaluate(test, MeasureBatch);
+            var initVal = eval.Evaluate(validation);
+            EpochStats? initTest = test is null ? null : eval.Evaluate(test);
             Log?.Invoke($"initial: {initialEpochs} epochs, widths [{string.Join(",", model.Widths())}], val {Measure(initVal)}");
             Advance(_state with
             {
@@ -179,8 +179,8 @@ public sealed class GrowthRunner
             int epochs = TrainResumable(model, train, validation, c.StageTrainingFor(s), "stage", s + 1, p.WeightSums);
             // one pass over the training set gives both the activity and the training accuracy
             var actEnd = model.Activity(train, TaskLoss, out var trEnd, MeasureBatch);
-            var vaEnd = eval.Evaluate(validation, MeasureBatch);
-            EpochStats? teEnd = test is null ? null : eval.Evaluate(test, MeasureBatch);
+            var vaEnd = eval.Evaluate(validation);
+            EpochStats? teEnd = test is null ? null : eval.Evaluate(test);
             var widths = p.WidthsBefore;
             var layers = model.Sites.Select((site, k) => new LayerStageReport(site.Name, site.Width, p.Allocation[k],
                 p.InactiveAtInsertion[k], actEnd[k].Inactive(widths[k], p.Allocation[k]), actEnd[k].InactiveAll,
@@ -199,7 +199,7 @@ public sealed class GrowthRunner
                         $"train {Measure(p.TrainAccuracyBefore, p.TrainLossBefore)}→{Measure(p.TrainAccuracyAfter, p.TrainLossAfter)}, val end {Measure(vaEnd)}, new inactive [{string.Join(",", layers.Select(l => l.NewInactiveAtEnd))}]");
             Advance(_state);
         }
-        EpochStats? final = test is null ? null : eval.Evaluate(test, MeasureBatch);
+        EpochStats? final = test is null ? null : eval.Evaluate(test);
         var report = Report(model, final?.Accuracy ?? double.NaN) with { FinalTestLoss = final?.Loss ?? double.NaN };
         Finished?.Invoke(report);
         Advance(_state with { Phase = GrowthPhase.Done });
@@ -244,8 +244,8 @@ public sealed class GrowthRunner
         var alloc = distributor.Allocate(ctx, total);
         double distributeSeconds = Stopwatch.GetElapsedTime(td).TotalSeconds;
         var votes = distributor.LastVotes;
-        var trBefore = eval.Evaluate(train, MeasureBatch);
-        double vaBefore = eval.Evaluate(validation, MeasureBatch).Accuracy;
+        var trBefore = eval.Evaluate(train);
+        double vaBefore = eval.Evaluate(validation).Accuracy;
         var logitsBefore = model.Logits(diagBatch, MeasureBatch);
         // ΣW_previous of similarity-guided growth: each layer's weight sum right before the growth step
         var sums = c.Similarity is { IsActive: true } ? model.Sites.Select(site => SimilarityRegularizer.WeightSum(site.InWeight)).ToArray() : null;
@@ -261,7 +261,7 @@ public sealed class GrowthRunner
         if (c.OptimizerOnGrowth == GrowthStatePolicy.Reset) _opt!.ResetState();
         double change = FunctionChange.MaxAbsDifference(logitsBefore, model.Logits(diagBatch, MeasureBatch));
         var actIns = model.Activity(train, TaskLoss, out var trAfter, MeasureBatch);
-        double vaAfter = eval.Evaluate(validation, MeasureBatch).Accuracy;
+        double vaAfter = eval.Evaluate(validation).Accuracy;
         var inactive = model.Sites.Select((_, k) => actIns[k].Inactive(widths[k], alloc[k])).ToArray();
         var cos = model.Sites.Select((_, k) => model.Cosines(k, widths[k], alloc[k])).ToArray();
         return new PendingStage(total, widths, alloc, votes?.ToArray(), trBefore.Accuracy, trAfter.Accuracy, vaBefore, vaAfter, change, inactive, cos,

@@ -108,7 +108,7 @@ public sealed class Trainer
     /// <summary>Evaluated after every finished epoch (its result goes to <see cref="ITrainingCallback.OnEpochEnd"/>), or null.</summary>
     public InMemoryDataset? Validation { get; set; }
 
-    /// <summary>Batch size of evaluation passes run by the trainer itself (validation).</summary>
+    /// <summary>Batch size of evaluation passes: the trainer's own (validation) and <see cref="Evaluate"/> by default.</summary>
     public int EvaluationBatchSize { get; set; } = 1000;
 
     /// <summary>The callbacks, in call order.</summary>
@@ -283,7 +283,7 @@ public sealed class Trainer
         var train = Running;
         Epoch++;
         NextBatch = 0;
-        EpochStats? validation = Validation is null ? null : Evaluate(Validation, EvaluationBatchSize);
+        EpochStats? validation = Validation is null ? null : Evaluate(Validation);
         if (callbacks.Length != 0)
         {
             var end = new EpochEnd(Epoch - 1, train, validation, _optimizer?.LearningRate ?? double.NaN, Stopwatch.GetElapsedTime(t0).TotalSeconds);
@@ -316,11 +316,13 @@ public sealed class Trainer
         return done;
     }
 
-    /// <summary>Loss and accuracy over all samples in storage order, in evaluation mode, without recording gradients.</summary>
-    public EpochStats Evaluate(InMemoryDataset data, int batchSize = 1000)
+    /// <summary>Loss and accuracy over all samples in storage order, in evaluation mode, without recording gradients,
+    /// <paramref name="batchSize"/> samples at a time (default: <see cref="EvaluationBatchSize"/>).</summary>
+    public EpochStats Evaluate(InMemoryDataset data, int? batchSize = null)
     {
         ArgumentNullException.ThrowIfNull(data);
-        if (batchSize <= 0) throw new ArgumentException("batch size must be positive");
+        int bs = batchSize ?? EvaluationBatchSize;
+        if (bs <= 0) throw new ArgumentException("batch size must be positive");
         bool wasTraining = Model.IsTraining;
         bool acc = Loss.HasAccuracy;
         double lossSum = 0;
@@ -331,9 +333,9 @@ public sealed class Trainer
         {
             using (Graph.NoGrad())
             {
-                for (int start = 0; start < data.Count; start += batchSize)
+                for (int start = 0; start < data.Count; start += bs)
                 {
-                    int rows = Math.Min(batchSize, data.Count - start);
+                    int rows = Math.Min(bs, data.Count - start);
                     var b = data.Gather(order, start, rows);
                     using (TensorScope.Begin())
                     {
