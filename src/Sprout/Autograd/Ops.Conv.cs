@@ -326,9 +326,6 @@ public static partial class Ops
     // images per chunk so the column matrix stays within ~1M floats (4 MB)
     private static int BatchChunk(int k, int ohw, int images) => Math.Clamp((1 << 20) / Math.Max(1, k * ohw), 1, Math.Max(1, images));
 
-    private static Span<float> BatchBuffer(ref float[]? cache, int size) =>
-        (cache is { } a && a.Length >= size ? a : cache = new float[size]).AsSpan(0, size);
-
     // cols [K, count·ohw]: image j's im2col columns at column j·ohw
     private static void PackBatch(ReadOnlySpan<float> x, int count, in ConvGeometry g, Span<float> cols)
     {
@@ -343,8 +340,8 @@ public static partial class Ops
         for (int i0 = 0; i0 < n; i0 += chunk)
         {
             int count = Math.Min(chunk, n - i0), ld = count * ohw;
-            var cols = BatchBuffer(ref _bcols, k * ld);
-            var outp = BatchBuffer(ref _bout, f * ld);
+            var cols = Scratch.Get(ref _bcols, k * ld);
+            var outp = Scratch.Get(ref _bout, f * ld);
             PackBatch(x.Slice(i0 * chw, count * chw), count, g, cols);
             // out [f, count·ohw] = W [f, K] · cols [K, count·ohw]
             Gemm.Multiply(f, ld, k, w, k, false, cols, ld, false, outp, ld, false);
@@ -374,8 +371,8 @@ public static partial class Ops
         for (int i0 = 0; i0 < n; i0 += chunk)
         {
             int count = Math.Min(chunk, n - i0), ld = count * ohw;
-            var dyT = BatchBuffer(ref _bout, f * ld);
-            var dcols = BatchBuffer(ref _bcols, k * ld);
+            var dyT = Scratch.Get(ref _bout, f * ld);
+            var dcols = Scratch.Get(ref _bcols, k * ld);
             GatherDy(dy.Slice(i0 * f * ohw, count * f * ohw), count, f, ohw, dyT);
             // dcols [K, count·ohw] = Wᵀ [K, f] · dyT [f, count·ohw]
             Gemm.Multiply(k, ld, f, w, k, true, dyT, ld, false, dcols, ld, false);
@@ -390,8 +387,8 @@ public static partial class Ops
         for (int i0 = 0; i0 < n; i0 += chunk)
         {
             int count = Math.Min(chunk, n - i0), ld = count * ohw;
-            var dyT = BatchBuffer(ref _bout, f * ld);
-            var cols = BatchBuffer(ref _bcols, k * ld);
+            var dyT = Scratch.Get(ref _bout, f * ld);
+            var cols = Scratch.Get(ref _bcols, k * ld);
             GatherDy(dy.Slice(i0 * f * ohw, count * f * ohw), count, f, ohw, dyT);
             PackBatch(x.Slice(i0 * chw, count * chw), count, g, cols);
             // dw [f, K] += dyT [f, count·ohw] · colsᵀ [count·ohw, K]

@@ -51,11 +51,6 @@ public static class DepthwiseConv
         public int Start(in ConvGeometry g, int ky, int kx) => ((ky % g.SH) * g.SW + kx % g.SW) * Block + (ky / g.SH) * Wq + kx / g.SW;
     }
 
-    private static Span<float> Buffer(ref float[]? cache, int size)
-    {
-        var b = cache is { } a && a.Length >= size ? a : cache = new float[size];
-        return b.AsSpan(0, size);
-    }
 
     // Where row r of a plane starts in the phase blocks (its phase row (r+PH) mod sh, at position ((r+PH)/sh)·Wq), for
     // r = 0 … H−1, and where column col0 < sw starts within a row (phase column (col0+PW) mod sw, position (col0+PW)/sw):
@@ -76,7 +71,7 @@ public static class DepthwiseConv
 
     [ThreadStatic] private static int[]? _rowOff;
 
-    private static Span<int> RowOffsets(int h) => (_rowOff is { } a && a.Length >= h ? a : _rowOff = new int[h]).AsSpan(0, h);
+    private static Span<int> RowOffsets(int h) => Scratch.Get(ref _rowOff, h);
 
     // ph: the phase planes of plane (i0 + i, c) of x [n, C, H, W] for the chunk's images (interior positions only)
     private static void Split(ReadOnlySpan<float> x, int channels, int c, int i0, in ConvGeometry g, Phases p, Span<float> ph, int count,
@@ -151,8 +146,8 @@ public static class DepthwiseConv
     {
         var p = Phases.Of(g, images);
         int kk = g.KH * g.KW, ohw = g.OH * g.OW;
-        var ph = Buffer(ref _ph, p.Count * p.Block);
-        var yq = Buffer(ref _q, p.Block);
+        var ph = Scratch.Get(ref _ph, p.Count * p.Block);
+        var yq = Scratch.Get(ref _q, p.Block);
         var rowOff = RowOffsets(g.H);
         Span<int> colOff = stackalloc int[Math.Min(g.SW, g.W)];
         Offsets(g, p, rowOff, colOff);
@@ -199,8 +194,8 @@ public static class DepthwiseConv
         int kk = g.KH * g.KW;
         // phase r's gradient at q is Σ over r's taps of w · dyq[q − offset]: dyq gets a zero margin in front
         int margin = ((g.KH - 1) / g.SH) * p.Wq + (g.KW - 1) / g.SW;
-        var dph = Buffer(ref _ph, p.Count * p.Block);
-        var dyq = Buffer(ref _q, margin + p.Block);
+        var dph = Scratch.Get(ref _ph, p.Count * p.Block);
+        var dyq = Scratch.Get(ref _q, margin + p.Block);
         var rowOff = RowOffsets(g.H);
         Span<int> colOff = stackalloc int[Math.Min(g.SW, g.W)];
         Offsets(g, p, rowOff, colOff);
@@ -342,8 +337,8 @@ public static class DepthwiseConv
     {
         var p = Phases.Of(g, images);
         int kk = g.KH * g.KW;
-        var ph = Buffer(ref _ph, p.Count * p.Block);
-        var dyq = Buffer(ref _q, p.Block);
+        var ph = Scratch.Get(ref _ph, p.Count * p.Block);
+        var dyq = Scratch.Get(ref _q, p.Block);
         var rowOff = RowOffsets(g.H);
         Span<int> colOff = stackalloc int[Math.Min(g.SW, g.W)];
         Offsets(g, p, rowOff, colOff);
