@@ -71,7 +71,7 @@ internal static class ExperimentCommands
         var similarity = new Command("similarity-growth",
             "paper 002 (Sakai & Hotta) Tables 1–3 / Figures 4–6: grow VGG16 (width 16) and MobileNetV1 (width 32) by +35% per step with random, ssd and firefly, " +
             "each plain and with the similarity regulariser (N steps after each growth, λ; --ablation: each term alone), SGD momentum 0.9 with cosine decay, " +
-            "batch 128, crop + flip; accuracy, wall time and the chosen N beside the paper's tables, layer 2's cosine histogram, mean |cos| per layer over training and Grad-CAM grids of plain against regularised. " +
+            "batch 128 (32 quick), crop + flip; accuracy, wall time and the chosen N beside the paper's tables, layer 2's cosine histogram, mean |cos| per layer over training and Grad-CAM grids of plain against regularised. " +
             SimilarityGrowthTimes.Text)
         {
             SimDataset, SharedOptions.Scale, SimSeeds, SimModels, SimMethods, SimN, SimLambda, SimAblation, SimStages, SimEpochs, SimWidth, SimMobileNetWidth, SimPercent, SimPad,
@@ -95,13 +95,13 @@ internal static class ExperimentCommands
         "the growth methods, comma-separated: random, ssd, ssd-fast (SSD with the fast eigen-solver), firefly (default: random, ssd-fast, firefly at quick scale; random, ssd, firefly at paper scale)",
         s => SimilarityGrowthOptions.MethodNames.Contains(s) ? (s, null) : ((string?)null, $"unknown method '{s}' (known: {Opt.Alternatives(SimilarityGrowthOptions.MethodNames)})"));
     private static readonly Option<int[]?> SimN = Opt.List("--n", "N1,N2,…",
-        "the regulariser's iterations after each growth step, comma-separated for a sweep (default: 10 at quick scale; each method's N_best from the paper, 20/10/15, at paper scale)",
+        "the regulariser's iterations after each growth step, comma-separated for a sweep (default: 5,20 at quick scale; each method's N_best from the paper, 20/10/15, at paper scale)",
         s => Opt.IntItem(s, 1, 1_000_000));
     private static readonly Option<double[]?> SimLambda = Opt.List<double>("--lambda", "L1,L2,…",
         $"λ of the weight-sum term, comma-separated for a sweep (default: {SimilarityGrowthOptions.DefaultLambda.ToString(CultureInfo.InvariantCulture)}; the paper gives none)",
         s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && double.IsFinite(v) && Math.Abs(v) <= 1000
             ? (v, null) : (0, $"'{s}' is not a number in [-1000, 1000]"));
-    private static readonly Option<bool> SimAblation = Opt.Flag("--ablation", "also run each regulariser term alone (Table 3), at the first N and λ (default: on at paper scale)");
+    private static readonly Option<bool> SimAblation = Opt.Flag("--ablation", "also run each regulariser term alone (Table 3), at the first N and λ (default: on; --ablation false leaves those arms out)");
     private static readonly Option<int?> SimStages = Opt.IntOrNull("--stages", "growth steps (default: 2 quick, 4 paper)", 0, 100);
     private static readonly Option<int?> SimEpochs = Opt.IntOrNull("--epochs-per-stage", "epochs of the initial training and after every growth step (default: 2 quick, 50 paper)", 1, 100_000);
     private static readonly Option<int?> SimWidth = Opt.IntOrNull("--width", "start width of every VGG16 layer (default: 16, the paper's)", 1, 4096, "W");
@@ -122,9 +122,9 @@ internal static class ExperimentCommands
         Description = "SGD momentum (default: 0.9, the paper's)", HelpName = "M",
         Validators = { r => { if (r.GetValueOrDefault<double?>() is { } v && !(v >= 0 && v < 1)) r.AddError($"--momentum must be in [0, 1), got {v}"); } },
     };
-    private static readonly Option<int?> SimBatch = Opt.IntOrNull("--batch", "batch size (default: 128, the paper's)", 1, 1_000_000, "B");
+    private static readonly Option<int?> SimBatch = Opt.IntOrNull("--batch", "batch size (default: 32 at quick scale, for enough SGD steps on its small subset; 128, the paper's, at paper scale)", 1, 1_000_000, "B");
     private static readonly Option<bool> SimNoAugment = Opt.Flag("--no-augment", "train without random crop and flip");
-    private static readonly Option<int?> SimTestSamples = Opt.IntOrNull("--test-samples", "evaluate on the first N test samples (default: 500 quick, all at paper scale; 0: all)", 0, 10_000_000);
+    private static readonly Option<int?> SimTestSamples = Opt.IntOrNull("--test-samples", "evaluate on the first N test samples (default: 1000 quick, all at paper scale; 0: all)", 0, 10_000_000);
 
     private static int SimilarityGrowth(ParseResult a)
     {
@@ -142,7 +142,7 @@ internal static class ExperimentCommands
         if (a.Given(SimMethods) is { } methods) o = o with { Methods = methods.Distinct().ToArray() };
         if (a.Given(SimN) is { } n) o = o with { Iterations = n.Distinct().ToArray() };
         if (a.Given(SimLambda) is { } l) o = o with { Lambdas = l.Distinct().ToArray() };
-        if (a.GetValue(SimAblation)) o = o with { Ablation = true };
+        if (a.GetResult(SimAblation) is { Implicit: false }) o = o with { Ablation = a.GetValue(SimAblation) };
         if (a.GetValue(SimStages) is { } st) o = o with { Stages = st };
         if (a.GetValue(SimEpochs) is { } ep) o = o with { EpochsPerStage = ep };
         if (a.GetValue(SimWidth) is { } w) o = o with { Width = w };

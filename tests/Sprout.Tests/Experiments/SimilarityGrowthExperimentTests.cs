@@ -40,9 +40,12 @@ public class SimilarityGrowthExperimentTests
             paper.Arms("random").Select(a => a.Name));
         Assert.Equal(15, paper.Arms("firefly")[1].N);
         // a sweep: every (N, λ) is an arm of its own, with its own folder
-        var sweep = quick with { Iterations = [1, 5], Lambdas = [0.01, 0.1] };
+        var sweep = quick with { Iterations = [1, 5], Lambdas = [0.01, 0.1], Ablation = false };
         var arms = sweep.Arms("firefly");
         Assert.Equal(5, arms.Count);
+        // the quick preset runs the whole study in small: an N sweep (the chosen N) and Table 3's ablation arms
+        Assert.Equal(new[] { "random", "random+sim N=5 λ=0.01", "random+sim N=20 λ=0.01", "random+cos N=5 λ=0.01", "random+sum N=5 λ=0.01" },
+            quick.Arms("random").Select(a => a.Name));
         Assert.Equal(arms.Count, arms.Select(a => a.Folder).Distinct().Count());
         Assert.Equal(new SimilarityConfig(5, UseCosine: true, UseSumRatio: false, Lambda: 0.01), (quick with { Ablation = true, Iterations = [5] }).Arms("ssd")[2].Similarity);
 
