@@ -82,7 +82,7 @@ public static class GradCamFigure
         var dir = Path.GetDirectoryName(Path.GetFullPath(png));
         if (dir is not null) Directory.CreateDirectory(dir);
         plot.SavePng(png, w, h);
-        plot.SaveSvg(svg, w, h);
+        SvgFile.Save(plot, svg, w, h);
         return (png, svg);
     }
 

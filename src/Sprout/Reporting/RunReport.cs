@@ -219,7 +219,7 @@ public static class RunReport
     internal static ReportChart Save(Chart c, string chartsDir)
     {
         string svg = Path.Combine(chartsDir, c.Name + ".svg"), png = Path.Combine(chartsDir, c.Name + ".png");
-        c.Plot.SaveSvg(svg, Charts.Width, Charts.Height);
+        SvgFile.Save(c.Plot, svg, Charts.Width, Charts.Height);
         c.Plot.SavePng(png, Charts.Width, Charts.Height);
         c.Plot.Dispose();
         return new ReportChart(c.Name, c.Title, c.Caption, svg, png, c.Series);

@@ -77,7 +77,7 @@ public static class SimilarityCharts
         Charts.Legend(p);
         Directory.CreateDirectory(dir);
         string png = Path.Combine(dir, name + ".png");
-        p.SaveSvg(Path.Combine(dir, name + ".svg"), Charts.Width, Charts.Height);
+        SvgFile.Save(p, Path.Combine(dir, name + ".svg"), Charts.Width, Charts.Height);
         p.SavePng(png, Charts.Width, Charts.Height);
         return png;
     }

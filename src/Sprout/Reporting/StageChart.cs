@@ -64,7 +64,7 @@ public static class StageChart
         Charts.Legend(p);
         Directory.CreateDirectory(dir);
         string png = Path.Combine(dir, name + ".png"), svg = Path.Combine(dir, name + ".svg");
-        p.SaveSvg(svg, Charts.Width, Charts.Height);
+        SvgFile.Save(p, svg, Charts.Width, Charts.Height);
         p.SavePng(png, Charts.Width, Charts.Height);
         return (png, svg);
     }
