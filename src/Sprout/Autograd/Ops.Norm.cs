@@ -31,53 +31,75 @@ public static partial class Ops
         var invStd = new float[c];
         var scales = new float[c];
         var shifts = new float[c];
-        // channels are independent: threads take fixed channel ranges (results never depend on the split)
-        int parts = ChannelParts(c, (long)n * c * hw);
+        // Every pass sweeps the tensor in memory order (image by image, channel planes in turn): a channel-by-channel
+        // walk reads one plane per image at a stride of C·H·W floats, a page apart for 32×32 planes, and spends its time
+        // waiting for memory. Threads take fixed image ranges; their per-channel partial statistics are merged in part
+        // order, so results depend only on the thread count.
+        int parts = ImageParts(n, (long)n * c * hw);
+        if (training)
+        {
+            // per part and channel: values seen, mean and M2 (Σ(x − mean)²), merged plane by plane (Chan et al.)
+            var pMean = new double[parts * c];
+            var pM2 = new double[parts * c];
+            Workers.Run(parts, part =>
+            {
+                var (i0, i1) = Range(n, part, parts);
+                var xs = x.Span;
+                Span<float> tmp = hw <= 4096 ? stackalloc float[hw] : new float[hw];
+                var pm = pMean.AsSpan(part * c, c);
+                var p2 = pM2.AsSpan(part * c, c);
+                for (int i = i0; i < i1; i++)
+                {
+                    double seen = (double)(i - i0) * hw;
+                    for (int ch = 0; ch < c; ch++)
+                    {
+                        var plane = xs.Slice((i * c + ch) * hw, hw);
+                        double planeMean = (double)TensorPrimitives.Sum(plane) / hw;
+                        TensorPrimitives.Subtract(plane, (float)planeMean, tmp);
+                        double planeM2 = TensorPrimitives.SumOfSquares(tmp);
+                        MergeMoments(ref pm[ch], ref p2[ch], seen, planeMean, planeM2, hw);
+                    }
+                }
+            });
+            for (int ch = 0; ch < c; ch++)
+            {
+                double md = pMean[ch], m2 = pM2[ch];
+                for (int part = 1; part < parts; part++)
+                {
+                    var (p0, p1) = Range(n, part, parts);
+                    MergeMoments(ref md, ref m2, (double)p0 * hw, pMean[part * c + ch], pM2[part * c + ch], (double)(p1 - p0) * hw);
+                }
+                double var = m2 / m;
+                mean[ch] = (float)md;
+                invStd[ch] = (float)(1.0 / Math.Sqrt(var + eps));
+                if (runningMean is not null) runningMean.Span[ch] = (1 - momentum) * runningMean.Span[ch] + momentum * mean[ch];
+                if (runningVar is not null) runningVar.Span[ch] = (1 - momentum) * runningVar.Span[ch] + momentum * (float)(m2 / (m - 1));
+            }
+        }
+        else
+            for (int ch = 0; ch < c; ch++)
+            {
+                mean[ch] = runningMean!.Span[ch];
+                invStd[ch] = 1f / MathF.Sqrt(runningVar!.Span[ch] + eps);
+            }
+        for (int ch = 0; ch < c; ch++)
+        {
+            // y = (x − μ)·(γ·istd) + β  (then the fused activation)
+            float scale = (gamma is null ? 1f : gamma.Span[ch]) * invStd[ch];
+            scales[ch] = scale;
+            shifts[ch] = (beta is null ? 0f : beta.Span[ch]) - mean[ch] * scale;
+        }
         Workers.Run(parts, part =>
         {
-            var (c0, c1) = Range(c, part, parts);
+            var (i0, i1) = Range(n, part, parts);
             var xs = x.Span;
             var ys = y.Span;
-            Span<float> tmp = hw <= 4096 ? stackalloc float[hw] : new float[hw];
-            for (int ch = c0; ch < c1; ch++)
-            {
-                float mu, istd;
-                if (training)
-                {
-                    // two vectorized passes per channel: Σx, then Σ(x−μ)² (per plane, accumulated in double)
-                    double s = 0;
-                    for (int i = 0; i < n; i++) s += TensorPrimitives.Sum(xs.Slice((i * c + ch) * hw, hw));
-                    double md = s / m;
-                    double v = 0;
-                    for (int i = 0; i < n; i++)
-                    {
-                        TensorPrimitives.Subtract(xs.Slice((i * c + ch) * hw, hw), (float)md, tmp);
-                        v += TensorPrimitives.SumOfSquares(tmp);
-                    }
-                    double var = v / m;
-                    mu = (float)md;
-                    istd = (float)(1.0 / Math.Sqrt(var + eps));
-                    if (runningMean is not null) runningMean.Span[ch] = (1 - momentum) * runningMean.Span[ch] + momentum * mu;
-                    if (runningVar is not null) runningVar.Span[ch] = (1 - momentum) * runningVar.Span[ch] + momentum * (float)(v / (m - 1));
-                }
-                else
-                {
-                    mu = runningMean!.Span[ch];
-                    istd = 1f / MathF.Sqrt(runningVar!.Span[ch] + eps);
-                }
-                mean[ch] = mu;
-                invStd[ch] = istd;
-                // y = (x − μ)·(γ·istd) + β  (then the fused activation)
-                float scale = (gamma is null ? 1f : gamma.Span[ch]) * istd;
-                float shift = (beta is null ? 0f : beta.Span[ch]) - mu * scale;
-                scales[ch] = scale;
-                shifts[ch] = shift;
-                for (int i = 0; i < n; i++)
+            for (int i = i0; i < i1; i++)
+                for (int ch = 0; ch < c; ch++)
                 {
                     int o = (i * c + ch) * hw;
-                    NormKernels.Apply(xs.Slice(o, hw), scale, shift, ys.Slice(o, hw), activation);
+                    NormKernels.Apply(xs.Slice(o, hw), scales[ch], shifts[ch], ys.Slice(o, hw), activation);
                 }
-            }
         });
         if (!Graph.Needs(x, gamma ?? x, beta)) return y;
         var inputs = new List<Tensor> { x };
@@ -95,47 +117,67 @@ public static partial class Ops
             if (gamma is not null && gamma.RequiresGrad) gg = gamma.GradBuffer(out ggFresh);
             if (beta is not null && beta.RequiresGrad) gbeta = beta.GradBuffer(out gbFresh);
             var gyT = y.Grad!;
-            Workers.Run(parts, part =>
-            {
-                var (c0, c1) = Range(c, part, parts);
-                var gy = gyT.Span;
-                var xs2 = x.Span;
-                for (int ch = c0; ch < c1; ch++)
+            // Σd and Σd·x per channel (d = dy times the fused activation's derivative): per part, then merged in part order
+            var sums = new double[parts * c * 2];
+            if (training || gg is not null || gbeta is not null)
+                Workers.Run(parts, part =>
                 {
-                    float mu = mean[ch], istd = invStd[ch];
-                    // Σdy and Σdy·x̂ = istd·(Σdy·x − μ·Σdy) in one pass per plane (dy times the fused activation's derivative)
-                    double sumDy = 0, sumDyX = 0;
-                    if (training || gg is not null || gbeta is not null)
-                        for (int i = 0; i < n; i++)
+                    var (i0, i1) = Range(n, part, parts);
+                    var gy = gyT.Span;
+                    var xs2 = x.Span;
+                    var acc = sums.AsSpan(part * c * 2, c * 2);
+                    for (int i = i0; i < i1; i++)
+                        for (int ch = 0; ch < c; ch++)
                         {
                             int o = (i * c + ch) * hw;
                             var (sd, sdx) = NormKernels.GradSums(gy.Slice(o, hw), xs2.Slice(o, hw), activation, scales[ch], shifts[ch]);
-                            sumDy += sd;
-                            sumDyX += sdx;
+                            acc[2 * ch] += sd;
+                            acc[2 * ch + 1] += sdx;
                         }
-                    double sumDyXhat = istd * (sumDyX - mu * sumDy);
-                    if (gg is not null) gg.Span[ch] = ggFresh ? (float)sumDyXhat : gg.Span[ch] + (float)sumDyXhat;
-                    if (gbeta is not null) gbeta.Span[ch] = gbFresh ? (float)sumDy : gbeta.Span[ch] + (float)sumDy;
-                    if (gx is null) continue;
-                    float gam = gamma is null ? 1f : gamma.Span[ch];
-                    var d = gx.Span;
-                    // training: dx = γ·istd·(dy − mean(dy) − x̂·mean(dy·x̂)) = a·dy + b·x + k0
-                    // evaluation: dx = γ·istd·dy
-                    float a = gam * istd;
-                    float b = 0f, k0 = 0f;
-                    if (training)
-                    {
-                        float mdy = (float)(sumDy / m), mdyx = (float)(sumDyXhat / m);
-                        b = -a * mdyx * istd;
-                        k0 = -a * mdy + a * mdyx * istd * mu;
-                    }
-                    // planes in reverse: the last ones the sums pass read are still in L2
-                    for (int i = n - 1; i >= 0; i--)
+                });
+            var ka = new float[c];
+            var kb = new float[c];
+            var kc = new float[c];
+            for (int ch = 0; ch < c; ch++)
+            {
+                double sumDy = 0, sumDyX = 0;
+                for (int part = 0; part < parts; part++)
+                {
+                    sumDy += sums[(part * c + ch) * 2];
+                    sumDyX += sums[(part * c + ch) * 2 + 1];
+                }
+                float mu = mean[ch], istd = invStd[ch];
+                // Σdy·x̂ = istd·(Σdy·x − μ·Σdy)
+                double sumDyXhat = istd * (sumDyX - mu * sumDy);
+                if (gg is not null) gg.Span[ch] = ggFresh ? (float)sumDyXhat : gg.Span[ch] + (float)sumDyXhat;
+                if (gbeta is not null) gbeta.Span[ch] = gbFresh ? (float)sumDy : gbeta.Span[ch] + (float)sumDy;
+                // training: dx = γ·istd·(dy − mean(dy) − x̂·mean(dy·x̂)) = a·dy + b·x + k0
+                // evaluation: dx = γ·istd·dy
+                float gam = gamma is null ? 1f : gamma.Span[ch];
+                float a = gam * istd;
+                float b = 0f, k0 = 0f;
+                if (training)
+                {
+                    float mdy = (float)(sumDy / m), mdyx = (float)(sumDyXhat / m);
+                    b = -a * mdyx * istd;
+                    k0 = -a * mdy + a * mdyx * istd * mu;
+                }
+                (ka[ch], kb[ch], kc[ch]) = (a, b, k0);
+            }
+            if (gx is null) return;
+            Workers.Run(parts, part =>
+            {
+                var (i0, i1) = Range(n, part, parts);
+                var gy = gyT.Span;
+                var xs2 = x.Span;
+                var d = gx.Span;
+                // images in reverse: the last ones the sums pass read are still in cache
+                for (int i = i1 - 1; i >= i0; i--)
+                    for (int ch = 0; ch < c; ch++)
                     {
                         int o = (i * c + ch) * hw;
-                        NormKernels.GradApply(gy.Slice(o, hw), xs2.Slice(o, hw), activation, scales[ch], shifts[ch], a, b, k0, d.Slice(o, hw), !gxFresh);
+                        NormKernels.GradApply(gy.Slice(o, hw), xs2.Slice(o, hw), activation, scales[ch], shifts[ch], ka[ch], kb[ch], kc[ch], d.Slice(o, hw), !gxFresh);
                     }
-                }
             });
         });
         return y;
@@ -144,4 +186,18 @@ public static partial class Ops
     // One part per thread for work split by whole channels (or planes) when there are enough values for a hand-off.
     private static int ChannelParts(int channels, long values) =>
         Workers.Threads > 1 && channels > 1 && values >= 1L << 16 ? Math.Min(Workers.Threads, channels) : 1;
+
+    // One part per thread for work split by whole images when there are enough values for a hand-off.
+    private static int ImageParts(int images, long values) =>
+        Workers.Threads > 1 && images > 1 && values >= 1L << 16 ? Math.Min(Workers.Threads, images) : 1;
+
+    // Merges a block of `count` values with mean `blockMean` and M2 `blockM2` into running (mean, M2) over `seen` values
+    // (Chan, Golub & LeVeque's pairwise update: no cancellation between large sums).
+    private static void MergeMoments(ref double mean, ref double m2, double seen, double blockMean, double blockM2, double count)
+    {
+        double total = seen + count;
+        double delta = blockMean - mean;
+        mean += delta * count / total;
+        m2 += blockM2 + delta * delta * seen * count / total;
+    }
 }

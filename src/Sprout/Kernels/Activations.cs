@@ -111,7 +111,7 @@ public static class Activations
             for (; i + 16 <= x.Length; i += 16)
             {
                 var xv = Vector512.Create(x.Slice(i, 16));
-                (xv / (one + Vector512.Exp(-xv))).CopyTo(y.Slice(i, 16));
+                (xv / (one + FastExp.Exp(-xv))).CopyTo(y.Slice(i, 16));
             }
         }
         else if (Vector256.IsHardwareAccelerated)
@@ -120,7 +120,7 @@ public static class Activations
             for (; i + 8 <= x.Length; i += 8)
             {
                 var xv = Vector256.Create(x.Slice(i, 8));
-                (xv / (one + Vector256.Exp(-xv))).CopyTo(y.Slice(i, 8));
+                (xv / (one + FastExp.Exp(-xv))).CopyTo(y.Slice(i, 8));
             }
         }
         SwishScalar(x[i..], y[i..]);
@@ -142,7 +142,7 @@ public static class Activations
             for (; i + 16 <= x.Length; i += 16)
             {
                 var xv = Vector512.Create(x.Slice(i, 16));
-                var sg = one / (one + Vector512.Exp(-xv));
+                var sg = one / (one + FastExp.Exp(-xv));
                 var r = Vector512.Create(g.Slice(i, 16)) * sg * (one + xv * (one - sg));
                 if (accumulate) r += Vector512.Create(dx.Slice(i, 16));
                 r.CopyTo(dx.Slice(i, 16));
@@ -154,7 +154,7 @@ public static class Activations
             for (; i + 8 <= x.Length; i += 8)
             {
                 var xv = Vector256.Create(x.Slice(i, 8));
-                var sg = one / (one + Vector256.Exp(-xv));
+                var sg = one / (one + FastExp.Exp(-xv));
                 var r = Vector256.Create(g.Slice(i, 8)) * sg * (one + xv * (one - sg));
                 if (accumulate) r += Vector256.Create(dx.Slice(i, 8));
                 r.CopyTo(dx.Slice(i, 8));

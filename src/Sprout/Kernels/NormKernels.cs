@@ -25,14 +25,14 @@ public static class NormKernels
     private static Vector512<float> Activate(Vector512<float> z, NormActivation act) => act switch
     {
         NormActivation.Relu => Vector512.Max(z, Vector512<float>.Zero),
-        NormActivation.Swish => z / (Vector512<float>.One + Vector512.Exp(-z)),
+        NormActivation.Swish => z / (Vector512<float>.One + FastExp.Exp(-z)),
         _ => z,
     };
 
     private static Vector256<float> Activate(Vector256<float> z, NormActivation act) => act switch
     {
         NormActivation.Relu => Vector256.Max(z, Vector256<float>.Zero),
-        NormActivation.Swish => z / (Vector256<float>.One + Vector256.Exp(-z)),
+        NormActivation.Swish => z / (Vector256<float>.One + FastExp.Exp(-z)),
         _ => z,
     };
 
@@ -50,7 +50,7 @@ public static class NormKernels
         var z = Vector512.FusedMultiplyAdd(x, s, t);
         if (act == NormActivation.Relu) return d & Vector512.GreaterThan(z, Vector512<float>.Zero);
         var one = Vector512<float>.One;
-        var sg = one / (one + Vector512.Exp(-z));
+        var sg = one / (one + FastExp.Exp(-z));
         return d * sg * (one + z * (one - sg));
     }
 
@@ -60,7 +60,7 @@ public static class NormKernels
         var z = Vector256.FusedMultiplyAdd(x, s, t);
         if (act == NormActivation.Relu) return d & Vector256.GreaterThan(z, Vector256<float>.Zero);
         var one = Vector256<float>.One;
-        var sg = one / (one + Vector256.Exp(-z));
+        var sg = one / (one + FastExp.Exp(-z));
         return d * sg * (one + z * (one - sg));
     }
 
