@@ -436,6 +436,6 @@ internal static class SweGrowthTimes
 /// <summary>Measured wall times of the similarity-growth experiment on this project's 2-core machine, for its help.</summary>
 internal static class SimilarityGrowthTimes
 {
-    public const string Text = "Quick scale: about 11 min on this project's 2 shared cores; " +
+    public const string Text = "Quick scale: about 10 min (30 runs) on this project's 2 cores; " +
         "paper scale: an estimated 4 h per VGG16 run and 9 h per MobileNetV1 run on one core here, 2–3 weeks for the default 144 runs (docs/growth.md).";
 }
