@@ -179,25 +179,9 @@ public class ClusterTests
         string spec = WriteSpec(dir, epochs: 40, hidden: 32, seeds: 2);
         string mpiOut = Path.Combine(dir, "mpi");
         bool killed = false;
-        var first = Launch(2, ["sweep", spec, "--out", mpiOut], launcher =>
-        {
-            // once a run has saved a checkpoint (an epoch done) and before the sweep ends, kill -9 one rank
-            var until = DateTime.UtcNow.AddMinutes(2);
-            while (!launcher.HasExited && DateTime.UtcNow < until)
-            {
-                if (Directory.Exists(mpiOut) && Directory.GetDirectories(mpiOut).Any(d => File.Exists(Last(d))))
-                {
-                    var rank = Descendants(launcher.Id).FirstOrDefault(pid => CommandLine(pid).Contains("Sprout.Cli.dll"));
-                    if (rank != 0)
-                    {
-                        Process.GetProcessById(rank).Kill();
-                        killed = true;
-                        return;
-                    }
-                }
-                Thread.Sleep(20);
-            }
-        });
+        // once a run has saved a checkpoint (an epoch done) and before the sweep ends, kill -9 one rank
+        var first = Launch(2, ["sweep", spec, "--out", mpiOut],
+            launcher => killed = KillARankWhen(launcher, () => Directory.Exists(mpiOut) && Directory.GetDirectories(mpiOut).Any(d => File.Exists(Last(d)))));
         Assert.True(killed, "the sweep ended before a rank could be killed: " + first.Out);
         Assert.NotEqual(0, first.Code);
         Assert.False(File.Exists(Path.Combine(mpiOut, "sweep.json")));
@@ -209,6 +193,49 @@ public class ClusterTests
         Assert.True(serial.Code == 0, serial.Err);
         Assert.Equal(File.ReadAllText(Path.Combine(dir, "serial", "sweep.json")), File.ReadAllText(Path.Combine(mpiOut, "sweep.json")));
         Directory.Delete(dir, true);
+    }
+
+    [Fact]
+    public void ADataParallelRunKilledMidwayResumesUnderMpiToTheSameWeights()
+    {
+        RequireMpi();
+        string dir = Temp("dpresume");
+        string cfg = GrowthConfig(dir, batch: 64, epochs: 12, stages: 1);
+        string whole = Path.Combine(dir, "whole"), cut = Path.Combine(dir, "cut");
+        string[] Args(string outDir) => ["grow", "--dataset", "spirals", "--config", cfg, "--threads", "1", "--train-samples", "3000", "--out", outDir, "--no-progress", "--data-parallel"];
+        var uninterrupted = Launch(2, Args(whole));
+        Assert.True(uninterrupted.Code == 0, uninterrupted.Out + uninterrupted.Err);
+        bool killed = false;
+        var first = Launch(2, Args(cut), launcher => killed = KillARankWhen(launcher, () => File.Exists(Last(cut))));
+        Assert.True(killed, "the run ended before a rank could be killed: " + first.Out);
+        Assert.NotEqual(0, first.Code);
+        var resumed = Launch(2, ["resume", cut, "--no-progress"]);
+        Assert.True(resumed.Code == 0, resumed.Out + resumed.Err);
+        Assert.Contains("resuming at", resumed.Out);
+        Assert.Contains("× 2 data-parallel processes", resumed.Out);
+        // killed and resumed under MPI: the uninterrupted run's weights, bit for bit
+        Assert.Equal(0, RelativeDifference(Last(cut), Last(whole)));
+        Directory.Delete(dir, true);
+    }
+
+    // Kills (SIGKILL) one rank of the job under `launcher` as soon as `ready` holds; false when the job ended first.
+    private static bool KillARankWhen(Process launcher, Func<bool> ready)
+    {
+        var until = DateTime.UtcNow.AddMinutes(2);
+        while (!launcher.HasExited && DateTime.UtcNow < until)
+        {
+            if (ready())
+            {
+                var rank = Descendants(launcher.Id).LastOrDefault(pid => CommandLine(pid).Contains("Sprout.Cli.dll"));
+                if (rank != 0)
+                {
+                    Process.GetProcessById(rank).Kill();
+                    return true;
+                }
+            }
+            Thread.Sleep(20);
+        }
+        return false;
     }
 
     private static IEnumerable<int> Descendants(int pid)
