@@ -15,8 +15,8 @@ secs() { /usr/bin/time -f %e "$@" 2>&1 >/dev/null | tail -1; }
 # steady-state epoch time: wall seconds between the last two metrics rows of a run folder
 epoch() { tail -2 "$1/metrics.csv" | awk -F, 'NR==1{a=$10} NR==2{printf "%.3f", $10-a}'; }
 
-echo "== sweep: 8 runs (spirals, MLP 2-64-64-2, 30 epochs), one thread each"
-$cli train --dataset spirals --widths 2-64-64-2 --epochs 30 --train-samples 4000 --threads 1 --out "$work/base" --no-progress >/dev/null
+echo "== sweep: 8 runs (spirals, MLP 2-512-512-2, 30 epochs), one thread each"
+$cli train --dataset spirals --widths 2-512-512-2 --epochs 30 --train-samples 4000 --threads 1 --out "$work/base" --no-progress >/dev/null
 python3 - "$work" <<'PY'
 import json, sys
 w = sys.argv[1]

@@ -63,14 +63,27 @@ internal sealed unsafe class MpiWorld : ICommunicator, IDisposable
     /// <inheritdoc/>
     public void AllReduceSum(Span<double> values) => AllReduceSum(values, ref _doubles, MPI.Unsafe.MPI_DOUBLE);
 
-    // A reduce-scatter in rank order then an all-gather: every rank gets chunk `Rank` of every rank's values
-    // (MPI_Alltoall), adds them in rank order, and the summed chunks are gathered everywhere (MPI_Allgather). The sums are
-    // made once, by their chunk's rank, in a fixed order: the same bits on every rank whatever MPI's own reduction
-    // algorithm; the traffic is a ring all-reduce's (2·(N−1)/N of the values per rank).
+    // Two ranks exchange their buffers (MPI_Sendrecv) and add them in rank order. More ranks: a reduce-scatter in rank
+    // order then an all-gather — every rank gets chunk `Rank` of every rank's values (MPI_Alltoall), adds them in rank
+    // order, and the summed chunks are gathered everywhere (MPI_Allgather). Each sum is made once, in a fixed order:
+    // the same bits on every rank whatever MPI's own reduction algorithm; the traffic is a ring all-reduce's
+    // (2·(N−1)/N of the values per rank).
     private void AllReduceSum<T>(Span<T> values, ref T[] scratch, int type) where T : unmanaged, INumber<T>
     {
         int n = values.Length, p = Size;
         if (p == 1 || n == 0) return;
+        if (p == 2)
+        {
+            // two ranks: one exchange of the whole buffer, then v₀ + v₁ on both (one synchronisation instead of two)
+            if (scratch.Length < n) scratch = new T[n];
+            var other = scratch.AsSpan(0, n);
+            fixed (T* pv = values, po = other)
+                Check(MPI.Unsafe.MPI_Sendrecv((IntPtr)pv, n, type, 1 - Rank, 17, (IntPtr)po, n, type, 1 - Rank, 17, MPI.Unsafe.MPI_COMM_WORLD, out _),
+                    "MPI_Sendrecv");
+            if (Rank == 0) for (int i = 0; i < n; i++) values[i] += other[i];
+            else for (int i = 0; i < n; i++) values[i] = other[i] + values[i];
+            return;
+        }
         int chunk = (n + p - 1) / p;
         int need = 2 * p * chunk + chunk;
         if (scratch.Length < need) scratch = new T[need];

@@ -151,6 +151,23 @@ public class ClusterTests
     }
 
     [Fact]
+    public void ThreeRanksOfAnUnevenSplitEqualOneProcess()
+    {
+        // 64 rows as 21 + 21 + 22: shares that are not powers of two, and the reduce-scatter path of more than two ranks
+        RequireMpi();
+        string dir = Temp("dp3");
+        string cfg = GrowthConfig(dir, batch: 64, epochs: 1, stages: 0);
+        string one = Path.Combine(dir, "one"), three = Path.Combine(dir, "three");
+        var single = CliHarness.Run("train", "--dataset", "spirals", "--config", cfg, "--threads", "1", "--train-samples", "1000", "--out", one, "--no-progress");
+        Assert.True(single.Code == 0, single.Err);
+        var mpi = Launch(3, ["train", "--dataset", "spirals", "--config", cfg, "--threads", "1", "--train-samples", "1000", "--out", three, "--no-progress", "--data-parallel"]);
+        Assert.True(mpi.Code == 0, mpi.Out + mpi.Err);
+        double diff = RelativeDifference(Last(three), Last(one));
+        Assert.True(diff <= 1e-6, $"relative weight difference {diff:G3}");
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
     public void DataParallelGrowthKeepsTheSingleProcessDecisions()
     {
         RequireMpi();
