@@ -65,7 +65,8 @@ internal static class Cluster
             Console.Out.Flush();
             Console.SetOut(stdout);
         }
-        if (code == 0 || ExitAgreed)
+        // usage errors (2) come from the command line, the same on every rank, before any collective
+        if (code is 0 or 2 || ExitAgreed)
         {
             world.Dispose();
             return code;

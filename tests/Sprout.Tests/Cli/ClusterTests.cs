@@ -286,6 +286,16 @@ public class ClusterTests
     }
 
     [Fact]
+    public void UnderMpiexecARunWithoutDataParallelIsAUsageError()
+    {
+        RequireMpi();
+        var r = Launch(2, ["train", "--dataset", "spirals", "--epochs", "1", "--out", Path.Combine(Path.GetTempPath(), "sprout-never-" + Guid.NewGuid().ToString("N"))]);
+        Assert.Equal(2, r.Code);
+        // said once (by rank 0), not once per rank
+        CliHarness.AssertOneLineError(r.Err, "running as 2 MPI processes: add --data-parallel");
+    }
+
+    [Fact]
     public void WithoutMpiexecDataParallelIsOneProcess()
     {
         // no launcher in the environment: MPI is never started and the flag changes nothing
