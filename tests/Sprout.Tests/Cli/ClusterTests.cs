@@ -193,7 +193,7 @@ public class ClusterTests
     {
         RequireMpi();
         string dir = Temp("kill");
-        string spec = WriteSpec(dir, epochs: 40, hidden: 32, seeds: 2);
+        string spec = WriteSpec(dir, epochs: 25, hidden: 32, seeds: 2);
         string mpiOut = Path.Combine(dir, "mpi");
         bool killed = false;
         // once a run has saved a checkpoint (an epoch done) and before the sweep ends, kill -9 one rank
@@ -217,7 +217,7 @@ public class ClusterTests
     {
         RequireMpi();
         string dir = Temp("dpresume");
-        string cfg = GrowthConfig(dir, batch: 64, epochs: 12, stages: 1);
+        string cfg = GrowthConfig(dir, batch: 64, epochs: 8, stages: 1);
         string whole = Path.Combine(dir, "whole"), cut = Path.Combine(dir, "cut");
         string[] Args(string outDir) => ["grow", "--dataset", "spirals", "--config", cfg, "--threads", "1", "--train-samples", "3000", "--out", outDir, "--no-progress", "--data-parallel"];
         var uninterrupted = Launch(2, Args(whole));
