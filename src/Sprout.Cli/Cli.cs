@@ -43,6 +43,7 @@ internal static class Cli
         root.Add(RunsCommands.CreateCompare());
         root.Add(GradCamCommand.Create());
         root.Add(ExperimentCommands.Create());
+        root.Add(SweepCommand.Create());
         root.Add(DataCommands.Create());
         root.Add(BenchCommands.Create());
         var help = new Command("help", "show this help") { Hidden = true };
@@ -74,7 +75,8 @@ internal static class Cli
             var parsed = RootCommand.Parse(args);
             if (parsed.Action is ParseErrorAction)
             {
-                Console.Error.WriteLine($"sprout: error: {OneLine(FirstError(parsed))}");
+                // a usage error is the same on every rank of a job: rank 0 says it
+                if (Cluster.World is not { Rank: > 0 }) Console.Error.WriteLine($"sprout: error: {OneLine(FirstError(parsed))}");
                 return 2;
             }
             if (parsed.Action is HelpAction help) help.MaxWidth = HelpWidth();
@@ -88,18 +90,18 @@ internal static class Cli
         }
         catch (Exception e) when (e is Sprout.Data.DataFormatException or Sprout.Nn.CheckpointException)
         {
-            Console.Error.WriteLine($"sprout: error: {OneLine(e.Message)}");
+            Console.Error.WriteLine($"{Cluster.Who}error: {OneLine(e.Message)}");
             return 1;
         }
         catch (Exception e) when (e is UsageException or ArgumentException or InvalidOperationException or IOException
                                       or UnauthorizedAccessException or JsonException or TrainingDivergedException or FormatException or NotSupportedException)
         {
-            Console.Error.WriteLine($"sprout: error: {OneLine(e.Message)}");
+            if (!(e is UsageException && Cluster.World is { Rank: > 0 })) Console.Error.WriteLine($"{Cluster.Who}error: {OneLine(e.Message)}");
             return e is UsageException ? 2 : 1;
         }
         catch (Exception e) when (Environment.GetEnvironmentVariable("SPROUT_DEBUG") is null)
         {
-            Console.Error.WriteLine($"sprout: internal error: {e.GetType().Name}: {OneLine(e.Message)} (set SPROUT_DEBUG=1 for a stack trace)");
+            Console.Error.WriteLine($"{Cluster.Who}internal error: {e.GetType().Name}: {OneLine(e.Message)} (set SPROUT_DEBUG=1 for a stack trace)");
             return 70;
         }
     }

@@ -171,7 +171,7 @@ internal static class ExperimentCommands
         IReadOnlyList<SimilarityGrowthRuns> runs = [];
         int code = WithStop(outDir, "similarity-growth", stop => runs = SimilarityGrowthExperiment.Run(o,
             (ds, pad) => RunData.Load(ds, dataDir, null, InputScaling.Standardize, pad), outDir, line => progress.WriteLine(line), stop));
-        if (code != 0) return code;
+        if (code != 0) return Math.Max(code, 0);   // SharedRuns.OtherRankDone: rank 0 reports
         double minutes = (DateTime.UtcNow - started).TotalMinutes;
         string md = SimilarityGrowthReport.Write(o, runs, outDir, minutes);
         Console.WriteLine(json ? File.ReadAllText(Path.Combine(outDir, "results.json")) : md);
@@ -180,7 +180,7 @@ internal static class ExperimentCommands
     }
 
     // Throws a one-line error naming the folder when a data set is not there yet.
-    private static void RequirePresent(string name, string dataDir)
+    internal static void RequirePresent(string name, string dataDir)
     {
         var spec = DataCatalog.Get(name);
         if (!DataCatalog.IsPresent(spec, dataDir))
@@ -262,7 +262,7 @@ internal static class ExperimentCommands
         IReadOnlyList<SweGrowthRuns> runs = [];
         int code = WithStop(outDir, name, stop => runs = SweGrowthExperiment.Run(opts,
             (ds, scaling) => Runs.RunData.Load(ds, dataDir, null, scaling), outDir, line => progress.WriteLine(line), stop));
-        if (code != 0) return code;
+        if (code != 0) return Math.Max(code, 0);   // SharedRuns.OtherRankDone: rank 0 reports
         double minutes = (DateTime.UtcNow - started).TotalMinutes;
         string md = SweGrowthReport.Write(opts, runs, outDir, "experiment " + name, minutes);
         Console.WriteLine(json ? File.ReadAllText(Path.Combine(outDir, "results.json")) : md);
@@ -306,10 +306,11 @@ internal static class ExperimentCommands
             {
                 var one = opts with { Datasets = [ds] };
                 rows.AddRange(SweInactiveExperiment.Run(one, name => Sprout.Runs.RunData.Load(name, dataDir, scaling: scaling), outDir, line => progress.WriteLine(line), stop));
-                WriteResults(outDir, opts with { Datasets = datasets.TakeWhile(d => d != ds).Append(ds).ToArray() }, rows, started);
+                if (!ExperimentRuns.IsSharing)   // shared over ranks: rank 0 writes the results once every run is done
+                    WriteResults(outDir, opts with { Datasets = datasets.TakeWhile(d => d != ds).Append(ds).ToArray() }, rows, started);
             }
         });
-        if (code != 0) return code;
+        if (code != 0) return Math.Max(code, 0);   // SharedRuns.OtherRankDone: rank 0 reports
         string md = SweInactiveExperiment.Markdown(opts, rows);
         if (json) Console.WriteLine(File.ReadAllText(Path.Combine(outDir, "results.json")));
         else Console.WriteLine(md);
@@ -322,7 +323,10 @@ internal static class ExperimentCommands
     /// Runs an experiment's body with Ctrl+C turned into a stop at the next safe point of the running run (its checkpoint
     /// saved): one line, exit 130; rerunning the same command with the same --out continues where it stopped.
     /// </summary>
-    private static int WithStop(string outDir, string command, Action<StopSignal> body)
+    internal static int WithStop(string outDir, string command, Action<StopSignal> body) =>
+        SharedRuns.Run(() => WithStopHere(outDir, command, body));
+
+    private static int WithStopHere(string outDir, string command, Action<StopSignal> body)
     {
         var stop = new StopSignal();
         int presses = 0;
@@ -342,7 +346,7 @@ internal static class ExperimentCommands
         catch (TrainingInterruptedException e)
         {
             Console.Error.WriteLine($"sprout: interrupted: {e.Message}; " + (e.Saved ? "checkpoint saved" : "the last checkpoint stays") +
-                                    $" — continue with: sprout experiment {command} … --out {outDir} (the same options)");
+                                    $" — continue with: sprout {(command.StartsWith("sweep", StringComparison.Ordinal) ? command : "experiment " + command)} … --out {outDir} (the same options)");
             return RunFlow.Interrupted;
         }
         finally
@@ -409,7 +413,7 @@ internal static class ExperimentCommands
         var (full, test) = Sprout.Runs.RunData.Load(datasets[0], dataDir);
         Dictionary<string, List<GrowthRunReport>> runs = [];
         int code = WithStop(outDir, "swe-deep", stop => runs = SweDeepExperiment.Run(opts, full, test, outDir, line => progress.WriteLine(line), stop));
-        if (code != 0) return code;
+        if (code != 0) return Math.Max(code, 0);   // SharedRuns.OtherRankDone: rank 0 reports
         var summary = SweDeepExperiment.Summarise(runs);
         string md = SweDeepExperiment.Markdown(opts, summary);
         string text = JsonSerializer.Serialize(new { experiment = "swe-deep", description = opts.Describe(), options = opts, minutes = (DateTime.UtcNow - started).TotalMinutes, summary, runs },

@@ -2,5 +2,5 @@ namespace Sprout.Cli;
 
 internal static class Program
 {
-    private static int Main(string[] args) => Cli.Run(args);
+    private static int Main(string[] args) => Cluster.Run(args, Cli.Run);
 }

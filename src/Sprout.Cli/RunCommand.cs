@@ -35,7 +35,7 @@ internal static class RunCommand
         {
             SharedOptions.RunDataset, SharedOptions.DataDir, SharedOptions.Config, Widths, ExtenderOption, DistributorOption, Stages, GrowPercent,
             Epochs, SharedOptions.TrainSamples, SharedOptions.Seed, SharedOptions.Threads, SharedOptions.Json, SharedOptions.Out,
-            SharedOptions.Save, SharedOptions.NoProgress, Name,
+            SharedOptions.Save, SharedOptions.NoProgress, Name, SharedOptions.DataParallel,
         };
         c.SetAction(a =>
         {
@@ -58,6 +58,7 @@ internal static class RunCommand
         {
             SharedOptions.RunDataset, SharedOptions.DataDir, SharedOptions.Config, Widths, TrainEpochs, Patience, SharedOptions.TrainSamples,
             SharedOptions.Seed, SharedOptions.Threads, SharedOptions.Json, SharedOptions.Out, SharedOptions.Save, SharedOptions.NoProgress, Name,
+            SharedOptions.DataParallel,
         };
         c.SetAction(a =>
         {
@@ -72,6 +73,20 @@ internal static class RunCommand
         return c;
     }
 
+    /// <summary>
+    /// The MPI world a run/grow/train trains over: the job's with <c>--data-parallel</c> under mpiexec, else null (one
+    /// process). Under mpiexec without the flag every rank would run the same run: a usage error.
+    /// </summary>
+    internal static Training.ICommunicator? DataParallelWorld(bool dataParallel, string command)
+    {
+        var world = Cluster.World;
+        if (world is null) return null;
+        if (!dataParallel)
+            throw new UsageException($"'sprout {command}' is running as {world.Size} MPI processes: add --data-parallel to train this one run over all of them " +
+                                     "(or share independent runs out with 'sprout sweep' or 'sprout experiment')");
+        return world;
+    }
+
     private static GrowthRunConfig ReadConfig(string path) =>
         Path.Exists(path) ? GrowthRunConfig.FromFile(path) : throw new IOException($"config file {path} does not exist");
 
@@ -82,9 +97,11 @@ internal static class RunCommand
     internal static int Start(ParseResult a, string command, string dataset, GrowthRunConfig cfg)
     {
         int threads = SharedOptions.ApplyThreads(a);
-        var run = new RunConfig(command, a.GetValue(Name) ?? command, dataset, cfg, a.GetValue(SharedOptions.TrainSamples), 0.1, threads);
+        var world = DataParallelWorld(a.GetValue(SharedOptions.DataParallel), command);
+        var run = new RunConfig(command, a.GetValue(Name) ?? command, dataset, cfg, a.GetValue(SharedOptions.TrainSamples), 0.1, threads,
+            Ranks: world?.Size ?? 0);
         run.Validate();
-        var session = RunSession.Create(run, a.GetValue(SharedOptions.Out));
+        var session = RunSession.CreateShared(run, a.GetValue(SharedOptions.Out), world);
         return RunFlow.Execute(session, resume: false, a.GetValue(SharedOptions.DataDir), a.GetValue(SharedOptions.Json),
             a.GetValue(SharedOptions.NoProgress), a.GetValue(SharedOptions.Save));
     }

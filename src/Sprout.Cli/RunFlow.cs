@@ -22,7 +22,10 @@ internal static class RunFlow
     public static int Execute(RunSession session, bool resume, string? dataDir, bool json, bool noProgress, string? save, int? threads = null)
     {
         var cfg = session.Config;
+        var world = session.Communicator;
+        if (world.IsParallel()) Cluster.QuietOtherRanks();   // rank 0 prints progress and result
         var progress = json ? Console.Error : Console.Out;
+        if (world is { Rank: > 0 }) progress = TextWriter.Null;
         CheckpointFile? ck = null;
         GrowthRunState? at = null;
         if (resume)
@@ -44,7 +47,12 @@ internal static class RunFlow
         progress.WriteLine((resume ? (at is null ? "restarting (no checkpoint yet) " : $"resuming at {at.Describe(g.Schedule.Count)}: ") : "") +
                            $"{verb} {what} on {cfg.Dataset} ({train.Count} train / {val.Count} validation / {test.Count} test)" +
                            (g.Schedule.Count == 0 ? "" : $", extender {g.Extender.Label}, distributor {g.Distributor.Label}, {g.Schedule.Count} stages") +
-                           $", seed {g.Seed}, {Workers.Threads} thread(s); run folder {session.Directory}");
+                           $", seed {g.Seed}, {Workers.Threads} thread(s)" + (world.IsParallel() ? $" × {world!.Size} data-parallel processes" : "") +
+                           $"; run folder {session.Directory}");
+        int ranks = world.IsParallel() ? world!.Size : 0;
+        if (resume && ranks != cfg.Ranks)
+            progress.WriteLine($"note: the run was started with {Math.Max(cfg.Ranks, 1)} process(es) and resumes with {Math.Max(ranks, 1)}: " +
+                               "it continues correctly, but not to the same bits as an uninterrupted run");
 
         var runner = session.Runner;
         using var view = ProgressView.Create(noProgress, toStdErr: json);
@@ -70,7 +78,9 @@ internal static class RunFlow
         catch (TrainingInterruptedException e)
         {
             view.Dispose();
-            Console.Error.WriteLine($"sprout: interrupted: {e.Message}; " +
+            Cluster.ExitAgreed = true;   // every rank of a data-parallel run stops at the same point
+            if (world.IsRoot())
+                Console.Error.WriteLine($"sprout: interrupted: {e.Message}; " +
                                     (e.Saved ? "checkpoint saved" : $"the last checkpoint stays") +
                                     $" — continue with: sprout resume {session.Directory}");
             return Interrupted;
@@ -79,7 +89,9 @@ internal static class RunFlow
         {
             view.Dispose();
             string last = RunFiles.LastCheckpoint(session.Directory);
-            Console.Error.WriteLine($"sprout: error: {e.Message}" + (File.Exists(last) ? $"; the last good checkpoint is {last}" : ""));
+            Cluster.ExitAgreed = true;   // a non-finite loss on any rank stops every rank
+            if (world.IsRoot())
+                Console.Error.WriteLine($"sprout: error: {e.Message}" + (File.Exists(last) ? $"; the last good checkpoint is {last}" : ""));
             return 1;
         }
         finally
@@ -87,7 +99,7 @@ internal static class RunFlow
             Console.CancelKeyPress -= onCancel;
         }
         view.Dispose();
-        if (save is not null) Checkpoint.Save(runner.Model!.Module, save);
+        if (save is not null && world.IsRoot()) Checkpoint.Save(runner.Model!.Module, save);
         if (json) Console.WriteLine(JsonSerializer.Serialize(report, GrowthRunConfig.JsonOptions));
         else
             Console.WriteLine($"done: widths [{string.Join(",", report.FinalWidths)}], test accuracy {report.FinalTestAccuracy:P2}; " +

@@ -32,6 +32,8 @@ internal static class RunsCommands
         c.SetAction(a =>
         {
             var session = RunSession.Open(a.GetValue(RunDir)!);
+            // under mpiexec a resume is data-parallel over the job's ranks (rank 0 writes the folder)
+            session.Communicator = Cluster.World;
             return RunFlow.Execute(session, resume: true, a.GetValue(SharedOptions.DataDir), a.GetValue(SharedOptions.Json),
                 a.GetValue(SharedOptions.NoProgress), a.GetValue(SharedOptions.Save), a.GetValue(SharedOptions.Threads));
         });

@@ -57,6 +57,11 @@ internal static class SharedOptions
     public static readonly Option<bool> NoProgress = Opt.Flag("--no-progress",
         "plain lines instead of a live progress bar (also when output is redirected or TERM=dumb)");
 
+    /// <summary><c>--data-parallel</c>: one run over every rank of an MPI job (docs/cluster.md).</summary>
+    public static readonly Option<bool> DataParallel = Opt.Flag("--data-parallel",
+        "under mpiexec -n N: train this one run over the N processes, each taking 1/N of every batch (--batch-size is the global batch); " +
+        "the same result as one process up to the order of the gradient sums; without mpiexec: one process, as without the flag");
+
     /// <summary><c>--out</c>: the folder a command writes its results to.</summary>
     public static readonly Option<string?> Out = Opt.Text("--out", "DIR", "the folder to write results to (default: runs/<UTC time>-<name>)");
 

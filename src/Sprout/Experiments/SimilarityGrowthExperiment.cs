@@ -131,6 +131,7 @@ public static class SimilarityGrowthExperiment
                             var cfg = RunConfigFor(o, ds, model, arm, seed, classes);
                             string dir = ExperimentRuns.SeedFolder(GroupFolder(outDir, ds, model, arm), seed);
                             var rep = ExperimentRuns.Run(cfg, dir, train, val, test, log, stop, configure: r => Record(r, dir, o.EpochsPerStage));
+                            if (rep is null) continue;   // another rank's run (sharing)
                             if (!runs.TryGetValue((model, arm.Folder), out var lists)) runs[(model, arm.Folder)] = lists = ([], []);
                             lists.Reports.Add(rep);
                             lists.Records.Add(ReadRecord(dir));

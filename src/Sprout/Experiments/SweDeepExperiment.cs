@@ -105,6 +105,7 @@ public static class SweDeepExperiment
                 var cfg = RunConfigFor(o, e, seed, full.Features, classes);
                 string dir = ExperimentRuns.SeedFolder(GroupFolder(outDir, e), seed);
                 var rep = ExperimentRuns.Run(cfg, dir, train, val, test, log, stop);
+                if (rep is null) continue;   // another rank's run (sharing)
                 if (!result.TryGetValue(e, out var list)) result[e] = list = new List<GrowthRunReport>();
                 list.Add(rep);
             }

@@ -118,6 +118,7 @@ public static class SweGrowthExperiment
                         var cfg = RunConfigFor(o, ds, part, m, seed, full.Features, classes);
                         string dir = ExperimentRuns.SeedFolder(GroupFolder(outDir, ds, part.Name, m.Name), seed);
                         var rep = ExperimentRuns.Run(cfg, dir, train, val, test, log, stop);
+                        if (rep is null) continue;   // another rank's run (sharing)
                         if (!runs.TryGetValue((part.Name, m.Name), out var list)) runs[(part.Name, m.Name)] = list = [];
                         list.Add(rep);
                     }

@@ -247,6 +247,9 @@ public static class SweInactiveExperiment
     private static void RunWidth(SweInactiveOptions o, string ds, int seed, int width, int classes, InMemoryDataset train, InMemoryDataset val,
         InMemoryDataset test, string outDir, List<SweInactiveRow> rows, Action<string>? log, StopSignal? stop)
     {
+        // one unit when shared over ranks: the later extenders branch from the first one's pre-training
+        if (!ExperimentRuns.Mine()) return;
+        using var group = ExperimentRuns.Group();
         var configs = o.Extenders.Select(e => RunConfigFor(o, ds, width, e, seed, train.Features, classes)).ToArray();
         var dirs = o.Extenders.Select(e => ExperimentRuns.SeedFolder(GroupFolder(outDir, ds, width, e), seed)).ToArray();
         for (int i = 0; i < configs.Length; i++)
@@ -262,6 +265,7 @@ public static class SweInactiveExperiment
                 log?.Invoke($"{ds} seed {seed} width {width}: pre-trained {pre.InitialEpochs} epochs, validation {pre.InitialValAccuracy:P2}, test {pre.InitialTestAccuracy:P2}");
             }
             var rep = ExperimentRuns.Run(configs[i], dirs[i], train, val, test, null, stop, Branch);
+            if (rep is null) continue;   // failed (recorded by the sharing)
             var row = Row(ds, width, o.Extenders[i], seed, rep);
             rows.Add(row);
             RunFiles.WritePaper(dirs[i], PaperNumbers(ds, width, row.Extender, o.PostEpochs, row.NewInactivePct, double.NaN));

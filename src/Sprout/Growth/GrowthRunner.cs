@@ -92,6 +92,24 @@ public sealed class GrowthRunner
     /// <summary>Progress lines (optional).</summary>
     public Action<string>? Log { get; set; }
 
+    /// <summary>
+    /// Data-parallel run over the ranks of a job (null or one rank: this process alone). Every rank runs the same
+    /// runner on the same data: each training epoch splits every global batch over the ranks (<see cref="Trainer.Communicator"/>),
+    /// evaluations split their batches, and the growth steps (distributor and extender) run identically on every rank
+    /// from the identical model, data and seed, so every rank's model stays identical through growth. Stop requests are
+    /// agreed over the ranks at every check. Files are the caller's: only rank 0 should write them.
+    /// </summary>
+    public ICommunicator? Communicator { get; set; }
+
+    // a stop request on any rank, agreed by all (the same answer on every rank, so they all stop at the same point)
+    private bool Stopping => Communicator.IsParallel() ? Communicator!.Any(Stop.IsRequested) && Requested() : Stop.IsRequested;
+
+    private bool Requested()
+    {
+        Stop.Request();
+        return true;
+    }
+
     private double Seconds => _secondsBefore + Stopwatch.GetElapsedTime(_clock).TotalSeconds;
 
     // Batch size of every measurement pass (evaluation, activity, logits): the training batch, so the passes reuse the
@@ -128,6 +146,8 @@ public sealed class GrowthRunner
         var module = resume is null
             ? (Sequential)(c.Model ?? SequentialConfig.Mlp(c.Widths, ActivationConfig.Relu)).Build(rng.Fork("init"))
             : resume.BuildModule(ModulePrefix) as Sequential ?? throw resume.Fail("its model is not a sequential network");
+        if (Communicator.IsParallel() && module.NamedRngs().Any())
+            throw new NotSupportedException("data-parallel training does not support layers with their own random stream, such as dropout (each process would draw its own masks)");
         var model = new GrowableModel(module, c.LinearOnly);
         Model = model;
         Optimizer opt = c.Optimizer switch
@@ -147,7 +167,7 @@ public sealed class GrowthRunner
         _secondsBefore = _state.Seconds;
         var extender = c.Extender.Build();
         var distributor = c.Distributor.Build();
-        var eval = new Trainer(module, optimizer: null, TaskLoss) { EvaluationBatchSize = MeasureBatch };
+        var eval = new Trainer(module, optimizer: null, TaskLoss) { EvaluationBatchSize = MeasureBatch, Communicator = Communicator };
         var diagBatch = train.Head(c.DiagnosticBatch).X;
 
         if (_state.Phase == GrowthPhase.Initial)
@@ -169,9 +189,9 @@ public sealed class GrowthRunner
             if (_state.Phase == GrowthPhase.Grow)
             {
                 // a stop that came at the stage boundary ends the run there, before the growth step starts
-                if (Stop.IsRequested) Interrupt("before");
+                if (Stopping) Interrupt("before");
                 var pending = GrowthStep(model, eval, extender, distributor, train, validation, diagBatch, s);
-                if (Stop.IsRequested)
+                if (Stopping)
                     throw new TrainingInterruptedException($"stopped during {_state.Describe(Config.Schedule.Count)}; a resumed run repeats it", saved: false);
                 Advance(_state with { Phase = GrowthPhase.Stage, Pending = pending });
             }
@@ -284,6 +304,7 @@ public sealed class GrowthRunner
         var trainer = new Trainer(module, _opt, loss)
         {
             Stop = Stop, Validation = validation, EvaluationBatchSize = MeasureBatch, Name = Where(phase, stage), Epoch = _state.EpochsDone, Augmentation = _augmenter,
+            Communicator = Communicator,
             // from the config's rate, not the optimizer's current (scheduled) one
             Schedule = Config.LearningRateSchedule?.Build() is { } lr ? new OffsetLr(runEpochs, lr) : null, BaseLearningRate = Config.LearningRate,
         };
@@ -302,7 +323,7 @@ public sealed class GrowthRunner
         int max = training.EarlyStopping ? training.MaxEpochs : training.Epochs;
         while (_state.EpochsDone < max && !(es?.Stopped ?? false))
         {
-            if (Stop.IsRequested) Interrupt();
+            if (Stopping) Interrupt();
             _epochStart = _shuffle!.GetState();
             var order = _shuffle.Permutation(train.Count);
             var carried = new EpochStats(_state.PartialLossSum, _state.PartialCorrect, _state.PartialSamples, trainer.Loss.HasAccuracy);
@@ -319,7 +340,7 @@ public sealed class GrowthRunner
             EpochCompleted?.Invoke(new GrowthEpoch(stage, phase, _state.EpochsDone, model.Widths(), module.ParameterCount(), stats,
                 last.Validation, _opt!.LearningRate, Seconds));
             SafePoint?.Invoke(this);
-            if (Stop.IsRequested) throw new TrainingInterruptedException($"stopped after {Where(phase, stage)} epoch {_state.EpochsDone}", saved: SafePoint is not null);
+            if (Stopping) throw new TrainingInterruptedException($"stopped after {Where(phase, stage)} epoch {_state.EpochsDone}", saved: SafePoint is not null);
         }
         if (es is not null) es.RestoreBest();
         return _state.EpochsDone;

@@ -17,12 +17,16 @@ namespace Sprout.Runs;
 /// <param name="InputScaling">How pixels become features (standardised by default; not written then).</param>
 /// <param name="Pad">Black pixels added on every side of every image before anything else (0, the default: none; not
 /// written then), e.g. 2 to run 28×28 images through a 32×32 network.</param>
+/// <param name="Ranks">Processes of a data-parallel run (<c>mpiexec -n N … --data-parallel</c>), 0 for one process (the
+/// default; not written then). Like <paramref name="Threads"/>, it fixes the order of sums, so the bits of the result.</param>
 public sealed record RunConfig(string Command, string Name, string Dataset, GrowthRunConfig Growth,
     int TrainSamples = 0, double ValidationFraction = 0.1, int Threads = 1,
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
     InputScaling InputScaling = InputScaling.Standardize,
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
-    int Pad = 0)
+    int Pad = 0,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    int Ranks = 0)
 {
     /// <summary>Checks the config; throws <see cref="ArgumentException"/> naming the field.</summary>
     public void Validate()
@@ -38,6 +42,7 @@ public sealed record RunConfig(string Command, string Name, string Dataset, Grow
         if (TrainSamples < 0) throw new ArgumentException("trainSamples must be ≥ 0");
         if (!(ValidationFraction > 0 && ValidationFraction < 1)) throw new ArgumentException($"validationFraction must be in (0, 1), got {ValidationFraction}");
         if (Threads is < 1 or > 256) throw new ArgumentException($"threads must be in [1, 256], got {Threads}");
+        if (Ranks is < 0 or 1 or > 1_000_000) throw new ArgumentException($"ranks must be 0 (one process) or in [2, 1000000], got {Ranks}");
         if (!Enum.IsDefined(InputScaling)) throw new ArgumentException($"unknown input scaling {(int)InputScaling}");
     }
 

@@ -54,6 +54,46 @@ public sealed class RunSession
     /// <summary>Called when the run finishes, before its report and final checkpoint are written.</summary>
     public Action<GrowthRunReport>? RunFinished { get; set; }
 
+    /// <summary>
+    /// Data-parallel run over the ranks of a job (see <see cref="GrowthRunner.Communicator"/>): every rank runs the
+    /// session, rank 0 alone writes the run folder (metrics, events, report, checkpoints); the others only read it (a
+    /// resume's checkpoint), so the folder must be on a file system every rank sees. Null: this process alone.
+    /// </summary>
+    public ICommunicator? Communicator
+    {
+        get => Runner.Communicator;
+        set => Runner.Communicator = value;
+    }
+
+    /// <summary>
+    /// <see cref="Create"/> for a data-parallel run: rank 0 makes the folder (or fails) and tells every rank where it is
+    /// (or the same failure), so the ranks agree on one folder even when its name comes from the clock.
+    /// </summary>
+    public static RunSession CreateShared(RunConfig config, string? outDir, ICommunicator? communicator, string runsRoot = "runs")
+    {
+        if (!communicator.IsParallel()) return Create(config, outDir, runsRoot);
+        string message;
+        RunSession? made = null;
+        if (communicator!.Rank == 0)
+        {
+            try
+            {
+                made = Create(config, outDir, runsRoot);
+                message = "ok:" + made.Directory;
+            }
+            catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
+            {
+                message = "error:" + e.Message;
+            }
+        }
+        else message = "";
+        message = communicator.Broadcast(message, 0);
+        if (message.StartsWith("error:", StringComparison.Ordinal)) throw new IOException(message["error:".Length..]);
+        var session = made ?? new RunSession(message["ok:".Length..], config);
+        session.Communicator = communicator;
+        return session;
+    }
+
     /// <summary>Path of a run file.</summary>
     public string PathOf(string file) => Path.Combine(Directory, file);
 
@@ -113,6 +153,7 @@ public sealed class RunSession
     /// </summary>
     public GrowthRunReport Run(InMemoryDataset train, InMemoryDataset validation, InMemoryDataset? test, CheckpointFile? resume = null)
     {
+        if (!Communicator.IsRoot()) return RunWithoutFiles(train, validation, test, resume);
         using var runLock = Lock();
         RemoveStaleTemporaryFiles();
         long metricsBytes = 0, eventsBytes = 0;
@@ -148,6 +189,17 @@ public sealed class RunSession
             RunFinished?.Invoke(report);
             WriteAtomically(PathOf(RunFiles.Report), JsonSerializer.Serialize(report, GrowthRunConfig.JsonOptions));
         };
+        return r.Run(train, validation, test, resume);
+    }
+
+    // A rank other than 0 of a data-parallel run: the same run, its hooks called, no file written.
+    private GrowthRunReport RunWithoutFiles(InMemoryDataset train, InMemoryDataset validation, InMemoryDataset? test, CheckpointFile? resume)
+    {
+        var r = Runner;
+        r.EpochCompleted = e => EpochEnded?.Invoke(e);
+        r.StageCompleted = null;
+        r.SafePoint = _ => { };   // rank 0 saves the checkpoint
+        r.Finished = report => RunFinished?.Invoke(report);
         return r.Run(train, validation, test, resume);
     }
 

@@ -32,6 +32,7 @@ public sealed class Trainer
     private IReadOnlyList<Tensor>? _trainableList, _modelParameters;
     private FreezeScope? _freeze;
     private int _batch = -1;
+    private GradientReducer? _reducer;
 
     /// <summary>
     /// A trainer of <paramref name="model"/> updated by <paramref name="optimizer"/> (null: evaluation and gradient
@@ -110,6 +111,20 @@ public sealed class Trainer
 
     /// <summary>Batch size of evaluation passes: the trainer's own (validation) and <see cref="Evaluate"/> by default.</summary>
     public int EvaluationBatchSize { get; set; } = 1000;
+
+    /// <summary>
+    /// Data-parallel training over the ranks of a job (null or one rank: this process alone). Every rank runs the same
+    /// trainer on the same data and seed: <see cref="TrainEpoch"/> gives each rank its share of every global batch (rows
+    /// split in rank order; the whole batch is augmented first, so each row gets the transform it would get in one
+    /// process), each rank's gradient weighted by its share is summed over the ranks in rank order before the update
+    /// (see <see cref="ICommunicator.AllReduceSum(Span{float})"/>), and every rank takes the same update: the models stay
+    /// identical, and equal one process's training with the same global batch up to the order of the gradient sums.
+    /// BatchNorm normalises with each rank's own batch statistics (its running statistics are averaged over the ranks).
+    /// A stop request on any rank stops every rank at the same batch; a non-finite loss on any rank stops every rank.
+    /// <see cref="Evaluate"/> splits its batches over the ranks and adds their results in batch order (the same result as
+    /// one process). <see cref="Step"/> and <see cref="Backward"/> stay local.
+    /// </summary>
+    public ICommunicator? Communicator { get; set; }
 
     /// <summary>The callbacks, in call order.</summary>
     public IReadOnlyList<ITrainingCallback> Callbacks => _callbacks;
@@ -248,21 +263,32 @@ public sealed class Trainer
             NextBatch = startBatch;
             Running = new EpochStats(lossSum, correct, seen, acc);
             foreach (var c in callbacks) c.OnEpochStart(this);
+            var comm = Communicator.IsParallel() ? Communicator : null;
+            if (comm is not null) (_reducer ??= new GradientReducer()).Refresh(Model);
             for (int k = startBatch; k < batches; k++)
             {
-                if (Stop.IsRequested) return Running;
+                if (comm is null && Stop.IsRequested) return Running;
                 int start = k * batchSize;
                 int rows = Math.Min(batchSize, order.Length - start);
-                var b = data.Gather(order, start, rows);
-                Augmentation?.Apply(b, data, Epoch, k);
                 if (Schedule is not null && ScheduleUnit == ScheduleUnit.Step) ApplySchedule((int)GlobalStep);
                 _batch = k;
                 float l;
-                using (TensorScope.Begin())
+                if (comm is not null)
                 {
-                    l = Run(b, update: true, out var output);
-                    lossSum += (double)l * rows;
-                    if (acc) correct += Loss.CountCorrect(output, b);
+                    // this rank's share of the global batch; a stop on any rank ends every rank here, before the step
+                    using (TensorScope.Begin())
+                        if (!RunShard(comm, data, order, start, rows, k, ref lossSum, ref correct, out l)) return Running;
+                }
+                else
+                {
+                    var b = data.Gather(order, start, rows);
+                    Augmentation?.Apply(b, data, Epoch, k);
+                    using (TensorScope.Begin())
+                    {
+                        l = Run(b, update: true, out var output);
+                        lossSum += (double)l * rows;
+                        if (acc) correct += Loss.CountCorrect(output, b);
+                    }
                 }
                 seen += rows;
                 GlobalStep++;
@@ -328,6 +354,7 @@ public sealed class Trainer
         double lossSum = 0;
         long correct = 0;
         var order = data.IdentityOrder;
+        if (Communicator.IsParallel()) return EvaluateShared(Communicator!, data, bs);
         Model.Eval();
         try
         {
@@ -351,6 +378,95 @@ public sealed class Trainer
             Model.Train(wasTraining);
         }
         return new EpochStats(lossSum, correct, data.Count, acc);
+    }
+
+    // Evaluate over the ranks: batch j (the same batches as one process) on rank j mod size; each batch's loss sum and
+    // correct count go to its own slot (zeros elsewhere, so the reduction is exact), added in batch order afterwards:
+    // bit for bit one process's result.
+    private EpochStats EvaluateShared(ICommunicator comm, InMemoryDataset data, int bs)
+    {
+        bool wasTraining = Model.IsTraining;
+        bool acc = Loss.HasAccuracy;
+        int batches = (data.Count + bs - 1) / bs;
+        var slots = new double[2 * batches];
+        var order = data.IdentityOrder;
+        Model.Eval();
+        try
+        {
+            using (Graph.NoGrad())
+            {
+                for (int j = comm.Rank; j < batches; j += comm.Size)
+                {
+                    int start = j * bs, rows = Math.Min(bs, data.Count - start);
+                    var b = data.Gather(order, start, rows);
+                    using (TensorScope.Begin())
+                    {
+                        var output = Model.Forward(b.X);
+                        slots[2 * j] = (double)Loss.Compute(output, b).Item() * rows;
+                        if (acc) slots[2 * j + 1] = Loss.CountCorrect(output, b);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            Model.Train(wasTraining);
+        }
+        comm.AllReduceSum(slots);
+        double lossSum = 0;
+        long correct = 0;
+        for (int j = 0; j < batches; j++)
+        {
+            lossSum += slots[2 * j];
+            correct += (long)slots[2 * j + 1];
+        }
+        return new EpochStats(lossSum, correct, data.Count, acc);
+    }
+
+    // One data-parallel step of global batch k (rows order[start..start+rows)): this rank's share forward, the loss sums,
+    // correct counts and stop requests of all ranks added (a stop on any rank: false, nothing updated; a non-finite
+    // global loss: every rank throws, before backward), backward, gradients summed over the ranks, update.
+    private bool RunShard(ICommunicator comm, InMemoryDataset data, ReadOnlySpan<int> order, int start, int rows, int k,
+        ref double lossSum, ref long correct, out float loss)
+    {
+        var (lo, count) = GradientReducer.Share(rows, comm.Rank, comm.Size);
+        Batch? b = null;
+        if (Augmentation is null) b = count > 0 ? data.Gather(order, start + lo, count) : null;
+        else
+        {
+            // the whole batch is augmented (row r's transform depends on r), then this rank's rows copied out
+            var local = count > 0 && count < rows ? data.Gather(order, start + lo, count) : null;
+            var full = data.Gather(order, start, rows);
+            Augmentation.Apply(full, data, Epoch, k);
+            if (local is not null) full.X.Span.Slice(lo * data.Features, count * data.Features).CopyTo(local.X.Span);
+            b = count == 0 ? null : local ?? full;
+        }
+        ZeroGrad();
+        Tensor? objective = null;
+        Span<double> stats = stackalloc double[3];
+        stats.Clear();
+        if (b is not null)
+        {
+            var output = Model.Forward(b.X);
+            objective = Loss.Compute(output, b);
+            stats[0] = (double)objective.Item() * count;
+            if (Loss.HasAccuracy) stats[1] = Loss.CountCorrect(output, b);
+        }
+        stats[2] = Stop.IsRequested ? 1 : 0;
+        comm.AllReduceSum(stats);
+        loss = (float)(stats[0] / rows);
+        if (stats[2] > 0)
+        {
+            Stop.Request();
+            return false;
+        }
+        if (!double.IsFinite(stats[0])) throw Diverged(float.IsFinite(loss) ? float.NaN : loss);
+        objective?.Backward();
+        _reducer!.Reduce(comm, ClipParameters(), (float)((double)count / rows));
+        Update();
+        lossSum += stats[0];
+        correct += (long)stats[1];
+        return true;
     }
 
     // zero grad → forward → loss → divergence check → backward → (clip, update); inside the caller's scope
