@@ -80,7 +80,7 @@ internal static class ExperimentCommands
         };
         similarity.SetAction(SimilarityGrowth);
         var grow = RunCommand.CreateGrow();   // the same command as "sprout grow"
-        return new Command("experiment", "the papers' experiments") { sweInactive, sweDeep, recon, classification, similarity, grow };
+        return new Command("experiment", "the papers' experiments") { sweInactive, sweDeep, recon, classification, similarity, StudyCommands.CreateWibRelu(), grow };
     }
 
     // --- similarity-growth (paper 002) ---
@@ -180,7 +180,7 @@ internal static class ExperimentCommands
     }
 
     // Throws a one-line error naming the folder when a data set is not there yet.
-    private static void RequirePresent(string name, string dataDir)
+    internal static void RequirePresent(string name, string dataDir)
     {
         var spec = DataCatalog.Get(name);
         if (!DataCatalog.IsPresent(spec, dataDir))
@@ -322,7 +322,7 @@ internal static class ExperimentCommands
     /// Runs an experiment's body with Ctrl+C turned into a stop at the next safe point of the running run (its checkpoint
     /// saved): one line, exit 130; rerunning the same command with the same --out continues where it stopped.
     /// </summary>
-    private static int WithStop(string outDir, string command, Action<StopSignal> body)
+    internal static int WithStop(string outDir, string command, Action<StopSignal> body)
     {
         var stop = new StopSignal();
         int presses = 0;

@@ -32,7 +32,7 @@ public static class ExperimentRuns
     /// safe point with <see cref="TrainingInterruptedException"/>; <paramref name="checkpointSaved"/> sees every
     /// checkpoint it saves; <paramref name="configure"/> sees the session before it runs (to hook its events).
     /// </summary>
-    internal static GrowthRunReport Run(RunConfig config, string dir, InMemoryDataset train, InMemoryDataset validation, InMemoryDataset test,
+    internal static GrowthRunReport Run(RunConfig config, string dir, InMemoryDataset train, InMemoryDataset validation, InMemoryDataset? test,
         Action<string>? log, StopSignal? stop, Action<RunSession>? checkpointSaved = null, Action<RunSession>? configure = null)
     {
         RunSession session;

@@ -1,0 +1,124 @@
+using System.CommandLine;
+using System.Globalization;
+using Sprout.Data;
+using Sprout.Experiments;
+using Sprout.Runs;
+
+namespace Sprout.Cli;
+
+/// <summary>
+/// <c>sprout experiment wib-relu</c> (paper 004): training studies
+/// without growth. Bad options are one line and exit 2 before any training; Ctrl+C stops at the next safe point and the
+/// same command with the same <c>--out</c> continues.
+/// </summary>
+internal static class StudyCommands
+{
+    private static Option<double?> Real(string name, string description, double min, double max, string helpName, bool openLow = true) => new(name)
+    {
+        Description = description, HelpName = helpName,
+        Validators =
+        {
+            r =>
+            {
+                if (r.GetValueOrDefault<double?>() is { } v && !(double.IsFinite(v) && (openLow ? v > min : v >= min) && v <= max))
+                    r.AddError($"{r.Option.Name} must be in {(openLow ? "(" : "[")}{min.ToString(CultureInfo.InvariantCulture)}, {max.ToString(CultureInfo.InvariantCulture)}], got {v.ToString(CultureInfo.InvariantCulture)}");
+            },
+        },
+    };
+
+    private static Option<string[]?> Names(string name, string helpName, string description, IReadOnlyList<string> known, string what) =>
+        Opt.List(name, helpName, description, s => known.Contains(s) ? (s, null) : ((string?)null, $"unknown {what} '{s}' (known: {Opt.Alternatives(known)})"));
+
+    private static readonly IReadOnlyList<string> StudyDatasets = ["mnist", "fashion-mnist", "cifar10"];
+
+    // --- wib-relu (paper 004) ---
+
+    private static readonly Option<string[]?> WibDatasets = Names("--dataset", "D1,D2",
+        "the data sets, comma-separated (default: fashion-mnist, and cifar10 when it is in the data folder)", StudyDatasets, "data set");
+    private static readonly Option<string[]?> WibModels = Names("--models", "M1,M2",
+        "the networks: paper (conv 8@5×5 s2, 16/32/64@3×3 s2, average pool, Linear 64 → 10) and code (the authors' code: 4 × conv + max-pool, Linear 128) (default: paper at quick scale, both at paper scale)",
+        WibReluOptions.ModelNames, "model");
+    private static readonly Option<string[]?> WibActivations = Names("--activations", "A1,A2,…",
+        $"the activations compared (Figures 12–13): {Opt.Alternatives(WibReluOptions.ActivationNames)} (default: all)", WibReluOptions.ActivationNames, "activation");
+    private static readonly Option<string> WibInit = Opt.Choice("--init", "the comparison's initialisation (the paper: Kaiming for all experiments)", "kaiming", WibReluOptions.InitNames);
+    private static readonly Option<string[]?> WibInits = Names("--inits", "I1,I2,…",
+        "the initialisation study's schemes: pytorch (U(±1/√fan_in)), kaiming (He normal), sqrt3 (gain √3, U(±3/√fan_in)), eq5 (N(0,1)/√fan_in) (default: all)",
+        WibReluOptions.InitNames, "initialisation");
+    private static readonly Option<string[]?> WibInitActivations = Opt.List("--init-activations", "A1,A2",
+        "the activations of the initialisation study (default: relu,wib-relu; 'none' turns the study off)",
+        s => s == "none" || WibReluOptions.ActivationNames.Contains(s) ? (s, null) : ((string?)null, $"unknown activation '{s}' (known: {Opt.Alternatives(WibReluOptions.ActivationNames)}, or none)"));
+    private static readonly Option<int?> WibEpochs = Opt.IntOrNull("--epochs", "training epochs (default: 5 quick, 20 paper — the paper's)", 1, 100_000);
+    private static readonly Option<int?> WibBatch = Opt.IntOrNull("--batch", "batch size (default: 256, the paper's)", 2, 1_000_000, "B");
+    private static readonly Option<double?> WibLr = Real("--lr", "Adam learning rate (default: 3e-4, the authors' code; the paper's \"0.4\" does not train with Adam)", 0, 10, "LR");
+    private static readonly Option<int?> WibTestSamples = Opt.IntOrNull("--test-samples", "validate on the first N test samples (default: all (0))", 0, 10_000_000);
+    private static readonly Option<int?> WibStatsSteps = Opt.IntOrNull("--stats-steps", "activation statistics after every step up to this one (default: 150 quick, 250 paper)", 0, 10_000_000);
+    private static readonly Option<int?> WibStatsEvery = Opt.IntOrNull("--stats-every", "… and every this many steps after it (default: 10 quick, 25 paper)", 1, 10_000_000);
+    private static readonly Option<int?> WibProbe = Opt.IntOrNull("--probe-samples", "training samples in the fixed batch the statistics are measured on (default: 256)", 2, 100_000);
+    private static readonly Option<double?> WibNearZero = Real("--near-zero-std", "a unit whose std over the probe batch is below this counts as nearly zero (default: 0.05; the paper gives none)", 0, 100, "S", openLow: false);
+
+    /// <summary>The <c>experiment wib-relu</c> command.</summary>
+    public static Command CreateWibRelu()
+    {
+        var c = new Command("wib-relu",
+            "paper 004 (WIB-ReLU) Figures 7–13: the paper's CNN (and the authors' code's) with relu, leaky-relu, prelu, elu and each WIB-ReLU mode, " +
+            "and the initialisation study (pytorch, kaiming, sqrt3, eq5) with per-layer activation mean/std over the steps and the share of units with nearly zero std; " +
+            "loss and accuracy curves beside the paper's Fashion-MNIST numbers. " + StudyTimes.Wib)
+        {
+            WibDatasets, SharedOptions.Scale, SharedOptions.Seeds, WibModels, WibActivations, WibInit, WibInits, WibInitActivations, WibEpochs, WibBatch, WibLr,
+            SharedOptions.TrainSamples, WibTestSamples, WibStatsSteps, WibStatsEvery, WibProbe, WibNearZero,
+            SharedOptions.DataDir, SharedOptions.Out, SharedOptions.Json, SharedOptions.Threads,
+        };
+        c.SetAction(WibRelu);
+        return c;
+    }
+
+    private static int WibRelu(ParseResult a)
+    {
+        string scale = a.GetValue(SharedOptions.Scale)!;
+        string dataDir = DataDirectory.Resolve(a.GetValue(SharedOptions.DataDir));
+        var datasets = a.Given(WibDatasets)?.Distinct().ToArray()
+                       ?? (DataCatalog.IsPresent(DataCatalog.Cifar10, dataDir) ? ["fashion-mnist", "cifar10"] : ["fashion-mnist"]);
+        int seeds = a.GetValue(SharedOptions.Seeds) ?? (scale == "quick" ? 1 : 3);
+        var o = scale == "quick" ? WibReluOptions.Quick(datasets, seeds) : WibReluOptions.Paper(datasets, seeds);
+        if (a.Given(WibModels) is { } models) o = o with { Models = models.Distinct().ToArray() };
+        if (a.Given(WibActivations) is { } acts) o = o with { Activations = acts.Distinct().ToArray() };
+        if (a.GetResult(WibInit) is { Implicit: false }) o = o with { ComparisonInit = a.GetValue(WibInit)! };
+        if (a.Given(WibInits) is { } inits) o = o with { Inits = inits.Distinct().ToArray() };
+        if (a.Given(WibInitActivations) is { } ia) o = o with { InitStudyActivations = ia.Contains("none") ? [] : ia.Distinct().ToArray() };
+        if (a.GetValue(WibEpochs) is { } ep) o = o with { Epochs = ep };
+        if (a.GetValue(WibBatch) is { } b) o = o with { BatchSize = b };
+        if (a.GetValue(WibLr) is { } lr) o = o with { LearningRate = lr };
+        if (a.GetResult(SharedOptions.TrainSamples) is { Implicit: false }) o = o with { TrainSamples = a.GetValue(SharedOptions.TrainSamples) };
+        if (a.GetValue(WibTestSamples) is { } ts) o = o with { TestSamples = ts };
+        if (a.GetValue(WibStatsSteps) is { } ss) o = o with { StatsEveryStepUntil = ss };
+        if (a.GetValue(WibStatsEvery) is { } se) o = o with { StatsThenEvery = se };
+        if (a.GetValue(WibProbe) is { } ps) o = o with { ProbeSamples = ps };
+        if (a.GetValue(WibNearZero) is { } nz) o = o with { NearZeroStd = nz };
+        try { o.Validate(); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
+        bool json = a.GetValue(SharedOptions.Json);
+        string outDir = a.GetValue(SharedOptions.Out) ?? Path.Combine("runs", RunFiles.TimestampedName("wib-relu", DateTime.UtcNow));
+        SharedOptions.ApplyThreads(a);
+        foreach (var ds in o.Datasets) ExperimentCommands.RequirePresent(ds, dataDir);   // fail fast, before any training
+        Directory.CreateDirectory(outDir);
+        var progress = json ? Console.Error : Console.Out;
+        foreach (var (ch, v) in o.Choices()) progress.WriteLine($"{ch}: {v}");
+        progress.WriteLine($"run folders in {outDir}/<data set>/<network>/<activation>-<init>/seed-<n> (a run group per arm)");
+        var started = DateTime.UtcNow;
+        IReadOnlyList<WibReluRuns> runs = [];
+        int code = ExperimentCommands.WithStop(outDir, "wib-relu", stop => runs = WibReluExperiment.Run(o,
+            ds => RunData.Load(ds, dataDir, null, InputScaling.Standardize), outDir, line => progress.WriteLine(line), stop));
+        if (code != 0) return code;
+        double minutes = (DateTime.UtcNow - started).TotalMinutes;
+        string md = WibReluReport.Write(o, runs, outDir, minutes);
+        Console.WriteLine(json ? File.ReadAllText(Path.Combine(outDir, "results.json")) : md);
+        progress.WriteLine($"results in {outDir} (results.md, results.json, charts/), {minutes:F1} min");
+        return 0;
+    }
+}
+
+/// <summary>Measured wall times of the training studies on this project's 2-core machine, for their help.</summary>
+internal static class StudyTimes
+{
+    public const string Wib = "Quick scale: minutes on 2 cores (docs/papers-003-004.md).";
+}
