@@ -7,7 +7,7 @@ using Sprout.Runs;
 namespace Sprout.Cli;
 
 /// <summary>
-/// <c>sprout experiment wib-relu</c> (paper 004): training studies
+/// <c>sprout experiment wib-relu</c> (paper 004) and <c>sprout experiment fcn-translation</c> (paper 003): training studies
 /// without growth. Bad options are one line and exit 2 before any training; Ctrl+C stops at the next safe point and the
 /// same command with the same <c>--out</c> continues.
 /// </summary>
@@ -115,10 +115,103 @@ internal static class StudyCommands
         progress.WriteLine($"results in {outDir} (results.md, results.json, charts/), {minutes:F1} min");
         return 0;
     }
+
+    // --- fcn-translation (paper 003) ---
+
+    private static Option<double[]?> Levels(string name, string description, double max) => Opt.List<double>(name, "A1,A2,…", description,
+        s => s == "none" ? (double.NaN, null)
+            : double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && v >= 0 && v <= max
+                ? (v, null) : (0, $"'{s}' is not a level in [0, {max.ToString(CultureInfo.InvariantCulture)}] (or none)"));
+
+    private static readonly Option<string[]?> FcnDatasets = Names("--dataset", "D1,D2",
+        "the data sets, comma-separated: mnist, cifar10 (default: mnist, and cifar10 when it is in the data folder)", ["mnist", "cifar10"], "data set");
+    private static readonly Option<string[]?> FcnArchitectures = Names("--architectures", "A1,A2", "the networks: cnn, fcn (default: both)",
+        FcnTranslationOptions.ArchitectureNames, "architecture");
+    private static readonly Option<double[]?> FcnTranslation = Levels("--translation", "translation levels of Tables 1–2 (default: 0,0.1,0.3 quick; 0,0.1,…,0.9,0.99 paper; none: skip)", 1);
+    private static readonly Option<double[]?> FcnEdgeNoise = Levels("--edge-noise", "edge-noise σ levels of Table B.1 (default: 0.5 quick; the paper's 11 at paper scale; none: skip)", 10);
+    private static readonly Option<double[]?> FcnNoise = Levels("--noise", "noise σ levels of Table B.2 (default: 0.5 quick; the paper's 11; none: skip)", 10);
+    private static readonly Option<double[]?> FcnRotation = Levels("--rotation", "rotation levels a (±int(a·360)°) of Table B.3 (default: 0.2 quick; the paper's 11; none: skip)", 1);
+    private static readonly Option<double[]?> FcnVcp = Levels("--vcp", "severed shares of the variable-connection FCNs, Figures C.1–C.2 (default: 0.5,0.9 quick; the paper's 11; none: skip)", 0.999);
+    private static readonly Option<double?> FcnVcpTranslation = Real("--vcp-translation", "translation of the variable-connection runs (default: 0.3, the paper's)", 0, 1, "A", openLow: false);
+    private static readonly Option<string> FcnVcpMask = Opt.Choice("--vcp-mask", "sever weights per filter and position (the paper) or input pixels (the authors' code)", "weight", ["weight", "input"]);
+    private static readonly Option<int?> FcnFolds = Opt.IntOrNull("--folds", "k of the k-fold cross-validation (default: 5, the paper's)", 2, 100, "K");
+    private static readonly Option<int[]?> FcnRunFolds = Opt.List("--run-folds", "F1,F2,…", "which folds to run, 0-based (default: 0 quick, all at paper scale)", s => Opt.IntItem(s, 0, 99));
+    private static readonly Option<int?> FcnPool = Opt.IntOrNull("--pool-samples", "a stratified subset of the merged train + test images (default: 10,000 quick, all at paper scale; 0: all)", 0, 10_000_000);
+    private static readonly Option<int?> FcnEpochs = Opt.IntOrNull("--epochs", "most epochs (default: 5 quick; 250 paper, ×2 on CIFAR)", 1, 100_000);
+    private static readonly Option<int?> FcnPatience = Opt.IntOrNull("--patience", "early stopping on the held-out fold's loss, best weights kept (default: 0 = off quick; 50 paper, ×2 on CIFAR)", 0, 100_000);
+    private static readonly Option<int?> FcnBatch = Opt.IntOrNull("--batch", "batch size (default: 256 MNIST / 128 CIFAR, the paper's)", 1, 1_000_000, "B");
+    private static readonly Option<double?> FcnLr = Real("--lr", "Adam learning rate (default: 1e-3 MNIST / 1e-4 CIFAR, the paper's)", 0, 10, "LR");
+    private static readonly Option<int[]?> FcnRadii = Opt.List("--radii", "R1,R2", "Chebyshev radii of the filter distances (default: 1,4, the paper's)", s => Opt.IntItem(s, 1, 64));
+    private static readonly Option<int?> FcnSeed = Opt.IntOrNull("--seed", "seed of every run (default: 0, the authors')", 0, int.MaxValue);
+
+    /// <summary>The <c>experiment fcn-translation</c> command.</summary>
+    public static Command CreateFcnTranslation()
+    {
+        var c = new Command("fcn-translation",
+            "paper 003 (Free Convolutional Networks) Tables 1–2, B.1–B.3, Figures 3–6, B.6–B.7, C.1–C.2: CNN vs FCN (locally connected) on MNIST (and CIFAR-10), " +
+            "train + test merged, k-fold cross-validation, trained with translation (or edge noise, noise, rotation) augmentation; per epoch the held-out fold clean, " +
+            "translated, rotated, noisy, edge-noised and quadrant-swapped; the FCN's filter distances at radius 1 and 4; FCNs with severed connections. " + StudyTimes.Fcn)
+        {
+            FcnDatasets, SharedOptions.Scale, FcnArchitectures, FcnTranslation, FcnEdgeNoise, FcnNoise, FcnRotation, FcnVcp, FcnVcpTranslation, FcnVcpMask,
+            FcnFolds, FcnRunFolds, FcnPool, FcnEpochs, FcnPatience, FcnBatch, FcnLr, FcnRadii, FcnSeed,
+            SharedOptions.DataDir, SharedOptions.Out, SharedOptions.Json, SharedOptions.Threads,
+        };
+        c.SetAction(FcnTranslationCmd);
+        return c;
+    }
+
+    private static double[] LevelList(double[] given) => given.Where(double.IsFinite).Distinct().ToArray();
+
+    private static int FcnTranslationCmd(ParseResult a)
+    {
+        string scale = a.GetValue(SharedOptions.Scale)!;
+        string dataDir = DataDirectory.Resolve(a.GetValue(SharedOptions.DataDir));
+        var datasets = a.Given(FcnDatasets)?.Distinct().ToArray()
+                       ?? (DataCatalog.IsPresent(DataCatalog.Cifar10, dataDir) ? ["mnist", "cifar10"] : ["mnist"]);
+        var o = scale == "quick" ? FcnTranslationOptions.Quick(datasets) : FcnTranslationOptions.Paper(datasets);
+        if (a.Given(FcnArchitectures) is { } arch) o = o with { Architectures = arch.Distinct().ToArray() };
+        if (a.Given(FcnTranslation) is { } t) o = o with { TranslationLevels = LevelList(t) };
+        if (a.Given(FcnEdgeNoise) is { } en) o = o with { EdgeNoiseLevels = LevelList(en) };
+        if (a.Given(FcnNoise) is { } n) o = o with { NoiseLevels = LevelList(n) };
+        if (a.Given(FcnRotation) is { } r) o = o with { RotationLevels = LevelList(r) };
+        if (a.Given(FcnVcp) is { } v) o = o with { VcpLevels = LevelList(v) };
+        if (a.GetValue(FcnVcpTranslation) is { } vt) o = o with { VcpTranslation = vt };
+        o = o with { VcpMask = a.GetValue(FcnVcpMask) == "input" ? Sprout.Nn.LcMask.Input : Sprout.Nn.LcMask.Weight };
+        if (a.GetValue(FcnFolds) is { } k) o = o with { Folds = k, FoldsRun = scale == "quick" ? [0] : Enumerable.Range(0, k).ToArray() };
+        if (a.Given(FcnRunFolds) is { } rf) o = o with { FoldsRun = rf.Distinct().ToArray() };
+        if (a.GetValue(FcnPool) is { } pool) o = o with { PoolSamples = pool };
+        if (a.GetValue(FcnEpochs) is { } ep) o = o with { MaxEpochs = ep };
+        if (a.GetValue(FcnPatience) is { } pat) o = o with { Patience = pat };
+        if (a.GetValue(FcnBatch) is { } b) o = o with { BatchSize = b };
+        if (a.GetValue(FcnLr) is { } lr) o = o with { LearningRate = lr };
+        if (a.Given(FcnRadii) is { } radii) o = o with { Radii = radii.Distinct().ToArray() };
+        if (a.GetValue(FcnSeed) is { } seed) o = o with { Seed = seed };
+        try { o.Validate(); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
+        bool json = a.GetValue(SharedOptions.Json);
+        string outDir = a.GetValue(SharedOptions.Out) ?? Path.Combine("runs", RunFiles.TimestampedName("fcn-translation", DateTime.UtcNow));
+        SharedOptions.ApplyThreads(a);
+        foreach (var ds in o.Datasets) ExperimentCommands.RequirePresent(ds, dataDir);   // fail fast, before any training
+        Directory.CreateDirectory(outDir);
+        var progress = json ? Console.Error : Console.Out;
+        foreach (var (ch, val) in o.Choices()) progress.WriteLine($"{ch}: {val}");
+        progress.WriteLine($"run folders in {outDir}/<data set>/<study>/<network>/<level>/fold-<k> (a run group per run)");
+        var started = DateTime.UtcNow;
+        IReadOnlyList<FcnTranslationRuns> runs = [];
+        int code = ExperimentCommands.WithStop(outDir, "fcn-translation", stop => runs = FcnTranslationExperiment.Run(o,
+            ds => RunData.Load(ds, dataDir, null, InputScaling.Unit), outDir, line => progress.WriteLine(line), stop));
+        if (code != 0) return code;
+        double minutes = (DateTime.UtcNow - started).TotalMinutes;
+        string md = FcnTranslationReport.Write(o, runs, outDir, minutes);
+        Console.WriteLine(json ? File.ReadAllText(Path.Combine(outDir, "results.json")) : md);
+        progress.WriteLine($"results in {outDir} (results.md, results.json, charts/), {minutes:F1} min");
+        return 0;
+    }
 }
 
 /// <summary>Measured wall times of the training studies on this project's 2-core machine, for their help.</summary>
 internal static class StudyTimes
 {
     public const string Wib = "Quick scale: minutes on 2 cores (docs/papers-003-004.md).";
+    public const string Fcn = "Quick scale: minutes on 2 cores (docs/papers-003-004.md).";
 }

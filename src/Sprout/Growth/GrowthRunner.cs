@@ -128,7 +128,8 @@ public sealed class GrowthRunner
         var module = resume is null
             ? (Sequential)(c.Model ?? SequentialConfig.Mlp(c.Widths, ActivationConfig.Relu)).Build(rng.Fork("init"))
             : resume.BuildModule(ModulePrefix) as Sequential ?? throw resume.Fail("its model is not a sequential network");
-        var model = new GrowableModel(module, c.LinearOnly);
+        // a run without growth stages trains any network, locally connected layers included
+        var model = new GrowableModel(module, c.LinearOnly, requireGrowable: c.Schedule.Count > 0);
         Model = model;
         Optimizer opt = c.Optimizer switch
         {
