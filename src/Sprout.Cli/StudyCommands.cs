@@ -142,7 +142,6 @@ internal static class StudyCommands
     private static readonly Option<int?> FcnBatch = Opt.IntOrNull("--batch", "batch size (default: 256 MNIST / 128 CIFAR, the paper's)", 1, 1_000_000, "B");
     private static readonly Option<double?> FcnLr = Real("--lr", "Adam learning rate (default: 1e-3 MNIST / 1e-4 CIFAR, the paper's)", 0, 10, "LR");
     private static readonly Option<int[]?> FcnRadii = Opt.List("--radii", "R1,R2", "Chebyshev radii of the filter distances (default: 1,4, the paper's)", s => Opt.IntItem(s, 1, 64));
-    private static readonly Option<int?> FcnSeed = Opt.IntOrNull("--seed", "seed of every run (default: 0, the authors')", 0, int.MaxValue);
 
     /// <summary>The <c>experiment fcn-translation</c> command.</summary>
     public static Command CreateFcnTranslation()
@@ -153,7 +152,7 @@ internal static class StudyCommands
             "translated, rotated, noisy, edge-noised and quadrant-swapped; the FCN's filter distances at radius 1 and 4; FCNs with severed connections. " + StudyTimes.Fcn)
         {
             FcnDatasets, SharedOptions.Scale, FcnArchitectures, FcnTranslation, FcnEdgeNoise, FcnNoise, FcnRotation, FcnVcp, FcnVcpTranslation, FcnVcpMask,
-            FcnFolds, FcnRunFolds, FcnPool, FcnEpochs, FcnPatience, FcnBatch, FcnLr, FcnRadii, FcnSeed,
+            FcnFolds, FcnRunFolds, FcnPool, FcnEpochs, FcnPatience, FcnBatch, FcnLr, FcnRadii, SharedOptions.Seed,
             SharedOptions.DataDir, SharedOptions.Out, SharedOptions.Json, SharedOptions.Threads,
         };
         c.SetAction(FcnTranslationCmd);
@@ -185,7 +184,8 @@ internal static class StudyCommands
         if (a.GetValue(FcnBatch) is { } b) o = o with { BatchSize = b };
         if (a.GetValue(FcnLr) is { } lr) o = o with { LearningRate = lr };
         if (a.Given(FcnRadii) is { } radii) o = o with { Radii = radii.Distinct().ToArray() };
-        if (a.GetValue(FcnSeed) is { } seed) o = o with { Seed = seed };
+        if (a.GetResult(SharedOptions.Seed) is { Implicit: false })
+            o = o with { Seed = a.GetValue(SharedOptions.Seed) is var seed && seed <= int.MaxValue ? (int)seed : throw new UsageException($"--seed must be at most {int.MaxValue} here, got {seed}") };
         try { o.Validate(); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
         bool json = a.GetValue(SharedOptions.Json);
