@@ -35,7 +35,7 @@ public sealed record WibArm(string Activation, string Init)
 /// <param name="TestSamples">Samples of the test set used as the validation set (the first ones; 0 = all).</param>
 /// <param name="Epochs">Training epochs (paper: 20).</param>
 /// <param name="BatchSize">Mini-batch size (paper: 256).</param>
-/// <param name="LearningRate">Adam learning rate (the paper's "0.4" cannot train with Adam; the authors' code: 3e-4).</param>
+/// <param name="LearningRate">Adam learning rate (the paper's "0.4" reads as a typo; the authors' code: 3e-4).</param>
 /// <param name="StatsEveryStepUntil">Activation statistics after every step up to this one.</param>
 /// <param name="StatsThenEvery">… and every this many steps after it.</param>
 /// <param name="ProbeSamples">Training samples of the fixed probe batch the statistics are measured on.</param>
@@ -86,11 +86,12 @@ public sealed record WibReluOptions(IReadOnlyList<string> Datasets, IReadOnlyLis
 
     /// <summary>
     /// Quick scale (a few minutes on 2 cores): Fashion-MNIST, all 60,000 training samples, the whole test set, 1 seed, the
-    /// paper's network, 5 epochs, every activation at Kaiming init, and ReLU and WIB-ReLU with each of the four inits;
+    /// paper's network, 5 epochs, every activation at Kaiming init, and ReLU and WIB-ReLU (μ the pre-activation batch mean,
+    /// as the authors' code, and the post-ReLU batch mean, as the paper's wording) with each of the four inits;
     /// statistics after every step of the first 150 and every 10th after.
     /// </summary>
     public static WibReluOptions Quick(IReadOnlyList<string> datasets, int seeds = 1) =>
-        new(datasets, ["paper"], ActivationNames, "kaiming", ["relu", "wib-relu"], InitNames, seeds, 0, 0, 5, 256, 3e-4,
+        new(datasets, ["paper"], ActivationNames, "kaiming", ["relu", "wib-relu", "wib-post"], InitNames, seeds, 0, 0, 5, 256, 3e-4,
             150, 10, 256, ActivationStats.DefaultNearZeroStd, ExperimentScale.Quick);
 
     /// <summary>
@@ -155,7 +156,7 @@ public sealed record WibReluOptions(IReadOnlyList<string> Datasets, IReadOnlyLis
             ("initialisation study (--init-activations, --inits)", InitStudyActivations.Count == 0 ? "off"
                 : $"{string.Join(", ", InitStudyActivations)} × {string.Join(", ", Inits)} (pytorch U(±1/√fan_in); kaiming He normal gain √2; sqrt3 U(±3/√fan_in); eq5 N(0,1)/√fan_in)"),
             ("training (--epochs, --batch, --lr)", $"{Epochs} epochs, Adam lr {LearningRate.ToString(ci)}, batch {BatchSize}, cross-entropy, no early stopping " +
-                "(the paper: 20 epochs, batch 256, Adam \"lr 0.4\" — not trainable with Adam; the authors' code: lr 3e-4, batch 128)"),
+                "(the paper: 20 epochs, batch 256, Adam \"lr 0.4\" — read as a typo; the authors' code: lr 3e-4, batch 128)"),
             ("activation statistics (--stats-steps, --stats-every, --probe-samples, --near-zero-std)",
                 $"after every step up to {StatsEveryStepUntil.ToString(ci)}, then every {StatsThenEvery.ToString(ci)}th, on a fixed probe batch of the first {ProbeSamples.ToString(ci)} training samples " +
                 $"(evaluation mode): each activation layer's output mean and std, and the share of its units (channel × position) whose std over the probe is < {NearZeroStd.ToString(ci)}"),

@@ -27,8 +27,8 @@ public class WibReluExperimentTests
         var quick = WibReluOptions.Quick(["fashion-mnist"]);
         quick.Validate();
         var arms = quick.Arms();
-        // 8 activations at Kaiming, then ReLU and WIB-ReLU with the 3 other inits (their Kaiming arms are shared)
-        Assert.Equal(8 + 6, arms.Count);
+        // 8 activations at Kaiming, then ReLU and both WIB-ReLU readings with the 3 other inits (their Kaiming arms are shared)
+        Assert.Equal(8 + 9, arms.Count);
         Assert.Equal(arms.Count, arms.Select(a => a.Folder).Distinct().Count());
         Assert.Contains(new WibArm("relu", "pytorch"), arms);
         var paper = WibReluOptions.Paper(["fashion-mnist", "cifar10"]);
