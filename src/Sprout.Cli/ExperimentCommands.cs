@@ -80,7 +80,7 @@ internal static class ExperimentCommands
         };
         similarity.SetAction(SimilarityGrowth);
         var grow = RunCommand.CreateGrow();   // the same command as "sprout grow"
-        return new Command("experiment", "the papers' experiments") { sweInactive, sweDeep, recon, classification, similarity, grow };
+        return new Command("experiment", "the papers' experiments") { sweInactive, sweDeep, recon, classification, similarity, StudyCommands.CreateWibRelu(), StudyCommands.CreateFcnTranslation(), grow };
     }
 
     // --- similarity-growth (paper 002) ---

@@ -85,7 +85,7 @@ public static class ExperimentRuns
     /// Inside <see cref="Sharing"/>: returns null for a run of another rank, and for a run that failed (recorded in
     /// <see cref="RunShare.Failures"/>; a stop still ends the experiment).
     /// </remarks>
-    internal static GrowthRunReport? Run(RunConfig config, string dir, InMemoryDataset train, InMemoryDataset validation, InMemoryDataset test,
+    internal static GrowthRunReport? Run(RunConfig config, string dir, InMemoryDataset train, InMemoryDataset validation, InMemoryDataset? test,
         Action<string>? log, StopSignal? stop, Action<RunSession>? checkpointSaved = null, Action<RunSession>? configure = null)
     {
         var share = Current.Value;
@@ -103,7 +103,7 @@ public static class ExperimentRuns
         }
     }
 
-    private static GrowthRunReport RunHere(RunConfig config, string dir, InMemoryDataset train, InMemoryDataset validation, InMemoryDataset test,
+    private static GrowthRunReport RunHere(RunConfig config, string dir, InMemoryDataset train, InMemoryDataset validation, InMemoryDataset? test,
         Action<string>? log, StopSignal? stop, Action<RunSession>? checkpointSaved, Action<RunSession>? configure)
     {
         RunSession session;

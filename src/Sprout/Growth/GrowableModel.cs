@@ -30,17 +30,19 @@ public sealed class GrowableModel
     /// are the site's <see cref="GrowthSite.Tied"/> tensors; a fresh channel gets a Dirac filter (centre tap 1, so the
     /// depthwise conv passes the new channel through, subsampled by its stride) and identity BatchNorm, a split or copy
     /// copies its parent's. Layers declared <see cref="UnsupportedRole"/> (locally connected, grouped convs) are
-    /// rejected with the reason. With <paramref name="linearOnly"/> only Linear producers are sites: a conv backbone
-    /// keeps its size and only the MLP head grows (paper 000's CIFAR protocol).
+    /// rejected with the reason, unless <paramref name="requireGrowable"/> is false (a run that never grows, e.g. a locally
+    /// connected network trained as it is: the sites found beside such layers are kept, the layers themselves stay fixed).
+    /// With <paramref name="linearOnly"/> only Linear producers are sites: a conv backbone keeps its size and only the MLP
+    /// head grows (paper 000's CIFAR protocol).
     /// </summary>
-    public GrowableModel(Sequential model, bool linearOnly = false)
+    public GrowableModel(Sequential model, bool linearOnly = false, bool requireGrowable = true)
     {
         ArgumentNullException.ThrowIfNull(model);
         _seq = model;
         var layers = model.Layers;
         var roles = layers.Select(l => l.GrowthRole).ToArray();
         for (int i = 0; i < roles.Length; i++)
-            if (roles[i] is UnsupportedRole u)
+            if (roles[i] is UnsupportedRole u && requireGrowable)
                 throw new ArgumentException($"growth cannot pass layer {i} ({layers[i]}): {u.Reason}");
         var found = Models.GrowableLayers(layers);
         int fc = 0, conv = 0;

@@ -148,7 +148,8 @@ public sealed class GrowthRunner
             : resume.BuildModule(ModulePrefix) as Sequential ?? throw resume.Fail("its model is not a sequential network");
         if (Communicator.IsParallel() && module.NamedRngs().Any())
             throw new NotSupportedException("data-parallel training does not support layers with their own random stream, such as dropout (each process would draw its own masks)");
-        var model = new GrowableModel(module, c.LinearOnly);
+        // a run without growth stages trains any network, locally connected layers included
+        var model = new GrowableModel(module, c.LinearOnly, requireGrowable: c.Schedule.Count > 0);
         Model = model;
         Optimizer opt = c.Optimizer switch
         {

@@ -52,23 +52,31 @@ public static class SimilarityCharts
     }
 
     /// <summary>Draws lines over epochs, writes the PNG and SVG; returns the PNG's path.</summary>
-    public static string WriteLines(string dir, string name, string title, string yLabel, IReadOnlyList<EpochLine> lines)
+    public static string WriteLines(string dir, string name, string title, string yLabel, IReadOnlyList<EpochLine> lines) =>
+        WriteLines(dir, name, title, "epoch (counted across the initial phase and every stage)", yLabel, lines);
+
+    /// <summary>
+    /// Draws lines over any whole-numbered x axis (epochs, optimizer steps) labelled <paramref name="xLabel"/>, writes the
+    /// PNG and SVG; returns the PNG's path. Lines with many points are drawn without markers.
+    /// </summary>
+    public static string WriteLines(string dir, string name, string title, string xLabel, string yLabel, IReadOnlyList<EpochLine> lines)
     {
         ArgumentNullException.ThrowIfNull(dir);
         ArgumentNullException.ThrowIfNull(lines);
-        var p = Charts.NewPlot(title, "epoch (counted across the initial phase and every stage)", yLabel);
+        var p = Charts.NewPlot(title, xLabel, yLabel);
         for (int i = 0; i < lines.Count; i++)
         {
             var l = lines[i];
             if (l.X.Count == 0) continue;
             var s = p.Add.ScatterLine(l.X.ToArray(), l.Y.ToArray(), Charts.Palette[(l.Colour >= 0 ? l.Colour : i) % Charts.Palette.Length]);
             s.LineWidth = 2;
-            s.MarkerSize = 4;
+            s.MarkerSize = l.X.Count > 60 ? 0 : 4;
             s.LinePattern = l.Dashed ? LinePattern.Dashed : LinePattern.Solid;
             s.LegendText = l.Label;
         }
+        double first = lines.SelectMany(l => l.X).DefaultIfEmpty(1).Min();
         double last = lines.SelectMany(l => l.X).DefaultIfEmpty(1).Max();
-        Charts.IntegerTicks(p.Axes.Bottom, 1, (int)Math.Max(1, last), "");   // epochs are whole
+        Charts.IntegerTicks(p.Axes.Bottom, (int)Math.Min(1, first), (int)Math.Max(1, last), "");   // epochs and steps are whole
         return Save(p, dir, name);
     }
 

@@ -79,4 +79,30 @@ public sealed class BatchAugmenter
                 }
         }
     }
+
+    /// <summary>
+    /// A transformed copy of a whole image data set (e.g. a held-out fold translated or rotated for evaluation): every
+    /// image through <paramref name="augmentation"/> in pixel units, as <see cref="Apply"/> does it to a training batch,
+    /// with the randomness of <paramref name="rng"/> (image r of the copy draws as row r of its batch of 256), stored as
+    /// floats in the data's own scaling, with its labels and sample shape. The data's sample shape must be [C, H, W].
+    /// </summary>
+    public static InMemoryDataset Transform(InMemoryDataset data, IAugmentation augmentation, Rng rng)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(augmentation);
+        ArgumentNullException.ThrowIfNull(rng);
+        if (data.SampleShape is not [int c, int h, int w]) throw new ArgumentException($"a transformed copy needs images: the sample shape is [{string.Join(", ", data.SampleShape)}]");
+        var augmenter = new BatchAugmenter(augmentation, new ImageShape(c, h, w), rng);
+        const int chunk = 256;
+        var x = new float[(long)data.Count * data.Features];
+        var order = data.IdentityOrder;
+        for (int start = 0, k = 0; start < data.Count; start += chunk, k++)
+        {
+            int rows = Math.Min(chunk, data.Count - start);
+            var b = data.Gather(order, start, rows);
+            augmenter.Apply(b, data, 0, k);
+            b.X.Span[..(rows * data.Features)].CopyTo(x.AsSpan((int)((long)start * data.Features)));
+        }
+        return new InMemoryDataset(x, data.Labels is { } l ? (int[])l.Clone() : null, data.Features, data.SampleShape.ToArray());
+    }
 }

@@ -224,4 +224,76 @@ public class AugmentationTests
         // flip → [2,1,4,3]; shift right by 1 with nearest fill → [2,2,4,4]
         Assert.Equal([2f, 2, 4, 4], o);
     }
+
+    // hand-computed cases of the augmentations of paper 003's study (training and evaluation transforms)
+
+    [Fact]
+    public void RandomTranslationShiftsByTheDrawnFractionWithBilinearSamplingAndNearestFill()
+    {
+        // a ramp along x: value = x. A shift by dx = u·a·W pixels (u the stream's first uniform draw in (−1, 1)) samples
+        // x − dx, clamped to [0, W−1] (nearest fill), linearly between pixels
+        var s = new ImageShape(1, 1, 10);
+        float[] ramp = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+        var rng = new Rng(11);
+        double dx = rng.Uniform(-0.3 * 10, 0.3 * 10);
+        var o = Run(new RandomTranslate(0.3), ramp, s, 11);
+        for (int x = 0; x < 10; x++) Assert.Equal(Math.Clamp(x - dx, 0, 9), o[x], 5);
+        // a fixed 25% shift right by 2.5 pixels: 0, 0, 0, 0.5, 1.5, …, 6.5
+        var f = Run(new FixedTranslate(0.25, 0), ramp, s);
+        Assert.Equal(new[] { 0f, 0f, 0f, 0.5f, 1.5f, 2.5f, 3.5f, 4.5f, 5.5f, 6.5f }, f);
+    }
+
+    [Fact]
+    public void RotationByFortyFiveDegreesSamplesTheRotatedCoordinate()
+    {
+        // a linear image f(y, x) = 1 + 3y + x is sampled exactly by bilinear interpolation; output (0, 1) comes from
+        // (y, x) = (1 − cos 45°, 1 + sin 45°) about the centre (1, 1)
+        var s = new ImageShape(1, 3, 3);
+        float[] img = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+        var r = (float[])img.Clone();
+        ImageKernels.Rotate(r, new float[9], s, 45);
+        double c = Math.Sqrt(0.5);
+        Assert.Equal(1 + 3 * (1 - c) + (1 + c), r[1], 4);
+        Assert.Equal(5, r[4], 5);                           // the centre stays
+        // a random rotation is a fixed one by the stream's first draw in ±r
+        double deg = new Rng(4).Uniform(-45, 45);
+        var expected = (float[])img.Clone();
+        ImageKernels.Rotate(expected, new float[9], s, deg);
+        Assert.Equal(expected, Run(new RandomRotate(45), img, s, 4));
+    }
+
+    [Fact]
+    public void NoiseAddsTheStreamsNormalsScaledBySigmaAndEdgeNoiseOnlyInTheBorderInRowOrder()
+    {
+        var s = new ImageShape(1, 12, 12);
+        var img = Image(s);
+        var normals = new Rng(8);
+        var o = Run(new GaussianNoise(0.15), img, s, 8);
+        for (int i = 0; i < img.Length; i++) Assert.Equal(img[i] + (float)(0.15 * normals.Normal()), o[i]);
+        // edge noise of the config (paper 003: a 5-pixel border): the border pixels in row order draw the stream's normals
+        var cfg = new AugmentationConfig(EdgeNoise: 0.15);
+        Assert.Equal(5, cfg.Border);
+        var e = Run(cfg.Build()!, img, s, 8);
+        normals = new Rng(8);
+        for (int y = 0; y < 12; y++)
+            for (int x = 0; x < 12; x++)
+            {
+                int i = y * 12 + x;
+                bool border = y < 5 || y >= 7 || x < 5 || x >= 7;
+                Assert.Equal(border ? img[i] + (float)(0.15 * normals.Normal()) : img[i], e[i]);
+            }
+        // the config writes edgeNoise only when it is on, and checks its range
+        Assert.DoesNotContain("edge", System.Text.Json.JsonSerializer.Serialize(new AugmentationConfig(Translate: 0.1)), StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("edgeNoise", Assert.Throws<ArgumentException>(() => new AugmentationConfig(EdgeNoise: -1).Validate()).Message);
+        Assert.Equal("edge noise σ 0.15 in a 5 px border", cfg.ToString());
+    }
+
+    [Fact]
+    public void QuadrantSwapOfAFourByFourImage()
+    {
+        var s = new ImageShape(1, 4, 4);
+        float[] img = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+        // quadrant I (top right: 3, 4, 7, 8) trades places with quadrant III (bottom left: 9, 10, 13, 14)
+        Assert.Equal(new float[] { 1, 2, 9, 10, 5, 6, 13, 14, 3, 4, 11, 12, 7, 8, 15, 16 }, Run(new QuadrantSwap(), img, s));
+    }
 }
