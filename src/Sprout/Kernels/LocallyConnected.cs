@@ -111,6 +111,7 @@ public static unsafe class LocallyConnected
         var geo = g;
         bool hasBias = !b.IsEmpty;
         int parts = Math.Max(1, Math.Min(threads, n));
+        Mark("");
         fixed (float* px = x, pw = w, pb = b, py = y, pp = patches, pk = packedWeights, pwork = work)
         {
             nint ax = (nint)px, aw = (nint)pw, ab = (nint)pb, ay = (nint)py, ap = (nint)pp, ak = (nint)pk, awork = (nint)pwork;
@@ -126,38 +127,45 @@ public static unsafe class LocallyConnected
                     var (i0, i1) = Split(n, part, parts);
                     PackPatchLanes((float*)ax, geo, n, (float*)ap, i0, i1);
                 });
+                Mark("r127");
                 Workers.Run(parts, part =>
                 {
                     var (i0, i1) = Split(n, part, parts);
                     ForwardLanes((float*)ap, (float*)ak, hasBias ? (float*)ak + (long)pv * L * k * f : null, n, p, k, f, (float*)ay, i0, i1);
                 });
+                Mark("r132");
             }
             else
             {
-                // patches [P, N, K]; y_pos [N, F] (+)= patches_pos · w_pos into work [P, N, F]; then y [N, F, P]
+                // patches [N, P, K]; y_pos [N, F] (+)= patches_pos · w_pos into work [N, P, F] (both read with row stride
+                // P·K or P·F); then each image's [P, F] is transposed into y [N, F, P]
                 Workers.Run(parts, part =>
                 {
                     var (i0, i1) = Split(n, part, parts);
-                    PackPatchRows((float*)ax, geo, n, (float*)ap, i0, i1);
+                    PackPatchRows((float*)ax, geo, (float*)ap, i0, i1);
                 });
+                Mark("pack");
                 int pparts = Math.Max(1, Math.Min(threads, p));
+                long pk2 = (long)p * k, pf = (long)p * f;
                 Workers.Run(pparts, part =>
                 {
                     var (s, e) = Split(p, part, pparts);
                     for (int pos = s; pos < e; pos++)
                     {
-                        float* yo = (float*)awork + (long)pos * n * f;
+                        float* yo = (float*)awork + (long)pos * f;
                         if (hasBias)
-                            for (int i = 0; i < n; i++) new ReadOnlySpan<float>((float*)ab + (long)pos * f, f).CopyTo(new Span<float>(yo + (long)i * f, f));
-                        Gemm.Multiply(n, f, k, new ReadOnlySpan<float>((float*)ap + (long)pos * n * k, n * k), k, false,
-                            new ReadOnlySpan<float>((float*)aw + (long)pos * k * f, k * f), f, false, new Span<float>(yo, n * f), f, hasBias);
+                            for (int i = 0; i < n; i++) new ReadOnlySpan<float>((float*)ab + (long)pos * f, f).CopyTo(new Span<float>(yo + i * pf, f));
+                        Gemm.Multiply(n, f, k, Rest((float*)ap + (long)pos * k, n, pk2, k), (int)pk2, false,
+                            new ReadOnlySpan<float>((float*)aw + (long)pos * k * f, k * f), f, false, Rest(yo, n, pf, f), (int)pf, hasBias);
                     }
                 });
+                Mark("gemm");
                 Workers.Run(parts, part =>
                 {
                     var (i0, i1) = Split(n, part, parts);
-                    for (int i = i0; i < i1; i++) Transpose((float*)awork + (long)i * f, (long)n * f, p, f, (float*)ay + (long)i * f * p, p);
+                    for (int i = i0; i < i1; i++) Transpose((float*)awork + i * pf, f, p, f, (float*)ay + i * pf, p);
                 });
+                Mark("yT");
             }
         }
     }
@@ -187,6 +195,7 @@ public static unsafe class LocallyConnected
         var geo = g;
         bool masked = !mask.IsEmpty;
         int parts = Math.Max(1, Math.Min(threads, n));
+        Mark("");
         fixed (float* pgy = gy, pw = w, pp = patches, pk = packedWeights, pm = mask, pgx = gx, pgw = gw, pgb = gb, pwork = work)
         {
             nint agy = (nint)pgy, aw = (nint)pw, ap = (nint)pp, ak = (nint)pk, am = (nint)pm, agx = (nint)pgx, agw = (nint)pgw, agb = (nint)pgb;
@@ -201,6 +210,7 @@ public static unsafe class LocallyConnected
                     var (f0, f1) = Split(f, part, bparts);
                     BiasGrad((float*)agy, n, f, p, (float*)bsum, (float*)agb, gbAccumulate, f0, f1);
                 });
+                Mark("r202");
             }
             if (layout == Layout.Lanes)
             {
@@ -217,12 +227,14 @@ public static unsafe class LocallyConnected
                         var (u0, u1) = Split(units, part, wparts);
                         WeightGradLanes((float*)ap, (float*)agy, n, p, k, f, (float*)dwp, u0, u1);
                     });
+                    Mark("r218");
                     int tparts = Math.Max(1, Math.Min(threads, pv * k));
                     Workers.Run(tparts, part =>
                     {
                         var (s, e) = Split(pv * k, part, tparts);
                         UnpackWeightGradLanes((float*)dwp, masked ? (float*)am : null, p, k, f, (float*)agw, gwAccumulate, s, e);
                     });
+                    Mark("r224");
                 }
                 if (dx)
                 {
@@ -238,6 +250,7 @@ public static unsafe class LocallyConnected
                             Im2Col.Backward(new ReadOnlySpan<float>((float*)dcol + (long)i * k * ld, k * ld), geo, gxi, ld);
                         }
                     });
+                    Mark("r239");
                 }
             }
             else if (dx || dw)
@@ -245,56 +258,61 @@ public static unsafe class LocallyConnected
                 nint gyp = (nint)next; next += (long)p * n * f;
                 nint dxp = 0;
                 if (dx) { dxp = (nint)next; next += (long)p * n * k; }
-                // gy [N, F, P] → [P, N, F]
+                long pk2 = (long)p * k, pf = (long)p * f;
+                // gy [N, F, P] → [N, P, F], image by image
                 Workers.Run(parts, part =>
                 {
                     var (i0, i1) = Split(n, part, parts);
-                    for (int i = i0; i < i1; i++) Transpose((float*)agy + (long)i * f * p, p, f, p, (float*)gyp + (long)i * f, (long)n * f);
+                    for (int i = i0; i < i1; i++) Transpose((float*)agy + i * pf, p, f, p, (float*)gyp + i * pf, f);
                 });
+                Mark("gyT");
                 int pparts = Math.Max(1, Math.Min(threads, p));
                 Workers.Run(pparts, part =>
                 {
                     var (s, e) = Split(p, part, pparts);
                     for (int pos = s; pos < e; pos++)
                     {
-                        var gpos = new ReadOnlySpan<float>((float*)gyp + (long)pos * n * f, n * f);
+                        var gpos = Rest((float*)gyp + (long)pos * f, n, pf, f);
                         var wpos = new ReadOnlySpan<float>((float*)aw + (long)pos * k * f, k * f);
                         if (dw)
                         {
                             // gw_pos [K, F] (+)= patches_posᵀ [K, N] · gy_pos [N, F]
                             var d = new Span<float>((float*)agw + (long)pos * k * f, k * f);
-                            Gemm.Multiply(k, f, n, new ReadOnlySpan<float>((float*)ap + (long)pos * n * k, n * k), k, true, gpos, f, false, d, f, gwAccumulate);
+                            Gemm.Multiply(k, f, n, Rest((float*)ap + (long)pos * k, n, pk2, k), (int)pk2, true, gpos, (int)pf, false, d, f, gwAccumulate);
                             if (masked) System.Numerics.Tensors.TensorPrimitives.Multiply(d, new ReadOnlySpan<float>((float*)am + (long)pos * k * f, k * f), d);
                         }
                         // dpatches_pos [N, K] = gy_pos [N, F] · w_posᵀ [F, K]
-                        if (dx) Gemm.Multiply(n, k, f, gpos, f, false, wpos, f, true, new Span<float>((float*)dxp + (long)pos * n * k, n * k), k, false);
+                        if (dx) Gemm.Multiply(n, k, f, gpos, (int)pf, false, wpos, f, true, Rest((float*)dxp + (long)pos * k, n, pk2, k), (int)pk2, false);
                     }
                 });
+                Mark("gemms");
                 if (dx)
                 {
                     Workers.Run(parts, part =>
                     {
                         var (i0, i1) = Split(n, part, parts);
                         int chw = geo.C * geo.H * geo.W;
-                        var dcol = Scratch.Get(ref _col, k * p);
-                        fixed (float* pc = dcol)
+                        for (int i = i0; i < i1; i++)
                         {
-                            for (int i = i0; i < i1; i++)
-                            {
-                                // dpatches [P, N, K] → image i's [K, P], then col2im
-                                Transpose((float*)dxp + (long)i * k, (long)n * k, p, k, pc, p);
-                                var gxi = new Span<float>((float*)agx + (long)i * chw, chw);
-                                if (!gxAccumulate) gxi.Clear();
-                                Im2Col.Backward(new ReadOnlySpan<float>(pc, k * p), geo, gxi, p);
-                            }
+                            float* gxi = (float*)agx + (long)i * chw;
+                            if (!gxAccumulate) new Span<float>(gxi, chw).Clear();
+                            Col2ImRows((float*)dxp + i * pk2, geo, gxi);
                         }
                     });
+                    Mark("col2im");
                 }
             }
         }
     }
 
-    [ThreadStatic] private static float[]? _col;
+    // the span of `rows` rows of `cols` floats with row stride ld, starting at p
+    private static Span<float> Rest(float* p, int rows, long ld, int cols) => new(p, rows == 0 ? 0 : (int)((rows - 1) * ld + cols));
+
+    internal static readonly bool Trace = Environment.GetEnvironmentVariable("SPROUT_LC_TRACE") == "1";
+    private static long _t0;
+    /// <summary>temporary</summary>
+    public static readonly Dictionary<string, double> Mins = new();
+    private static void Mark(string what) { if (!Trace) return; long t = System.Diagnostics.Stopwatch.GetTimestamp(); if (what.Length > 0) { double ms = (t - _t0) * 1e3 / System.Diagnostics.Stopwatch.Frequency; Mins[what] = Math.Min(ms, Mins.GetValueOrDefault(what, 1e9)); } _t0 = t; }
 
     private static void Check(int have, long need, string what)
     {
@@ -671,19 +689,49 @@ public static unsafe class LocallyConnected
     // ---------------------------------------------------------------------------------------------------------------
     // Rows layout and shared pieces
 
-    // xp[pos, i, t] = im2col(x_i)[t, pos] for images [i0, i1): im2col into a [K, P] scratch, then transposed
-    private static void PackPatchRows(float* x, in ConvGeometry g, int n, float* xp, int i0, int i1)
+    // xp[i, pos, t] = x(i, tap t at pos) for images [i0, i1): per position, each (channel, kernel row) is KW
+    // consecutive floats of x (scalar moves: masked vector moves of 3–5 floats measured 2–3× slower here)
+    private static void PackPatchRows(float* x, in ConvGeometry g, float* xp, int i0, int i1)
     {
-        int p = g.OH * g.OW, k = g.K, chw = g.C * g.H * g.W;
-        var col = Scratch.Get(ref _col, k * p);
-        fixed (float* pc = col)
+        int oh = g.OH, ow = g.OW, p = oh * ow, k = g.K, kh = g.KH, kw = g.KW, hw = g.H * g.W, chw = g.C * hw;
+        for (int i = i0; i < i1; i++)
         {
-            for (int i = i0; i < i1; i++)
-            {
-                ConvGemm.PackColumns(new ReadOnlySpan<float>(x + (long)i * chw, chw), g, 0, p, col, p);
-                Transpose(pc, p, k, p, xp + (long)i * k, (long)n * k);
-            }
+            float* d = xp + (long)i * p * k;
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++)
+                {
+                    float* src = x + (long)i * chw + (long)oy * g.SH * g.W + (long)ox * g.SW;
+                    for (int c = 0; c < g.C; c++, src += hw)
+                        for (int ki = 0; ki < kh; ki++, d += kw)
+                        {
+                            float* sr = src + ki * g.W;
+                            if (kw == 3) { d[0] = sr[0]; d[1] = sr[1]; d[2] = sr[2]; }
+                            else if (kw == 5) { d[0] = sr[0]; d[1] = sr[1]; d[2] = sr[2]; d[3] = sr[3]; d[4] = sr[4]; }
+                            else for (int j = 0; j < kw; j++) d[j] = sr[j];
+                        }
+                }
         }
+    }
+
+    // gx_i (C, H, W) += col2im of dxp_i [P, K] (the adjoint of PackPatchRows), KW floats at a time (scalar: windows
+    // of neighbouring positions overlap, and a masked vector load right after an overlapping masked store stalls)
+    private static void Col2ImRows(float* dxp, in ConvGeometry g, float* gx)
+    {
+        int oh = g.OH, ow = g.OW, kh = g.KH, kw = g.KW, hw = g.H * g.W;
+        float* s = dxp;
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++)
+            {
+                float* dst = gx + (long)oy * g.SH * g.W + (long)ox * g.SW;
+                for (int c = 0; c < g.C; c++, dst += hw)
+                    for (int ki = 0; ki < kh; ki++, s += kw)
+                    {
+                        float* dr = dst + ki * g.W;
+                        if (kw == 3) { dr[0] += s[0]; dr[1] += s[1]; dr[2] += s[2]; }
+                        else if (kw == 5) { dr[0] += s[0]; dr[1] += s[1]; dr[2] += s[2]; dr[3] += s[3]; dr[4] += s[4]; }
+                        else for (int j = 0; j < kw; j++) dr[j] += s[j];
+                    }
+            }
     }
 
     // gb[pos, f] (+)= Σ_i gy[i, f, pos] for filters [f0, f1): the sums are gathered along positions in sum [F, P]
