@@ -40,17 +40,18 @@ public static unsafe class LocallyConnected
 
     // register tile: 4 rows of the first operand × 6 columns of the second (24 accumulators)
     private const int TR = 4, TC = 6;
-    // reduction blocks (in vectors of 16 floats): the 4-row panel (≤ 16 KiB) stays in L1 across a block of columns
-    private const int KB = 64, ColBlock = 96;
+    // longest reduction block (in vectors of 16 floats): the 4-row panel (≤ 32 KiB) stays in L1 across the columns
+    private const int KB = 128;
 
     /// <summary>Whether the Lanes layout can run here (it needs AVX-512 masked loads and stores).</summary>
     public static bool LanesSupported => Avx512F.IsSupported;
 
     /// <summary>
-    /// The layout for a layer: Lanes when many positions share few taps (the per-position GEMM is too thin there:
-    /// K &lt; 32, or P ≥ 64 positions so the lanes are nearly all used), else Rows.
+    /// The layout for a layer: Lanes when the taps are too few (K &lt; 32) for a per-position GEMM to pay for its
+    /// transposes (paper 003's 1-channel first layer: K = 9), else Rows. (Measured on paper 003's CIFAR first layer,
+    /// K = 75 over 196 positions: Rows 11 ms, Lanes 17–20 ms forward + backward, one thread.)
     /// </summary>
-    public static Layout Choose(int p, int k, int f) => LanesSupported && (p >= 64 || k < 32) ? Layout.Lanes : Layout.Rows;
+    public static Layout Choose(int p, int k, int f) => LanesSupported && k < 32 ? Layout.Lanes : Layout.Rows;
 
     /// <summary>Blocks of 16 positions.</summary>
     public static int Vectors(int p) => (p + L - 1) / L;
@@ -70,15 +71,17 @@ public static unsafe class LocallyConnected
     public static int BackwardWorkSize(Layout layout, in ConvGeometry g, int n, int f, bool dx, bool dw, bool db)
     {
         int p = g.OH * g.OW, k = g.K;
-        long s = db ? (long)f * p : 0;
+        long s = 0;
         if (layout == Layout.Lanes)
         {
             long ld = (long)Vectors(p) * L;
+            if (db) s += ld * f;
             if (dx) s += (long)n * k * ld;
             if (dw) s += ld * k * f;
         }
         else
         {
+            if (db) s += (long)f * p;
             if (dx || dw) s += (long)p * n * f;
             if (dx) s += (long)p * n * k;
         }
@@ -111,7 +114,6 @@ public static unsafe class LocallyConnected
         var geo = g;
         bool hasBias = !b.IsEmpty;
         int parts = Math.Max(1, Math.Min(threads, n));
-        Mark("");
         fixed (float* px = x, pw = w, pb = b, py = y, pp = patches, pk = packedWeights, pwork = work)
         {
             nint ax = (nint)px, aw = (nint)pw, ab = (nint)pb, ay = (nint)py, ap = (nint)pp, ak = (nint)pk, awork = (nint)pwork;
@@ -127,13 +129,11 @@ public static unsafe class LocallyConnected
                     var (i0, i1) = Split(n, part, parts);
                     PackPatchLanes((float*)ax, geo, n, (float*)ap, i0, i1);
                 });
-                Mark("r127");
                 Workers.Run(parts, part =>
                 {
                     var (i0, i1) = Split(n, part, parts);
-                    ForwardLanes((float*)ap, (float*)ak, hasBias ? (float*)ak + (long)pv * L * k * f : null, n, p, k, f, (float*)ay, i0, i1);
+                    ForwardLanes((float*)ap, (float*)ak, hasBias ? (float*)ak + (long)pv * L * k * f : null, n, p, k, f, (float*)ay, i0, i1, ImageBlock(n, p, k, f));
                 });
-                Mark("r132");
             }
             else
             {
@@ -144,7 +144,6 @@ public static unsafe class LocallyConnected
                     var (i0, i1) = Split(n, part, parts);
                     PackPatchRows((float*)ax, geo, (float*)ap, i0, i1);
                 });
-                Mark("pack");
                 int pparts = Math.Max(1, Math.Min(threads, p));
                 long pk2 = (long)p * k, pf = (long)p * f;
                 Workers.Run(pparts, part =>
@@ -159,13 +158,11 @@ public static unsafe class LocallyConnected
                             new ReadOnlySpan<float>((float*)aw + (long)pos * k * f, k * f), f, false, Rest(yo, n, pf, f), (int)pf, hasBias);
                     }
                 });
-                Mark("gemm");
                 Workers.Run(parts, part =>
                 {
                     var (i0, i1) = Split(n, part, parts);
                     for (int i = i0; i < i1; i++) Transpose((float*)awork + i * pf, f, p, f, (float*)ay + i * pf, p);
                 });
-                Mark("yT");
             }
         }
     }
@@ -195,11 +192,58 @@ public static unsafe class LocallyConnected
         var geo = g;
         bool masked = !mask.IsEmpty;
         int parts = Math.Max(1, Math.Min(threads, n));
-        Mark("");
         fixed (float* pgy = gy, pw = w, pp = patches, pk = packedWeights, pm = mask, pgx = gx, pgw = gw, pgb = gb, pwork = work)
         {
             nint agy = (nint)pgy, aw = (nint)pw, ap = (nint)pp, ak = (nint)pk, am = (nint)pm, agx = (nint)pgx, agw = (nint)pgw, agb = (nint)pgb;
             float* next = pwork;
+            if (layout == Layout.Lanes)
+            {
+                // one pass over gy: per block of images and per block of 16 positions, the input gradient (into dcol),
+                // the weight gradient (into dwp [P/16, K, F, 16]) and the bias gradient (into dbp [P/16, F, 16]), the
+                // last two continuing their chains over the image blocks; threads take ranges of position blocks
+                int pv = Vectors(p), ld = pv * L;
+                nint dcol = 0, dwp = 0, dbp = 0;
+                if (db) { dbp = (nint)next; next += (long)ld * f; }
+                if (dx) { dcol = (nint)next; next += (long)n * k * ld; }
+                if (dw) { dwp = (nint)next; next += (long)ld * k * f; }
+                int ib = ImageBlock(n, p, k, f);
+                int vparts = Math.Max(1, Math.Min(threads, pv));
+                // on one part, each image block's col2im runs while its dcol is still in cache
+                bool fused = vparts == 1 && dx;
+                Workers.Run(vparts, part =>
+                {
+                    var (v0, v1) = Split(pv, part, vparts);
+                    BackwardLanes((float*)ap, (float*)agy, (float*)ak, n, p, k, f, (float*)dcol, ld, (float*)dwp, (float*)dbp, v0, v1, ib,
+                        fused ? (float*)agx : null, geo, gxAccumulate);
+                });
+                int tparts = Math.Max(1, Math.Min(threads, pv * k));
+                if (dw || db)
+                    Workers.Run(tparts, part =>
+                    {
+                        var (s, e) = Split(pv * k, part, tparts);
+                        if (dw) UnpackWeightGradLanes((float*)dwp, masked ? (float*)am : null, p, k, f, (float*)agw, gwAccumulate, s, e);
+                        if (db)
+                        {
+                            var (b0, b1) = Split(pv, part, tparts);
+                            UnpackBiasGradLanes((float*)dbp, p, f, (float*)agb, gbAccumulate, b0, b1);
+                        }
+                    });
+                if (dx && !fused)
+                {
+                    Workers.Run(parts, part =>
+                    {
+                        var (i0, i1) = Split(n, part, parts);
+                        int chw = geo.C * geo.H * geo.W;
+                        for (int i = i0; i < i1; i++)
+                        {
+                            var gxi = new Span<float>((float*)agx + (long)i * chw, chw);
+                            if (!gxAccumulate) gxi.Clear();
+                            Im2Col.Backward(new ReadOnlySpan<float>((float*)dcol + (long)i * k * ld, k * ld), geo, gxi, ld);
+                        }
+                    });
+                }
+                return;
+            }
             nint bsum = 0;
             if (db) { bsum = (nint)next; next += (long)f * p; }
             if (db)
@@ -210,50 +254,8 @@ public static unsafe class LocallyConnected
                     var (f0, f1) = Split(f, part, bparts);
                     BiasGrad((float*)agy, n, f, p, (float*)bsum, (float*)agb, gbAccumulate, f0, f1);
                 });
-                Mark("r202");
             }
-            if (layout == Layout.Lanes)
-            {
-                int pv = Vectors(p), ld = pv * L;
-                nint dcol = 0, dwp = 0;
-                if (dx) { dcol = (nint)next; next += (long)n * k * ld; }
-                if (dw) { dwp = (nint)next; next += (long)ld * k * f; }
-                if (dw)
-                {
-                    int units = pv * RowTiles(k);
-                    int wparts = Math.Max(1, Math.Min(threads, units));
-                    Workers.Run(wparts, part =>
-                    {
-                        var (u0, u1) = Split(units, part, wparts);
-                        WeightGradLanes((float*)ap, (float*)agy, n, p, k, f, (float*)dwp, u0, u1);
-                    });
-                    Mark("r218");
-                    int tparts = Math.Max(1, Math.Min(threads, pv * k));
-                    Workers.Run(tparts, part =>
-                    {
-                        var (s, e) = Split(pv * k, part, tparts);
-                        UnpackWeightGradLanes((float*)dwp, masked ? (float*)am : null, p, k, f, (float*)agw, gwAccumulate, s, e);
-                    });
-                    Mark("r224");
-                }
-                if (dx)
-                {
-                    Workers.Run(parts, part =>
-                    {
-                        var (i0, i1) = Split(n, part, parts);
-                        InputGradLanes((float*)agy, (float*)ak, n, p, k, f, (float*)dcol, ld, i0, i1);
-                        int chw = geo.C * geo.H * geo.W;
-                        for (int i = i0; i < i1; i++)
-                        {
-                            var gxi = new Span<float>((float*)agx + (long)i * chw, chw);
-                            if (!gxAccumulate) gxi.Clear();
-                            Im2Col.Backward(new ReadOnlySpan<float>((float*)dcol + (long)i * k * ld, k * ld), geo, gxi, ld);
-                        }
-                    });
-                    Mark("r239");
-                }
-            }
-            else if (dx || dw)
+            if (dx || dw)
             {
                 nint gyp = (nint)next; next += (long)p * n * f;
                 nint dxp = 0;
@@ -265,7 +267,6 @@ public static unsafe class LocallyConnected
                     var (i0, i1) = Split(n, part, parts);
                     for (int i = i0; i < i1; i++) Transpose((float*)agy + i * pf, p, f, p, (float*)gyp + i * pf, f);
                 });
-                Mark("gyT");
                 int pparts = Math.Max(1, Math.Min(threads, p));
                 Workers.Run(pparts, part =>
                 {
@@ -285,7 +286,6 @@ public static unsafe class LocallyConnected
                         if (dx) Gemm.Multiply(n, k, f, gpos, (int)pf, false, wpos, f, true, Rest((float*)dxp + (long)pos * k, n, pk2, k), (int)pk2, false);
                     }
                 });
-                Mark("gemms");
                 if (dx)
                 {
                     Workers.Run(parts, part =>
@@ -299,7 +299,6 @@ public static unsafe class LocallyConnected
                             Col2ImRows((float*)dxp + i * pk2, geo, gxi);
                         }
                     });
-                    Mark("col2im");
                 }
             }
         }
@@ -308,11 +307,6 @@ public static unsafe class LocallyConnected
     // the span of `rows` rows of `cols` floats with row stride ld, starting at p
     private static Span<float> Rest(float* p, int rows, long ld, int cols) => new(p, rows == 0 ? 0 : (int)((rows - 1) * ld + cols));
 
-    internal static readonly bool Trace = Environment.GetEnvironmentVariable("SPROUT_LC_TRACE") == "1";
-    private static long _t0;
-    /// <summary>temporary</summary>
-    public static readonly Dictionary<string, double> Mins = new();
-    private static void Mark(string what) { if (!Trace) return; long t = System.Diagnostics.Stopwatch.GetTimestamp(); if (what.Length > 0) { double ms = (t - _t0) * 1e3 / System.Diagnostics.Stopwatch.Frequency; Mins[what] = Math.Min(ms, Mins.GetValueOrDefault(what, 1e9)); } _t0 = t; }
 
     private static void Check(int have, long need, string what)
     {
@@ -330,23 +324,28 @@ public static unsafe class LocallyConnected
     // ---------------------------------------------------------------------------------------------------------------
     // Lanes layout: packing
 
-    // cp[v, i, t, l] = im2col(x_i)[t, 16v + l] (0 past P) for images [i0, i1): the patches cut into 16-position blocks
+    // cp[v, i, t, l] = im2col(x_i)[t, 16v + l] (0 past P) for images [i0, i1): each image's im2col [K, P/16·16] (one
+    // fast im2col into a scratch), cut into 16-position blocks
     private static void PackPatchLanes(float* x, in ConvGeometry g, int n, float* cp, int i0, int i1)
     {
-        int p = g.OH * g.OW, k = g.K, pv = Vectors(p), chw = g.C * g.H * g.W;
-        for (int i = i0; i < i1; i++)
+        int p = g.OH * g.OW, k = g.K, pv = Vectors(p), ld = pv * L, chw = g.C * g.H * g.W;
+        var col = Scratch.Get(ref _lanesCol, k * ld);
+        fixed (float* pc = col)
         {
-            var xi = new ReadOnlySpan<float>(x + (long)i * chw, chw);
-            for (int v = 0; v < pv; v++)
+            for (int t = 0; t < k; t++) new Span<float>(pc + (long)t * ld + p, ld - p).Clear();
+            for (int i = i0; i < i1; i++)
             {
-                int lanes = Math.Min(L, p - v * L);
-                float* d = cp + ((long)v * n + i) * k * L;
-                ConvGemm.PackColumns(xi, g, v * L, lanes, new Span<float>(d, k * L), L);
-                if (lanes < L)
-                    for (int t = 0; t < k; t++) new Span<float>(d + t * L + lanes, L - lanes).Clear();
+                ConvGemm.PackColumns(new ReadOnlySpan<float>(x + (long)i * chw, chw), g, 0, p, col, ld);
+                for (int v = 0; v < pv; v++)
+                {
+                    float* d = cp + ((long)v * n + i) * k * L, src = pc + v * L;
+                    for (int t = 0; t < k; t++) Vector512.Store(Vector512.Load(src + (long)t * ld), d + t * L);
+                }
             }
         }
     }
+
+    [ThreadStatic] private static float[]? _lanesCol;
 
     // wp[v, t, f, l] = w[16v + l, t, f] (0 past P) for (v, t) pairs [u0, u1): a 16 × F → F × 16 transpose each
     private static void PackWeightLanes(float* w, int p, int k, int f, float* wp, int u0, int u1)
@@ -400,22 +399,35 @@ public static unsafe class LocallyConnected
     // ---------------------------------------------------------------------------------------------------------------
     // Lanes layout: the three products. Each is a GEMM whose elements are 16-lane vectors multiplied lane by lane.
 
-    // y[i, f, 16v + l] = bias[16v + l, f] + Σ_t cp[v, i, t, l] · wp[v, t, f, l] for images [i0, i1).
-    // Tile rows = 4 filters (wp, in L1 across a column block), columns = 6 images (cp); the sum over t runs in blocks
-    // of KB, a later block continuing the chain from y.
-    private static void ForwardLanes(float* cp, float* wp, float* bp, int n, int p, int k, int f, float* y, int i0, int i1)
+    // Images per block of the Lanes loops: when the packed weights are small (≤ 1 MiB: the first layers), blocks whose
+    // y (or gy) slab [ib, F, P] fits in half of L2, so each output line is written (or read) once, whole; else all
+    // images at once (the weights, then too large to stream once per block, are read once per position block).
+    private static int ImageBlock(int n, int p, int k, int f)
     {
-        int pv = Vectors(p), rowTiles = RowTiles(f);
-        for (int v = 0; v < pv; v++)
+        long wbytes = (long)Vectors(p) * L * k * f * 4, slab = (long)f * p * 4;
+        if (wbytes > 1 << 20) return Math.Max(1, n);
+        return (int)Math.Clamp((512 * 1024 / slab) / TC * TC, TC, Math.Max(TC, n));
+    }
+
+    // cut [0, total) into near-equal blocks of at most `max` (75 → one block of 75; 200 → 100 + 100)
+    private static int Blocks(int total, int max) => Math.Max(1, (total + max - 1) / max);
+
+    // y[i, f, 16v + l] = bias[16v + l, f] + Σ_t cp[v, i, t, l] · wp[v, t, f, l] for images [i0, i1), in blocks of ib.
+    // Tile rows = 4 filters (wp, in L1 across the images of a block), columns = 6 images (cp); the sum over t runs in
+    // near-equal blocks of ≤ KB taps, a later block continuing the chain from y.
+    private static void ForwardLanes(float* cp, float* wp, float* bp, int n, int p, int k, int f, float* y, int i0, int i1, int ib)
+    {
+        int pv = Vectors(p), rowTiles = RowTiles(f), kblocks = Blocks(k, KB);
+        for (int c0 = i0; c0 < i1; c0 += ib)
         {
-            var mask = Gemm.LaneMask(Math.Min(L, p - v * L));
-            float* cpv = cp + (long)v * n * k * L, wpv = wp + (long)v * k * f * L, yv = y + v * L;
-            for (int k0 = 0; k0 < k; k0 += KB)
+            int cols = Math.Min(ib, i1 - c0), colTiles = (cols + TC - 1) / TC;
+            for (int v = 0; v < pv; v++)
             {
-                int kt = Math.Min(KB, k - k0);
-                for (int c0 = i0; c0 < i1; c0 += ColBlock)
+                var mask = Gemm.LaneMask(Math.Min(L, p - v * L));
+                float* cpv = cp + (long)v * n * k * L, wpv = wp + (long)v * k * f * L, yv = y + v * L;
+                for (int kb = 0, k0 = 0; kb < kblocks; kb++)
                 {
-                    int cols = Math.Min(ColBlock, i1 - c0), colTiles = (cols + TC - 1) / TC;
+                    int kt = TileSize(k, kblocks, kb);
                     for (int rt = 0, r = 0; rt < rowTiles; rt++)
                     {
                         int tr = TileSize(f, rowTiles, rt);
@@ -430,69 +442,104 @@ public static unsafe class LocallyConnected
                         }
                         r += tr;
                     }
+                    k0 += kt;
                 }
             }
         }
     }
 
-    // dcol[i, t, 16v + l] = Σ_f gy[i, f, 16v + l] · wp[v, t, f, l] for images [i0, i1) (dcol rows of ld floats).
-    // Tile rows = 4 taps (wp), columns = 6 images (gy, read in place under the lane mask); the sum over f runs in
-    // blocks of KB.
-    private static void InputGradLanes(float* gy, float* wp, int n, int p, int k, int f, float* dcol, int ld, int i0, int i1)
+    // For position blocks [v0, v1) and all images, in blocks of ib images (gy's slab for a block stays in L2 while
+    // the three products read it):
+    //   dcol[i, t, 16v + l] = Σ_f gy[i, f, 16v + l] · wp[v, t, f, l]      (rows = 4 taps, columns = 6 images)
+    //   dwp[v, t, f, l]     = Σ_i cp[v, i, t, l] · gy[i, f, 16v + l]      (rows = 4 taps, columns = 6 filters)
+    //   dbp[v, f, l]        = Σ_i gy[i, f, 16v + l]
+    // gy is read in place under the lane mask; the sums over images continue their chains from one block to the next.
+    // Null outputs are skipped.
+    // With gx given (one part covering every position block), each image block's dcol is folded into gx right away.
+    private static void BackwardLanes(float* cp, float* gy, float* wp, int n, int p, int k, int f, float* dcol, int ld, float* dwp, float* dbp,
+        int v0, int v1, int ib, float* gx, in ConvGeometry g, bool gxAccumulate)
     {
-        int pv = Vectors(p), rowTiles = RowTiles(k);
-        for (int v = 0; v < pv; v++)
+        int rowTiles = RowTiles(k), fblocks = Blocks(f, KB), fTiles = (f + TC - 1) / TC;
+        for (int c0 = 0; c0 < n; c0 += ib)
         {
-            var mask = Gemm.LaneMask(Math.Min(L, p - v * L));
-            float* wpv = wp + (long)v * k * f * L;
-            for (int f0 = 0; f0 < f; f0 += KB)
+            int cols = Math.Min(ib, n - c0), colTiles = (cols + TC - 1) / TC, nblocks = Blocks(cols, KB);
+            for (int v = v0; v < v1; v++)
             {
-                int ft = Math.Min(KB, f - f0);
-                for (int c0 = i0; c0 < i1; c0 += ColBlock)
-                {
-                    int cols = Math.Min(ColBlock, i1 - c0), colTiles = (cols + TC - 1) / TC;
+                var mask = Gemm.LaneMask(Math.Min(L, p - v * L));
+                float* wpv = wp + (long)v * k * f * L, gyv = gy + v * L;
+                if (dcol != null)
+                    for (int fb = 0, f0 = 0; fb < fblocks; fb++)
+                    {
+                        int ft = TileSize(f, fblocks, fb);
+                        for (int rt = 0, r = 0; rt < rowTiles; rt++)
+                        {
+                            int tr = TileSize(k, rowTiles, rt);
+                            float* a = wpv + ((long)r * f + f0) * L;
+                            for (int ct = 0, c = c0; ct < colTiles; ct++)
+                            {
+                                int tc = TileSize(cols, colTiles, ct);
+                                Tile<Yes, No>(tr, tc, ft, a, (long)f * L, L, gyv + ((long)c * f + f0) * p, (long)f * p, p,
+                                    dcol + ((long)c * k + r) * ld + v * L, ld, (long)k * ld, mask, f0 > 0, null);
+                                c += tc;
+                            }
+                            r += tr;
+                        }
+                        f0 += ft;
+                    }
+                if (dwp != null)
                     for (int rt = 0, r = 0; rt < rowTiles; rt++)
                     {
                         int tr = TileSize(k, rowTiles, rt);
-                        float* a = wpv + ((long)r * f + f0) * L;
-                        for (int ct = 0, c = c0; ct < colTiles; ct++)
+                        for (int nb = 0, n0 = c0; nb < nblocks; nb++)
                         {
-                            int tc = TileSize(cols, colTiles, ct);
-                            Tile<Yes, No>(tr, tc, ft, a, (long)f * L, L, gy + ((long)c * f + f0) * p + v * L, (long)f * p, p,
-                                dcol + ((long)c * k + r) * ld + v * L, ld, (long)k * ld, mask, f0 > 0, null);
-                            c += tc;
+                            int nt = TileSize(cols, nblocks, nb);
+                            float* a = cp + (((long)v * n + n0) * k + r) * L;
+                            for (int ct = 0, c = 0; ct < fTiles; ct++)
+                            {
+                                int tc = TileSize(f, fTiles, ct);
+                                Tile<Yes, No>(tr, tc, nt, a, L, (long)k * L, gyv + ((long)n0 * f + c) * p, p, (long)f * p,
+                                    dwp + (((long)v * k + r) * f + c) * L, (long)f * L, L, mask, n0 > 0, null);
+                                c += tc;
+                            }
+                            n0 += nt;
                         }
                         r += tr;
                     }
+                if (dbp != null)
+                    for (int ff = 0; ff < f; ff++)
+                    {
+                        float* d = dbp + ((long)v * f + ff) * L;
+                        var s = c0 > 0 ? Vector512.Load(d) : Vector512<float>.Zero;
+                        for (int i = c0; i < c0 + cols; i++) s += Avx512F.MaskLoad(gyv + ((long)i * f + ff) * p, mask, Vector512<float>.Zero);
+                        Vector512.Store(s, d);
+                    }
+            }
+            if (gx != null)
+            {
+                int chw = g.C * g.H * g.W;
+                for (int i = c0; i < c0 + cols; i++)
+                {
+                    var gxi = new Span<float>(gx + (long)i * chw, chw);
+                    if (!gxAccumulate) gxi.Clear();
+                    Im2Col.Backward(new ReadOnlySpan<float>(dcol + (long)i * k * ld, k * ld), g, gxi, ld);
                 }
             }
         }
     }
 
-    // dwp[v, t, f, l] = Σ_i cp[v, i, t, l] · gy[i, f, 16v + l] for units u = v·rowTiles + (tile of 4 taps) in [u0, u1).
-    // Tile rows = 4 taps (cp), columns = 6 filters (gy under the lane mask); the sum over images runs in blocks of KB.
-    private static void WeightGradLanes(float* cp, float* gy, int n, int p, int k, int f, float* dwp, int u0, int u1)
+    // gb[16v + l, f] = (acc ? gb : 0) + dbp[v, f, l] for position blocks [v0, v1)
+    private static void UnpackBiasGradLanes(float* dbp, int p, int f, float* gb, bool acc, int v0, int v1)
     {
-        int rowTiles = RowTiles(k), colTiles = (f + TC - 1) / TC;
-        for (int u = u0; u < u1; u++)
+        for (int v = v0; v < v1; v++)
         {
-            int v = u / rowTiles, rt = u - v * rowTiles;
-            int r = 0;
-            for (int q = 0; q < rt; q++) r += TileSize(k, rowTiles, q);
-            int tr = TileSize(k, rowTiles, rt);
-            var mask = Gemm.LaneMask(Math.Min(L, p - v * L));
-            for (int n0 = 0; n0 < n; n0 += KB)
-            {
-                int nt = Math.Min(KB, n - n0);
-                float* a = cp + (((long)v * n + n0) * k + r) * L;
-                for (int ct = 0, c = 0; ct < colTiles; ct++)
+            int lanes = Math.Min(L, p - v * L);
+            for (int ff = 0; ff < f; ff++)
+                for (int l = 0; l < lanes; l++)
                 {
-                    int tc = TileSize(f, colTiles, ct);
-                    Tile<Yes, No>(tr, tc, nt, a, L, (long)k * L, gy + ((long)n0 * f + c) * p + v * L, p, (long)f * p,
-                        dwp + (((long)v * k + r) * f + c) * L, (long)f * L, L, mask, n0 > 0, null);
-                    c += tc;
+                    float val = dbp[((long)v * f + ff) * L + l];
+                    long o = (long)(v * L + l) * f + ff;
+                    gb[o] = acc ? gb[o] + val : val;
                 }
-            }
         }
     }
 
