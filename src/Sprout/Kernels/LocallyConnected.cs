@@ -9,19 +9,19 @@ namespace Sprout.Kernels;
 /// positions, K = C·KH·KW taps in (c, ki, kj) order), bias [P, F] → y [N, F, P]. Per position the work is a GEMM
 /// y_pos [N, F] = patches_pos [N, K] · w_pos [K, F]; two layouts run it:
 /// <list type="bullet">
-/// <item><see cref="Layout.Lanes"/> (many positions, few taps — the first layers): the 16 lanes of a Vector512 hold
+/// <item><see cref="Layout.Lanes"/> (few taps, K &lt; 32 — a 1-channel first layer): the 16 lanes of a Vector512 hold
 /// 16 consecutive positions, so every product is elementwise across lanes and the positions never need transposing:
 /// the patches are the im2col rows cut into 16-column blocks, and y and its gradient are read and written in place in
 /// [N, F, P]. A register tile of 4 × 6 vectors takes an outer product of 4 rows of one operand with 6 of the other
 /// (the GEMM micro-kernel's shape with vector × vector products instead of broadcast × vector).</item>
-/// <item><see cref="Layout.Rows"/> (few positions, many taps — the deep layers): per position one
-/// <see cref="Gemm.Multiply"/>, with the patches packed once as [P, N, K] and the output and its gradient transposed
-/// between [N, F, P] and [P, N, F] by 8×8 register transposes.</item>
+/// <item><see cref="Layout.Rows"/> (the rest): per position one <see cref="Gemm.Multiply"/>, with the patches packed
+/// once as [N, P, K] and the output and its gradient as [N, P, F] (read through leading dimensions P·K and P·F), each
+/// image's [P, F] transposed to and from [N, F, P] by 8×8 register transposes.</item>
 /// </list>
 /// The scalar twins (<see cref="ForwardScalar"/>, <see cref="BackwardScalar"/>) compute the definition directly. The
 /// Lanes layout sums in the twins' order (one FMA chain per output, bias first), so it equals them bit for bit; the
-/// Rows layout sums in the GEMM's order. Work is split over <see cref="Workers"/> by images (forward, input gradient),
-/// by positions (per-position GEMMs) or by positions × taps (lanes weight gradient), never inside a sum, so a result
+/// Rows layout sums in the GEMM's order. Work is split over <see cref="Workers"/> by images (packing, forward, col2im),
+/// by positions (per-position GEMMs) or by blocks of 16 positions (Lanes backward), never inside a sum, so a result
 /// does not depend on the thread count.
 /// </summary>
 public static unsafe class LocallyConnected
@@ -31,7 +31,7 @@ public static unsafe class LocallyConnected
     {
         /// <summary>Vector lanes over 16 positions: [P/16, N, K, 16] patches, [P/16, K, F, 16] weights (needs AVX-512).</summary>
         Lanes,
-        /// <summary>One GEMM per position: [P, N, K] patches, the weights in place.</summary>
+        /// <summary>One GEMM per position: [N, P, K] patches, the weights in place.</summary>
         Rows,
     }
 

@@ -42,12 +42,17 @@ public class LocallyConnectedKernelTests
             var expected = new float[n * f * p];
             LocallyConnected.ForwardScalar(x, g, n, wt, withBias ? bias : [], f, expected);
             foreach (var layout in Layouts())
+            {
+                float[]? oneThread = null;
                 foreach (int threads in new[] { 1, 2 })
                 {
                     var actual = Rand(rng, n * f * p);   // garbage: every output must be written
                     Forward(layout, x, g, n, wt, withBias ? bias : [], f, actual, threads);
                     AssertMatches(layout, expected, actual, k);
+                    if (oneThread is null) oneThread = actual;
+                    else Assert.Equal(oneThread, actual);   // the split never cuts a sum
                 }
+            }
         }
     }
 
