@@ -23,13 +23,14 @@ internal static class CnnBench
     private static readonly Option<bool> Im2col = Opt.Flag("--im2col", "convolutions through im2col + GEMM instead of the implicit GEMM");
     private static readonly Option<bool> NoWinograd = Opt.Flag("--no-winograd", "no Winograd convolutions");
     private static readonly Option<int> Steps = Opt.Int("--steps", "timed training steps (the median is reported)", 20, 2, 100000);
+    private static readonly Option<bool> LcOnly = Opt.Flag("--lc-only", "only the locally connected layers (and the GEMM rate they are compared with)");
 
     /// <summary>The <c>bench cnn</c> command.</summary>
     public static Command Create()
     {
         var c = new Command("cnn", "the SWE CIFAR-10 backbone's training step vs PyTorch (channels-last), conv throughput per layer, locally connected layers")
         {
-            SharedOptions.Json, BenchCommands.NoTorch, Profile, Im2col, NoWinograd, Steps, SharedOptions.ThreadSweep,
+            SharedOptions.Json, BenchCommands.NoTorch, Profile, Im2col, NoWinograd, Steps, SharedOptions.ThreadSweep, LcOnly,
         };
         c.SetAction(Run);
         return c;
@@ -46,6 +47,12 @@ internal static class CnnBench
         var threadList = BenchCommands.ThreadList(a);
 
         var rng = new Rng(0);
+        if (a.GetValue(LcOnly))
+        {
+            var only = LocallyConnectedLayers(threadList, noTorch, json, rng);
+            if (json) Console.WriteLine(JsonSerializer.Serialize(new { locallyConnected = only }, new JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        }
         var x = Tensor.Uniform(rng, 0, 1, 128, 3, 32, 32);
         var y = Enumerable.Range(0, 128).Select(_ => rng.NextInt(10)).ToArray();
         if (profileOnly)
@@ -157,37 +164,105 @@ internal static class CnnBench
                 Console.WriteLine($"{l.Layer,-18} {l.Threads,7} {l.Ms,7:F2} {l.Gflops,8:F1} {l.FractionOfGemm * 100,7:F0}% {l.BackboneFraction * 100,7:F0}% {l.ForwardMs,7:F2} {l.InputGradMs,7:F2} {l.WeightGradMs,7:F2}");
         }
 
-        // paper 003 MNIST FCN layers, forward + backward, batch 256
-        var lcs = new List<LayerResult>();
-        (string Name, int C, int H, int F, int S)[] lcSpec = [("LC 1→32 k3 s2 @28", 1, 28, 32, 2), ("LC 32→64 k3 s2 @13", 32, 13, 64, 2), ("LC 64→128 k3 s1 @6", 64, 6, 128, 1)];
+        var lcs = LocallyConnectedLayers(threadList, noTorch, json, rng);
+        if (json) Console.WriteLine(JsonSerializer.Serialize(new { step = steps1, conv = layers, locallyConnected = lcs }, new JsonSerializerOptions { WriteIndented = true }));
+        return 0;
+    }
+
+    private sealed record LcResult(string Layer, int Batch, string Layout, int Threads, double ForwardMs, double BackwardMs, double Ms,
+        double Gflops, double GemmGflops, double FractionOfGemm, double TrafficBytes, double TrafficMs, double? TorchMs, string? TorchVariant, double? Speedup);
+
+    /// <summary>Main-memory bandwidth the traffic times are computed with (GB/s, the reference machine's).</summary>
+    private const double MemoryGBs = 28;
+
+    // Paper 003's locally connected layers (Models.FreeConvNet: Table A.2) at the paper's batch sizes: forward and the
+    // backward rule (all three gradients: input, weight, bias) of Ops.LocallyConnected2d, against the GEMM's 512³ rate
+    // and PyTorch's unfold + batched matmul, each at the same thread count in the same run.
+    private static List<LcResult> LocallyConnectedLayers(int[] threadList, bool noTorch, bool json, Rng rng)
+    {
+        (string Name, int N, int C, int H, int F, int K, int S)[] spec =
+        [
+            ("MNIST LC1 1→32 k3 s2 @28", 256, 1, 28, 32, 3, 2), ("MNIST LC2 32→64 k3 s2 @13", 256, 32, 13, 64, 3, 2),
+            ("MNIST LC3 64→128 k3 s1 @6", 256, 64, 6, 128, 3, 1), ("CIFAR LC1 3→64 k5 s2 @32", 128, 3, 32, 64, 5, 2),
+            ("CIFAR LC2 64→128 k5 s2 @14", 128, 64, 14, 128, 5, 2), ("CIFAR LC3 128→256 k3 s1 @5", 128, 128, 5, 256, 3, 1),
+        ];
+        var results = new List<LcResult>();
+        string torchNote = "";
         foreach (int t in threadList)
         {
             Workers.Threads = t;
-            foreach (var (name, c, h, f, s) in lcSpec)
+            var A = Tensor.Uniform(rng, -1, 1, 512, 512);
+            var B = Tensor.Uniform(rng, -1, 1, 512, 512);
+            var Cm = new float[512 * 512];
+            double gemm = 2.0 * 512 * 512 * 512 / BenchCommands.BestOf(() => Sprout.Kernels.Gemm.Multiply(512, 512, 512, A.Span, 512, false, B.Span, 512, false, Cm, 512, false), 0.3) / 1e9;
+            var torch = new Dictionary<string, (double Sec, string Variant)>();
+            if (!noTorch)
             {
-                var layer = (LocallyConnected2d)new LocallyConnected2dConfig(c, h, h, f, 3, s).Build(new Rng(2));
-                var xin = Tensor.Uniform(rng, -1, 1, 256, c, h, h);
-                xin.RequiresGrad = true;
-                int oh = (h - 3) / s + 1;
-                var g = Tensor.Uniform(rng, -1, 1, 256, f, oh, oh);
-                double sec = BenchCommands.BestOf(() =>
+                var cases = JsonSerializer.Serialize(spec.Select(l => new object[] { l.Name, l.N, l.C, l.H, l.F, l.K, l.S }));
+                var (lines, note) = TorchBaseline.RunScript("torch_cnn.py", ["--lc", cases], t);
+                torchNote = note;
+                foreach (var line in lines)
+                {
+                    double bmm = line.GetProperty("bmm").GetDouble(), einsum = line.GetProperty("einsum").GetDouble();
+                    torch[line.GetProperty("lc").GetString()!] = bmm <= einsum ? (bmm, "bmm") : (einsum, "einsum");
+                }
+            }
+            foreach (var (name, n, c, h, f, k, s) in spec)
+            {
+                using var scope = TensorScope.Begin();
+                var layer = (LocallyConnected2d)new LocallyConnected2dConfig(c, h, h, f, k, s).Build(new Rng(2));
+                var xin = Tensor.Uniform(rng, -1, 1, n, c, h, h);
+                int oh = (h - k) / s + 1, p = oh * oh, kk = c * k * k;
+                var g = Tensor.Uniform(rng, -1, 1, n, f, oh, oh);
+                void Pass(bool grad)
                 {
                     using var _ = TensorScope.Begin();
-                    layer.Forward(xin).Backward(g);
-                }, 0.5);
-                double flops = 3 * 2.0 * 256 * f * oh * oh * c * 9;
-                lcs.Add(new LayerResult(name, t, sec * 1e3, flops / sec / 1e9, 0));
+                    xin.RequiresGrad = grad;
+                    layer.Weight.RequiresGrad = grad;
+                    layer.Bias!.RequiresGrad = grad;
+                    xin.ZeroGrad();
+                    layer.ZeroGrad();
+                    var y = layer.Forward(xin);
+                    if (grad) y.Backward(g);
+                }
+                double fwd = BenchCommands.BestOf(() => Pass(false), 0.5);
+                // the backward rule as timed inside the backward pass (without seeding the output gradient, which a
+                // training step does not do): best of 5 rounds of 4
+                double bwd = double.MaxValue;
+                var prof = new Sprout.Diagnostics.OpProfile();
+                Pass(true);
+                for (int round = 0; round < 5; round++)
+                {
+                    prof.Clear();
+                    Sprout.Autograd.Graph.Profile = prof;
+                    for (int r = 0; r < 4; r++) Pass(true);
+                    Sprout.Autograd.Graph.Profile = null;
+                    foreach (var (entry, secs, _) in prof.Entries())
+                        if (entry.Contains("LocallyConnected2d", StringComparison.Ordinal)) bwd = Math.Min(bwd, secs / 4);
+                }
+                double sec = fwd + bwd, flops = 3 * 2.0 * n * p * kk * f;
+                // bytes the pass must move at least: forward reads x, w, b and writes y; backward reads gy, x, w and
+                // writes gx, gw, gb
+                double bytes = 4.0 * (3.0 * n * c * h * h + 2.0 * n * f * p + 3.0 * p * kk * f + 2.0 * p * f);
+                double? tms = torch.TryGetValue(name, out var tv) ? tv.Sec * 1e3 : null;
+                results.Add(new LcResult(name, n, Sprout.Kernels.LocallyConnected.Choose(p, kk, f).ToString(), t, fwd * 1e3, bwd * 1e3, sec * 1e3,
+                    flops / sec / 1e9, gemm, flops / sec / 1e9 / gemm, bytes, bytes / (MemoryGBs * 1e9) * 1e3, tms, tms is null ? null : tv.Variant,
+                    tms / (sec * 1e3)));
             }
         }
         if (!json)
         {
             Console.WriteLine();
-            Console.WriteLine("locally connected layers of paper 003's MNIST net, forward + backward, batch 256");
-            Console.WriteLine($"{"layer",-20} {"threads",7} {"ms",7} {"GFLOP/s",8}");
-            foreach (var l in lcs) Console.WriteLine($"{l.Layer,-20} {l.Threads,7} {l.Ms,7:F2} {l.Gflops,8:F1}");
+            Console.WriteLine("locally connected layers of paper 003 (Table A.2), forward + backward (input, weight and bias gradients)");
+            Console.WriteLine($"GEMM 512³: {string.Join(", ", results.DistinctBy(r => r.Threads).Select(r => $"{r.GemmGflops:F1} GFLOP/s on {r.Threads} thread{(r.Threads > 1 ? "s" : "")}"))}; " +
+                              $"traffic = bytes the pass must move at {MemoryGBs} GB/s; PyTorch: {(noTorch ? "not run" : torchNote)}, unfold + bmm or einsum, the faster");
+            Console.WriteLine($"{"layer",-27} {"batch",5} {"layout",6} {"thr",3} {"fwd ms",7} {"bwd ms",7} {"ms",7} {"GFLOP/s",8} {"of GEMM",7} {"traffic",7} {"torch ms",8} {"speed-up",8}");
+            foreach (var l in results)
+                Console.WriteLine($"{l.Layer,-27} {l.Batch,5} {l.Layout,6} {l.Threads,3} {l.ForwardMs,7:F2} {l.BackwardMs,7:F2} {l.Ms,7:F2} {l.Gflops,8:F1} {l.FractionOfGemm * 100,6:F0}% " +
+                                  $"{l.TrafficMs,7:F2} {(l.TorchMs is null ? "-" : l.TorchMs.Value.ToString("F2", CultureInfo.InvariantCulture)),8} " +
+                                  $"{(l.Speedup is null ? "-" : l.Speedup.Value.ToString("F2", CultureInfo.InvariantCulture) + "×"),8}");
         }
-        else Console.WriteLine(JsonSerializer.Serialize(new { step = steps1, conv = layers, locallyConnected = lcs }, new JsonSerializerOptions { WriteIndented = true }));
-        return 0;
+        return results;
     }
 
     private sealed class AllocListener : System.Diagnostics.Tracing.EventListener
