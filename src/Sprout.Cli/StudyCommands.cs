@@ -3,6 +3,7 @@ using System.Globalization;
 using Sprout.Data;
 using Sprout.Experiments;
 using Sprout.Runs;
+using Sprout.Training;
 
 namespace Sprout.Cli;
 
@@ -96,24 +97,10 @@ internal static class StudyCommands
         if (a.GetValue(WibNearZero) is { } nz) o = o with { NearZeroStd = nz };
         try { o.Validate(); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
-        bool json = a.GetValue(SharedOptions.Json);
-        string outDir = a.GetValue(SharedOptions.Out) ?? Path.Combine("runs", RunFiles.TimestampedName("wib-relu", DateTime.UtcNow));
-        SharedOptions.ApplyThreads(a);
-        foreach (var ds in o.Datasets) ExperimentCommands.RequirePresent(ds, dataDir);   // fail fast, before any training
-        Directory.CreateDirectory(outDir);
-        var progress = json ? Console.Error : Console.Out;
-        foreach (var (ch, v) in o.Choices()) progress.WriteLine($"{ch}: {v}");
-        progress.WriteLine($"run folders in {outDir}/<data set>/<network>/<activation>-<init>/seed-<n> (a run group per arm)");
-        var started = DateTime.UtcNow;
-        IReadOnlyList<WibReluRuns> runs = [];
-        int code = ExperimentCommands.WithStop(outDir, "wib-relu", stop => runs = WibReluExperiment.Run(o,
-            ds => RunData.Load(ds, dataDir, null, InputScaling.Standardize), outDir, line => progress.WriteLine(line), stop));
-        if (code != 0) return code;
-        double minutes = (DateTime.UtcNow - started).TotalMinutes;
-        string md = WibReluReport.Write(o, runs, outDir, minutes);
-        Console.WriteLine(json ? File.ReadAllText(Path.Combine(outDir, "results.json")) : md);
-        progress.WriteLine($"results in {outDir} (results.md, results.json, charts/), {minutes:F1} min");
-        return 0;
+        return RunStudy(a, "wib-relu", o.Datasets, dataDir, o.Choices(), "<data set>/<network>/<activation>-<init>/seed-<n> (a run group per arm)",
+            (outDir, progress, stop) => WibReluExperiment.Run(o, ds => RunData.Load(ds, dataDir, null, InputScaling.Standardize), outDir,
+                line => progress.WriteLine(line), stop),
+            (runs, outDir, minutes) => WibReluReport.Write(o, runs, outDir, minutes));
     }
 
     // --- fcn-translation (paper 003) ---
@@ -188,21 +175,32 @@ internal static class StudyCommands
             o = o with { Seed = a.GetValue(SharedOptions.Seed) is var seed && seed <= int.MaxValue ? (int)seed : throw new UsageException($"--seed must be at most {int.MaxValue} here, got {seed}") };
         try { o.Validate(); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
+        return RunStudy(a, "fcn-translation", o.Datasets, dataDir, o.Choices(), "<data set>/<study>/<network>/<level>/fold-<k> (a run group per run)",
+            (outDir, progress, stop) => FcnTranslationExperiment.Run(o, ds => RunData.Load(ds, dataDir, null, InputScaling.Unit), outDir,
+                line => progress.WriteLine(line), stop),
+            (runs, outDir, minutes) => FcnTranslationReport.Write(o, runs, outDir, minutes));
+    }
+
+    // The common tail of a study command: the output folder, the data checked before any training, the choices printed,
+    // the runs (Ctrl+C stops at the next safe point; the same --out continues), then the report on stdout (or its JSON).
+    private static int RunStudy<TRuns>(ParseResult a, string name, IEnumerable<string> datasets, string dataDir,
+        IEnumerable<(string Choice, string Value)> choices, string layout, Func<string, TextWriter, StopSignal, TRuns> run,
+        Func<TRuns, string, double, string> write) where TRuns : class
+    {
         bool json = a.GetValue(SharedOptions.Json);
-        string outDir = a.GetValue(SharedOptions.Out) ?? Path.Combine("runs", RunFiles.TimestampedName("fcn-translation", DateTime.UtcNow));
+        string outDir = a.GetValue(SharedOptions.Out) ?? Path.Combine("runs", RunFiles.TimestampedName(name, DateTime.UtcNow));
         SharedOptions.ApplyThreads(a);
-        foreach (var ds in o.Datasets) ExperimentCommands.RequirePresent(ds, dataDir);   // fail fast, before any training
+        foreach (var ds in datasets) ExperimentCommands.RequirePresent(ds, dataDir);   // fail fast, before any training
         Directory.CreateDirectory(outDir);
         var progress = json ? Console.Error : Console.Out;
-        foreach (var (ch, val) in o.Choices()) progress.WriteLine($"{ch}: {val}");
-        progress.WriteLine($"run folders in {outDir}/<data set>/<study>/<network>/<level>/fold-<k> (a run group per run)");
+        foreach (var (ch, val) in choices) progress.WriteLine($"{ch}: {val}");
+        progress.WriteLine($"run folders in {outDir}/{layout}");
         var started = DateTime.UtcNow;
-        IReadOnlyList<FcnTranslationRuns> runs = [];
-        int code = ExperimentCommands.WithStop(outDir, "fcn-translation", stop => runs = FcnTranslationExperiment.Run(o,
-            ds => RunData.Load(ds, dataDir, null, InputScaling.Unit), outDir, line => progress.WriteLine(line), stop));
+        TRuns? runs = null;
+        int code = ExperimentCommands.WithStop(outDir, name, stop => runs = run(outDir, progress, stop));
         if (code != 0) return code;
         double minutes = (DateTime.UtcNow - started).TotalMinutes;
-        string md = FcnTranslationReport.Write(o, runs, outDir, minutes);
+        string md = write(runs!, outDir, minutes);
         Console.WriteLine(json ? File.ReadAllText(Path.Combine(outDir, "results.json")) : md);
         progress.WriteLine($"results in {outDir} (results.md, results.json, charts/), {minutes:F1} min");
         return 0;
