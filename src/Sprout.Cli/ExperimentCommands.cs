@@ -74,7 +74,7 @@ internal static class ExperimentCommands
             "batch 128 (32 quick), crop + flip; accuracy, wall time and the chosen N beside the paper's tables, layer 2's cosine histogram, mean |cos| per layer over training and Grad-CAM grids of plain against regularised. " +
             SimilarityGrowthTimes.Text)
         {
-            SimDataset, SharedOptions.Scale, SimSeeds, SimModels, SimMethods, SimN, SimLambda, SimAblation, SimStages, SimEpochs, SimWidth, SimMobileNetWidth, SimPercent, SimPad,
+            SimDataset, SharedOptions.Scale, SimSeeds, SimModels, SimMethods, SimN, SimLambda, SimAblation, SimSumPenalty, SimStages, SimEpochs, SimWidth, SimMobileNetWidth, SimPercent, SimPad,
             SimLr, SimMomentum, WeightDecay, SimBatch, SimNoAugment, SharedOptions.TrainSamples, SimTestSamples,
             SharedOptions.DataDir, SharedOptions.Out, SharedOptions.Json, SharedOptions.Threads,
         };
@@ -102,6 +102,9 @@ internal static class ExperimentCommands
         s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && double.IsFinite(v) && Math.Abs(v) <= 1000
             ? (v, null) : (0, $"'{s}' is not a number in [-1000, 1000]"));
     private static readonly Option<bool> SimAblation = Opt.Flag("--ablation", "also run each regulariser term alone (Table 3), at the first N and λ (default: on; --ablation false leaves those arms out)");
+    private static readonly Option<string> SimSumPenalty = Opt.Choice("--sum-penalty",
+        "how the regulariser's weight-sum term penalises r = |ΣW/ΣW_prev|: log, the paper's λ·log r (it always pushes |ΣW| down), or squared-log, λ·(log r)² (two-sided)",
+        "log", ["log", "squared-log"]);
     private static readonly Option<int?> SimStages = Opt.IntOrNull("--stages", "growth steps (default: 2 quick, 4 paper)", 0, 100);
     private static readonly Option<int?> SimEpochs = Opt.IntOrNull("--epochs-per-stage", "epochs of the initial training and after every growth step (default: 2 quick, 50 paper)", 1, 100_000);
     private static readonly Option<int?> SimWidth = Opt.IntOrNull("--width", "start width of every VGG16 layer (default: 16, the paper's)", 1, 4096, "W");
@@ -143,6 +146,7 @@ internal static class ExperimentCommands
         if (a.Given(SimN) is { } n) o = o with { Iterations = n.Distinct().ToArray() };
         if (a.Given(SimLambda) is { } l) o = o with { Lambdas = l.Distinct().ToArray() };
         if (a.GetResult(SimAblation) is { Implicit: false }) o = o with { Ablation = a.GetValue(SimAblation) };
+        if (a.GetValue(SimSumPenalty) == "squared-log") o = o with { SumPenalty = SumPenalty.SquaredLog };
         if (a.GetValue(SimStages) is { } st) o = o with { Stages = st };
         if (a.GetValue(SimEpochs) is { } ep) o = o with { EpochsPerStage = ep };
         if (a.GetValue(SimWidth) is { } w) o = o with { Width = w };

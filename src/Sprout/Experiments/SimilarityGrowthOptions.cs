@@ -1,6 +1,7 @@
 using System.Globalization;
 using Sprout.Growth;
 using Sprout.Runs;
+using Sprout.Training;
 
 namespace Sprout.Experiments;
 
@@ -28,7 +29,8 @@ public enum SimilarityTerms
 /// <param name="Terms">Which regulariser terms it adds.</param>
 /// <param name="N">Iterations after each growth step that carry the regulariser (0 for a plain arm).</param>
 /// <param name="Lambda">λ of the weight-sum term (0 for a plain arm).</param>
-public sealed record SimilarityArm(string Method, SimilarityTerms Terms, int N, double Lambda)
+/// <param name="Penalty">How the weight-sum term penalises the ratio (the paper's log, or the two-sided squared log).</param>
+public sealed record SimilarityArm(string Method, SimilarityTerms Terms, int N, double Lambda, SumPenalty Penalty = SumPenalty.Log)
 {
     /// <summary>The name in tables: <c>firefly</c>, <c>firefly+sim</c> (both terms), <c>firefly+cos</c>, <c>firefly+sum</c>,
     /// with <c> N=…, λ=…</c> for a regularised arm.</summary>
@@ -39,11 +41,13 @@ public sealed record SimilarityArm(string Method, SimilarityTerms Terms, int N, 
     public string Folder => Terms == SimilarityTerms.None ? Method
         : string.Create(CultureInfo.InvariantCulture, $"{Method}_{Suffix}_n{N}_l{Lambda:0.####}");
 
-    private string Suffix => Terms switch { SimilarityTerms.Both => "sim", SimilarityTerms.Cosine => "cos", _ => "sum" };
+    // the squared-log penalty marks the arms whose sum term uses it ("sim2", "sum2"); the cosine-only arm has no sum term
+    private string Suffix => (Terms switch { SimilarityTerms.Both => "sim", SimilarityTerms.Cosine => "cos", _ => "sum" }) +
+        (Penalty == SumPenalty.SquaredLog && Terms != SimilarityTerms.Cosine ? "2" : "");
 
     /// <summary>The regulariser's config (null for a plain arm).</summary>
     public SimilarityConfig? Similarity => Terms == SimilarityTerms.None ? null
-        : new SimilarityConfig(N, UseCosine: Terms != SimilarityTerms.Sum, UseSumRatio: Terms != SimilarityTerms.Cosine, Lambda: Lambda);
+        : new SimilarityConfig(N, UseCosine: Terms != SimilarityTerms.Sum, UseSumRatio: Terms != SimilarityTerms.Cosine, Lambda: Lambda, SumPenalty: Penalty);
 }
 
 /// <summary>
@@ -80,6 +84,9 @@ public sealed record SimilarityGrowthOptions(IReadOnlyList<string> Datasets, IRe
     double ValidationFraction, int Width, int MobileNetWidth, double Percent, int Stages, int EpochsPerStage, int Pad, double LearningRate, double Momentum,
     double WeightDecay, int BatchSize, bool Augment, ExperimentScale Scale)
 {
+    /// <summary>How the regularised arms' weight-sum term penalises the ratio (default: the paper's log).</summary>
+    public SumPenalty SumPenalty { get; init; } = SumPenalty.Log;
+
     /// <summary>The networks.</summary>
     public static IReadOnlyList<string> ModelNames { get; } = ["vgg16", "mobilenetv1"];
 
@@ -124,12 +131,12 @@ public sealed record SimilarityGrowthOptions(IReadOnlyList<string> Datasets, IRe
     {
         var list = new List<SimilarityArm> { new(method, SimilarityTerms.None, 0, 0) };
         foreach (int n in IterationsFor(method))
-            foreach (double l in Lambdas) list.Add(new(method, SimilarityTerms.Both, n, l));
+            foreach (double l in Lambdas) list.Add(new(method, SimilarityTerms.Both, n, l, SumPenalty));
         if (Ablation)
         {
             int n0 = IterationsFor(method)[0];
-            list.Add(new(method, SimilarityTerms.Cosine, n0, Lambdas[0]));
-            list.Add(new(method, SimilarityTerms.Sum, n0, Lambdas[0]));
+            list.Add(new(method, SimilarityTerms.Cosine, n0, Lambdas[0], SumPenalty));
+            list.Add(new(method, SimilarityTerms.Sum, n0, Lambdas[0], SumPenalty));
         }
         return list;
     }
@@ -199,7 +206,8 @@ public sealed record SimilarityGrowthOptions(IReadOnlyList<string> Datasets, IRe
                 _ => "firefly (Firefly's extender and distributor)",
             }))),
             ("regulariser (--n, --lambda)", "after each growth step, for N optimizer steps: mean |cos| of every growable layer's rows + λ·log|ΣW/ΣW_prev|; N " +
-                string.Join(", ", Methods.Select(m => $"{m}: {string.Join("/", IterationsFor(m))}")) + $", λ {string.Join("/", Lambdas.Select(l => l.ToString(ci)))}"),
+                string.Join(", ", Methods.Select(m => $"{m}: {string.Join("/", IterationsFor(m))}")) + $", λ {string.Join("/", Lambdas.Select(l => l.ToString(ci)))}" +
+                (SumPenalty == SumPenalty.SquaredLog ? "; the weight-sum term two-sided, λ·(log|ΣW/ΣW_prev|)² (--sum-penalty squared-log; the paper: λ·log)" : "")),
             ("ablation (--ablation)", Ablation ? "cosine-only and sum-only arms at the first N and λ (Table 3)" : "off"),
             ("training (--epochs-per-stage)", $"{EpochsPerStage} epochs initially and after every step, {TotalEpochs} in all; SGD lr {LearningRate.ToString(ci)} momentum {Momentum.ToString(ci)} " +
                 $"weight decay {WeightDecay.ToString(ci)} (L2), cosine decay over the {TotalEpochs} epochs across growth steps, batch {BatchSize}" +

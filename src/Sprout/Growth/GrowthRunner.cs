@@ -365,7 +365,7 @@ public sealed class GrowthRunner
             Tensor? reg = null;
             for (int k = 0; k < model.Sites.Count; k++)
             {
-                var r = SimilarityRegularizer.Compute(model.Sites[k].InWeight, weightSums[k], sim.UseCosine, sim.UseSumRatio, sim.Lambda, sim.Epsilon);
+                var r = SimilarityRegularizer.Compute(model.Sites[k].InWeight, weightSums[k], sim.UseCosine, sim.UseSumRatio, sim.Lambda, sim.Epsilon, sim.SumPenalty);
                 reg = reg is null ? r : Ops.Add(reg, r);
             }
             return reg is null ? task : Ops.Add(task, Ops.MulScalar(reg, (float)sim.Weight));

@@ -16,8 +16,9 @@ namespace Sprout.Growth;
 /// <param name="Lambda">λ of the sum-ratio term.</param>
 /// <param name="Weight">Factor of the whole regulariser against the task loss.</param>
 /// <param name="Epsilon">ε of the near-zero guards (row norms and the weight sums; see <see cref="SimilarityRegularizer"/>).</param>
+/// <param name="SumPenalty">How the sum-ratio term penalises the ratio: the paper's λ·log r, or the two-sided λ·(log r)².</param>
 public sealed record SimilarityConfig(int Iterations = 10, bool UseCosine = true, bool UseSumRatio = true, double Lambda = 0.01,
-    double Weight = 1, double Epsilon = SimilarityRegularizer.DefaultEpsilon)
+    double Weight = 1, double Epsilon = SimilarityRegularizer.DefaultEpsilon, SumPenalty SumPenalty = SumPenalty.Log)
 {
     /// <summary>Most iterations: 2³⁰.</summary>
     public const int MaxIterations = 1 << 30;

@@ -2,6 +2,19 @@ using Sprout.Autograd;
 
 namespace Sprout.Training;
 
+/// <summary>How the weight-sum term of paper 002's regulariser (its "Proposed2") penalises r = |ΣW| / |ΣW_previous|.</summary>
+public enum SumPenalty
+{
+    /// <summary>λ·log r, as the paper writes it. Its gradient, λ/ΣW on every weight, has the same sign whether the sum
+    /// grew or shrank: it always pushes |ΣW| down, by shifting every weight of the layer alike (which makes the rows more
+    /// alike, most where ΣW is near 0).</summary>
+    Log,
+
+    /// <summary>λ·(log r)², two-sided: zero with zero gradient while the sum is unchanged, pulling it back from either
+    /// side — what the paper says the term is for ("avoid sudden increases or decreases in weights").</summary>
+    SquaredLog,
+}
+
 /// <summary>
 /// Paper 002's similarity-guided regulariser for one weight matrix W, viewed as rows [C_out, C_in·k·k] (one row per
 /// neuron): the mean |cosine similarity| over ordered pairs of distinct rows (the paper's "Proposed1"), plus
@@ -31,15 +44,17 @@ public static class SimilarityRegularizer
     /// <param name="useSumRatio">Include the λ·log sum-ratio term (Proposed2).</param>
     /// <param name="lambda">λ of the sum-ratio term.</param>
     /// <param name="epsilon">ε of the guards (&gt; 0).</param>
+    /// <param name="penalty">How the sum-ratio term penalises the ratio (the paper's λ·log r, or λ·(log r)²).</param>
     public static Tensor Compute(Tensor weight, double previousSum, bool useCosine = true, bool useSumRatio = true,
-        double lambda = 1, double epsilon = DefaultEpsilon)
+        double lambda = 1, double epsilon = DefaultEpsilon, SumPenalty penalty = SumPenalty.Log)
     {
         ArgumentNullException.ThrowIfNull(weight);
         Tensor? total = null;
         if (useCosine) total = MeanAbsCosine(weight, epsilon);
         if (useSumRatio)
         {
-            var r = Ops.MulScalar(LogSumRatio(weight, previousSum, epsilon), (float)lambda);
+            var log = LogSumRatio(weight, previousSum, epsilon);
+            var r = Ops.MulScalar(penalty == SumPenalty.SquaredLog ? Ops.Mul(log, log) : log, (float)lambda);
             total = total is null ? r : Ops.Add(total, r);
         }
         return total ?? Tensor.Scalar(0f);

@@ -46,6 +46,10 @@ public class SimilarityGrowthExperimentTests
         // the quick preset runs the whole study in small: an N sweep (the chosen N) and Table 3's ablation arms
         Assert.Equal(new[] { "random", "random+sim N=5 λ=0.01", "random+sim N=20 λ=0.01", "random+cos N=5 λ=0.01", "random+sum N=5 λ=0.01" },
             quick.Arms("random").Select(a => a.Name));
+        // the two-sided weight-sum penalty gets arms (and folders) of its own; the cosine-only arm has no sum term
+        var squared = (quick with { SumPenalty = SumPenalty.SquaredLog, Iterations = [5] }).Arms("firefly");
+        Assert.Equal(new[] { "firefly", "firefly_sim2_n5_l0.01", "firefly_cos_n5_l0.01", "firefly_sum2_n5_l0.01" }, squared.Select(a => a.Folder));
+        Assert.Equal(SumPenalty.SquaredLog, squared[1].Similarity!.SumPenalty);
         Assert.Equal(arms.Count, arms.Select(a => a.Folder).Distinct().Count());
         Assert.Equal(new SimilarityConfig(5, UseCosine: true, UseSumRatio: false, Lambda: 0.01), (quick with { Ablation = true, Iterations = [5] }).Arms("ssd")[2].Similarity);
 

@@ -77,7 +77,7 @@ public class SimilarityGrowthTests
     [Fact]
     public void ConfigRoundTripsThroughJson()
     {
-        var cfg = Mlp("swe-plus") with { Similarity = new SimilarityConfig(7, UseCosine: false, UseSumRatio: true, Lambda: 0.25, Weight: 0.5, Epsilon: 1e-4) };
+        var cfg = Mlp("swe-plus") with { Similarity = new SimilarityConfig(7, UseCosine: false, UseSumRatio: true, Lambda: 0.25, Weight: 0.5, Epsilon: 1e-4, SumPenalty: SumPenalty.SquaredLog) };
         string json = cfg.ToJson();
         Assert.Contains("\"similarity\"", json);
         var back = GrowthRunConfig.FromJson(json);

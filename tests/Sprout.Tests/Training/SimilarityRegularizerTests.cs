@@ -140,4 +140,30 @@ public class SimilarityRegularizerTests
         var w = Tensor.FromArray([1f, 2f, -0.5f, 4f], 2, 1, 2);
         Assert.Equal(6.5, SimilarityRegularizer.WeightSum(w));
     }
+
+    [Fact]
+    public void SquaredLogPullsTheSumBackFromEitherSideWhileThePapersLogAlwaysPushesItDown()
+    {
+        // one weight row [2, 3]: ΣW = 1 + 2 + 3 + 4 = 10; the gradient of the sum term is the same on every weight
+        float Grad(float scale, SumPenalty penalty)
+        {
+            var w = Tensor.FromArray([1f * scale, 2f * scale, 3f * scale, 4f * scale], 2, 2);
+            w.RequiresGrad = true;
+            SimilarityRegularizer.Compute(w, previousSum: 10, useCosine: false, useSumRatio: true, lambda: 0.5, penalty: penalty).Backward();
+            var g = w.Grad!.Span.ToArray();
+            Assert.All(g, v => Assert.Equal(g[0], v, 6));
+            return g[0];
+        }
+        // λ·(log r)²: d/dw = 2λ·log r / ΣW — zero at r = 1, positive above (the sum shrinks back), negative below
+        Assert.Equal(0f, Grad(1f, SumPenalty.SquaredLog), 6);
+        Assert.Equal((float)(2 * 0.5 * Math.Log(1.2) / 12), Grad(1.2f, SumPenalty.SquaredLog), 5);
+        Assert.Equal((float)(2 * 0.5 * Math.Log(0.8) / 8), Grad(0.8f, SumPenalty.SquaredLog), 5);
+        // the paper's λ·log r: d/dw = λ / ΣW > 0 whether the sum grew or shrank
+        Assert.Equal(0.5f / 10, Grad(1f, SumPenalty.Log), 5);
+        Assert.True(Grad(0.8f, SumPenalty.Log) > 0 && Grad(1.2f, SumPenalty.Log) > 0);
+        // the value: (log r)² against log r
+        var w2 = Tensor.FromArray([1.2f, 2.4f, 3.6f, 4.8f], 2, 2);
+        Assert.Equal((float)(0.5 * Math.Log(1.2) * Math.Log(1.2)), SimilarityRegularizer.Compute(w2, 10, false, true, 0.5, penalty: SumPenalty.SquaredLog).Span[0], 5);
+        Assert.Equal((float)(0.5 * Math.Log(1.2)), SimilarityRegularizer.Compute(w2, 10, false, true, 0.5).Span[0], 5);
+    }
 }
