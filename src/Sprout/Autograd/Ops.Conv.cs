@@ -175,7 +175,7 @@ public static partial class Ops
                         gx.Span.Slice(s * c * hw, (e - s) * c * hw), accumulate: !fresh);
                 });
             }
-            else if (UsesBatchedColumns(groups, g))
+            else if (UsesBatchedColumns(groups, g) && !asConv)
             {
                 if (fresh) gx.Span.Clear();
                 int bparts = ConvParts(n, (long)f * ohw * k);
@@ -319,18 +319,21 @@ public static partial class Ops
     /// image is too small to run well) multiply a chunk of images' columns at once; switch it off to compare.</summary>
     public static bool UseBatchedColumns { get; set; } = true;
 
-    private static bool UsesBatchedColumns(int groups, in ConvGeometry g) => groups == 1 && UseBatchedColumns && g.OH * g.OW < 64;
+    private static bool UsesBatchedColumns(int groups, in ConvGeometry g) => groups == 1 && UseBatchedColumns && g.OH * g.OW <= 64;
 
     [ThreadStatic] private static float[]? _bcols, _bout;
 
     // images per chunk so the column matrix stays within ~1M floats (4 MB)
-    private static int BatchChunk(int k, int ohw, int images) => Math.Clamp((1 << 20) / Math.Max(1, k * ohw), 1, Math.Max(1, images));
+    private static int BatchChunk(int k, int ohw, int images) => Math.Clamp((1 << 17) / Math.Max(1, k * ohw), 1, Math.Max(1, images));
 
     // cols [K, count·ohw]: image j's im2col columns at column j·ohw
     private static void PackBatch(ReadOnlySpan<float> x, int count, in ConvGeometry g, Span<float> cols)
     {
         int chw = g.C * g.H * g.W, ohw = g.OH * g.OW, ld = count * ohw;
-        for (int j = 0; j < count; j++) ConvGemm.PackColumns(x.Slice(j * chw, chw), g, 0, ohw, cols[(j * ohw)..], ld);
+        bool padded = g.SH == 1 && g.SW == 1 && !g.IsIdentity;
+        for (int j = 0; j < count; j++)
+            if (padded) ConvGemm.PackColumnsPadded(x.Slice(j * chw, chw), g, cols[(j * ohw)..], ld);
+            else ConvGemm.PackColumns(x.Slice(j * chw, chw), g, 0, ohw, cols[(j * ohw)..], ld);
     }
 
     // y [n, f, ohw] = W [f, K] · im2col(x) (+ bias) for n images, a chunk of images per GEMM

@@ -99,10 +99,15 @@ public static class Im2Col
                         if ((uint)iy >= (uint)g.H) continue;
                         var d = dxc.Slice(iy * g.W, g.W);
                         var s = src.Slice(y * ow, ow);
-                        if (g.SW == 1)
+                        if (g.SW == 1 && x1 - x0 >= 16)
                         {
                             var dd = d.Slice(x0 - g.PW + kj, x1 - x0);
                             System.Numerics.Tensors.TensorPrimitives.Add(dd, s[x0..x1], dd);
+                        }
+                        else if (g.SW == 1)
+                        {
+                            // short rows (small planes): a call per row would cost more than its few adds
+                            for (int xx = x0, o = x0 - g.PW + kj; xx < x1; xx++, o++) d[o] += s[xx];
                         }
                         else
                             for (int xx = x0; xx < x1; xx++) d[xx * g.SW - g.PW + kj] += s[xx];

@@ -36,6 +36,62 @@ public class ConvKernelTests
         }
     }
 
+    [Theory]
+    [InlineData(16, 8, 8, 3, 1)]
+    [InlineData(16, 4, 4, 3, 1)]
+    [InlineData(3, 2, 2, 3, 1)]
+    [InlineData(2, 5, 7, 3, 1)]
+    [InlineData(2, 13, 13, 5, 2)]
+    [InlineData(1, 20, 33, 3, 1)]
+    [InlineData(2, 6, 6, 3, 0)]
+    [InlineData(2, 9, 4, 5, 1)]
+    public void PackColumnsPaddedMatchesScalarIm2Col(int c, int h, int w, int k, int p)
+    {
+        var g = new ConvGeometry(c, h, w, k, k, 1, 1, p, p);
+        var rng = new Rng((ulong)(c * 17 + h * 5 + w + k));
+        var x = new float[c * h * w];
+        rng.FillUniform(x, -1, 1);
+        int ohw = g.OH * g.OW, ld = 3 * ohw + 7; // as in a batch: this image's columns among others'
+        var expected = new float[g.K * ld];
+        var actual = new float[g.K * ld];
+        expected.AsSpan().Fill(7f);
+        actual.AsSpan().Fill(7f); // the other images' columns must stay untouched
+        Im2Col.Forward(x, g, expected.AsSpan(ohw), ld);
+        ConvGemm.PackColumnsPadded(x, g, actual.AsSpan(ohw), ld);
+        Assert.Equal(expected, actual);
+        // a second image through the same (reused) padded scratch
+        rng.FillUniform(x, -1, 1);
+        Im2Col.Forward(x, g, expected, ld);
+        ConvGemm.PackColumnsPadded(x, g, actual, ld);
+        Assert.Equal(expected, actual);
+    }
+
+    [Theory, MemberData(nameof(Geometries))]
+    [InlineData(3, 4, 4, 3, 1, 1)]
+    [InlineData(2, 2, 2, 3, 1, 1)]
+    [InlineData(4, 8, 8, 1, 1, 0)]
+    public void Col2ImIsTheAdjointOfIm2Col(int c, int h, int w, int k, int s, int p)
+    {
+        // <im2col(x), d> = <x, col2im(d)> for every x and d, with the rows at a stride past their length
+        var g = new ConvGeometry(c, h, w, k, k, s, s, p, p);
+        var rng = new Rng((ulong)(c * 7 + h * 11 + w + k * 3 + s));
+        int ohw = g.OH * g.OW, ld = ohw + 3;
+        var x = new float[c * h * w];
+        var d = new float[g.K * ld];
+        rng.FillUniform(x, -1, 1);
+        rng.FillUniform(d, -1, 1);
+        var col = new float[g.K * ld];
+        Im2Col.Forward(x, g, col, ld);
+        var dx = new float[c * h * w];
+        dx.AsSpan().Fill(0.5f); // Backward adds
+        Im2Col.Backward(d, g, dx, ld);
+        double lhs = 0, rhs = 0;
+        for (int t = 0; t < g.K; t++)
+            for (int j = 0; j < ohw; j++) lhs += (double)col[t * ld + j] * d[t * ld + j];
+        for (int i = 0; i < x.Length; i++) rhs += (double)x[i] * (dx[i] - 0.5f);
+        Assert.Equal(lhs, rhs, 1e-4);
+    }
+
     [Theory, MemberData(nameof(Geometries))]
     public void PackColumnsMatchesScalarIm2Col(int c, int h, int w, int k, int s, int p)
     {
