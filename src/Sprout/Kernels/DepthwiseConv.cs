@@ -26,6 +26,10 @@ namespace Sprout.Kernels;
 /// </summary>
 public static class DepthwiseConv
 {
+    /// <summary>Whether the geometries <see cref="DepthwiseDirect"/> covers (3×3, padding 1, planes 16 or 32 wide and
+    /// more) run there instead of through phase planes; switch it off to compare.</summary>
+    public static bool UseDirect { get; set; } = true;
+
     [ThreadStatic] private static float[]? _ph;
     [ThreadStatic] private static float[]? _q;
 
@@ -144,6 +148,11 @@ public static class DepthwiseConv
     public static void Forward(int images, int channels, ReadOnlySpan<float> w, ReadOnlySpan<float> x, in ConvGeometry g,
         ReadOnlySpan<float> bias, Span<float> y)
     {
+        if (UseDirect && DepthwiseDirect.Applies(g))
+        {
+            DepthwiseDirect.Forward(images, channels, w, x, g, bias, y);
+            return;
+        }
         var p = Phases.Of(g, images);
         int kk = g.KH * g.KW, ohw = g.OH * g.OW;
         var ph = Scratch.Get(ref _ph, p.Count * p.Block);
@@ -190,6 +199,11 @@ public static class DepthwiseConv
     public static void InputGrad(int images, int channels, ReadOnlySpan<float> w, ReadOnlySpan<float> dy, in ConvGeometry g,
         Span<float> dx, bool accumulate)
     {
+        if (UseDirect && DepthwiseDirect.Applies(g))
+        {
+            DepthwiseDirect.InputGrad(images, channels, w, dy, g, dx, accumulate);
+            return;
+        }
         var p = Phases.Of(g, images);
         int kk = g.KH * g.KW;
         // phase r's gradient at q is Σ over r's taps of w · dyq[q − offset]: dyq gets a zero margin in front
@@ -335,6 +349,11 @@ public static class DepthwiseConv
     /// <summary>dw [C, 1, KH, KW] += the weight gradient of the depthwise conv for dy [n, C, OH, OW] and x [n, C, H, W].</summary>
     public static void WeightGrad(int images, int channels, ReadOnlySpan<float> dy, ReadOnlySpan<float> x, in ConvGeometry g, Span<float> dw)
     {
+        if (UseDirect && DepthwiseDirect.Applies(g))
+        {
+            DepthwiseDirect.WeightGrad(images, channels, dy, x, g, dw);
+            return;
+        }
         var p = Phases.Of(g, images);
         int kk = g.KH * g.KW;
         var ph = Scratch.Get(ref _ph, p.Count * p.Block);

@@ -41,7 +41,8 @@ public class DepthwiseConvTests
             var actual = Rand(rng, ylen);   // different garbage: every output must be written
             var b = withBias ? bias : [];
             DepthwiseConv.ForwardReference(n, c, wt, x, g, b, expected);
-            DepthwiseConv.Forward(n, c, wt, x, g, b, actual);
+            DepthwiseConv.UseDirect = false; // the phase planes (DepthwiseDirectTests cover the direct kernels)
+            try { DepthwiseConv.Forward(n, c, wt, x, g, b, actual); } finally { DepthwiseConv.UseDirect = true; }
             AssertClose(expected, actual, kh * kw);
         }
     }
@@ -59,7 +60,8 @@ public class DepthwiseConvTests
             var expected = (float[])start.Clone();
             var actual = acc ? (float[])start.Clone() : Rand(rng, start.Length);   // written, not added, when !acc
             DepthwiseConv.InputGradReference(n, c, wt, dy, g, expected, acc);
-            DepthwiseConv.InputGrad(n, c, wt, dy, g, actual, acc);
+            DepthwiseConv.UseDirect = false; // the phase planes (DepthwiseDirectTests cover the direct kernels)
+            try { DepthwiseConv.InputGrad(n, c, wt, dy, g, actual, acc); } finally { DepthwiseConv.UseDirect = true; }
             AssertClose(expected, actual, kh * kw);
         }
     }
@@ -75,7 +77,8 @@ public class DepthwiseConvTests
         var expected = (float[])start.Clone();
         var actual = (float[])start.Clone();
         DepthwiseConv.WeightGradReference(n, c, dy, x, g, expected);
-        DepthwiseConv.WeightGrad(n, c, dy, x, g, actual);
+        DepthwiseConv.UseDirect = false; // the phase planes (DepthwiseDirectTests cover the direct kernels)
+            try { DepthwiseConv.WeightGrad(n, c, dy, x, g, actual); } finally { DepthwiseConv.UseDirect = true; }
         AssertClose(expected, actual, n * g.OH * g.OW);
     }
 
