@@ -19,6 +19,7 @@ namespace Sprout.Training;
 internal sealed class GradientReducer
 {
     private float[] _buffer = [];
+    private float[] _statistics = [];
     private BatchNorm[] _norms = [];
 
     /// <summary>The rows [start, start+count) of a global batch of <paramref name="rows"/> that rank <paramref name="rank"/> of <paramref name="size"/> takes.</summary>
@@ -39,6 +40,36 @@ internal sealed class GradientReducer
     public void Synchronise(IBatchStatisticsSync? sync)
     {
         foreach (var bn in _norms) bn.Sync = sync;
+    }
+
+    /// <summary>
+    /// Copies every BatchNorm's running statistics aside (before a step's forward pass, which updates them), for
+    /// <see cref="RestoreStatistics"/>. One buffer, reused while the model keeps its size.
+    /// </summary>
+    public void SaveStatistics()
+    {
+        int n = 0;
+        foreach (var bn in _norms) n += bn.RunningMean.Length + bn.RunningVar.Length;
+        if (_statistics.Length != n) _statistics = new float[n];
+        int at = 0;
+        foreach (var bn in _norms)
+            foreach (var t in (ReadOnlySpan<Tensor>)[bn.RunningMean, bn.RunningVar])
+            {
+                t.Span.CopyTo(_statistics.AsSpan(at));
+                at += t.Length;
+            }
+    }
+
+    /// <summary>Puts back the running statistics of the last <see cref="SaveStatistics"/> (a step abandoned after its forward pass).</summary>
+    public void RestoreStatistics()
+    {
+        int at = 0;
+        foreach (var bn in _norms)
+            foreach (var t in (ReadOnlySpan<Tensor>)[bn.RunningMean, bn.RunningVar])
+            {
+                _statistics.AsSpan(at, t.Length).CopyTo(t.Span);
+                at += t.Length;
+            }
     }
 
     /// <summary>

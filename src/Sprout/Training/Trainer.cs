@@ -459,6 +459,7 @@ public sealed class Trainer
         if (_normSync?.Communicator != comm) _normSync = new BatchStatisticsSync(comm);
         _normSync.Weight = weight;
         _reducer!.Synchronise(_normSync);
+        if (_reducer.HasNorms) _reducer.SaveStatistics();
         try
         {
             if (b is not null)
@@ -473,6 +474,8 @@ public sealed class Trainer
             loss = (float)(stats[0] / rows);
             if (stats[2] > 0)
             {
+                // stopped before this batch, as one process stops: the forward pass's running-statistics update undone
+                if (_reducer.HasNorms) _reducer.RestoreStatistics();
                 Stop.Request();
                 return false;
             }

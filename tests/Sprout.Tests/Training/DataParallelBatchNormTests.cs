@@ -111,6 +111,47 @@ public class DataParallelBatchNormTests
         Assert.True(rel <= 1e-6, $"relative difference {rel:G3}");
     }
 
+    // requests a stop at the end of one step and keeps the running statistics it saw then
+    private sealed class StopAfter(int step, bool request) : ITrainingCallback
+    {
+        public float[][]? Seen;
+
+        public void OnStepEnd(Trainer trainer, in StepEnd end)
+        {
+            if (end.Batch != step) return;
+            Seen = Statistics(trainer.Model);
+            if (request) trainer.RequestStop();
+        }
+    }
+
+    private static float[][] Statistics(Module m) =>
+        m.NamedModules().Select(x => x.Module).OfType<BatchNorm>().SelectMany(b => new[] { b.RunningMean.ToArray(), b.RunningVar.ToArray() }).ToArray();
+
+    [Fact]
+    public void AStopOnOneRankLeavesTheRunningStatisticsOfTheLastStep()
+    {
+        // rank 1 asks to stop after batch 1: both ranks run batch 2's forward pass (its statistics) before they agree to
+        // stop, then stand where one process stops — after batch 1, batch 2 untouched, running statistics included
+        var world = new ThreadWorld(2);
+        var results = new (int NextBatch, float[][] Seen, float[][] After)[2];
+        var threads = Enumerable.Range(0, 2).Select(r => new Thread(() =>
+        {
+            var model = BnMlp.Build(new Rng(3));
+            var stop = new StopAfter(1, request: r == 1);
+            var trainer = new Trainer(model, new Adam(model.Parameters(), 0.01)) { Communicator = world.Rank(r) }.Add(stop);
+            trainer.TrainEpoch(Spirals(300), InMemoryDataset.Identity(300), 64);
+            results[r] = (trainer.NextBatch, stop.Seen!, Statistics(model));
+        })).ToArray();
+        foreach (var t in threads) t.Start();
+        foreach (var t in threads) Assert.True(t.Join(TimeSpan.FromMinutes(1)), "a rank did not finish");
+        foreach (var (next, seen, after) in results)
+        {
+            Assert.Equal(2, next);
+            Assert.Equal(seen.Length, after.Length);
+            for (int i = 0; i < seen.Length; i++) Assert.Equal(seen[i], after[i]);
+        }
+    }
+
     [Theory]
     [InlineData(65, 64, "the epoch's last batch has 1 row(s) for 2 processes")]
     [InlineData(10, 1, "batches of 1 row(s) for 2 processes")]
