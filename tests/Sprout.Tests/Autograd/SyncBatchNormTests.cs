@@ -95,7 +95,7 @@ public class SyncBatchNormTests
         { [2, 3], 1, NormActivation.None },             // one row per rank: two values per channel only in all
         { [6, 3, 4, 4], 2, NormActivation.Relu },       // BatchNorm2d + ReLU, 2 + 4
         { [4, 5, 3, 3], 2, NormActivation.Swish },      // BatchNorm2d + Swish, even split
-        { [64, 8, 8, 8], 32, NormActivation.Relu },
+        { [64, 8, 8, 8], 32, NormActivation.Relu },    // a CIFAR-sized split 32 + 32 (measured: the same bits)
     };
 
     [Theory, MemberData(nameof(Cases))]
