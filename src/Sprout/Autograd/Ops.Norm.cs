@@ -13,9 +13,21 @@ public static partial class Ops
     /// γ and β may be null (no affine part). With <paramref name="activation"/> the ReLU or Swish that follows is fused
     /// in: the output is act(BN(x)) and the activation's derivative is recomputed from x in backward, saving a pass and
     /// a tensor each way.
+    /// <para>
+    /// With <paramref name="sync"/> (training only) x is this process's part of a batch split over several processes,
+    /// and the statistics are the whole batch's: each process's per-channel (count, mean, M2) are merged in rank order
+    /// (Chan et al.), so every process normalises with, and updates its running statistics from, the same global mean
+    /// and variance. Backward adds the processes' Σd and Σd·x, each weighted by its
+    /// <see cref="IBatchStatisticsSync.Weight"/> (the global loss's upstream gradient is Weight × this process's), and
+    /// returns dx of the global loss divided by the weight, i.e. in this process's own loss scale like every other
+    /// gradient; γ and β get this process's own sums (the data-parallel gradient reduction weights and adds them). Each
+    /// call is one collective forward and one backward (when x needs a gradient), on every process alike. Null: this
+    /// batch alone.
+    /// </para>
     /// </summary>
     public static Tensor BatchNorm(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
-        bool training, float momentum = 0.1f, float eps = 1e-5f, NormActivation activation = NormActivation.None)
+        bool training, float momentum = 0.1f, float eps = 1e-5f, NormActivation activation = NormActivation.None,
+        IBatchStatisticsSync? sync = null)
     {
         if (x.Rank != 2 && x.Rank != 4) throw new ArgumentException($"BatchNorm needs [N,C] or [N,C,H,W], got {Tensor.FormatShape(x.Shape)}");
         int n = x.Dim(0), c = x.Dim(1), hw = x.Rank == 4 ? x.Dim(2) * x.Dim(3) : 1;
@@ -25,7 +37,15 @@ public static partial class Ops
         if (!training && (runningMean is null || runningVar is null))
             throw new InvalidOperationException("BatchNorm in evaluation mode needs running statistics");
         long m = (long)n * hw;
-        if (training && m < 2) throw new ArgumentException("BatchNorm in training mode needs more than one value per channel");
+        if (!training) sync = null;
+        double weight = 1;
+        if (sync is not null)
+        {
+            weight = sync.Weight;
+            if (!(weight > 0) || !double.IsFinite(weight) || sync.Size < 1 || (uint)sync.Rank >= (uint)sync.Size)
+                throw new ArgumentException($"BatchNorm: bad synchronisation (rank {sync.Rank} of {sync.Size}, weight {weight})");
+        }
+        else if (training && m < 2) throw new ArgumentException("BatchNorm in training mode needs more than one value per channel");
         var y = NewOut(x.ShapeArray());
         var mean = new float[c];
         var invStd = new float[c];
@@ -69,6 +89,13 @@ public static partial class Ops
                     var (p0, p1) = Range(n, part, parts);
                     MergeMoments(ref md, ref m2, (double)p0 * hw, pMean[part * c + ch], pM2[part * c + ch], (double)(p1 - p0) * hw);
                 }
+                pMean[ch] = md;
+                pM2[ch] = m2;
+            }
+            if (sync is not null) m = MergeOverProcesses(sync, m, pMean, pM2, c);
+            for (int ch = 0; ch < c; ch++)
+            {
+                double md = pMean[ch], m2 = pM2[ch];
                 double var = m2 / m;
                 mean[ch] = (float)md;
                 invStd[ch] = (float)(1.0 / Math.Sqrt(var + eps));
@@ -146,11 +173,31 @@ public static partial class Ops
                     sumDy += sums[(part * c + ch) * 2];
                     sumDyX += sums[(part * c + ch) * 2 + 1];
                 }
+                sums[2 * ch] = sumDy;
+                sums[2 * ch + 1] = sumDyX;
+            }
+            // synchronised: the whole batch's Σd and Σd·x for dx (γ and β keep this process's own sums, read first)
+            double[]? global = null;
+            if (sync is not null && gx is not null)
+            {
+                global = new double[2 * c];
+                for (int j = 0; j < global.Length; j++) global[j] = weight * sums[j];
+                sync.AllReduceSum(global);
+                for (int j = 0; j < global.Length; j++) global[j] /= weight;
+            }
+            for (int ch = 0; ch < c; ch++)
+            {
+                double sumDy = sums[2 * ch], sumDyX = sums[2 * ch + 1];
                 float mu = mean[ch], istd = invStd[ch];
                 // Σdy·x̂ = istd·(Σdy·x − μ·Σdy)
                 double sumDyXhat = istd * (sumDyX - mu * sumDy);
                 if (gg is not null) gg.Span[ch] = ggFresh ? (float)sumDyXhat : gg.Span[ch] + (float)sumDyXhat;
                 if (gbeta is not null) gbeta.Span[ch] = gbFresh ? (float)sumDy : gbeta.Span[ch] + (float)sumDy;
+                if (global is not null)
+                {
+                    sumDy = global[2 * ch];
+                    sumDyXhat = istd * (global[2 * ch + 1] - mu * sumDy);
+                }
                 // training: dx = γ·istd·(dy − mean(dy) − x̂·mean(dy·x̂)) = a·dy + b·x + k0
                 // evaluation: dx = γ·istd·dy
                 float gam = gamma is null ? 1f : gamma.Span[ch];
@@ -181,6 +228,40 @@ public static partial class Ops
             });
         });
         return y;
+    }
+
+    // Merges every process's per-channel (count, mean, M2) — this one's in `mean` and `m2` over `count` values per
+    // channel — in rank order (Chan et al.), the same on every process; `mean` and `m2` become the global ones. Each
+    // process fills its own slot of one buffer and zeros elsewhere, so the sum over processes delivers every slot exactly.
+    // Returns the global count per channel; fewer than two values in all is refused on every process alike.
+    private static long MergeOverProcesses(IBatchStatisticsSync sync, long count, double[] mean, double[] m2, int c)
+    {
+        int slot = 2 * c + 1, size = sync.Size;
+        var all = new double[size * slot];
+        var mine = all.AsSpan(sync.Rank * slot, slot);
+        mine[0] = count;
+        mean.AsSpan(0, c).CopyTo(mine.Slice(1, c));
+        m2.AsSpan(0, c).CopyTo(mine.Slice(1 + c, c));
+        sync.AllReduceSum(all);
+        double total = 0;
+        for (int r = 0; r < size; r++) total += all[r * slot];
+        if (total < 2) throw new ArgumentException("BatchNorm in training mode needs more than one value per channel");
+        for (int ch = 0; ch < c; ch++)
+        {
+            double md = 0, s2 = 0, seen = 0;
+            for (int r = 0; r < size; r++)
+            {
+                double n = all[r * slot];
+                if (n == 0) continue;
+                double rm = all[r * slot + 1 + ch], r2 = all[r * slot + 1 + c + ch];
+                if (seen == 0) (md, s2) = (rm, r2);
+                else MergeMoments(ref md, ref s2, seen, rm, r2, n);
+                seen += n;
+            }
+            mean[ch] = md;
+            m2[ch] = s2;
+        }
+        return (long)total;
     }
 
     // One part per thread for work split by whole channels (or planes) when there are enough values for a hand-off.

@@ -67,6 +67,14 @@ public sealed class BatchNorm : Module
     /// <summary>Channels now (follows growth).</summary>
     public int Channels => RunningMean.Dim(0);
 
+    /// <summary>
+    /// When set, training-mode passes normalise with the statistics of the whole batch split over the processes of
+    /// <see cref="IBatchStatisticsSync"/> (synchronised BatchNorm; see <see cref="Ops.BatchNorm"/>): every process
+    /// must then run the same forward and backward passes. The data-parallel trainer sets it for the span of each
+    /// training step and clears it after. Null (the default): each pass's own batch. Not saved, not part of the config.
+    /// </summary>
+    public IBatchStatisticsSync? Sync { get; set; }
+
     /// <summary>Builds the layer.</summary>
     public BatchNorm(BatchNormConfig config)
     {
@@ -93,7 +101,7 @@ public sealed class BatchNorm : Module
 
     /// <summary>Normalises x; with <paramref name="activation"/> a following ReLU or Swish is fused in (one pass, one tensor).</summary>
     public Tensor Forward(Tensor x, NormActivation activation) =>
-        Ops.BatchNorm(x, Gamma, Beta, RunningMean, RunningVar, IsTraining, Config.Momentum, Config.Eps, activation);
+        Ops.BatchNorm(x, Gamma, Beta, RunningMean, RunningVar, IsTraining, Config.Momentum, Config.Eps, activation, Sync);
 
     /// <summary>The fused form of <paramref name="next"/> when it is an activation a BatchNorm can run in its own passes
     /// (ReLU, Swish), else null.</summary>

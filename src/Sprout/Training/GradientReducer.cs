@@ -1,20 +1,25 @@
+using Sprout.Autograd;
 using Sprout.Nn;
 
 namespace Sprout.Training;
 
 /// <summary>
 /// Data-parallel bookkeeping of a <see cref="Trainer"/> with a <see cref="Trainer.Communicator"/>: which rows of a
-/// global batch are this rank's, and the one reduction per step that makes every rank's update the global batch's.
+/// global batch are this rank's, the model's BatchNorm layers (synchronised for the span of each training step, see
+/// <see cref="Synchronise"/>), and the one reduction per step that makes every rank's update the global batch's.
 /// Each rank's gradient (the mean over its rows) is weighted by its share of the global batch (rows/global rows, 0.5
 /// exactly for an even split over two ranks), then all ranks' are summed in rank order
 /// (<see cref="ICommunicator.AllReduceSum(Span{float})"/>): the gradient of the mean loss over the global batch, the
-/// same bits on every rank, so every rank's model stays identical. BatchNorm layers normalise with their own rank's
-/// batch statistics; their running statistics are averaged over the ranks the same way at every step (weighted by
-/// share), so they stay identical too. One buffer, reused while the model keeps its size: no allocation per step.
+/// same bits on every rank, so every rank's model stays identical. BatchNorm layers normalise with the global batch's
+/// statistics (their partial statistics, and in backward their weighted Σd and Σd·x, are summed over the ranks inside
+/// <see cref="Autograd.Ops.BatchNorm"/>), so their running statistics come out the same on every rank and are not
+/// reduced here; γ and β gradients are the ranks' own and are weighted and summed like every other gradient.
+/// One buffer, reused while the model keeps its size: no allocation per step.
 /// </summary>
 internal sealed class GradientReducer
 {
     private float[] _buffer = [];
+    private float[] _statistics = [];
     private BatchNorm[] _norms = [];
 
     /// <summary>The rows [start, start+count) of a global batch of <paramref name="rows"/> that rank <paramref name="rank"/> of <paramref name="size"/> takes.</summary>
@@ -28,15 +33,53 @@ internal sealed class GradientReducer
     public void Refresh(Module model) =>
         _norms = model.NamedModules().Select(m => m.Module).OfType<BatchNorm>().ToArray();
 
+    /// <summary>Whether the model (when last <see cref="Refresh">refreshed</see>) has BatchNorm layers.</summary>
+    public bool HasNorms => _norms.Length > 0;
+
+    /// <summary>Sets <see cref="BatchNorm.Sync"/> of every BatchNorm layer found (null: each rank's own batch again).</summary>
+    public void Synchronise(IBatchStatisticsSync? sync)
+    {
+        foreach (var bn in _norms) bn.Sync = sync;
+    }
+
+    /// <summary>
+    /// Copies every BatchNorm's running statistics aside (before a step's forward pass, which updates them), for
+    /// <see cref="RestoreStatistics"/>. One buffer, reused while the model keeps its size.
+    /// </summary>
+    public void SaveStatistics()
+    {
+        int n = 0;
+        foreach (var bn in _norms) n += bn.RunningMean.Length + bn.RunningVar.Length;
+        if (_statistics.Length != n) _statistics = new float[n];
+        int at = 0;
+        foreach (var bn in _norms)
+            foreach (var t in (ReadOnlySpan<Tensor>)[bn.RunningMean, bn.RunningVar])
+            {
+                t.Span.CopyTo(_statistics.AsSpan(at));
+                at += t.Length;
+            }
+    }
+
+    /// <summary>Puts back the running statistics of the last <see cref="SaveStatistics"/> (a step abandoned after its forward pass).</summary>
+    public void RestoreStatistics()
+    {
+        int at = 0;
+        foreach (var bn in _norms)
+            foreach (var t in (ReadOnlySpan<Tensor>)[bn.RunningMean, bn.RunningVar])
+            {
+                _statistics.AsSpan(at, t.Length).CopyTo(t.Span);
+                at += t.Length;
+            }
+    }
+
     /// <summary>
     /// Replaces every parameter's gradient by the weighted sum over the ranks (a parameter without a gradient on every
-    /// rank keeps none), and every BatchNorm's running statistics by their weighted sum.
+    /// rank keeps none).
     /// </summary>
     public void Reduce(ICommunicator communicator, IReadOnlyList<Tensor> parameters, float weight)
     {
         int n = parameters.Count;
         for (int i = 0; i < parameters.Count; i++) n += parameters[i].Length;
-        foreach (var bn in _norms) n += bn.RunningMean.Length + bn.RunningVar.Length;
         if (_buffer.Length != n) _buffer = new float[n];
         var buf = _buffer.AsSpan();
         int at = 0;
@@ -57,7 +100,6 @@ internal sealed class GradientReducer
             }
             at += p.Length + 1;
         }
-        foreach (var bn in _norms) at = Pack(bn.RunningVar, Pack(bn.RunningMean, at, buf, weight), buf, weight);
         communicator.AllReduceSum(buf);
         at = 0;
         for (int i = 0; i < parameters.Count; i++)
@@ -66,23 +108,5 @@ internal sealed class GradientReducer
             if (buf[at + p.Length] > 0) buf.Slice(at, p.Length).CopyTo(p.GradBuffer(out _).Span);
             at += p.Length + 1;
         }
-        foreach (var bn in _norms)
-        {
-            at = Unpack(bn.RunningMean, at, buf);
-            at = Unpack(bn.RunningVar, at, buf);
-        }
-    }
-
-    private static int Pack(Tensor t, int at, Span<float> buf, float weight)
-    {
-        var src = t.Span;
-        for (int j = 0; j < src.Length; j++) buf[at + j] = src[j] * weight;
-        return at + src.Length;
-    }
-
-    private static int Unpack(Tensor t, int at, Span<float> buf)
-    {
-        buf.Slice(at, t.Length).CopyTo(t.Span);
-        return at + t.Length;
     }
 }

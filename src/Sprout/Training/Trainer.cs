@@ -33,6 +33,7 @@ public sealed class Trainer
     private FreezeScope? _freeze;
     private int _batch = -1;
     private GradientReducer? _reducer;
+    private BatchStatisticsSync? _normSync;
 
     /// <summary>
     /// A trainer of <paramref name="model"/> updated by <paramref name="optimizer"/> (null: evaluation and gradient
@@ -119,7 +120,10 @@ public sealed class Trainer
     /// process), each rank's gradient weighted by its share is summed over the ranks in rank order before the update
     /// (see <see cref="ICommunicator.AllReduceSum(Span{float})"/>), and every rank takes the same update: the models stay
     /// identical, and equal one process's training with the same global batch up to the order of the gradient sums.
-    /// BatchNorm normalises with each rank's own batch statistics (its running statistics are averaged over the ranks).
+    /// BatchNorm normalises with the global batch's statistics during a training step (synchronised: its statistics are
+    /// summed over the ranks, see <see cref="BatchNorm.Sync"/>), so its running statistics stay the same on every rank;
+    /// every batch must then give each rank at least one row (checked at the epoch's start). Anything else run in
+    /// training mode outside <see cref="TrainEpoch"/> (growth measurements, probes) uses each process's own batch.
     /// A stop request on any rank stops every rank at the same batch; a non-finite loss on any rank stops every rank.
     /// <see cref="Evaluate"/> splits its batches over the ranks and adds their results in batch order (the same result as
     /// one process). <see cref="Step"/> and <see cref="Backward"/> stay local.
@@ -264,7 +268,11 @@ public sealed class Trainer
             Running = new EpochStats(lossSum, correct, seen, acc);
             foreach (var c in callbacks) c.OnEpochStart(this);
             var comm = Communicator.IsParallel() ? Communicator : null;
-            if (comm is not null) (_reducer ??= new GradientReducer()).Refresh(Model);
+            if (comm is not null)
+            {
+                (_reducer ??= new GradientReducer()).Refresh(Model);
+                if (_reducer.HasNorms) RequireRowsPerRank(comm, order.Length, batchSize, startBatch, batches);
+            }
             for (int k = startBatch; k < batches; k++)
             {
                 if (comm is null && Stop.IsRequested) return Running;
@@ -445,28 +453,57 @@ public sealed class Trainer
         Tensor? objective = null;
         Span<double> stats = stackalloc double[3];
         stats.Clear();
-        if (b is not null)
+        float weight = (float)((double)count / rows);
+        // BatchNorm layers normalise with the global batch's statistics for this step's forward and backward only (a
+        // collective per layer each way; every rank has rows here, see RequireRowsPerRank), then their own batch again
+        if (_normSync?.Communicator != comm) _normSync = new BatchStatisticsSync(comm);
+        _normSync.Weight = weight;
+        _reducer!.Synchronise(_normSync);
+        if (_reducer.HasNorms) _reducer.SaveStatistics();
+        try
         {
-            var output = Model.Forward(b.X);
-            objective = Loss.Compute(output, b);
-            stats[0] = (double)objective.Item() * count;
-            if (Loss.HasAccuracy) stats[1] = Loss.CountCorrect(output, b);
+            if (b is not null)
+            {
+                var output = Model.Forward(b.X);
+                objective = Loss.Compute(output, b);
+                stats[0] = (double)objective.Item() * count;
+                if (Loss.HasAccuracy) stats[1] = Loss.CountCorrect(output, b);
+            }
+            stats[2] = Stop.IsRequested ? 1 : 0;
+            comm.AllReduceSum(stats);
+            loss = (float)(stats[0] / rows);
+            if (stats[2] > 0)
+            {
+                // stopped before this batch, as one process stops: the forward pass's running-statistics update undone
+                if (_reducer.HasNorms) _reducer.RestoreStatistics();
+                Stop.Request();
+                return false;
+            }
+            if (!double.IsFinite(stats[0])) throw Diverged(float.IsFinite(loss) ? float.NaN : loss);
+            objective?.Backward();
         }
-        stats[2] = Stop.IsRequested ? 1 : 0;
-        comm.AllReduceSum(stats);
-        loss = (float)(stats[0] / rows);
-        if (stats[2] > 0)
+        finally
         {
-            Stop.Request();
-            return false;
+            _reducer.Synchronise(null);
         }
-        if (!double.IsFinite(stats[0])) throw Diverged(float.IsFinite(loss) ? float.NaN : loss);
-        objective?.Backward();
-        _reducer!.Reduce(comm, ClipParameters(), (float)((double)count / rows));
+        _reducer.Reduce(comm, ClipParameters(), weight);
         Update();
         lossSum += stats[0];
         correct += (long)stats[1];
         return true;
+    }
+
+    // Synchronised BatchNorm needs every rank in every step's collectives, and a rank without rows has no forward pass:
+    // a batch with fewer rows than ranks is refused before the epoch's first step, the same on every rank (the one
+    // short batch can only be the last)
+    private static void RequireRowsPerRank(ICommunicator comm, int samples, int batchSize, int startBatch, int batches)
+    {
+        if (startBatch >= batches) return;
+        int last = batches - 1, rows = Math.Min(batchSize, samples - last * batchSize);
+        if (rows >= comm.Size) return;
+        throw new NotSupportedException($"data-parallel training of a network with BatchNorm needs at least one row per process in every batch: " +
+                                        (batchSize < comm.Size ? $"batches of {batchSize} row(s)" : $"the epoch's last batch has {rows} row(s)") +
+                                        $" for {comm.Size} processes (change the batch size or the number of training samples, or use fewer processes)");
     }
 
     // zero grad → forward → loss → divergence check → backward → (clip, update); inside the caller's scope

@@ -150,6 +150,71 @@ public class ClusterTests
         Directory.Delete(dir, true);
     }
 
+    // a training config of the given network (no growth) with batch 64
+    private static string NetworkConfig(string dir, string name, SequentialConfig model, int[] inputShape, int epochs)
+    {
+        var cfg = new GrowthRunConfig([], GrowthSchedule.FromTotals(), InitialTraining: new StageTraining(epochs), BatchSize: 64,
+            Model: model, InputShape: inputShape);
+        string path = Path.Combine(dir, name + ".json");
+        File.WriteAllText(path, cfg.ToJson());
+        return path;
+    }
+
+    // 1 process × batch 64 against 2 ranks × 32 of the same command: the relative weight difference of the last checkpoints
+    private static double OneAgainstTwo(string dir, string cfg, params string[] data)
+    {
+        string one = Path.Combine(dir, "one"), two = Path.Combine(dir, "two");
+        string[] Args(string outDir) => ["train", .. data, "--config", cfg, "--threads", "1", "--out", outDir, "--no-progress"];
+        var single = CliHarness.Run(Args(one));
+        Assert.True(single.Code == 0, single.Err);
+        var mpi = Launch(2, [.. Args(two), "--data-parallel"]);
+        Assert.True(mpi.Code == 0, mpi.Out + mpi.Err);
+        Assert.Contains("× 2 data-parallel processes", mpi.Out);
+        return RelativeDifference(Last(two), Last(one));
+    }
+
+    [Fact]
+    public void TwoRanksOfBatch32EqualOneProcessOfBatch64WithBatchNormMlp()
+    {
+        // synchronised BatchNorm: each rank normalises its 32 rows with the 64 rows' statistics. No bias before a
+        // BatchNorm (as in the CIFAR backbone): its true gradient is 0, and Adam would steer it by rounding noise alone
+        // (with biases: 3·10⁻³ apart after these 58 steps, all of it in those biases)
+        RequireMpi();
+        string dir = Temp("dpbnmlp");
+        var model = new SequentialConfig([
+            new LinearConfig(2, 16, Bias: false), new BatchNormConfig(16), ActivationConfig.Relu,
+            new LinearConfig(16, 16, Bias: false), new BatchNormConfig(16), ActivationConfig.Relu, new LinearConfig(16, 2)]);
+        string cfg = NetworkConfig(dir, "bn-mlp", model, [2], epochs: 2);
+        // 2 epochs of 29 steps (1800 training rows: 28 batches of 64 and one of 8)
+        double diff = OneAgainstTwo(dir, cfg, "--dataset", "spirals", "--train-samples", "2000");
+        TestContext.Current.SendDiagnosticMessage($"BatchNorm MLP, 2 ranks × 32 vs 1 × 64: relative weight difference {diff:G3}");
+        Assert.True(diff <= 1e-6, $"relative weight difference {diff:G3}");
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
+    public void TwoRanksOfBatch32EqualOneProcessOfBatch64WithBatchNormConvNet()
+    {
+        // two 3×3 conv + BN + ReLU blocks on 8×8 maps (the generated 32×32 CIFAR images average-pooled by 4)
+        RequireMpi();
+        string dir = Temp("dpbnconv");
+        // random pixels: the fixture's one shifted pattern leaves channels with almost no variance after pooling, where
+        // Adam amplifies any rounding difference exponentially (measured: 6·10⁻⁷ after 9 steps, 9·10⁻⁵ after 18; random
+        // images 1.7·10⁻⁸ and 2.7·10⁻⁸)
+        using var data = Sprout.Tests.Data.Fixtures.RandomCifar10Folder(perBatch: 40, test: 20);
+        var model = new SequentialConfig([
+            new PoolConfig(PoolKind.Average, 4),
+            new Conv2dConfig(3, 8, 3, 1, 1, Bias: false), new BatchNormConfig(8), ActivationConfig.Relu,
+            new Conv2dConfig(8, 8, 3, 1, 1, Bias: false), new BatchNormConfig(8), ActivationConfig.Relu,
+            new PoolConfig(PoolKind.AdaptiveAverage), new FlattenConfig(), new LinearConfig(8, 10)]);
+        string cfg = NetworkConfig(dir, "bn-conv", model, [3, 32, 32], epochs: 3);
+        // 3 epochs of 3 steps (180 training images: batches of 64, 64 and 52)
+        double diff = OneAgainstTwo(dir, cfg, "--dataset", "cifar10", "--data-dir", data.Path);
+        TestContext.Current.SendDiagnosticMessage($"BatchNorm conv net, 2 ranks × 32 vs 1 × 64: relative weight difference {diff:G3}");
+        Assert.True(diff <= 1e-6, $"relative weight difference {diff:G3}");
+        Directory.Delete(dir, true);
+    }
+
     [Fact]
     public void ThreeRanksOfAnUnevenSplitEqualOneProcess()
     {

@@ -67,6 +67,26 @@ internal static class Fixtures
         return data;
     }
 
+    /// <summary>
+    /// A data folder holding a CIFAR-10 of the real binary format with pseudo-random pixels and labels: five training
+    /// batches of <paramref name="perBatch"/> images and a test batch of <paramref name="test"/>.
+    /// </summary>
+    public static TempDir RandomCifar10Folder(int perBatch = 20, int test = 20, ulong seed = 5)
+    {
+        var data = new TempDir();
+        string folder = System.IO.Path.Combine(data.Path, "cifar10");
+        Directory.CreateDirectory(folder);
+        var rng = new Rng(seed);
+        const int record = 1 + CifarReader.ImageBytes;
+        foreach (var (name, count) in Enumerable.Range(1, 5).Select(b => ($"data_batch_{b}.bin", perBatch)).Append(("test_batch.bin", test)))
+        {
+            var bytes = new byte[count * record];
+            for (int i = 0; i < bytes.Length; i++) bytes[i] = (byte)(i % record == 0 ? rng.NextInt(10) : rng.NextInt(256));
+            System.IO.File.WriteAllBytes(System.IO.Path.Combine(folder, name), bytes);
+        }
+        return data;
+    }
+
     /// <summary>A data set with given labels and pseudo-random pixels.</summary>
     public static Dataset Synthetic(int count, int classes, int channels = 1, int side = 4, ulong seed = 7)
     {
