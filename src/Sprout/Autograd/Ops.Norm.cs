@@ -144,6 +144,8 @@ public static partial class Ops
             if (gamma is not null && gamma.RequiresGrad) gg = gamma.GradBuffer(out ggFresh);
             if (beta is not null && beta.RequiresGrad) gbeta = beta.GradBuffer(out gbFresh);
             var gyT = y.Grad!;
+            var profile = Graph.Profile;
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
             // Σd and Σd·x per channel (d = dy times the fused activation's derivative): per part, then merged in part order
             var sums = new double[parts * c * 2];
             if (training || gg is not null || gbeta is not null)
@@ -162,6 +164,7 @@ public static partial class Ops
                             acc[2 * ch + 1] += sdx;
                         }
                 });
+            profile?.Add($"  BatchNorm sums {c}ch @{hw}", System.Diagnostics.Stopwatch.GetTimestamp() - t0);
             var ka = new float[c];
             var kb = new float[c];
             var kc = new float[c];
@@ -212,6 +215,7 @@ public static partial class Ops
                 (ka[ch], kb[ch], kc[ch]) = (a, b, k0);
             }
             if (gx is null) return;
+            t0 = System.Diagnostics.Stopwatch.GetTimestamp();
             Workers.Run(parts, part =>
             {
                 var (i0, i1) = Range(n, part, parts);
@@ -226,6 +230,7 @@ public static partial class Ops
                         NormKernels.GradApply(gy.Slice(o, hw), xs2.Slice(o, hw), activation, scales[ch], shifts[ch], ka[ch], kb[ch], kc[ch], d.Slice(o, hw), !gxFresh);
                     }
             });
+            profile?.Add($"  BatchNorm dx {c}ch @{hw}", System.Diagnostics.Stopwatch.GetTimestamp() - t0);
         });
         return y;
     }

@@ -20,6 +20,7 @@ public static class FastExp
         P4 = 1.6666665459e-1f, P5 = 5.0000001201e-1f;
 
     /// <summary>e^x in 16 lanes.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Exp(Vector512<float> x)
     {
         var c = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(Lo)), Vector512.Create(Hi));
@@ -38,6 +39,7 @@ public static class FastExp
     }
 
     /// <summary>e^x in 8 lanes.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Exp(Vector256<float> x)
     {
         var c = Vector256.MinNative(Vector256.MaxNative(x, Vector256.Create(Lo)), Vector256.Create(Hi));

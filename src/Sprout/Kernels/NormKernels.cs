@@ -22,6 +22,7 @@ public enum NormActivation
 /// </summary>
 public static class NormKernels
 {
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Activate(Vector512<float> z, NormActivation act) => act switch
     {
         NormActivation.Relu => Vector512.Max(z, Vector512<float>.Zero),
@@ -29,6 +30,7 @@ public static class NormKernels
         _ => z,
     };
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Activate(Vector256<float> z, NormActivation act) => act switch
     {
         NormActivation.Relu => Vector256.Max(z, Vector256<float>.Zero),
@@ -44,6 +46,7 @@ public static class NormKernels
     };
 
     // dy times the activation's derivative at z = x·scale + shift
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Gate(Vector512<float> d, Vector512<float> x, Vector512<float> s, Vector512<float> t, NormActivation act)
     {
         if (act == NormActivation.None) return d;
@@ -54,6 +57,7 @@ public static class NormKernels
         return d * sg * (one + z * (one - sg));
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Gate(Vector256<float> d, Vector256<float> x, Vector256<float> s, Vector256<float> t, NormActivation act)
     {
         if (act == NormActivation.None) return d;
