@@ -105,8 +105,9 @@ internal static class ConvNetBench
                               $"{(r.TorchMs is null ? "-" : r.TorchMs.Value.ToString("F1", CultureInfo.InvariantCulture)),9} " +
                               $"{(r.Speedup is null ? "-" : r.Speedup.Value.ToString("F2", CultureInfo.InvariantCulture) + "×"),8}");
         Console.WriteLine();
-        Console.WriteLine("MobileNetV1's depthwise 3×3 layers, batch 128: forward + input and weight gradients, the phase-plane kernel");
-        Console.WriteLine("(DepthwiseConv) against the per-channel GEMM it replaced (Ops.UseDepthwise = false)");
+        Console.WriteLine("MobileNetV1's depthwise 3×3 layers, batch 128: forward + input and weight gradients, DepthwiseConv (in place on");
+        Console.WriteLine("the planes where DepthwiseDirect applies: 32×32 and 16×16; phase planes below) against the per-channel GEMM it");
+        Console.WriteLine("replaced (Ops.UseDepthwise = false)");
         Console.WriteLine("(op = Conv2d forward + backward as in a step; fwd, dX, dW = the kernels alone on one thread)");
         Console.WriteLine($"{"layer",-20} {"threads",7} {"op ms",7} {"GFLOP/s",8} {"GEMM ms",8} {"speed-up",8} {"fwd ms",7} {"dX ms",7} {"dW ms",7}");
         foreach (var l in layers)

@@ -315,7 +315,7 @@ public static partial class Ops
         }
     }
 
-    /// <summary>Whether one-group convolutions with small output planes (fewer than 64 positions, where a GEMM per
+    /// <summary>Whether one-group convolutions with small output planes (64 positions or fewer, where a GEMM per
     /// image is too small to run well) multiply a chunk of images' columns at once; switch it off to compare.</summary>
     public static bool UseBatchedColumns { get; set; } = true;
 
