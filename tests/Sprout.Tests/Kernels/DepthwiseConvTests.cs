@@ -162,14 +162,14 @@ public class DepthwiseConvTests
         }
     }
 
-    private static float[] Rand(Rng rng, int n)
+    internal static float[] Rand(Rng rng, int n)
     {
         var a = new float[n];
         rng.FillUniform(a, -1, 1);
         return a;
     }
 
-    private static void AssertClose(float[] expected, float[] actual, int terms)
+    internal static void AssertClose(float[] expected, float[] actual, int terms)
     {
         Assert.Equal(expected.Length, actual.Length);
         float tol = 4e-7f * terms;

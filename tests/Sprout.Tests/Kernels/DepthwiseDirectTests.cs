@@ -88,18 +88,7 @@ public class DepthwiseDirectTests
         Assert.Equal(expected && System.Runtime.Intrinsics.X86.Avx512F.IsSupported, DepthwiseDirect.Applies(new ConvGeometry(1, h, w, k, k, s, s, p, p)));
     }
 
-    private static float[] Rand(Rng rng, int n)
-    {
-        var a = new float[n];
-        rng.FillUniform(a, -1, 1);
-        return a;
-    }
+    private static float[] Rand(Rng rng, int n) => DepthwiseConvTests.Rand(rng, n);
 
-    private static void AssertClose(float[] expected, float[] actual, int terms)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        float tol = 4e-7f * terms;
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= tol * (1 + Math.Abs(expected[i])), $"[{i}] expected {expected[i]}, got {actual[i]}");
-    }
+    private static void AssertClose(float[] expected, float[] actual, int terms) => DepthwiseConvTests.AssertClose(expected, actual, terms);
 }
