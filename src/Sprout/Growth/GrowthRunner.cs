@@ -146,8 +146,6 @@ public sealed class GrowthRunner
         var module = resume is null
             ? (Sequential)(c.Model ?? SequentialConfig.Mlp(c.Widths, ActivationConfig.Relu)).Build(rng.Fork("init"))
             : resume.BuildModule(ModulePrefix) as Sequential ?? throw resume.Fail("its model is not a sequential network");
-        if (Communicator.IsParallel() && module.NamedRngs().Any())
-            throw new NotSupportedException("data-parallel training does not support layers with their own random stream, such as dropout (each process would draw its own masks)");
         // a run without growth stages trains any network, locally connected layers included
         var model = new GrowableModel(module, c.LinearOnly, requireGrowable: c.Schedule.Count > 0);
         Model = model;
