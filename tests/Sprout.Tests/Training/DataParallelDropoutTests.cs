@@ -157,19 +157,21 @@ public class DataParallelDropoutTests
         Assert.Contains("does not support the random stream 1.noise", e.Message);
     }
 
-    // A growth run: MLP with dropout, grown in two stages by SWE (its adjustment phase trains the model itself, drawing
-    // from the dropout streams) with SVoD's probe training; each safe point's position and dropout streams
+    // MLP with dropout, grown in two stages by SWE (its adjustment phase trains the model itself, drawing from the
+    // dropout streams) with SVoD's probe training
+    private static readonly GrowthRunConfig GrowDropout = new([], GrowthSchedule.FromTotals(4, 4),
+        Sprout.Tests.Runs.ResumeFixtures.Swe("swe-plus"), GrowthMethods.Distributor("svod"),
+        InitialTraining: new StageTraining(2), StageTraining: new StageTraining(1), BatchSize: 50, LearningRate: 1e-2, Seed: 7,
+        DiagnosticBatch: 100,
+        Model: new SequentialConfig([
+            new LinearConfig(2, 8), ActivationConfig.Relu, new DropoutConfig(0.2f),
+            new LinearConfig(8, 8), ActivationConfig.Relu, new DropoutConfig(0.2f), new LinearConfig(8, 2)]), InputShape: [2]);
+
+    // the growth run; each safe point's position and dropout streams
     private static List<(string At, RngState[] Streams)> Grow(ICommunicator? comm)
     {
-        var cfg = new GrowthRunConfig([], GrowthSchedule.FromTotals(4, 4),
-            Sprout.Tests.Runs.ResumeFixtures.Swe("swe-plus"), GrowthMethods.Distributor("svod"),
-            InitialTraining: new StageTraining(2), StageTraining: new StageTraining(1), BatchSize: 50, LearningRate: 1e-2, Seed: 7,
-            DiagnosticBatch: 100,
-            Model: new SequentialConfig([
-                new LinearConfig(2, 8), ActivationConfig.Relu, new DropoutConfig(0.2f),
-                new LinearConfig(8, 8), ActivationConfig.Relu, new DropoutConfig(0.2f), new LinearConfig(8, 2)]), InputShape: [2]);
         var seen = new List<(string, RngState[])>();
-        var runner = new GrowthRunner(cfg) { Communicator = comm };
+        var runner = new GrowthRunner(GrowDropout) { Communicator = comm };
         runner.SafePoint = r => seen.Add(($"{r.State.Phase} {r.State.Stage} {r.State.EpochsDone}", Streams(r.Model!.Module)));
         // each rank its own copy of the data (a data set reuses one batch buffer)
         runner.Run(Sprout.Tests.Growth.GrowthFixtures.Spirals(400, 11), Sprout.Tests.Growth.GrowthFixtures.Spirals(100, 12));
@@ -192,5 +194,66 @@ public class DataParallelDropoutTests
         int grow = one.FindIndex(s => s.At == "Grow 0 0");
         Assert.Equal("Stage 0 0", one[grow + 1].At);
         Assert.NotEqual(one[grow].Streams, one[grow + 1].Streams);
+    }
+
+    // asks to stop after batch 3 of the initial training's second epoch (not the growth methods' own trainers)
+    private sealed class StopInitialAt(bool request) : ITrainingCallback
+    {
+        public void OnStepEnd(Trainer trainer, in StepEnd end)
+        {
+            if (request && trainer.Name == "initial training" && end.Epoch == 1 && end.Batch == 3) trainer.RequestStop();
+        }
+    }
+
+    private static (float[][] Weights, RngState[] Streams) Final(GrowthRunner r) =>
+        (r.Model!.Module.Parameters().Select(p => p.ToArray()).ToArray(), Streams(r.Model.Module));
+
+    [Fact]
+    public void ADataParallelRunStoppedMidEpochResumesFromRankZerosCheckpointBitForBit()
+    {
+        // rank 1 stops inside an epoch (both ranks drew the next batch's masks before they agreed to stop, and put the
+        // streams back); rank 0's checkpoint is every rank's, and the resumed ranks end where uninterrupted ones do
+        var whole = new ThreadWorld(2).Run(comm =>
+        {
+            var r = new GrowthRunner(GrowDropout) { Communicator = comm };
+            r.Run(Sprout.Tests.Growth.GrowthFixtures.Spirals(400, 11), Sprout.Tests.Growth.GrowthFixtures.Spirals(100, 12));
+            return Final(r);
+        });
+        string file = Path.Combine(Path.GetTempPath(), $"sprout-dp-dropout-{Guid.NewGuid():N}.ckpt");
+        try
+        {
+            var captured = new ThreadWorld(2).Run(comm =>
+            {
+                var r = new GrowthRunner(GrowDropout) { Communicator = comm };
+                r.Callbacks.Add(new StopInitialAt(comm.Rank == 1));
+                string? streams = null;
+                r.SafePoint = x =>
+                {
+                    if (comm.Rank == 0) x.Capture().Save(file);
+                    streams = string.Join(" | ", Streams(x.Model!.Module));
+                };
+                Assert.Throws<TrainingInterruptedException>(() =>
+                    r.Run(Sprout.Tests.Growth.GrowthFixtures.Spirals(400, 11), Sprout.Tests.Growth.GrowthFixtures.Spirals(100, 12)));
+                Assert.Equal(4, r.State.NextBatch);
+                return streams!;
+            });
+            Assert.Equal(captured[0], captured[1]);   // the streams each rank stood at when rank 0 saved
+            var resumed = new ThreadWorld(2).Run(comm =>
+            {
+                var r = new GrowthRunner(GrowDropout) { Communicator = comm };
+                r.Run(Sprout.Tests.Growth.GrowthFixtures.Spirals(400, 11), Sprout.Tests.Growth.GrowthFixtures.Spirals(100, 12), null, CheckpointFile.Load(file));
+                return Final(r);
+            });
+            for (int k = 0; k < 2; k++)
+            {
+                Assert.Equal(whole[k].Streams, resumed[k].Streams);
+                Assert.Equal(whole[k].Weights.Length, resumed[k].Weights.Length);
+                for (int i = 0; i < whole[k].Weights.Length; i++) Assert.Equal(whole[k].Weights[i], resumed[k].Weights[i]);
+            }
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 }
