@@ -250,17 +250,28 @@ public static partial class Ops
     }
 
     /// <summary>
-    /// Inverted dropout: in training, zeroes each element with probability p (drawn from <paramref name="rng"/>) and
-    /// scales survivors by 1/(1−p); otherwise the identity.
+    /// Inverted dropout: in training, zeroes each element with probability p (one <see cref="Rng.NextDouble"/> draw from
+    /// <paramref name="rng"/> per element, in order) and scales survivors by 1/(1−p); otherwise the identity (no draws).
+    /// When x is one process's rows of a batch split over processes along its first dimension,
+    /// <paramref name="rowsBefore"/> and <paramref name="rowsAfter"/> are the rows of the other processes before and
+    /// after them: the stream first skips the draws of the rows before, and after this process's own draws those of the
+    /// rows after, so the mask is the slice of the whole batch's mask that one process would draw, and every process's
+    /// stream ends where one process's would (data-parallel training). Both 0 (default): x is the whole batch.
     /// </summary>
-    public static Tensor Dropout(Tensor x, float p, Rng rng, bool training)
+    public static Tensor Dropout(Tensor x, float p, Rng rng, bool training, int rowsBefore = 0, int rowsAfter = 0)
     {
         if (!(p >= 0f && p < 1f)) throw new ArgumentException($"Dropout probability must be in [0, 1), got {p}");
+        if (rowsBefore < 0 || rowsAfter < 0) throw new ArgumentException($"Dropout rows before and after must not be negative, got {rowsBefore} and {rowsAfter}");
+        if ((rowsBefore | rowsAfter) != 0 && x.Rank == 0) throw new ArgumentException("Dropout with rows of other processes needs rows: x has no first dimension");
         if (!training || p == 0f) return x;
         var mask = NewOut(x.ShapeArray());
         var ms = mask.Span;
         float keep = 1f / (1f - p);
+        long perRow = 1;   // draws per row: the product of the dimensions after the first
+        for (int d = 1; d < x.Rank; d++) perRow *= x.Dim(d);
+        rng.Skip(rowsBefore * perRow);
         for (int i = 0; i < ms.Length; i++) ms[i] = rng.NextDouble() < p ? 0f : keep;
+        rng.Skip(rowsAfter * perRow);
         return Mul(x, mask);
     }
 }

@@ -96,8 +96,10 @@ public sealed class GrowthRunner
     /// Data-parallel run over the ranks of a job (null or one rank: this process alone). Every rank runs the same
     /// runner on the same data: each training epoch splits every global batch over the ranks (<see cref="Trainer.Communicator"/>),
     /// evaluations split their batches, and the growth steps (distributor and extender) run identically on every rank
-    /// from the identical model, data and seed, so every rank's model stays identical through growth. Stop requests are
-    /// agreed over the ranks at every check. Files are the caller's: only rank 0 should write them.
+    /// from the identical model, data and seed, so every rank's model stays identical through growth (their
+    /// training-mode passes draw the same dropout masks on every rank, so the dropout streams stay identical too, and
+    /// rank 0's checkpoint is every rank's). Stop requests are agreed over the ranks at every check. Files are the
+    /// caller's: only rank 0 should write them.
     /// </summary>
     public ICommunicator? Communicator { get; set; }
 
@@ -146,8 +148,6 @@ public sealed class GrowthRunner
         var module = resume is null
             ? (Sequential)(c.Model ?? SequentialConfig.Mlp(c.Widths, ActivationConfig.Relu)).Build(rng.Fork("init"))
             : resume.BuildModule(ModulePrefix) as Sequential ?? throw resume.Fail("its model is not a sequential network");
-        if (Communicator.IsParallel() && module.NamedRngs().Any())
-            throw new NotSupportedException("data-parallel training does not support layers with their own random stream, such as dropout (each process would draw its own masks)");
         // a run without growth stages trains any network, locally connected layers included
         var model = new GrowableModel(module, c.LinearOnly, requireGrowable: c.Schedule.Count > 0);
         Model = model;

@@ -108,7 +108,8 @@ public sealed record DropoutConfig(float P = 0.5f) : ModuleConfig
 
 /// <summary>
 /// Inverted dropout with its own seeded stream (forked from the build seed), registered as the module's RNG stream
-/// "rng" so a checkpoint saves and restores it.
+/// "rng" so a checkpoint saves and restores it. Under data-parallel training <see cref="Shard"/> places this process's
+/// rows in the global batch, so its mask is one process's and its stream moves as one process's does.
 /// </summary>
 public sealed class Dropout : Module
 {
@@ -128,8 +129,15 @@ public sealed class Dropout : Module
     /// <inheritdoc/>
     protected internal override ModuleConfig ConfigFor(Func<Tensor, int[]> shapeOf) => Config;
 
+    /// <summary>
+    /// Where the batch this layer sees sits in a batch split over processes (data-parallel training): the rows of the
+    /// other processes before and after it, whose draws the stream skips (see <see cref="Ops.Dropout"/>). Default: the
+    /// whole batch. The data-parallel trainer sets it for the span of one step's forward pass and clears it afterwards.
+    /// </summary>
+    public BatchShard Shard { get; set; }
+
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor x) => Ops.Dropout(x, Config.P, _rng, IsTraining);
+    public override Tensor Forward(Tensor x) => Ops.Dropout(x, Config.P, _rng, IsTraining, Shard.RowsBefore, Shard.RowsAfter);
 
     /// <summary>Channels pass through.</summary>
     public override GrowthRole GrowthRole => GrowthRole.PassThrough;

@@ -137,6 +137,16 @@ public sealed class Rng
         return result;
     }
 
+    /// <summary>
+    /// Advances the stream past <paramref name="count"/> draws of <see cref="NextUInt64"/> (equally of
+    /// <see cref="NextDouble"/> or <see cref="NextFloat"/>, one word each), as if they had been drawn and discarded.
+    /// </summary>
+    public void Skip(long count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        for (long i = 0; i < count; i++) NextUInt64();
+    }
+
     /// <summary>Uniform double in [0, 1) with 53 random bits.</summary>
     public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
 

@@ -1,5 +1,6 @@
 using Sprout.Autograd;
 using Sprout.Nn;
+using Sprout.Tensors;
 
 namespace Sprout.Training;
 
@@ -14,6 +15,8 @@ namespace Sprout.Training;
 /// statistics (their partial statistics, and in backward their weighted Σd and Σd·x, are summed over the ranks inside
 /// <see cref="Autograd.Ops.BatchNorm"/>), so their running statistics come out the same on every rank and are not
 /// reduced here; γ and β gradients are the ranks' own and are weighted and summed like every other gradient.
+/// Dropout layers are told where the rank's rows sit in the global batch (<see cref="Dropout.Shard"/>): each draws the
+/// global batch's mask and keeps its rows' part, so its mask and its stream are one process's on every rank.
 /// One buffer, reused while the model keeps its size: no allocation per step.
 /// </summary>
 internal sealed class GradientReducer
@@ -21,6 +24,9 @@ internal sealed class GradientReducer
     private float[] _buffer = [];
     private float[] _statistics = [];
     private BatchNorm[] _norms = [];
+    private Dropout[] _dropouts = [];
+    private Rng[] _streams = [];
+    private RngState[] _streamStates = [];
 
     /// <summary>The rows [start, start+count) of a global batch of <paramref name="rows"/> that rank <paramref name="rank"/> of <paramref name="size"/> takes.</summary>
     public static (int Start, int Count) Share(int rows, int rank, int size)
@@ -29,12 +35,49 @@ internal sealed class GradientReducer
         return (lo, hi - lo);
     }
 
-    /// <summary>Finds the model's BatchNorm layers again (call when the model may have changed: at every epoch's start).</summary>
-    public void Refresh(Module model) =>
-        _norms = model.NamedModules().Select(m => m.Module).OfType<BatchNorm>().ToArray();
+    /// <summary>
+    /// Finds the model's BatchNorm and dropout layers and its random streams again (call when the model may have changed:
+    /// at every epoch's start). Throws <see cref="NotSupportedException"/> for a random stream of another layer than
+    /// dropout: nothing would keep its draws one process's.
+    /// </summary>
+    public void Refresh(Module model)
+    {
+        var modules = model.NamedModules().Select(m => m.Module).ToArray();
+        var dropouts = modules.OfType<Dropout>().ToArray();
+        var streams = model.NamedRngs().ToArray();
+        var dropoutStreams = dropouts.SelectMany(d => d.NamedRngs()).Select(r => r.Rng).ToHashSet(ReferenceEqualityComparer.Instance);
+        if (streams.FirstOrDefault(r => !dropoutStreams.Contains(r.Rng)) is { Rng: not null } other)
+            throw new NotSupportedException($"data-parallel training does not support the random stream {other.Name} (only dropout layers draw the global batch's masks; each process would draw its own)");
+        _norms = modules.OfType<BatchNorm>().ToArray();
+        _dropouts = dropouts;
+        HasDropouts = dropouts.Any(d => d.Config.P > 0);
+        _streams = streams.Select(r => r.Rng).ToArray();
+        if (_streamStates.Length != _streams.Length) _streamStates = new RngState[_streams.Length];
+    }
 
     /// <summary>Whether the model (when last <see cref="Refresh">refreshed</see>) has BatchNorm layers.</summary>
     public bool HasNorms => _norms.Length > 0;
+
+    /// <summary>Whether the model (when last <see cref="Refresh">refreshed</see>) has dropout layers that draw (p &gt; 0).</summary>
+    public bool HasDropouts { get; private set; }
+
+    /// <summary>Sets <see cref="Dropout.Shard"/> of every dropout layer found (default: each rank's own batch again).</summary>
+    public void Place(BatchShard shard)
+    {
+        foreach (var d in _dropouts) d.Shard = shard;
+    }
+
+    /// <summary>Copies the state of every random stream aside (before a step's forward pass, which draws from them).</summary>
+    public void SaveStreams()
+    {
+        for (int i = 0; i < _streams.Length; i++) _streamStates[i] = _streams[i].GetState();
+    }
+
+    /// <summary>Puts back the random streams of the last <see cref="SaveStreams"/> (a step abandoned after its forward pass).</summary>
+    public void RestoreStreams()
+    {
+        for (int i = 0; i < _streams.Length; i++) _streams[i].SetState(_streamStates[i]);
+    }
 
     /// <summary>Sets <see cref="BatchNorm.Sync"/> of every BatchNorm layer found (null: each rank's own batch again).</summary>
     public void Synchronise(IBatchStatisticsSync? sync)

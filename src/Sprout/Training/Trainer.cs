@@ -122,8 +122,11 @@ public sealed class Trainer
     /// identical, and equal one process's training with the same global batch up to the order of the gradient sums.
     /// BatchNorm normalises with the global batch's statistics during a training step (synchronised: its statistics are
     /// summed over the ranks, see <see cref="BatchNorm.Sync"/>), so its running statistics stay the same on every rank;
-    /// every batch must then give each rank at least one row (checked at the epoch's start). Anything else run in
-    /// training mode outside <see cref="TrainEpoch"/> (growth measurements, probes) uses each process's own batch.
+    /// every batch must then give each rank at least one row (checked at the epoch's start). Dropout layers draw the
+    /// global batch's mask and keep the rank's rows of it (<see cref="Dropout.Shard"/>), so each row gets the mask it
+    /// gets in one process and every rank's dropout streams stay one process's (the same row rule applies). Anything
+    /// else run in training mode outside <see cref="TrainEpoch"/> (growth measurements, probes) uses each process's own
+    /// batch.
     /// A stop request on any rank stops every rank at the same batch; a non-finite loss on any rank stops every rank.
     /// <see cref="Evaluate"/> splits its batches over the ranks and adds their results in batch order (the same result as
     /// one process). <see cref="Step"/> and <see cref="Backward"/> stay local.
@@ -271,7 +274,8 @@ public sealed class Trainer
             if (comm is not null)
             {
                 (_reducer ??= new GradientReducer()).Refresh(Model);
-                if (_reducer.HasNorms) RequireRowsPerRank(comm, order.Length, batchSize, startBatch, batches);
+                if (_reducer.HasNorms || _reducer.HasDropouts)
+                    RequireRowsPerRank(comm, order.Length, batchSize, startBatch, batches, _reducer.HasNorms, _reducer.HasDropouts);
             }
             for (int k = startBatch; k < batches; k++)
             {
@@ -460,6 +464,9 @@ public sealed class Trainer
         _normSync.Weight = weight;
         _reducer!.Synchronise(_normSync);
         if (_reducer.HasNorms) _reducer.SaveStatistics();
+        // dropout layers draw the global batch's mask and keep this rank's rows of it: one process's mask and stream
+        _reducer.Place(BatchShard.Of(lo, count, rows));
+        _reducer.SaveStreams();
         try
         {
             if (b is not null)
@@ -476,6 +483,7 @@ public sealed class Trainer
             {
                 // stopped before this batch, as one process stops: the forward pass's running-statistics update undone
                 if (_reducer.HasNorms) _reducer.RestoreStatistics();
+                _reducer.RestoreStreams();
                 Stop.Request();
                 return false;
             }
@@ -485,6 +493,7 @@ public sealed class Trainer
         finally
         {
             _reducer.Synchronise(null);
+            _reducer.Place(default);
         }
         _reducer.Reduce(comm, ClipParameters(), weight);
         Update();
@@ -493,15 +502,16 @@ public sealed class Trainer
         return true;
     }
 
-    // Synchronised BatchNorm needs every rank in every step's collectives, and a rank without rows has no forward pass:
-    // a batch with fewer rows than ranks is refused before the epoch's first step, the same on every rank (the one
-    // short batch can only be the last)
-    private static void RequireRowsPerRank(ICommunicator comm, int samples, int batchSize, int startBatch, int batches)
+    // Synchronised BatchNorm needs every rank in every step's collectives, and dropout every rank's stream to move by
+    // the global batch's draws, but a rank without rows has no forward pass: a batch with fewer rows than ranks is
+    // refused before the epoch's first step, the same on every rank (the one short batch can only be the last)
+    private static void RequireRowsPerRank(ICommunicator comm, int samples, int batchSize, int startBatch, int batches, bool norms, bool dropouts)
     {
         if (startBatch >= batches) return;
         int last = batches - 1, rows = Math.Min(batchSize, samples - last * batchSize);
         if (rows >= comm.Size) return;
-        throw new NotSupportedException($"data-parallel training of a network with BatchNorm needs at least one row per process in every batch: " +
+        string layers = norms && dropouts ? "BatchNorm and dropout" : norms ? "BatchNorm" : "dropout";
+        throw new NotSupportedException($"data-parallel training of a network with {layers} needs at least one row per process in every batch: " +
                                         (batchSize < comm.Size ? $"batches of {batchSize} row(s)" : $"the epoch's last batch has {rows} row(s)") +
                                         $" for {comm.Size} processes (change the batch size or the number of training samples, or use fewer processes)");
     }

@@ -215,6 +215,32 @@ public class ClusterTests
         Directory.Delete(dir, true);
     }
 
+    // the dropout streams of a checkpoint's model ("model/<layer>.rng"), by name
+    private static Dictionary<string, string> DropoutStreams(string ckpt) =>
+        CheckpointFile.Load(ckpt).Metadata.Where(m => m.Key.StartsWith("model/", StringComparison.Ordinal) && m.Key.EndsWith(".rng", StringComparison.Ordinal))
+            .ToDictionary(m => m.Key, m => m.Value);
+
+    [Fact]
+    public void TwoRanksOfBatch32EqualOneProcessOfBatch64WithDropoutMlp()
+    {
+        // each rank draws the 64 rows' masks and keeps its 32 rows' part: every row gets one process's mask
+        RequireMpi();
+        string dir = Temp("dpdropout");
+        var model = new SequentialConfig([
+            new LinearConfig(2, 16), ActivationConfig.Relu, new DropoutConfig(0.2f),
+            new LinearConfig(16, 16), ActivationConfig.Relu, new DropoutConfig(0.2f), new LinearConfig(16, 2)]);
+        string cfg = NetworkConfig(dir, "dropout-mlp", model, [2], epochs: 2);
+        // 2 epochs of 29 steps (1800 training rows: 28 batches of 64 and one of 8)
+        double diff = OneAgainstTwo(dir, cfg, "--dataset", "spirals", "--train-samples", "2000");
+        TestContext.Current.SendDiagnosticMessage($"dropout MLP, 2 ranks × 32 vs 1 × 64: relative weight difference {diff:G3}");
+        Assert.True(diff <= 1e-6, $"relative weight difference {diff:G3}");
+        // the streams stand where one process's do (so a resume under MPI or without it draws the same masks)
+        var one = DropoutStreams(Last(Path.Combine(dir, "one")));
+        Assert.Equal(2, one.Count);
+        Assert.Equal(one, DropoutStreams(Last(Path.Combine(dir, "two"))));
+        Directory.Delete(dir, true);
+    }
+
     [Fact]
     public void ThreeRanksOfAnUnevenSplitEqualOneProcess()
     {

@@ -24,6 +24,22 @@ public class RngStateTests
         Assert.Equal(rng.Permutation(50), other.Permutation(50));
     }
 
+    [Fact]
+    public void SkipIsDrawingAndDiscarding()
+    {
+        var a = new Rng(5).Fork("dropout");
+        var b = new Rng(5).Fork("dropout");
+        a.Normal();   // a spare normal stays cached through a skip, as through draws of words
+        b.Normal();
+        for (int i = 0; i < 1000; i++) a.NextUInt64();
+        b.Skip(1000);
+        Assert.Equal(a.GetState(), b.GetState());
+        b.Skip(0);
+        Assert.Equal(a.GetState(), b.GetState());
+        Assert.Equal(a.NextDouble(), b.NextDouble());
+        Assert.Throws<ArgumentOutOfRangeException>(() => b.Skip(-1));
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("1 2 3 4 5")]

@@ -14,50 +14,6 @@ namespace Sprout.Tests.Training;
 [Collection("Workers")]
 public class DataParallelBatchNormTests
 {
-    // Ranks as threads: each collective waits for every rank, then each rank adds all ranks' vectors in rank order.
-    private sealed class ThreadWorld(int size)
-    {
-        private readonly Barrier _barrier = new(size);
-        private readonly Array?[] _posted = new Array?[size];
-
-        public int Collectives;
-
-        public ICommunicator Rank(int rank) => new Member(this, rank);
-
-        private void AllReduce<T>(int rank, Span<T> values, Func<T, T, T> add)
-        {
-            _posted[rank] = values.ToArray();
-            _barrier.SignalAndWait();
-            for (int i = 0; i < values.Length; i++)
-            {
-                T sum = ((T[])_posted[0]!)[i];
-                for (int r = 1; r < _posted.Length; r++) sum = add(sum, ((T[])_posted[r]!)[i]);
-                values[i] = sum;
-            }
-            if (rank == 0) Interlocked.Increment(ref Collectives);
-            _barrier.SignalAndWait();   // nobody posts the next vector before every rank has read this one
-        }
-
-        private sealed class Member(ThreadWorld world, int rank) : ICommunicator
-        {
-            public int Rank => rank;
-            public int Size => world._posted.Length;
-            public void AllReduceSum(Span<float> values) => world.AllReduce(rank, values, (a, b) => a + b);
-            public void AllReduceSum(Span<double> values) => world.AllReduce(rank, values, (a, b) => a + b);
-            public void Broadcast(Span<byte> buffer, int root) => throw new NotSupportedException("not used here");
-        }
-    }
-
-    // a communicator of two ranks that must never be asked for a collective
-    private sealed class NoCollectives : ICommunicator
-    {
-        public int Rank => 0;
-        public int Size => 2;
-        public void AllReduceSum(Span<float> values) => throw new InvalidOperationException("a collective was entered");
-        public void AllReduceSum(Span<double> values) => throw new InvalidOperationException("a collective was entered");
-        public void Broadcast(Span<byte> buffer, int root) => throw new InvalidOperationException("a collective was entered");
-    }
-
     private static readonly SequentialConfig BnMlp = new([
         new LinearConfig(2, 12, Bias: false), new BatchNormConfig(12), ActivationConfig.Relu,
         new LinearConfig(12, 12, Bias: false), new BatchNormConfig(12), ActivationConfig.Relu, new LinearConfig(12, 2)]);
