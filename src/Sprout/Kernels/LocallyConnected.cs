@@ -336,13 +336,15 @@ public static unsafe class LocallyConnected
     private static void PackPatchLanes(float* x, in ConvGeometry g, int i0, int i1, int v0, int v1, float* cp)
     {
         int p = g.OH * g.OW, k = g.K, pv = Vectors(p), ld = pv * L, chw = g.C * g.H * g.W, cols = i1 - i0;
+        // only the output rows that the position blocks [v0, v1) reach
+        int oy0 = v0 * L / g.OW, oy1 = Math.Min(g.OH, (Math.Min(p, v1 * L) - 1) / g.OW + 1);
         var col = Scratch.Get(ref _lanesCol, k * ld);
         fixed (float* pc = col)
         {
             for (int t = 0; t < k; t++) new Span<float>(pc + (long)t * ld + p, ld - p).Clear();
             for (int i = i0; i < i1; i++)
             {
-                Im2ColLanes(x + (long)i * chw, g, pc, ld);
+                Im2ColLanes(x + (long)i * chw, g, pc, ld, oy0, oy1);
                 for (int v = v0; v < v1; v++)
                 {
                     float* d = cp + ((long)(v - v0) * cols + i - i0) * k * L, src = pc + v * L;
@@ -354,20 +356,20 @@ public static unsafe class LocallyConnected
 
     [ThreadStatic] private static float[]? _lanesCol;
 
-    // col[t, oy·OW + ox] = x(tap t at (oy, ox)) for one image (valid padding; col's rows have stride ld, and only
-    // [0, P) of each is written). Each output row of a tap is cut into runs of up to 16 outputs whose sources span at
+    // col[t, oy·OW + ox] = x(tap t at (oy, ox)) for one image and output rows [oy0, oy1) (valid padding; col's rows
+    // have stride ld, and only those rows' positions are written). Each output row of a tap is cut into runs of up to 16 outputs whose sources span at
     // most 32 floats: two masked loads and one two-source permute (lane l takes source float l·SW) make a run, and one
     // masked store writes it.
-    internal static void Im2ColLanes(float* x, in ConvGeometry g, float* col, int ld)
+    internal static void Im2ColLanes(float* x, in ConvGeometry g, float* col, int ld, int oy0, int oy1)
     {
-        int oh = g.OH, ow = g.OW, sw = g.SW, hw = g.H * g.W;
+        int ow = g.OW, sw = g.SW, hw = g.H * g.W;
         int run = Math.Min(L, 31 / sw + 1);
         var idx = Vector512<int>.Indices * sw;
         float* d = col;
         for (int c = 0; c < g.C; c++)
             for (int ki = 0; ki < g.KH; ki++)
                 for (int kj = 0; kj < g.KW; kj++, d += ld)
-                    for (int oy = 0; oy < oh; oy++)
+                    for (int oy = oy0; oy < oy1; oy++)
                     {
                         float* src = x + (long)c * hw + (long)(oy * g.SH + ki) * g.W + kj;
                         float* dst = d + oy * ow;

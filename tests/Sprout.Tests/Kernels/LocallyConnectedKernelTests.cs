@@ -145,11 +145,19 @@ public class LocallyConnectedKernelTests
         Im2Col.Forward(x, g, expected, ld);
         var actual = new float[k * ld];
         Array.Fill(actual, float.NaN);
-        fixed (float* px = x, pa = actual) LocallyConnected.Im2ColLanes(px, g, pa, ld);
+        fixed (float* px = x, pa = actual) LocallyConnected.Im2ColLanes(px, g, pa, ld, 0, g.OH);
         for (int t = 0; t < k; t++)
             for (int j = 0; j < ld; j++)
                 if (j < p) Assert.Equal(expected[t * ld + j], actual[t * ld + j]);
                 else Assert.True(float.IsNaN(actual[t * ld + j]), $"tap {t} wrote column {j} past {p} positions");
+        // a range of output rows writes those rows' positions only
+        int oy0 = g.OH / 3, oy1 = Math.Max(oy0 + 1, 2 * g.OH / 3);
+        Array.Fill(actual, float.NaN);
+        fixed (float* px = x, pa = actual) LocallyConnected.Im2ColLanes(px, g, pa, ld, oy0, oy1);
+        for (int t = 0; t < k; t++)
+            for (int j = 0; j < ld; j++)
+                if (j >= oy0 * g.OW && j < oy1 * g.OW) Assert.Equal(expected[t * ld + j], actual[t * ld + j]);
+                else Assert.True(float.IsNaN(actual[t * ld + j]), $"tap {t} wrote column {j} outside rows [{oy0}, {oy1})");
     }
 
     [Theory, MemberData(nameof(PackShapes))]
