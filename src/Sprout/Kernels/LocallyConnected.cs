@@ -357,9 +357,9 @@ public static unsafe class LocallyConnected
     [ThreadStatic] private static float[]? _lanesCol;
 
     // col[t, oy·OW + ox] = x(tap t at (oy, ox)) for one image and output rows [oy0, oy1) (valid padding; col's rows
-    // have stride ld, and only those rows' positions are written). Each output row of a tap is cut into runs of up to 16 outputs whose sources span at
-    // most 32 floats: two masked loads and one two-source permute (lane l takes source float l·SW) make a run, and one
-    // masked store writes it.
+    // have stride ld, and only those rows' positions are written). Each output row of a tap is cut into runs of up to
+    // 16 outputs whose sources span at most 32 floats: two masked loads and one two-source permute (lane l takes source
+    // float l·SW) make a run, and one masked store writes it.
     internal static void Im2ColLanes(float* x, in ConvGeometry g, float* col, int ld, int oy0, int oy1)
     {
         int ow = g.OW, sw = g.SW, hw = g.H * g.W;
