@@ -79,7 +79,6 @@ public static unsafe class LocallyConnected
         {
             long ld = (long)Vectors(p) * L;
             if (db) s += ld * f;
-            if (dx) s += (long)n * k * ld;
             if (dw) s += ld * k * f;
         }
         else
@@ -210,20 +209,38 @@ public static unsafe class LocallyConnected
                 // (dcol [N, K, P/16·16] is used only then: on one part, each image block's dcol stays in a scratch and
                 // is folded into gx as soon as the block is done)
                 int pv = Vectors(p), ld = pv * L;
-                nint dcol = 0, dwp = 0, dbp = 0;
+                nint dwp = 0, dbp = 0;
                 if (db) { dbp = (nint)next; next += (long)ld * f; }
-                if (dx) { dcol = (nint)next; next += (long)n * k * ld; }
                 if (dw) { dwp = (nint)next; next += (long)ld * k * f; }
                 int ib = BackwardImageBlock(n, f);
-                int vparts = Math.Max(1, Math.Min(threads, pv));
-                // on one part, each image block's col2im runs while its dcol is still in cache
-                bool fused = vparts == 1 && dx;
-                Workers.Run(vparts, part =>
+                // Threads take ranges of images, each the whole one-part pass (col2im fused while its dcol is in cache)
+                // with its own weight- and bias-gradient sums; those are added in part order, so the result depends
+                // only on the thread count (on one thread: the scalar twin's chain, bit for bit). Splitting positions
+                // instead made every thread pack patches and fold dcol back in a second pass over memory.
+                int iparts = Math.Max(1, Math.Min(threads, n));
+                long dwLen = dw ? (long)ld * k * f : 0, dbLen = db ? (long)ld * f : 0;
+                var extra = Scratch.Get(ref _lanesPartSums, (int)((iparts - 1) * (dwLen + dbLen)));
+                int chwAll = geo.C * geo.H * geo.W;
+                long fpAll = (long)f * p;
+                fixed (float* pextra = extra)
                 {
-                    var (v0, v1) = Split(pv, part, vparts);
-                    BackwardLanes((float*)ax, geo, (float*)agy, (float*)ak, n, f, fused ? null : (float*)dcol, (float*)dwp, (float*)dbp, v0, v1, ib,
-                        fused ? (float*)agx : null, gxAccumulate);
-                });
+                    nint aextra = (nint)pextra;
+                    Workers.Run(iparts, part =>
+                    {
+                        var (i0, i1) = Split(n, part, iparts);
+                        float* sums = (float*)aextra + (part - 1) * (dwLen + dbLen);
+                        float* pdw = !dw ? null : part == 0 ? (float*)dwp : sums;
+                        float* pdb = !db ? null : part == 0 ? (float*)dbp : sums + dwLen;
+                        BackwardLanes((float*)ax + (long)i0 * chwAll, geo, (float*)agy + i0 * fpAll, (float*)ak, i1 - i0, f, null, pdw, pdb, 0, pv,
+                            ib, dx ? (float*)agx + (long)i0 * chwAll : null, gxAccumulate);
+                    });
+                    for (int part = 1; part < iparts; part++)
+                    {
+                        float* sums = pextra + (part - 1) * (dwLen + dbLen);
+                        if (dw) System.Numerics.Tensors.TensorPrimitives.Add(new ReadOnlySpan<float>((float*)dwp, (int)dwLen), new ReadOnlySpan<float>(sums, (int)dwLen), new Span<float>((float*)dwp, (int)dwLen));
+                        if (db) System.Numerics.Tensors.TensorPrimitives.Add(new ReadOnlySpan<float>((float*)dbp, (int)dbLen), new ReadOnlySpan<float>(sums + dwLen, (int)dbLen), new Span<float>((float*)dbp, (int)dbLen));
+                    }
+                }
                 int tparts = Math.Max(1, Math.Min(threads, pv * k));
                 if (dw || db)
                     Workers.Run(tparts, part =>
@@ -236,19 +253,6 @@ public static unsafe class LocallyConnected
                             UnpackBiasGradLanes((float*)dbp, p, f, (float*)agb, gbAccumulate, b0, b1);
                         }
                     });
-                if (dx && !fused)
-                {
-                    Workers.Run(parts, part =>
-                    {
-                        var (i0, i1) = Split(n, part, parts);
-                        int chw = geo.C * geo.H * geo.W;
-                        fixed (int* plan = Scratch.Get(ref _col2imPlan, Col2ImPlanSize(geo)))
-                        {
-                            Col2ImPlan(geo, plan);
-                            for (int i = i0; i < i1; i++) Col2ImLanes((float*)dcol + (long)i * k * ld, ld, geo, (float*)agx + (long)i * chw, gxAccumulate, plan);
-                        }
-                    });
-                }
                 return;
             }
             nint bsum = 0;
@@ -665,7 +669,7 @@ public static unsafe class LocallyConnected
         }
     }
 
-    [ThreadStatic] private static float[]? _lanesGy, _lanesDcol;
+    [ThreadStatic] private static float[]? _lanesGy, _lanesDcol, _lanesPartSums;
     [ThreadStatic] private static int[]? _col2imPlan;
 
     // gb[16v + l, f] = (acc ? gb : 0) + dbp[v, f, l] for position blocks [v0, v1)

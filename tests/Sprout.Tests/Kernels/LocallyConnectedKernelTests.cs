@@ -85,8 +85,18 @@ public class LocallyConnectedKernelTests
                         float[] ab = acc ? (float[])start.B.Clone() : Rand(rng, p * f);
                         Backward(layout, gy, g, n, f, x, wt, masked ? mask : [], ax, acc, aw, acc, ab, acc, threads);
                         AssertMatches(layout, ex, ax, f * kh * kw);
-                        AssertMatches(layout, ew, aw, n);
-                        Assert.Equal(eb, ab);   // the same add chain over the images in both layouts
+                        // on two threads the Lanes layout sums the weight and bias gradients per image range, then
+                        // adds the ranges: another order than the twin's single chain
+                        AssertMatches(threads == 1 ? layout : Layout.Rows, ew, aw, n);
+                        if (threads == 1) Assert.Equal(eb, ab);   // the same add chain over the images in both layouts
+                        else AssertMatches(Layout.Rows, eb, ab, n);
+                        // and the same bits again with the same thread count
+                        float[] ax2 = acc ? (float[])start.X.Clone() : Rand(rng, xl), aw2 = acc ? (float[])start.W.Clone() : Rand(rng, wl);
+                        float[] ab2 = acc ? (float[])start.B.Clone() : Rand(rng, p * f);
+                        Backward(layout, gy, g, n, f, x, wt, masked ? mask : [], ax2, acc, aw2, acc, ab2, acc, threads);
+                        Assert.Equal(ax, ax2);
+                        Assert.Equal(aw, aw2);
+                        Assert.Equal(ab, ab2);
                         if (masked)
                             for (int i = 0; i < wl; i++)
                                 if (mask[i] == 0) Assert.Equal(0f, aw[i]);
