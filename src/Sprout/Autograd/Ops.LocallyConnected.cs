@@ -44,7 +44,7 @@ public static partial class Ops
             if (dw) gw = w.GradBuffer(out gwFresh);
             if (db) gb = b!.GradBuffer(out gbFresh);
             var work = NewOut([Math.Max(1, LocallyConnected.BackwardWorkSize(layout, g, n, f, dx, dw, db))]);
-            LocallyConnected.Backward(layout, y.Grad!.Span, g, n, f, w.Span, patches.Span, packed.Span,
+            LocallyConnected.Backward(layout, y.Grad!.Span, g, n, f, x.Span, w.Span, patches.Span, packed.Span,
                 weightMask is null ? default : weightMask.Span,
                 gx is null ? default : gx.Span, !gxFresh, gw is null ? default : gw.Span, !gwFresh, gb is null ? default : gb.Span, !gbFresh,
                 work.Span, threads);

@@ -11,9 +11,11 @@ namespace Sprout.Kernels;
 /// <list type="bullet">
 /// <item><see cref="Layout.Lanes"/> (few taps, K &lt; 32 — a 1-channel first layer): the 16 lanes of a Vector512 hold
 /// 16 consecutive positions, so every product is elementwise across lanes and the positions never need transposing:
-/// the patches are the im2col rows cut into 16-column blocks, and y and its gradient are read and written in place in
-/// [N, F, P]. A register tile of 4 × 6 vectors takes an outer product of 4 rows of one operand with 6 of the other
-/// (the GEMM micro-kernel's shape with vector × vector products instead of broadcast × vector).</item>
+/// the patches are the im2col rows (built with vector permutes straight from x) cut into 16-column blocks, packed
+/// for one block of images at a time into a cache-resident scratch by the forward and again by the backward (x is
+/// small; the patches are not kept), and y and its gradient are read and written in place in [N, F, P]. A register
+/// tile of 4 × 6 vectors takes an outer product of 4 rows of one operand with 6 of the other (the GEMM
+/// micro-kernel's shape with vector × vector products instead of broadcast × vector).</item>
 /// <item><see cref="Layout.Rows"/> (the rest): per position one <see cref="Gemm.Multiply"/>, with the patches packed
 /// once as [N, P, K] and the output and its gradient as [N, P, F] (read through leading dimensions P·K and P·F), each
 /// image's [P, F] transposed to and from [N, F, P] by 8×8 register transposes.</item>
@@ -29,7 +31,7 @@ public static unsafe class LocallyConnected
     /// <summary>How the per-position GEMMs are laid out.</summary>
     public enum Layout
     {
-        /// <summary>Vector lanes over 16 positions: [P/16, N, K, 16] patches, [P/16, K, F, 16] weights (needs AVX-512).</summary>
+        /// <summary>Vector lanes over 16 positions: [P/16, images, K, 16] patches per block of images, [P/16, K, F, 16] weights (needs AVX-512).</summary>
         Lanes,
         /// <summary>One GEMM per position: [N, P, K] patches, the weights in place.</summary>
         Rows,
@@ -56,9 +58,10 @@ public static unsafe class LocallyConnected
     /// <summary>Blocks of 16 positions.</summary>
     public static int Vectors(int p) => (p + L - 1) / L;
 
-    /// <summary>Floats of the packed patches (kept from the forward for the weight gradient).</summary>
+    /// <summary>Floats of the packed patches kept from the forward for the weight gradient (Rows only: the Lanes layout
+    /// packs them again from x).</summary>
     public static int PatchesSize(Layout layout, in ConvGeometry g, int n) =>
-        Size(layout == Layout.Lanes ? (long)Vectors(g.OH * g.OW) * L * n * g.K : (long)g.OH * g.OW * n * g.K);
+        layout == Layout.Lanes ? 0 : Size((long)g.OH * g.OW * n * g.K);
 
     /// <summary>Floats of the packed weights and bias (Lanes only; the Rows layout reads w in place).</summary>
     public static int PackedWeightsSize(Layout layout, int p, int k, int f) =>
@@ -76,7 +79,6 @@ public static unsafe class LocallyConnected
         {
             long ld = (long)Vectors(p) * L;
             if (db) s += ld * f;
-            if (dx) s += (long)n * k * ld;
             if (dw) s += ld * k * f;
         }
         else
@@ -95,8 +97,9 @@ public static unsafe class LocallyConnected
 
     /// <summary>
     /// y [N, F, P] = bias + Σ_t patches · w. <paramref name="b"/> [P, F] may be empty. <paramref name="patches"/>
-    /// (<see cref="PatchesSize"/>) and <paramref name="packedWeights"/> (<see cref="PackedWeightsSize"/>) are filled
-    /// here and read again by <see cref="Backward"/>; <paramref name="work"/> is <see cref="ForwardWorkSize"/> floats.
+    /// (<see cref="PatchesSize"/>: none in the Lanes layout) and <paramref name="packedWeights"/>
+    /// (<see cref="PackedWeightsSize"/>) are filled here and read again by <see cref="Backward"/>;
+    /// <paramref name="work"/> is <see cref="ForwardWorkSize"/> floats.
     /// </summary>
     public static void Forward(Layout layout, ReadOnlySpan<float> x, in ConvGeometry g, int n, ReadOnlySpan<float> w, ReadOnlySpan<float> b, int f,
         Span<float> y, Span<float> patches, Span<float> packedWeights, Span<float> work, int threads)
@@ -120,19 +123,18 @@ public static unsafe class LocallyConnected
             if (layout == Layout.Lanes)
             {
                 int pv = Vectors(p);
-                // pack the weights (and bias) by positions × taps, the patches by images
+                // pack the weights (and bias) by positions × taps; then each part packs the patches of a block of its
+                // images into a scratch and multiplies them
                 Workers.Run(parts, part =>
                 {
                     var (s, e) = Split(pv * k, part, parts);
                     PackWeightLanes((float*)aw, p, k, f, (float*)ak, s, e);
                     if (hasBias) { var (bs, be) = Split(pv, part, parts); PackBiasLanes((float*)ab, p, f, (float*)ak + (long)pv * L * k * f, bs, be); }
-                    var (i0, i1) = Split(n, part, parts);
-                    PackPatchLanes((float*)ax, geo, n, (float*)ap, i0, i1);
                 });
                 Workers.Run(parts, part =>
                 {
                     var (i0, i1) = Split(n, part, parts);
-                    ForwardLanes((float*)ap, (float*)ak, hasBias ? (float*)ak + (long)pv * L * k * f : null, n, p, k, f, (float*)ay, i0, i1, ImageBlock(n, p, k, f));
+                    ForwardLanes((float*)ax, geo, (float*)ak, hasBias ? (float*)ak + (long)pv * L * k * f : null, f, (float*)ay, i0, i1, ImageBlock(n, p, k, f));
                 });
             }
             else
@@ -170,10 +172,12 @@ public static unsafe class LocallyConnected
     /// <summary>
     /// The gradients of <see cref="Forward"/> given gy [N, F, P]: gx [N, C, H, W] (empty: not wanted), gw [P, K, F]
     /// (then multiplied by <paramref name="mask"/> [P, K, F] when it is not empty), gb [P, F]; each is overwritten, or
-    /// added to when its accumulate flag is set. <paramref name="patches"/> and <paramref name="packedWeights"/> are
-    /// the forward's; <paramref name="work"/> is <see cref="BackwardWorkSize"/> floats.
+    /// added to when its accumulate flag is set. <paramref name="x"/> is the forward's input (the Lanes layout packs its
+    /// patches again from it; the Rows layout reads <paramref name="patches"/> and may be given an empty x);
+    /// <paramref name="patches"/> and <paramref name="packedWeights"/> are the forward's; <paramref name="work"/> is
+    /// <see cref="BackwardWorkSize"/> floats.
     /// </summary>
-    public static void Backward(Layout layout, ReadOnlySpan<float> gy, in ConvGeometry g, int n, int f, ReadOnlySpan<float> w,
+    public static void Backward(Layout layout, ReadOnlySpan<float> gy, in ConvGeometry g, int n, int f, ReadOnlySpan<float> x, ReadOnlySpan<float> w,
         ReadOnlySpan<float> patches, ReadOnlySpan<float> packedWeights, ReadOnlySpan<float> mask,
         Span<float> gx, bool gxAccumulate, Span<float> gw, bool gwAccumulate, Span<float> gb, bool gbAccumulate, Span<float> work, int threads)
     {
@@ -182,6 +186,7 @@ public static unsafe class LocallyConnected
         if (layout == Layout.Lanes && !LanesSupported) throw new PlatformNotSupportedException("LocallyConnected: the Lanes layout needs AVX-512");
         Check(gy.Length, (long)n * f * p, "gy");
         Check(w.Length, (long)p * k * f, "w");
+        if (layout == Layout.Lanes) Check(x.Length, (long)n * g.C * g.H * g.W, "x");
         Check(patches.Length, PatchesSize(layout, g, n), "patches");
         Check(packedWeights.Length, PackedWeightsSize(layout, p, k, f), "packed weights");
         if (dx) Check(gx.Length, (long)n * g.C * g.H * g.W, "gx");
@@ -192,30 +197,50 @@ public static unsafe class LocallyConnected
         var geo = g;
         bool masked = !mask.IsEmpty;
         int parts = Math.Max(1, Math.Min(threads, n));
-        fixed (float* pgy = gy, pw = w, pp = patches, pk = packedWeights, pm = mask, pgx = gx, pgw = gw, pgb = gb, pwork = work)
+        fixed (float* pgy = gy, px = x, pw = w, pp = patches, pk = packedWeights, pm = mask, pgx = gx, pgw = gw, pgb = gb, pwork = work)
         {
-            nint agy = (nint)pgy, aw = (nint)pw, ap = (nint)pp, ak = (nint)pk, am = (nint)pm, agx = (nint)pgx, agw = (nint)pgw, agb = (nint)pgb;
+            nint agy = (nint)pgy, ax = (nint)px, aw = (nint)pw, ap = (nint)pp, ak = (nint)pk, am = (nint)pm, agx = (nint)pgx, agw = (nint)pgw, agb = (nint)pgb;
             float* next = pwork;
             if (layout == Layout.Lanes)
             {
                 // one pass over gy: per block of images and per block of 16 positions, the input gradient (into dcol),
                 // the weight gradient (into dwp [P/16, K, F, 16]) and the bias gradient (into dbp [P/16, F, 16]), the
                 // last two continuing their chains over the image blocks; threads take ranges of position blocks
+                // (dcol [N, K, P/16·16] is used only then: on one part, each image block's dcol stays in a scratch and
+                // is folded into gx as soon as the block is done)
                 int pv = Vectors(p), ld = pv * L;
-                nint dcol = 0, dwp = 0, dbp = 0;
+                nint dwp = 0, dbp = 0;
                 if (db) { dbp = (nint)next; next += (long)ld * f; }
-                if (dx) { dcol = (nint)next; next += (long)n * k * ld; }
                 if (dw) { dwp = (nint)next; next += (long)ld * k * f; }
-                int ib = ImageBlock(n, p, k, f);
-                int vparts = Math.Max(1, Math.Min(threads, pv));
-                // on one part, each image block's col2im runs while its dcol is still in cache
-                bool fused = vparts == 1 && dx;
-                Workers.Run(vparts, part =>
+                int ib = BackwardImageBlock(n, f);
+                // Threads take ranges of images, each the whole one-part pass (col2im fused while its dcol is in cache)
+                // with its own weight- and bias-gradient sums; those are added in part order, so the result depends
+                // only on the thread count (on one thread: the scalar twin's chain, bit for bit). Splitting positions
+                // instead made every thread pack patches and fold dcol back in a second pass over memory.
+                int iparts = Math.Max(1, Math.Min(threads, n));
+                long dwLen = dw ? (long)ld * k * f : 0, dbLen = db ? (long)ld * f : 0;
+                var extra = Scratch.Get(ref _lanesPartSums, (int)((iparts - 1) * (dwLen + dbLen)));
+                int chwAll = geo.C * geo.H * geo.W;
+                long fpAll = (long)f * p;
+                fixed (float* pextra = extra)
                 {
-                    var (v0, v1) = Split(pv, part, vparts);
-                    BackwardLanes((float*)ap, (float*)agy, (float*)ak, n, p, k, f, (float*)dcol, ld, (float*)dwp, (float*)dbp, v0, v1, ib,
-                        fused ? (float*)agx : null, geo, gxAccumulate);
-                });
+                    nint aextra = (nint)pextra;
+                    Workers.Run(iparts, part =>
+                    {
+                        var (i0, i1) = Split(n, part, iparts);
+                        float* sums = (float*)aextra + (part - 1) * (dwLen + dbLen);
+                        float* pdw = !dw ? null : part == 0 ? (float*)dwp : sums;
+                        float* pdb = !db ? null : part == 0 ? (float*)dbp : sums + dwLen;
+                        BackwardLanes((float*)ax + (long)i0 * chwAll, geo, (float*)agy + i0 * fpAll, (float*)ak, i1 - i0, f, null, pdw, pdb, 0, pv,
+                            ib, dx ? (float*)agx + (long)i0 * chwAll : null, gxAccumulate);
+                    });
+                    for (int part = 1; part < iparts; part++)
+                    {
+                        float* sums = pextra + (part - 1) * (dwLen + dbLen);
+                        if (dw) System.Numerics.Tensors.TensorPrimitives.Add(new ReadOnlySpan<float>((float*)dwp, (int)dwLen), new ReadOnlySpan<float>(sums, (int)dwLen), new Span<float>((float*)dwp, (int)dwLen));
+                        if (db) System.Numerics.Tensors.TensorPrimitives.Add(new ReadOnlySpan<float>((float*)dbp, (int)dbLen), new ReadOnlySpan<float>(sums + dwLen, (int)dbLen), new Span<float>((float*)dbp, (int)dbLen));
+                    }
+                }
                 int tparts = Math.Max(1, Math.Min(threads, pv * k));
                 if (dw || db)
                     Workers.Run(tparts, part =>
@@ -228,20 +253,6 @@ public static unsafe class LocallyConnected
                             UnpackBiasGradLanes((float*)dbp, p, f, (float*)agb, gbAccumulate, b0, b1);
                         }
                     });
-                if (dx && !fused)
-                {
-                    Workers.Run(parts, part =>
-                    {
-                        var (i0, i1) = Split(n, part, parts);
-                        int chw = geo.C * geo.H * geo.W;
-                        for (int i = i0; i < i1; i++)
-                        {
-                            var gxi = new Span<float>((float*)agx + (long)i * chw, chw);
-                            if (!gxAccumulate) gxi.Clear();
-                            Im2Col.Backward(new ReadOnlySpan<float>((float*)dcol + (long)i * k * ld, k * ld), geo, gxi, ld);
-                        }
-                    });
-                }
                 return;
             }
             nint bsum = 0;
@@ -324,21 +335,23 @@ public static unsafe class LocallyConnected
     // ---------------------------------------------------------------------------------------------------------------
     // Lanes layout: packing
 
-    // cp[v, i, t, l] = im2col(x_i)[t, 16v + l] (0 past P) for images [i0, i1): each image's im2col [K, P/16·16] (one
-    // fast im2col into a scratch), cut into 16-position blocks
-    private static void PackPatchLanes(float* x, in ConvGeometry g, int n, float* cp, int i0, int i1)
+    // cp[v - v0, i - i0, t, l] = im2col(x_i)[t, 16v + l] (0 past P) for images [i0, i1) and position blocks [v0, v1):
+    // each image's im2col [K, P/16·16] into an L1 scratch (Im2ColLanes), cut into 16-position blocks
+    private static void PackPatchLanes(float* x, in ConvGeometry g, int i0, int i1, int v0, int v1, float* cp)
     {
-        int p = g.OH * g.OW, k = g.K, pv = Vectors(p), ld = pv * L, chw = g.C * g.H * g.W;
+        int p = g.OH * g.OW, k = g.K, pv = Vectors(p), ld = pv * L, chw = g.C * g.H * g.W, cols = i1 - i0;
+        // only the output rows that the position blocks [v0, v1) reach
+        int oy0 = v0 * L / g.OW, oy1 = Math.Min(g.OH, (Math.Min(p, v1 * L) - 1) / g.OW + 1);
         var col = Scratch.Get(ref _lanesCol, k * ld);
         fixed (float* pc = col)
         {
             for (int t = 0; t < k; t++) new Span<float>(pc + (long)t * ld + p, ld - p).Clear();
             for (int i = i0; i < i1; i++)
             {
-                ConvGemm.PackColumns(new ReadOnlySpan<float>(x + (long)i * chw, chw), g, 0, p, col, ld);
-                for (int v = 0; v < pv; v++)
+                Im2ColLanes(x + (long)i * chw, g, pc, ld, oy0, oy1);
+                for (int v = v0; v < v1; v++)
                 {
-                    float* d = cp + ((long)v * n + i) * k * L, src = pc + v * L;
+                    float* d = cp + ((long)(v - v0) * cols + i - i0) * k * L, src = pc + v * L;
                     for (int t = 0; t < k; t++) Vector512.Store(Vector512.Load(src + (long)t * ld), d + t * L);
                 }
             }
@@ -346,6 +359,99 @@ public static unsafe class LocallyConnected
     }
 
     [ThreadStatic] private static float[]? _lanesCol;
+
+    // col[t, oy·OW + ox] = x(tap t at (oy, ox)) for one image and output rows [oy0, oy1) (valid padding; col's rows
+    // have stride ld, and only those rows' positions are written). Each output row of a tap is cut into runs of up to
+    // 16 outputs whose sources span at most 32 floats: two masked loads and one two-source permute (lane l takes source
+    // float l·SW) make a run, and one masked store writes it.
+    internal static void Im2ColLanes(float* x, in ConvGeometry g, float* col, int ld, int oy0, int oy1)
+    {
+        int ow = g.OW, sw = g.SW, hw = g.H * g.W;
+        int run = Math.Min(L, 31 / sw + 1);
+        var idx = Vector512<int>.Indices * sw;
+        float* d = col;
+        for (int c = 0; c < g.C; c++)
+            for (int ki = 0; ki < g.KH; ki++)
+                for (int kj = 0; kj < g.KW; kj++, d += ld)
+                    for (int oy = oy0; oy < oy1; oy++)
+                    {
+                        float* src = x + (long)c * hw + (long)(oy * g.SH + ki) * g.W + kj;
+                        float* dst = d + oy * ow;
+                        for (int ox = 0; ox < ow; ox += run)
+                        {
+                            int len = Math.Min(run, ow - ox), need = (len - 1) * sw + 1;
+                            float* s = src + (long)ox * sw;
+                            var lo = Avx512F.MaskLoad(s, Gemm.LaneMask(need), Vector512<float>.Zero);
+                            var hi = need > L ? Avx512F.MaskLoad(s + L, Gemm.LaneMask(need - L), Vector512<float>.Zero) : Vector512<float>.Zero;
+                            Avx512F.MaskStore(dst + ox, Gemm.LaneMask(len), Avx512F.PermuteVar16x32x2(lo, idx, hi));
+                        }
+                    }
+    }
+
+    // The plan Col2ImLanes follows for a geometry, per (16-pixel chunk j of a row, kj): permute indices [16] and the
+    // lanes reached [16] (-1 / 0), then for every entry the first position column and the count of columns reaching
+    // the chunk. Ints: Col2ImPlanSize.
+    internal static int Col2ImPlanSize(in ConvGeometry g) => (g.W + L - 1) / L * g.KW * (2 * L + 2);
+
+    internal static void Col2ImPlan(in ConvGeometry g, int* plan)
+    {
+        int ow = g.OW, sw = g.SW, kw = g.KW, w = g.W, chunks = (w + L - 1) / L, entries = chunks * kw;
+        int* first = plan + entries * 2 * L, count = first + entries;
+        for (int j = 0; j < chunks; j++)
+            for (int kj = 0; kj < kw; kj++)
+            {
+                int e = j * kw + kj, lo = int.MaxValue, hi = -1;
+                int* ix = plan + e * 2 * L, mk = ix + L;
+                for (int l = 0; l < L; l++)
+                {
+                    int px = j * L + l - kj;
+                    bool hit = j * L + l < w && px >= 0 && px % sw == 0 && px / sw < ow;
+                    mk[l] = hit ? -1 : 0;
+                    ix[l] = hit ? px / sw : 0;
+                    if (hit) { lo = Math.Min(lo, px / sw); hi = Math.Max(hi, px / sw); }
+                }
+                first[e] = hi < 0 ? 0 : lo;
+                count[e] = hi < 0 ? 0 : hi - lo + 1;
+                for (int l = 0; l < L; l++) ix[l] = mk[l] != 0 ? ix[l] - lo : 0;
+            }
+    }
+
+    // gx(c, row r, 16j + l) (+)= Σ over taps t = (c, ki, kj) in ascending order of dcol[t, oy·OW + ox] where the tap
+    // lands on that pixel (r = oy·SH + ki, 16j + l = ox·SW + kj): the adjoint of Im2ColLanes for one image, adding into
+    // each pixel in the scalar twin's order (per pixel, taps ascending; a tap reaches a pixel from one position at
+    // most). Each 16-pixel chunk of a row is summed in a register: per (ki, kj) one masked load of the positions that
+    // land in the chunk and a one-source permute, blended in under the lanes they reach.
+    internal static void Col2ImLanes(float* dcol, int ld, in ConvGeometry g, float* gx, bool acc, int* plan)
+    {
+        int oh = g.OH, ow = g.OW, sh = g.SH, kw = g.KW, w = g.W, hw = g.H * g.W, chunks = (w + L - 1) / L;
+        int entries = chunks * kw;
+        int* first = plan + entries * 2 * L, count = first + entries;
+        for (int c = 0; c < g.C; c++)
+            for (int r = 0; r < g.H; r++)
+            {
+                float* row = gx + (long)c * hw + (long)r * w;
+                for (int j = 0; j < chunks; j++)
+                {
+                    var keep = Gemm.LaneMask(Math.Min(L, w - j * L));
+                    var sum = acc ? Avx512F.MaskLoad(row + j * L, keep, Vector512<float>.Zero) : Vector512<float>.Zero;
+                    for (int ki = 0; ki < g.KH; ki++)
+                    {
+                        int dy = r - ki;
+                        if (dy < 0 || dy % sh != 0 || dy / sh >= oh) continue;
+                        float* drow = dcol + (long)((c * g.KH + ki) * kw) * ld + dy / sh * ow;
+                        for (int kj = 0; kj < kw; kj++, drow += ld)
+                        {
+                            int e = j * kw + kj, cnt = count[e];
+                            if (cnt == 0) continue;
+                            int* ix = plan + e * 2 * L;
+                            var v = Avx512F.MaskLoad(drow + first[e], Gemm.LaneMask(cnt), Vector512<float>.Zero);
+                            sum = Vector512.ConditionalSelect(Vector512.Load(ix + L).AsSingle(), sum + Avx512F.PermuteVar16x32(v, Vector512.Load(ix)), sum);
+                        }
+                    }
+                    Avx512F.MaskStore(row + j * L, keep, sum);
+                }
+            }
+    }
 
     // wp[v, t, f, l] = w[16v + l, t, f] (0 past P) for (v, t) pairs [u0, u1): a 16 × F → F × 16 transpose each
     private static void PackWeightLanes(float* w, int p, int k, int f, float* wp, int u0, int u1)
@@ -399,133 +505,172 @@ public static unsafe class LocallyConnected
     // ---------------------------------------------------------------------------------------------------------------
     // Lanes layout: the three products. Each is a GEMM whose elements are 16-lane vectors multiplied lane by lane.
 
-    // Images per block of the Lanes loops: when the packed weights are small (≤ 1 MiB: the first layers), blocks whose
-    // y (or gy) slab [ib, F, P] fits in half of L2, so each output line is written (or read) once, whole; else all
-    // images at once (the weights, then too large to stream once per block, are read once per position block).
+    // Images per block of the Lanes forward: when the packed weights are small (≤ 1 MiB: the first layers), blocks whose
+    // y slab [ib, F, P] fits in half of L2; else as many as the patch scratch [P/16, ib, K, 16] holds in 1 MiB (the
+    // weights, too large to stay in cache, are then streamed once per block and position block).
     private static int ImageBlock(int n, int p, int k, int f)
     {
-        long wbytes = (long)Vectors(p) * L * k * f * 4, slab = (long)f * p * 4;
-        if (wbytes > 1 << 20) return Math.Max(1, n);
-        return (int)Math.Clamp((512 * 1024 / slab) / TC * TC, TC, Math.Max(TC, n));
+        long wbytes = (long)Vectors(p) * L * k * f * 4, slab = (long)f * p * 4, patches = (long)Vectors(p) * L * k * 4;
+        long ib = wbytes > 1 << 20 ? (1 << 20) / patches : 512 * 1024 / slab / TC * TC;
+        return (int)Math.Clamp(ib, TC, Math.Max(TC, n));
     }
 
     // cut [0, total) into near-equal blocks of at most `max` (75 → one block of 75; 200 → 100 + 100)
     private static int Blocks(int total, int max) => Math.Max(1, (total + max - 1) / max);
 
-    // y[i, f, 16v + l] = bias[16v + l, f] + Σ_t cp[v, i, t, l] · wp[v, t, f, l] for images [i0, i1), in blocks of ib.
-    // Tile rows = 4 filters (wp, in L1 across the images of a block), columns = 6 images (cp); the sum over t runs in
-    // near-equal blocks of ≤ KB taps, a later block continuing the chain from y.
-    private static void ForwardLanes(float* cp, float* wp, float* bp, int n, int p, int k, int f, float* y, int i0, int i1, int ib)
+    // y[i, f, 16v + l] = bias[16v + l, f] + Σ_t cp[v, i, t, l] · wp[v, t, f, l] for images [i0, i1), in blocks of ib
+    // whose patches cp [P/16, ib, K, 16] are packed into a scratch (L2) right before they are used. Tile rows = 4
+    // filters (wp, in L1 across the images of a block), columns = 6 images (cp); the sum over t runs in near-equal
+    // blocks of ≤ KB taps, a later block continuing the chain from y.
+    private static void ForwardLanes(float* x, in ConvGeometry g, float* wp, float* bp, int f, float* y, int i0, int i1, int ib)
     {
-        int pv = Vectors(p), rowTiles = RowTiles(f), kblocks = Blocks(k, KB);
-        for (int c0 = i0; c0 < i1; c0 += ib)
+        int p = g.OH * g.OW, k = g.K, pv = Vectors(p), rowTiles = RowTiles(f), kblocks = Blocks(k, KB);
+        var scratch = Scratch.Get(ref _lanesPatches, pv * Math.Min(ib, i1 - i0) * k * L + L);
+        fixed (float* ps = scratch)
         {
-            int cols = Math.Min(ib, i1 - c0), colTiles = (cols + TC - 1) / TC;
-            for (int v = 0; v < pv; v++)
+            float* cp = Align(ps);
+            for (int c0 = i0; c0 < i1; c0 += ib)
             {
-                var mask = Gemm.LaneMask(Math.Min(L, p - v * L));
-                float* cpv = cp + (long)v * n * k * L, wpv = wp + (long)v * k * f * L, yv = y + v * L;
-                for (int kb = 0, k0 = 0; kb < kblocks; kb++)
+                int cols = Math.Min(ib, i1 - c0), colTiles = (cols + TC - 1) / TC;
+                PackPatchLanes(x, g, c0, c0 + cols, 0, pv, cp);
+                for (int v = 0; v < pv; v++)
                 {
-                    int kt = TileSize(k, kblocks, kb);
-                    for (int rt = 0, r = 0; rt < rowTiles; rt++)
+                    var mask = Gemm.LaneMask(Math.Min(L, p - v * L));
+                    float* cpv = cp + (long)v * cols * k * L, wpv = wp + (long)v * k * f * L, yv = y + v * L;
+                    for (int kb = 0, k0 = 0; kb < kblocks; kb++)
                     {
-                        int tr = TileSize(f, rowTiles, rt);
-                        float* a = wpv + ((long)k0 * f + r) * L;
-                        float* bias = k0 == 0 && bp != null ? bp + ((long)v * f + r) * L : null;
-                        for (int ct = 0, c = c0; ct < colTiles; ct++)
+                        int kt = TileSize(k, kblocks, kb);
+                        for (int rt = 0, r = 0; rt < rowTiles; rt++)
                         {
-                            int tc = TileSize(cols, colTiles, ct);
-                            Tile<No, Yes>(tr, tc, kt, a, L, (long)f * L, cpv + ((long)c * k + k0) * L, (long)k * L, L,
-                                yv + ((long)c * f + r) * p, p, (long)f * p, mask, k0 > 0, bias);
-                            c += tc;
+                            int tr = TileSize(f, rowTiles, rt);
+                            float* a = wpv + ((long)k0 * f + r) * L;
+                            float* bias = k0 == 0 && bp != null ? bp + ((long)v * f + r) * L : null;
+                            for (int ct = 0, c = 0; ct < colTiles; ct++)
+                            {
+                                int tc = TileSize(cols, colTiles, ct);
+                                Tile<No, Yes>(tr, tc, kt, a, L, (long)f * L, cpv + ((long)c * k + k0) * L, (long)k * L, L,
+                                    yv + ((long)(c0 + c) * f + r) * p, p, (long)f * p, mask, k0 > 0, bias);
+                                c += tc;
+                            }
+                            r += tr;
                         }
-                        r += tr;
+                        k0 += kt;
                     }
-                    k0 += kt;
                 }
             }
         }
     }
 
-    // For position blocks [v0, v1) and all images, in blocks of ib images (gy's slab for a block stays in L2 while
-    // the three products read it):
-    //   dcol[i, t, 16v + l] = Σ_f gy[i, f, 16v + l] · wp[v, t, f, l]      (rows = 4 taps, columns = 6 images)
-    //   dwp[v, t, f, l]     = Σ_i cp[v, i, t, l] · gy[i, f, 16v + l]      (rows = 4 taps, columns = 6 filters)
-    //   dbp[v, f, l]        = Σ_i gy[i, f, 16v + l]
-    // gy is read in place under the lane mask; the sums over images continue their chains from one block to the next.
-    // Null outputs are skipped.
-    // With gx given (one part covering every position block), each image block's dcol is folded into gx right away.
-    private static void BackwardLanes(float* cp, float* gy, float* wp, int n, int p, int k, int f, float* dcol, int ld, float* dwp, float* dbp,
-        int v0, int v1, int ib, float* gx, in ConvGeometry g, bool gxAccumulate)
+    [ThreadStatic] private static float[]? _lanesPatches;
+
+    // a 64-byte aligned pointer into a scratch that has 16 floats to spare
+    private static float* Align(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
+
+    // Images per block of the Lanes backward: gy's block of 16 positions for ib images, [ib, F, 16], is copied into an
+    // aligned scratch that stays in L1 (≤ 24 KiB) while the three products read it: a multiple of the 6-column tile.
+    private static int BackwardImageBlock(int n, int f) => Math.Clamp(24 * 1024 / (f * L * 4) / TC * TC, TC, Math.Max(TC, n));
+
+    // For position blocks [v0, v1) and all images, in blocks of ib images. Per block, the patches of its images for
+    // these position blocks are packed again from x into cp [v1 - v0, ib, K, 16], and gy's rows are read once, in
+    // memory order, into gp [v1 - v0, ib, F, 16] (zero past P); both scratches stay in L2, and per position block v
+    // the three products read their slices from L1:
+    //   dcol[i, t, 16v + l] = Σ_f gp[v, i, f, l] · wp[v, t, f, l]      (rows = 4 taps, columns = 6 images)
+    //   dwp[v, t, f, l]     = Σ_i cp[v, i, t, l] · gp[v, i, f, l]      (rows = 4 taps, columns = 6 filters)
+    //   dbp[v, f, l]        = Σ_i gp[v, i, f, l]
+    // The sums over images continue their chains from one block to the next. Null outputs are skipped.
+    // dcol is [N, K, P/16·16]; with gx given instead (one part covering every position block), dcol is a scratch for
+    // one image block, folded into gx (Col2ImLanes) as soon as the block is done.
+    private static void BackwardLanes(float* x, in ConvGeometry g, float* gy, float* wp, int n, int f, float* dcol, float* dwp, float* dbp,
+        int v0, int v1, int ib, float* gx, bool gxAccumulate)
     {
-        int rowTiles = RowTiles(k), fblocks = Blocks(f, KB), fTiles = (f + TC - 1) / TC;
-        for (int c0 = 0; c0 < n; c0 += ib)
+        int p = g.OH * g.OW, k = g.K, ld = Vectors(p) * L, chw = g.C * g.H * g.W;
+        int rowTiles = RowTiles(k), fblocks = Blocks(f, KB), fTiles = (f + TC - 1) / TC, nv = v1 - v0;
+        long fp = (long)f * p;
+        bool dx = dcol != null || gx != null;
+        ib = Math.Min(ib, n);
+        var gyScratch = Scratch.Get(ref _lanesGy, nv * ib * f * L + L);
+        var cpScratch = Scratch.Get(ref _lanesPatches, dwp != null ? nv * ib * k * L + L : 0);
+        var dcolScratch = Scratch.Get(ref _lanesDcol, gx != null ? ib * k * ld + L : 0);
+        var planScratch = Scratch.Get(ref _col2imPlan, gx != null ? Col2ImPlanSize(g) : 0);
+        fixed (float* pgs = gyScratch, pcs = cpScratch, pds = dcolScratch)
+        fixed (int* plan = planScratch)
         {
-            int cols = Math.Min(ib, n - c0), colTiles = (cols + TC - 1) / TC, nblocks = Blocks(cols, KB);
-            for (int v = v0; v < v1; v++)
+            if (gx != null) Col2ImPlan(g, plan);
+            float* gpAll = Align(pgs), cpAll = Align(pcs);
+            for (int c0 = 0; c0 < n; c0 += ib)
             {
-                var mask = Gemm.LaneMask(Math.Min(L, p - v * L));
-                float* wpv = wp + (long)v * k * f * L, gyv = gy + v * L;
-                if (dcol != null)
-                    for (int fb = 0, f0 = 0; fb < fblocks; fb++)
+                int cols = Math.Min(ib, n - c0), colTiles = (cols + TC - 1) / TC, nblocks = Blocks(cols, KB);
+                long gpBlock = (long)cols * f * L, cpBlock = (long)cols * k * L;
+                // the block's dcol rows: [cols, K, ld] in the scratch, or its images' rows of dcol
+                float* dc = gx != null ? Align(pds) : dcol != null ? dcol + (long)c0 * k * ld : null;
+                if (dwp != null) PackPatchLanes(x, g, c0, c0 + cols, v0, v1, cpAll);
+                for (int i = 0; i < cols; i++)
+                    for (int ff = 0; ff < f; ff++)
                     {
-                        int ft = TileSize(f, fblocks, fb);
+                        float* src = gy + (c0 + i) * fp + (long)ff * p, dst = gpAll + ((long)i * f + ff) * L;
+                        int v = v0;
+                        for (; v < v1 && (v + 1) * L <= p; v++) Vector512.Store(Vector512.Load(src + v * L), dst + (v - v0) * gpBlock);
+                        for (; v < v1; v++) Vector512.Store(Avx512F.MaskLoad(src + v * L, Gemm.LaneMask(p - v * L), Vector512<float>.Zero), dst + (v - v0) * gpBlock);
+                    }
+                for (int v = v0; v < v1; v++)
+                {
+                    var mask = Gemm.LaneMask(Math.Min(L, p - v * L));
+                    float* wpv = wp + (long)v * k * f * L, gp = gpAll + (v - v0) * gpBlock, cp = cpAll + (v - v0) * cpBlock;
+                    if (dx)
+                        for (int fb = 0, f0 = 0; fb < fblocks; fb++)
+                        {
+                            int ft = TileSize(f, fblocks, fb);
+                            for (int rt = 0, r = 0; rt < rowTiles; rt++)
+                            {
+                                int tr = TileSize(k, rowTiles, rt);
+                                float* a = wpv + ((long)r * f + f0) * L;
+                                for (int ct = 0, c = 0; ct < colTiles; ct++)
+                                {
+                                    int tc = TileSize(cols, colTiles, ct);
+                                    Tile<No, No>(tr, tc, ft, a, (long)f * L, L, gp + ((long)c * f + f0) * L, (long)f * L, L,
+                                        dc + ((long)c * k + r) * ld + v * L, ld, (long)k * ld, mask, f0 > 0, null);
+                                    c += tc;
+                                }
+                                r += tr;
+                            }
+                            f0 += ft;
+                        }
+                    if (dwp != null)
                         for (int rt = 0, r = 0; rt < rowTiles; rt++)
                         {
                             int tr = TileSize(k, rowTiles, rt);
-                            float* a = wpv + ((long)r * f + f0) * L;
-                            for (int ct = 0, c = c0; ct < colTiles; ct++)
+                            for (int nb = 0, n0 = 0; nb < nblocks; nb++)
                             {
-                                int tc = TileSize(cols, colTiles, ct);
-                                Tile<Yes, No>(tr, tc, ft, a, (long)f * L, L, gyv + ((long)c * f + f0) * p, (long)f * p, p,
-                                    dcol + ((long)c * k + r) * ld + v * L, ld, (long)k * ld, mask, f0 > 0, null);
-                                c += tc;
+                                int nt = TileSize(cols, nblocks, nb);
+                                float* a = cp + ((long)n0 * k + r) * L;
+                                for (int ct = 0, c = 0; ct < fTiles; ct++)
+                                {
+                                    int tc = TileSize(f, fTiles, ct);
+                                    Tile<No, No>(tr, tc, nt, a, L, (long)k * L, gp + ((long)n0 * f + c) * L, L, (long)f * L,
+                                        dwp + (((long)v * k + r) * f + c) * L, (long)f * L, L, mask, c0 + n0 > 0, null);
+                                    c += tc;
+                                }
+                                n0 += nt;
                             }
                             r += tr;
                         }
-                        f0 += ft;
-                    }
-                if (dwp != null)
-                    for (int rt = 0, r = 0; rt < rowTiles; rt++)
-                    {
-                        int tr = TileSize(k, rowTiles, rt);
-                        for (int nb = 0, n0 = c0; nb < nblocks; nb++)
+                    if (dbp != null)
+                        for (int ff = 0; ff < f; ff++)
                         {
-                            int nt = TileSize(cols, nblocks, nb);
-                            float* a = cp + (((long)v * n + n0) * k + r) * L;
-                            for (int ct = 0, c = 0; ct < fTiles; ct++)
-                            {
-                                int tc = TileSize(f, fTiles, ct);
-                                Tile<Yes, No>(tr, tc, nt, a, L, (long)k * L, gyv + ((long)n0 * f + c) * p, p, (long)f * p,
-                                    dwp + (((long)v * k + r) * f + c) * L, (long)f * L, L, mask, n0 > 0, null);
-                                c += tc;
-                            }
-                            n0 += nt;
+                            float* d = dbp + ((long)v * f + ff) * L;
+                            var acc = c0 > 0 ? Vector512.Load(d) : Vector512<float>.Zero;
+                            for (int i = 0; i < cols; i++) acc += Vector512.Load(gp + ((long)i * f + ff) * L);
+                            Vector512.Store(acc, d);
                         }
-                        r += tr;
-                    }
-                if (dbp != null)
-                    for (int ff = 0; ff < f; ff++)
-                    {
-                        float* d = dbp + ((long)v * f + ff) * L;
-                        var s = c0 > 0 ? Vector512.Load(d) : Vector512<float>.Zero;
-                        for (int i = c0; i < c0 + cols; i++) s += Avx512F.MaskLoad(gyv + ((long)i * f + ff) * p, mask, Vector512<float>.Zero);
-                        Vector512.Store(s, d);
-                    }
-            }
-            if (gx != null)
-            {
-                int chw = g.C * g.H * g.W;
-                for (int i = c0; i < c0 + cols; i++)
-                {
-                    var gxi = new Span<float>(gx + (long)i * chw, chw);
-                    if (!gxAccumulate) gxi.Clear();
-                    Im2Col.Backward(new ReadOnlySpan<float>(dcol + (long)i * k * ld, k * ld), g, gxi, ld);
                 }
+                if (gx != null)
+                    for (int i = 0; i < cols; i++) Col2ImLanes(dc + (long)i * k * ld, ld, g, gx + (long)(c0 + i) * chw, gxAccumulate, plan);
             }
         }
     }
+
+    [ThreadStatic] private static float[]? _lanesGy, _lanesDcol, _lanesPartSums;
+    [ThreadStatic] private static int[]? _col2imPlan;
 
     // gb[16v + l, f] = (acc ? gb : 0) + dbp[v, f, l] for position blocks [v0, v1)
     private static void UnpackBiasGradLanes(float* dbp, int p, int f, float* gb, bool acc, int v0, int v1)
@@ -582,9 +727,8 @@ public static unsafe class LocallyConnected
         TMB.On ? Avx512F.MaskLoad(p, mask, Vector512<float>.Zero) : Vector512.Load(p);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Init<TMC>(float* c, Vector512<float> mask, bool load, float* bias) where TMC : struct, IFlag =>
-        load ? (TMC.On ? Avx512F.MaskLoad(c, mask, Vector512<float>.Zero) : Vector512.Load(c))
-        : bias != null ? Vector512.Load(bias) : Vector512<float>.Zero;
+    private static Vector512<float> LoadC<TMC>(float* c, Vector512<float> mask) where TMC : struct, IFlag =>
+        TMC.On ? Avx512F.MaskLoad(c, mask, Vector512<float>.Zero) : Vector512.Load(c);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Put<TMC>(float* c, Vector512<float> mask, Vector512<float> v) where TMC : struct, IFlag
@@ -605,42 +749,85 @@ public static unsafe class LocallyConnected
     {
         int R = TRn.N, J = TCn.N;
         long r1 = rsC, r2 = 2 * rsC, r3 = 3 * rsC, j1 = csC, j2 = 2 * csC, j3 = 3 * csC, j4 = 4 * csC, j5 = 5 * csC;
-        float* bias1 = bias == null ? null : bias + L, bias2 = bias == null ? null : bias + 2 * L, bias3 = bias == null ? null : bias + 3 * L;
-        Vector512<float> c00 = Init<TMC>(c, mask, load, bias), c01 = default, c02 = default, c03 = default, c04 = default, c05 = default;
+        Vector512<float> c00 = default, c01 = default, c02 = default, c03 = default, c04 = default, c05 = default;
         Vector512<float> c10 = default, c11 = default, c12 = default, c13 = default, c14 = default, c15 = default;
         Vector512<float> c20 = default, c21 = default, c22 = default, c23 = default, c24 = default, c25 = default;
         Vector512<float> c30 = default, c31 = default, c32 = default, c33 = default, c34 = default, c35 = default;
-        if (J > 1) c01 = Init<TMC>(c + j1, mask, load, bias);
-        if (J > 2) c02 = Init<TMC>(c + j2, mask, load, bias);
-        if (J > 3) c03 = Init<TMC>(c + j3, mask, load, bias);
-        if (J > 4) c04 = Init<TMC>(c + j4, mask, load, bias);
-        if (J > 5) c05 = Init<TMC>(c + j5, mask, load, bias);
-        if (R > 1)
+        if (load)
         {
-            c10 = Init<TMC>(c + r1, mask, load, bias1);
-            if (J > 1) c11 = Init<TMC>(c + r1 + j1, mask, load, bias1);
-            if (J > 2) c12 = Init<TMC>(c + r1 + j2, mask, load, bias1);
-            if (J > 3) c13 = Init<TMC>(c + r1 + j3, mask, load, bias1);
-            if (J > 4) c14 = Init<TMC>(c + r1 + j4, mask, load, bias1);
-            if (J > 5) c15 = Init<TMC>(c + r1 + j5, mask, load, bias1);
+            c00 = LoadC<TMC>(c, mask);
+            if (J > 1) c01 = LoadC<TMC>(c + j1, mask);
+            if (J > 2) c02 = LoadC<TMC>(c + j2, mask);
+            if (J > 3) c03 = LoadC<TMC>(c + j3, mask);
+            if (J > 4) c04 = LoadC<TMC>(c + j4, mask);
+            if (J > 5) c05 = LoadC<TMC>(c + j5, mask);
+            if (R > 1)
+            {
+                c10 = LoadC<TMC>(c + r1, mask);
+                if (J > 1) c11 = LoadC<TMC>(c + r1 + j1, mask);
+                if (J > 2) c12 = LoadC<TMC>(c + r1 + j2, mask);
+                if (J > 3) c13 = LoadC<TMC>(c + r1 + j3, mask);
+                if (J > 4) c14 = LoadC<TMC>(c + r1 + j4, mask);
+                if (J > 5) c15 = LoadC<TMC>(c + r1 + j5, mask);
+            }
+            if (R > 2)
+            {
+                c20 = LoadC<TMC>(c + r2, mask);
+                if (J > 1) c21 = LoadC<TMC>(c + r2 + j1, mask);
+                if (J > 2) c22 = LoadC<TMC>(c + r2 + j2, mask);
+                if (J > 3) c23 = LoadC<TMC>(c + r2 + j3, mask);
+                if (J > 4) c24 = LoadC<TMC>(c + r2 + j4, mask);
+                if (J > 5) c25 = LoadC<TMC>(c + r2 + j5, mask);
+            }
+            if (R > 3)
+            {
+                c30 = LoadC<TMC>(c + r3, mask);
+                if (J > 1) c31 = LoadC<TMC>(c + r3 + j1, mask);
+                if (J > 2) c32 = LoadC<TMC>(c + r3 + j2, mask);
+                if (J > 3) c33 = LoadC<TMC>(c + r3 + j3, mask);
+                if (J > 4) c34 = LoadC<TMC>(c + r3 + j4, mask);
+                if (J > 5) c35 = LoadC<TMC>(c + r3 + j5, mask);
+            }
         }
-        if (R > 2)
+        else if (bias != null)
         {
-            c20 = Init<TMC>(c + r2, mask, load, bias2);
-            if (J > 1) c21 = Init<TMC>(c + r2 + j1, mask, load, bias2);
-            if (J > 2) c22 = Init<TMC>(c + r2 + j2, mask, load, bias2);
-            if (J > 3) c23 = Init<TMC>(c + r2 + j3, mask, load, bias2);
-            if (J > 4) c24 = Init<TMC>(c + r2 + j4, mask, load, bias2);
-            if (J > 5) c25 = Init<TMC>(c + r2 + j5, mask, load, bias2);
-        }
-        if (R > 3)
-        {
-            c30 = Init<TMC>(c + r3, mask, load, bias3);
-            if (J > 1) c31 = Init<TMC>(c + r3 + j1, mask, load, bias3);
-            if (J > 2) c32 = Init<TMC>(c + r3 + j2, mask, load, bias3);
-            if (J > 3) c33 = Init<TMC>(c + r3 + j3, mask, load, bias3);
-            if (J > 4) c34 = Init<TMC>(c + r3 + j4, mask, load, bias3);
-            if (J > 5) c35 = Init<TMC>(c + r3 + j5, mask, load, bias3);
+            var b0v = Vector512.Load(bias);
+            c00 = b0v;
+            if (J > 1) c01 = b0v;
+            if (J > 2) c02 = b0v;
+            if (J > 3) c03 = b0v;
+            if (J > 4) c04 = b0v;
+            if (J > 5) c05 = b0v;
+            if (R > 1)
+            {
+                var b1v = Vector512.Load(bias + 1 * L);
+                c10 = b1v;
+                if (J > 1) c11 = b1v;
+                if (J > 2) c12 = b1v;
+                if (J > 3) c13 = b1v;
+                if (J > 4) c14 = b1v;
+                if (J > 5) c15 = b1v;
+            }
+            if (R > 2)
+            {
+                var b2v = Vector512.Load(bias + 2 * L);
+                c20 = b2v;
+                if (J > 1) c21 = b2v;
+                if (J > 2) c22 = b2v;
+                if (J > 3) c23 = b2v;
+                if (J > 4) c24 = b2v;
+                if (J > 5) c25 = b2v;
+            }
+            if (R > 3)
+            {
+                var b3v = Vector512.Load(bias + 3 * L);
+                c30 = b3v;
+                if (J > 1) c31 = b3v;
+                if (J > 2) c32 = b3v;
+                if (J > 3) c33 = b3v;
+                if (J > 4) c34 = b3v;
+                if (J > 5) c35 = b3v;
+            }
         }
         long a1 = rsA, a2 = 2 * rsA, a3 = 3 * rsA, b1 = csB, b2 = 2 * csB, b3 = 3 * csB, b4 = 4 * csB, b5 = 5 * csB;
         Vector512<float> x1 = default, x2 = default, x3 = default;

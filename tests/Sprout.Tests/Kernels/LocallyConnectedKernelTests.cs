@@ -23,6 +23,10 @@ public class LocallyConnectedKernelTests
         { 2, 40, 5, 6, 3, 3, 1, 1, 9 },       // K = 360, 12 positions
         { 101, 2, 9, 9, 3, 3, 2, 2, 70 },     // N = 101 (two column blocks, two image blocks), F = 70 (two filter blocks)
         { 1, 1, 3, 3, 3, 3, 1, 1, 1 },        // one image, one position, one filter
+        { 27, 1, 28, 28, 3, 3, 2, 2, 32 },    // the first MNIST layer with 27 images: blocks of 24 + 3 forward, 12 + 12 + 3 backward
+        { 5, 1, 40, 37, 3, 3, 2, 3, 4 },      // 19×12 = 228 positions; stride 3 (runs of 11 outputs), rows of 37 (3 chunks)
+        { 3, 2, 9, 50, 2, 4, 1, 1, 3 },       // 8×47 positions, stride 1: rows of 47 outputs (3 runs), rows of 50 inputs
+        { 2, 1, 20, 40, 2, 2, 2, 5, 3 },      // stride 5 > kernel 2: pixels no tap reaches keep 0 (or their old gradient)
     };
 
     private static IEnumerable<Layout> Layouts() =>
@@ -81,8 +85,18 @@ public class LocallyConnectedKernelTests
                         float[] ab = acc ? (float[])start.B.Clone() : Rand(rng, p * f);
                         Backward(layout, gy, g, n, f, x, wt, masked ? mask : [], ax, acc, aw, acc, ab, acc, threads);
                         AssertMatches(layout, ex, ax, f * kh * kw);
-                        AssertMatches(layout, ew, aw, n);
-                        Assert.Equal(eb, ab);   // the same add chain over the images in both layouts
+                        // on two threads the Lanes layout sums the weight and bias gradients per image range, then
+                        // adds the ranges: another order than the twin's single chain
+                        AssertMatches(threads == 1 ? layout : Layout.Rows, ew, aw, n);
+                        if (threads == 1) Assert.Equal(eb, ab);   // the same add chain over the images in both layouts
+                        else AssertMatches(Layout.Rows, eb, ab, n);
+                        // and the same bits again with the same thread count
+                        float[] ax2 = acc ? (float[])start.X.Clone() : Rand(rng, xl), aw2 = acc ? (float[])start.W.Clone() : Rand(rng, wl);
+                        float[] ab2 = acc ? (float[])start.B.Clone() : Rand(rng, p * f);
+                        Backward(layout, gy, g, n, f, x, wt, masked ? mask : [], ax2, acc, aw2, acc, ab2, acc, threads);
+                        Assert.Equal(ax, ax2);
+                        Assert.Equal(aw, aw2);
+                        Assert.Equal(ab, ab2);
                         if (masked)
                             for (int i = 0; i < wl; i++)
                                 if (mask[i] == 0) Assert.Equal(0f, aw[i]);
@@ -116,6 +130,80 @@ public class LocallyConnectedKernelTests
             if (dw) AssertMatches(layout, ew, aw, n);
             if (db) Assert.Equal(eb, ab);
         }
+    }
+
+    public static TheoryData<int, int, int, int, int, int, int> PackShapes => new()
+    {
+        // c, h, w, kh, kw, sh, sw
+        { 1, 28, 28, 3, 3, 2, 2 },     // 13×13 = 169 positions
+        { 2, 11, 13, 3, 2, 1, 2 },     // mixed strides
+        { 1, 40, 37, 3, 3, 2, 3 },     // stride 3: runs of 11 outputs; rows of 37 pixels: 3 chunks
+        { 3, 9, 50, 2, 4, 1, 1 },      // stride 1, 47 outputs a row: 3 runs
+        { 1, 20, 40, 2, 2, 2, 5 },     // stride 5 > kernel: gaps no tap reaches
+        { 1, 3, 3, 3, 3, 1, 1 },       // one position
+        { 1, 70, 70, 1, 1, 1, 1 },     // 1×1 kernel: 4900 positions, rows of 70
+        { 2, 9, 40, 3, 3, 3, 16 },     // stride 16: runs of 2 outputs, one tap per chunk
+    };
+
+    [Theory, MemberData(nameof(PackShapes))]
+    public unsafe void Im2ColLanesEqualsIm2ColAndWritesOnlyThePositions(int c, int h, int w, int kh, int kw, int sh, int sw)
+    {
+        var g = new ConvGeometry(c, h, w, kh, kw, sh, sw, 0, 0);
+        int p = g.OH * g.OW, k = g.K, ld = LocallyConnected.Vectors(p) * LocallyConnected.L + 3;
+        var x = Rand(new Rng((ulong)(h * w + sw)), c * h * w);
+        var expected = new float[k * ld];
+        Im2Col.Forward(x, g, expected, ld);
+        var actual = new float[k * ld];
+        Array.Fill(actual, float.NaN);
+        fixed (float* px = x, pa = actual) LocallyConnected.Im2ColLanes(px, g, pa, ld, 0, g.OH);
+        for (int t = 0; t < k; t++)
+            for (int j = 0; j < ld; j++)
+                if (j < p) Assert.Equal(expected[t * ld + j], actual[t * ld + j]);
+                else Assert.True(float.IsNaN(actual[t * ld + j]), $"tap {t} wrote column {j} past {p} positions");
+        // a range of output rows writes those rows' positions only
+        int oy0 = g.OH / 3, oy1 = Math.Max(oy0 + 1, 2 * g.OH / 3);
+        Array.Fill(actual, float.NaN);
+        fixed (float* px = x, pa = actual) LocallyConnected.Im2ColLanes(px, g, pa, ld, oy0, oy1);
+        for (int t = 0; t < k; t++)
+            for (int j = 0; j < ld; j++)
+                if (j >= oy0 * g.OW && j < oy1 * g.OW) Assert.Equal(expected[t * ld + j], actual[t * ld + j]);
+                else Assert.True(float.IsNaN(actual[t * ld + j]), $"tap {t} wrote column {j} outside rows [{oy0}, {oy1})");
+    }
+
+    [Theory, MemberData(nameof(PackShapes))]
+    public unsafe void Col2ImLanesEqualsCol2ImBitForBit(int c, int h, int w, int kh, int kw, int sh, int sw)
+    {
+        var g = new ConvGeometry(c, h, w, kh, kw, sh, sw, 0, 0);
+        int p = g.OH * g.OW, k = g.K, ld = LocallyConnected.Vectors(p) * LocallyConnected.L;
+        var rng = new Rng((ulong)(h * 7 + w + kw));
+        var dcol = Rand(rng, k * ld);
+        var old = Rand(rng, c * h * w);
+        var plan = new int[LocallyConnected.Col2ImPlanSize(g)];
+        foreach (bool acc in new[] { false, true })
+        {
+            // the reference adds the column rows into gx in tap order, as the scalar twin does
+            var expected = acc ? (float[])old.Clone() : new float[c * h * w];
+            Im2Col.Backward(dcol, g, expected, ld);
+            var actual = acc ? (float[])old.Clone() : Rand(rng, c * h * w);   // garbage: overwritten
+            fixed (float* pd = dcol, pa = actual)
+            fixed (int* pp = plan)
+            {
+                LocallyConnected.Col2ImPlan(g, pp);
+                LocallyConnected.Col2ImLanes(pd, ld, g, pa, acc, pp);
+            }
+            Assert.Equal(expected, actual);
+        }
+    }
+
+    [Fact]
+    public void PaddingIsRefused()
+    {
+        var g = new ConvGeometry(1, 6, 6, 3, 3, 1, 1, 1, 1);
+        int n = 2, f = 3, p = g.OH * g.OW, k = 9;
+        foreach (var layout in Layouts())
+            Assert.Throws<ArgumentException>(() => LocallyConnected.Forward(layout, new float[n * 36], g, n, new float[p * k * f], [], f,
+                new float[n * f * p], new float[LocallyConnected.PatchesSize(layout, g, n)],
+                new float[LocallyConnected.PackedWeightsSize(layout, p, k, f)], new float[LocallyConnected.ForwardWorkSize(layout, n, p, f)], 1));
     }
 
     [Fact]
@@ -178,7 +266,7 @@ public class LocallyConnectedKernelTests
         try
         {
             LocallyConnected.Forward(layout, x, g, n, w, [], f, y, patches, packed, fwork, threads);
-            LocallyConnected.Backward(layout, gy, g, n, f, w, patches, packed, mask, gx, gxAcc, gw, gwAcc, gb, gbAcc, work, threads);
+            LocallyConnected.Backward(layout, gy, g, n, f, x, w, patches, packed, mask, gx, gxAcc, gw, gwAcc, gb, gbAcc, work, threads);
         }
         finally { Workers.Threads = saved; }
     }
