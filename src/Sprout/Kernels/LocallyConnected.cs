@@ -23,8 +23,9 @@ namespace Sprout.Kernels;
 /// The scalar twins (<see cref="ForwardScalar"/>, <see cref="BackwardScalar"/>) compute the definition directly. The
 /// Lanes layout sums in the twins' order (one FMA chain per output, bias first), so it equals them bit for bit; the
 /// Rows layout sums in the GEMM's order. Work is split over <see cref="Workers"/> by images (packing, forward, col2im),
-/// by positions (per-position GEMMs) or by blocks of 16 positions (Lanes backward), never inside a sum, so a result
-/// does not depend on the thread count.
+/// by positions (per-position GEMMs) or by blocks of 16 positions (Lanes forward weight packing), never inside a sum,
+/// so a result does not depend on the thread count — except the Lanes backward, whose threads take image ranges with
+/// their own weight and bias sums, added in range order (the same bits for the same thread count).
 /// </summary>
 public static unsafe class LocallyConnected
 {
