@@ -204,11 +204,10 @@ public static unsafe class LocallyConnected
             float* next = pwork;
             if (layout == Layout.Lanes)
             {
-                // one pass over gy: per block of images and per block of 16 positions, the input gradient (into dcol),
-                // the weight gradient (into dwp [P/16, K, F, 16]) and the bias gradient (into dbp [P/16, F, 16]), the
-                // last two continuing their chains over the image blocks; threads take ranges of position blocks
-                // (dcol [N, K, P/16·16] is used only then: on one part, each image block's dcol stays in a scratch and
-                // is folded into gx as soon as the block is done)
+                // one pass over gy: per block of images and per block of 16 positions, the input gradient (into a
+                // block's dcol scratch, folded into gx as soon as the block is done), the weight gradient (into dwp
+                // [P/16, K, F, 16]) and the bias gradient (into dbp [P/16, F, 16]), the last two continuing their chains
+                // over the image blocks
                 int pv = Vectors(p), ld = pv * L;
                 nint dwp = 0, dbp = 0;
                 if (db) { dbp = (nint)next; next += (long)ld * f; }
@@ -232,8 +231,8 @@ public static unsafe class LocallyConnected
                         float* sums = (float*)aextra + (part - 1) * (dwLen + dbLen);
                         float* pdw = !dw ? null : part == 0 ? (float*)dwp : sums;
                         float* pdb = !db ? null : part == 0 ? (float*)dbp : sums + dwLen;
-                        BackwardLanes((float*)ax + (long)i0 * chwAll, geo, (float*)agy + i0 * fpAll, (float*)ak, i1 - i0, f, null, pdw, pdb, 0, pv,
-                            ib, dx ? (float*)agx + (long)i0 * chwAll : null, gxAccumulate);
+                        BackwardLanes((float*)ax + (long)i0 * chwAll, geo, (float*)agy + i0 * fpAll, (float*)ak, i1 - i0, f, pdw, pdb, ib,
+                            dx ? (float*)agx + (long)i0 * chwAll : null, gxAccumulate);
                     });
                     for (int part = 1; part < iparts; part++)
                     {
@@ -336,23 +335,21 @@ public static unsafe class LocallyConnected
     // ---------------------------------------------------------------------------------------------------------------
     // Lanes layout: packing
 
-    // cp[v - v0, i - i0, t, l] = im2col(x_i)[t, 16v + l] (0 past P) for images [i0, i1) and position blocks [v0, v1):
-    // each image's im2col [K, P/16·16] into an L1 scratch (Im2ColLanes), cut into 16-position blocks
-    private static void PackPatchLanes(float* x, in ConvGeometry g, int i0, int i1, int v0, int v1, float* cp)
+    // cp[v, i - i0, t, l] = im2col(x_i)[t, 16v + l] (0 past P) for images [i0, i1): each image's im2col [K, P/16·16]
+    // into an L1 scratch (Im2ColLanes), cut into 16-position blocks
+    private static void PackPatchLanes(float* x, in ConvGeometry g, int i0, int i1, float* cp)
     {
         int p = g.OH * g.OW, k = g.K, pv = Vectors(p), ld = pv * L, chw = g.C * g.H * g.W, cols = i1 - i0;
-        // only the output rows that the position blocks [v0, v1) reach
-        int oy0 = v0 * L / g.OW, oy1 = Math.Min(g.OH, (Math.Min(p, v1 * L) - 1) / g.OW + 1);
         var col = Scratch.Get(ref _lanesCol, k * ld);
         fixed (float* pc = col)
         {
             for (int t = 0; t < k; t++) new Span<float>(pc + (long)t * ld + p, ld - p).Clear();
             for (int i = i0; i < i1; i++)
             {
-                Im2ColLanes(x + (long)i * chw, g, pc, ld, oy0, oy1);
-                for (int v = v0; v < v1; v++)
+                Im2ColLanes(x + (long)i * chw, g, pc, ld, 0, g.OH);
+                for (int v = 0; v < pv; v++)
                 {
-                    float* d = cp + ((long)(v - v0) * cols + i - i0) * k * L, src = pc + v * L;
+                    float* d = cp + ((long)v * cols + i - i0) * k * L, src = pc + v * L;
                     for (int t = 0; t < k; t++) Vector512.Store(Vector512.Load(src + (long)t * ld), d + t * L);
                 }
             }
@@ -533,7 +530,7 @@ public static unsafe class LocallyConnected
             for (int c0 = i0; c0 < i1; c0 += ib)
             {
                 int cols = Math.Min(ib, i1 - c0), colTiles = (cols + TC - 1) / TC;
-                PackPatchLanes(x, g, c0, c0 + cols, 0, pv, cp);
+                PackPatchLanes(x, g, c0, c0 + cols, cp);
                 for (int v = 0; v < pv; v++)
                 {
                     var mask = Gemm.LaneMask(Math.Min(L, p - v * L));
@@ -571,23 +568,23 @@ public static unsafe class LocallyConnected
     // aligned scratch that stays in L1 (≤ 24 KiB) while the three products read it: a multiple of the 6-column tile.
     private static int BackwardImageBlock(int n, int f) => Math.Clamp(24 * 1024 / (f * L * 4) / TC * TC, TC, Math.Max(TC, n));
 
-    // For position blocks [v0, v1) and all images, in blocks of ib images. Per block, the patches of its images for
-    // these position blocks are packed again from x into cp [v1 - v0, ib, K, 16], and gy's rows are read once, in
-    // memory order, into gp [v1 - v0, ib, F, 16] (zero past P); both scratches stay in L2, and per position block v
-    // the three products read their slices from L1:
+    // For n images, in blocks of ib images. Per block, the patches of its images are packed again from x into
+    // cp [P/16, ib, K, 16], and gy's rows are read once, in memory order, into gp [P/16, ib, F, 16] (zero past P); both
+    // scratches stay in L2, and per position block v the three products read their slices from L1:
     //   dcol[i, t, 16v + l] = Σ_f gp[v, i, f, l] · wp[v, t, f, l]      (rows = 4 taps, columns = 6 images)
     //   dwp[v, t, f, l]     = Σ_i cp[v, i, t, l] · gp[v, i, f, l]      (rows = 4 taps, columns = 6 filters)
     //   dbp[v, f, l]        = Σ_i gp[v, i, f, l]
-    // The sums over images continue their chains from one block to the next. Null outputs are skipped.
-    // dcol is [N, K, P/16·16]; with gx given instead (one part covering every position block), dcol is a scratch for
-    // one image block, folded into gx (Col2ImLanes) as soon as the block is done.
-    private static void BackwardLanes(float* x, in ConvGeometry g, float* gy, float* wp, int n, int f, float* dcol, float* dwp, float* dbp,
-        int v0, int v1, int ib, float* gx, bool gxAccumulate)
+    // The sums over images continue their chains from one block to the next (the first block starts them). Null
+    // outputs are skipped; dcol [ib, K, P/16·16] is a scratch for one image block, folded into gx (Col2ImLanes) as soon
+    // as the block is done.
+    private static void BackwardLanes(float* x, in ConvGeometry g, float* gy, float* wp, int n, int f, float* dwp, float* dbp,
+        int ib, float* gx, bool gxAccumulate)
     {
         int p = g.OH * g.OW, k = g.K, ld = Vectors(p) * L, chw = g.C * g.H * g.W;
-        int rowTiles = RowTiles(k), fblocks = Blocks(f, KB), fTiles = (f + TC - 1) / TC, nv = v1 - v0;
+        int nv = Vectors(p);
+        int rowTiles = RowTiles(k), fblocks = Blocks(f, KB), fTiles = (f + TC - 1) / TC;
         long fp = (long)f * p;
-        bool dx = dcol != null || gx != null;
+        bool dx = gx != null;
         ib = Math.Min(ib, n);
         var gyScratch = Scratch.Get(ref _lanesGy, nv * ib * f * L + L);
         var cpScratch = Scratch.Get(ref _lanesPatches, dwp != null ? nv * ib * k * L + L : 0);
@@ -602,21 +599,21 @@ public static unsafe class LocallyConnected
             {
                 int cols = Math.Min(ib, n - c0), colTiles = (cols + TC - 1) / TC, nblocks = Blocks(cols, KB);
                 long gpBlock = (long)cols * f * L, cpBlock = (long)cols * k * L;
-                // the block's dcol rows: [cols, K, ld] in the scratch, or its images' rows of dcol
-                float* dc = gx != null ? Align(pds) : dcol != null ? dcol + (long)c0 * k * ld : null;
-                if (dwp != null) PackPatchLanes(x, g, c0, c0 + cols, v0, v1, cpAll);
+                // the block's dcol rows: [cols, K, ld] in the scratch
+                float* dc = dx ? Align(pds) : null;
+                if (dwp != null) PackPatchLanes(x, g, c0, c0 + cols, cpAll);
                 for (int i = 0; i < cols; i++)
                     for (int ff = 0; ff < f; ff++)
                     {
                         float* src = gy + (c0 + i) * fp + (long)ff * p, dst = gpAll + ((long)i * f + ff) * L;
-                        int v = v0;
-                        for (; v < v1 && (v + 1) * L <= p; v++) Vector512.Store(Vector512.Load(src + v * L), dst + (v - v0) * gpBlock);
-                        for (; v < v1; v++) Vector512.Store(Avx512F.MaskLoad(src + v * L, Gemm.LaneMask(p - v * L), Vector512<float>.Zero), dst + (v - v0) * gpBlock);
+                        int v = 0;
+                        for (; v < nv && (v + 1) * L <= p; v++) Vector512.Store(Vector512.Load(src + v * L), dst + v * gpBlock);
+                        for (; v < nv; v++) Vector512.Store(Avx512F.MaskLoad(src + v * L, Gemm.LaneMask(p - v * L), Vector512<float>.Zero), dst + v * gpBlock);
                     }
-                for (int v = v0; v < v1; v++)
+                for (int v = 0; v < nv; v++)
                 {
                     var mask = Gemm.LaneMask(Math.Min(L, p - v * L));
-                    float* wpv = wp + (long)v * k * f * L, gp = gpAll + (v - v0) * gpBlock, cp = cpAll + (v - v0) * cpBlock;
+                    float* wpv = wp + (long)v * k * f * L, gp = gpAll + v * gpBlock, cp = cpAll + v * cpBlock;
                     if (dx)
                         for (int fb = 0, f0 = 0; fb < fblocks; fb++)
                         {
